@@ -1,0 +1,34 @@
+"""Build and install caffi (cffi binding of libca) and pva (pure-Python pvAccess)."""
+from setuptools import find_packages, setup
+
+from epicscorelibs.version import abi_requires
+
+setup(
+    name="caffi",
+    version="2.0.0",
+    description="EPICS Channel Access through libca (cffi, API mode) and pure-Python pvAccess",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.9",
+    packages=find_packages(include=["caffi", "caffi.*", "pva", "pva.*"]),
+    package_data={"caffi": ["py.typed"], "pva": ["py.typed"]},
+    setup_requires=["cffi>=1.15"],
+    cffi_modules=["build_ffi.py:ffibuilder"],
+    install_requires=[
+        "cffi>=1.15",
+        "numpy>=1.20",
+        # The extension links against this epicscorelibs build: same ABI only.
+        abi_requires(),
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1"],
+        "docs": ["sphinx>=5"],
+    },
+    entry_points={
+        "console_scripts": [
+            "caRepeater = caffi._repeater:main",
+        ],
+    },
+    zip_safe=False,
+)
