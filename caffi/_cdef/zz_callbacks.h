@@ -4,6 +4,5 @@
 extern "Python" void _caffi_connection_cb(struct connection_handler_args);
 extern "Python" void _caffi_access_rights_cb(struct access_rights_handler_args);
 extern "Python" void _caffi_event_cb(struct event_handler_args);
-extern "Python" void _caffi_get_cb(struct event_handler_args);
-extern "Python" void _caffi_put_cb(struct event_handler_args);
+extern "Python" void _caffi_request_cb(struct event_handler_args);
 extern "Python" void _caffi_exception_cb(struct exception_handler_args);

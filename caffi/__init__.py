@@ -1,0 +1,15 @@
+"""caffi: EPICS Channel Access through libca, with caffi 1.0's API.
+
+>>> from caffi import ca
+>>> ca.version()
+'4.13'
+"""
+from . import ca
+from .constants import CA_OP, ECA, AlarmCondition, AlarmSeverity
+from .dbr import DBF, DBR
+
+__version__ = "2.0.0"
+version_info = (2, 0, 0)
+
+__all__ = ["ca", "DBF", "DBR", "ECA", "CA_OP", "AlarmCondition", "AlarmSeverity",
+           "__version__", "version_info"]

@@ -1,0 +1,118 @@
+"""The handle registry and every ``extern "Python"`` trampoline libca calls.
+
+Theory of operation
+-------------------
+libca hands back a ``void *`` user argument with each callback.  caffi never
+passes it a Python object address (``ffi.new_handle``): it passes a small
+integer key, and the registry maps live keys to Python objects.  Keys are never
+reused, so a late or unexpected callback finds nothing and is ignored instead
+of dereferencing a dead object.
+
+Lifetimes: a channel's key lives from ``ca_create_channel`` to
+``ca_clear_channel`` (or context destruction); a subscription's until
+``ca_clear_subscription``; a get/put callback's until libca calls it once, or
+its channel is cleared; an exception handler's until it is replaced or its
+context destroyed.  libca's clear functions wait for a callback that is in
+progress, so after they return no callback for that key can start.
+
+Callbacks run on libca's threads (preemptive contexts) or inside pend calls.
+A user callback that raises is logged on the ``caffi`` logger; the exception
+never reaches libca.
+"""
+import itertools
+import logging
+
+from ._ffi import ffi, lib
+
+__all__ = ["register", "unregister", "lookup", "registry_counts", "call_user"]
+
+logger = logging.getLogger("caffi")
+
+_registry = {}
+_keys = itertools.count(1)
+
+
+def register(obj):
+    """Register *obj*; return ``(key, cdata void*)`` to give to libca."""
+    key = next(_keys)
+    _registry[key] = obj
+    return key, ffi.cast("void *", key)
+
+
+def unregister(key):
+    """Forget *key*; a callback carrying it afterwards is ignored."""
+    _registry.pop(key, None)
+
+
+def lookup(usr):
+    """The live object registered under the ``void *`` *usr*, or None."""
+    return _registry.get(int(ffi.cast("uintptr_t", usr)))
+
+
+def registry_counts():
+    """Number of live registered objects by kind (for leak checks).
+
+    Returns
+    -------
+    dict
+        Keys ``channels``, ``subscriptions``, ``callbacks`` (get/put callbacks
+        not yet called) and ``exception_handlers``.
+    """
+    counts = {"channels": 0, "subscriptions": 0, "callbacks": 0, "exception_handlers": 0}
+    for obj in list(_registry.values()):
+        counts[obj.registry_kind] += 1
+    return counts
+
+
+def report_error(what, func):
+    """Log the exception being handled, raised by user callback *func*."""
+    logger.exception("exception in caffi %s callback %r", what, func)
+
+
+def _onerror(exc_type, exc_value, tb):
+    # Last resort: an error in caffi's own trampoline code.
+    logger.error("internal error in a caffi callback", exc_info=(exc_type, exc_value, tb))
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_connection_cb(args):
+    channel = lookup(lib.ca_puser(args.chid))
+    if channel is not None:
+        channel.on_connection(args.op)
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_access_rights_cb(args):
+    channel = lookup(lib.ca_puser(args.chid))
+    if channel is not None:
+        channel.on_access_rights(bool(args.ar.read_access), bool(args.ar.write_access))
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_event_cb(args):
+    subscription = lookup(args.usr)
+    if subscription is not None:
+        subscription.on_event(args)
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_request_cb(args):
+    # Completion of a get or put with callback: called once per request.
+    request = lookup(args.usr)
+    if request is not None:
+        request.on_done(args)
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_exception_cb(args):
+    handler = lookup(args.usr)
+    if handler is not None:
+        handler.on_exception(args)
+
+
+def call_user(what, func, arg):
+    """Call a user callback with *arg*, logging what it raises."""
+    try:
+        func(arg)
+    except BaseException:
+        report_error(what, func)

@@ -1,0 +1,25 @@
+"""The one place that imports the compiled extension ``caffi._ca``.
+
+epicscorelibs ships ``libca``/``libCom`` inside its Python package.  Loading
+them here by absolute path (RTLD_GLOBAL) before the extension means the
+dynamic linker resolves the extension's ``DT_NEEDED`` entries by soname from
+the already-loaded copies, so no ``LD_LIBRARY_PATH`` is needed wherever pip
+put the two packages.
+"""
+import ctypes
+import os
+
+from epicscorelibs.path import get_lib
+
+__all__ = ["ffi", "lib"]
+
+_mode = getattr(ctypes, "RTLD_GLOBAL", 0)
+_loaded = []
+for _name in ("Com", "ca"):
+    _path = get_lib(_name)
+    if os.name == "nt":  # pragma: no cover - Windows
+        _loaded.append(ctypes.WinDLL(_path, mode=_mode))
+    else:
+        _loaded.append(ctypes.CDLL(_path, mode=_mode))
+
+from ._ca import ffi, lib  # noqa: E402

@@ -1,0 +1,238 @@
+"""The opaque identifiers caffi hands out: contexts, channels, subscriptions.
+
+Each wraps the libca pointer and knows whether it is still alive.  Clearing a
+channel or destroying a context sets the pointer to None, so a stale
+identifier is refused in Python and never reaches libca, even if libca later
+reuses the same address for a new object.  The objects compare by identity,
+and callbacks deliver the very object that ``create_channel`` returned.
+"""
+from ._callbacks import call_user, lookup, register, unregister
+from ._ffi import ffi, lib
+from .constants import CA_OP
+from .dbr import CONVERTERS, dbr_enum, eca_enum, decode_text
+
+__all__ = ["Context", "Channel", "Subscription", "Request", "ExceptionHandler",
+           "current", "NORMAL"]
+
+NORMAL = lib.ECA_NORMAL
+_CA_OP = {member.value: member for member in CA_OP}
+_NULL = ffi.NULL
+
+# address of a live ca_client_context -> Context
+_contexts = {}
+
+
+def _address(ptr):
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+def current():
+    """The calling thread's :class:`Context`, or None if it has none."""
+    ptr = lib.ca_current_context()
+    if ptr == _NULL:
+        return None
+    address = _address(ptr)
+    context = _contexts.get(address)
+    if context is None:
+        # Created here, or implicitly by libca on the first call of a thread.
+        context = _contexts.setdefault(address, Context(ptr))
+    return context
+
+
+class Context(object):
+    """A CA client context (what ``current_context()`` returns)."""
+
+    __slots__ = ("_ptr", "channels", "pending_gets", "groups", "exception_handler",
+                 "__weakref__")
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        self.channels = set()
+        # Buffers of gets without callback, kept until the next pend_io.
+        self.pending_gets = []
+        # gid -> buffers of sg_get requests not yet known to be complete.
+        self.groups = {}
+        self.exception_handler = None
+
+    @property
+    def alive(self):
+        return self._ptr is not None
+
+    def take_pending_gets(self):
+        """Hand over the get buffers issued so far (kept until pend_io returns)."""
+        pending, self.pending_gets = self.pending_gets, []
+        return pending
+
+    def invalidate(self):
+        """Forget everything after ``ca_context_destroy`` destroyed it in libca."""
+        if self._ptr is None:
+            return
+        _contexts.pop(_address(self._ptr), None)
+        self._ptr = None
+        for channel in list(self.channels):
+            channel.invalidate()
+        self.channels.clear()
+        self.pending_gets = []
+        self.groups.clear()
+        if self.exception_handler is not None:
+            unregister(self.exception_handler.key)
+            self.exception_handler = None
+
+    def __repr__(self):
+        state = "0x%x" % _address(self._ptr) if self._ptr is not None else "destroyed"
+        return "<caffi context %s>" % state
+
+
+class Channel(object):
+    """A channel identifier (``chid``) returned by ``create_channel``."""
+
+    registry_kind = "channels"
+    __slots__ = ("_ptr", "key", "usr", "_name", "context", "connection_callback",
+                 "access_rights_callback", "subscriptions", "requests", "__weakref__")
+
+    def __init__(self, name, connection_callback):
+        self._ptr = None
+        self._name = name
+        self.context = None
+        self.connection_callback = connection_callback
+        self.access_rights_callback = None
+        self.subscriptions = set()
+        self.requests = set()
+        self.key, self.usr = register(self)
+
+    @property
+    def ptr(self):
+        """The libca ``chid``, or None once cleared."""
+        return self._ptr
+
+    @property
+    def name(self):
+        return self._name
+
+    def on_connection(self, op):
+        callback = self.connection_callback
+        if callback is not None:
+            call_user("connection", callback, {"chid": self, "op": _CA_OP.get(op, op)})
+
+    def on_access_rights(self, read_access, write_access):
+        callback = self.access_rights_callback
+        if callback is not None:
+            call_user("access rights", callback, {"chid": self, "read_access": read_access,
+                                                  "write_access": write_access})
+
+    def invalidate(self):
+        """Forget the channel after libca released it."""
+        self._ptr = None
+        unregister(self.key)
+        for subscription in list(self.subscriptions):
+            subscription.invalidate()
+        self.subscriptions.clear()
+        for key in list(self.requests):
+            unregister(key)
+        self.requests.clear()
+        if self.context is not None:
+            self.context.channels.discard(self)
+
+    def __repr__(self):
+        state = "cleared" if self._ptr is None else "0x%x" % _address(self._ptr)
+        return "<chid %r %s>" % (self._name, state)
+
+
+class Subscription(object):
+    """An event identifier (``evid``) returned by ``create_subscription``."""
+
+    registry_kind = "subscriptions"
+    __slots__ = ("_ptr", "key", "usr", "chid", "callback", "use_numpy", "__weakref__")
+
+    def __init__(self, channel, callback, use_numpy):
+        self._ptr = None
+        self.chid = channel
+        self.callback = callback
+        self.use_numpy = use_numpy
+        self.key, self.usr = register(self)
+
+    @property
+    def ptr(self):
+        """The libca ``evid``, or None once cleared."""
+        return self._ptr
+
+    def on_event(self, args):
+        status = args.status
+        count = args.count
+        if status == NORMAL and args.dbr != _NULL:
+            converter = CONVERTERS.get(args.type)
+            value = converter(args.dbr, count, self.use_numpy) if converter else None
+        else:
+            value = None
+        call_user("subscription", self.callback, {
+            "chid": self.chid, "type": dbr_enum(args.type), "count": count,
+            "status": eca_enum(status), "value": value})
+
+    def invalidate(self):
+        self._ptr = None
+        unregister(self.key)
+        self.chid.subscriptions.discard(self)
+
+    def __repr__(self):
+        state = "cleared" if self._ptr is None else "0x%x" % _address(self._ptr)
+        return "<evid on %r %s>" % (self.chid.name, state)
+
+
+class Request(object):
+    """A get or put with callback, waiting for its one completion."""
+
+    registry_kind = "callbacks"
+    __slots__ = ("key", "usr", "chid", "callback", "use_numpy", "is_get")
+
+    def __init__(self, channel, callback, use_numpy, is_get):
+        self.chid = channel
+        self.callback = callback
+        self.use_numpy = use_numpy
+        self.is_get = is_get
+        self.key, self.usr = register(self)
+        channel.requests.add(self.key)
+
+    def cancel(self):
+        unregister(self.key)
+        self.chid.requests.discard(self.key)
+
+    def on_done(self, args):
+        self.cancel()
+        status = args.status
+        result = {"chid": self.chid, "type": dbr_enum(args.type), "count": args.count,
+                  "status": eca_enum(status)}
+        if self.is_get:
+            value = None
+            if status == NORMAL and args.dbr != _NULL:
+                converter = CONVERTERS.get(args.type)
+                if converter is not None:
+                    value = converter(args.dbr, args.count, self.use_numpy)
+            result["value"] = value
+            call_user("get", self.callback, result)
+        else:
+            call_user("put", self.callback, result)
+
+
+class ExceptionHandler(object):
+    """A context's exception callback (``add_exception_event``)."""
+
+    registry_kind = "exception_handlers"
+    __slots__ = ("key", "usr", "callback")
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.key, self.usr = register(self)
+
+    def on_exception(self, args):
+        channel = lookup(lib.ca_puser(args.chid)) if args.chid != _NULL else None
+        call_user("exception", self.callback, {
+            "chid": channel,
+            "type": dbr_enum(args.type),
+            "count": args.count,
+            "addr": args.addr,
+            "stat": eca_enum(args.stat),
+            "op": _CA_OP.get(args.op, args.op),
+            "ctx": decode_text(ffi.string(args.ctx)) if args.ctx != _NULL else "",
+            "file": decode_text(ffi.string(args.pFile)) if args.pFile != _NULL else "",
+            "lineNo": args.lineNo,
+        })

@@ -1,0 +1,770 @@
+"""One-to-one wrappers of libca's ``ca_*`` functions, with caffi 1.0's API.
+
+Example
+-------
+>>> from caffi import ca
+>>> ca.create_context(True)
+<ECA.NORMAL: 1>
+>>> status, chid = ca.create_channel('catest')
+>>> ca.pend_io(2)
+<ECA.NORMAL: 1>
+>>> status, dbrvalue = ca.get(chid)
+>>> ca.pend_io(2)
+<ECA.NORMAL: 1>
+>>> dbrvalue.get()
+10.0
+
+Differences from the C API
+--------------------------
+- The ``ca_`` prefix is dropped (``ca_create_channel`` -> :func:`create_channel`);
+  ``ca_context_create``/``ca_context_destroy`` are :func:`create_context` and
+  :func:`destroy_context`; ``ca_client_status`` and ``ca_context_status`` are
+  both :func:`show_context`; ``ca_array_get[_callback]`` is :func:`get`,
+  ``ca_array_put[_callback]`` is :func:`put`, ``ca_sg_array_get/put`` are
+  :func:`sg_get`/:func:`sg_put`, ``ca_get_host_name`` is :func:`host_name`.
+- Status functions return an :class:`ECA` member; creators return
+  ``(ECA, identifier)``; gets return ``(ECA, DBRValue)``.
+- Callbacks receive one dict converted from the C ``*_handler_args``.
+- Channel, subscription and context identifiers are Python objects.  A cleared,
+  destroyed or foreign identifier is refused here (``ECA.BADCHID``,
+  ``ECA.BADMONID``, ``ECA.NOCACTX``; ``TypeError``/``ValueError`` from the
+  functions that return information) and never reaches libca.
+- A count above the channel's element count is ``ECA.BADCOUNT``; a string of
+  40 bytes or more for ``DBR_STRING`` is ``ECA.STRTOBIG``.
+"""
+import numbers
+
+from . import macros as _m
+from ._callbacks import unregister
+from ._ffi import ffi, lib
+from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
+from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
+                        ChannelState)
+from .dbr import (CONVERTERS, DBF, DBR, DBRValue, PutRefused, allocate, decode_text,
+                  eca_enum, format_dbr, prepare_put)
+
+__all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
+           'destroy_context', 'show_context',
+           'add_exception_event', 'replace_access_rights_event', 'change_connection_event',
+           'create_channel', 'clear_channel', 'get', 'put', 'create_subscription',
+           'clear_subscription',
+           'field_type', 'element_count', 'name', 'state', 'host_name', 'read_access',
+           'write_access',
+           'pend_event', 'pend_io', 'poll', 'pend', 'flush_io', 'test_io', 'message',
+           'sg_create', 'sg_delete', 'sg_get', 'sg_put', 'sg_reset', 'sg_block', 'sg_test',
+           'version']
+
+# caffi 1.0 exposed these through star imports; scripts use ``ca.ECA`` etc.
+libca = lib
+_COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
+                 AlarmSeverity, ChannelState, DBF, DBR, DBRValue, format_dbr)
+
+
+def _export_macros():
+    # caffi 1.0's ``caffi.ca`` also carried every name of ``caffi.macros``
+    # (``ca.ECA_NORMAL``, ``ca.DBR_DOUBLE`` ...); keep them for drop-in use.
+    namespace = globals()
+    for macro in _m.__all__:
+        namespace.setdefault(macro, getattr(_m, macro))
+
+
+_export_macros()
+
+_NORMAL = lib.ECA_NORMAL
+_CS_CONN = lib.cs_conn
+_DBF_BY_VALUE = {member.value: member for member in DBF}
+_STATE_BY_VALUE = {member.value: member for member in ChannelState}
+
+
+class _Refused(Exception):
+    """Raised internally for arguments refused with an ECA status."""
+
+    def __init__(self, status):
+        Exception.__init__(self, status)
+        self.status = status
+
+
+# Argument checks ---------------------------------------------------------------
+def _live(chid):
+    """The live :class:`Channel` for *chid*, or raise ``_Refused(BADCHID)``."""
+    if type(chid) is Channel and chid.ptr is not None:
+        return chid
+    raise _Refused(ECA.BADCHID)
+
+
+def _info_channel(chid):
+    """The libca pointer of *chid* for the information functions."""
+    if type(chid) is not Channel:
+        raise TypeError("expected a channel identifier from create_channel(), got %r"
+                        % (chid,))
+    if chid.ptr is None:
+        raise ValueError("channel %r has been cleared" % (chid.name,))
+    return chid.ptr
+
+
+def _integer(value, what):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("%s must be an integer, got %r" % (what, value))
+    return int(value)
+
+
+def _dbr_type(chtype):
+    return _integer(chtype, "chtype")
+
+
+def _gid(gid):
+    gid = _integer(gid, "gid")
+    if not 0 <= gid <= 0xFFFFFFFF:
+        raise _Refused(ECA.BADSYNCGRP)
+    return gid
+
+
+def _connected(ptr):
+    if lib.ca_state(ptr) != _CS_CONN:
+        raise _Refused(ECA.DISCONN)
+
+
+def _read_request(ptr, chtype, count, zero_is_dynamic):
+    """Checked ``(chtype, count)`` of a read of channel *ptr*."""
+    _connected(ptr)
+    chtype = lib.ca_field_type(ptr) if chtype is None else _dbr_type(chtype)
+    if chtype not in CONVERTERS:
+        raise _Refused(ECA.BADTYPE)
+    native = lib.ca_element_count(ptr)
+    if count is None or count < 0 or (count == 0 and not zero_is_dynamic):
+        count = native
+    else:
+        count = _integer(count, "count")
+        if count > native:
+            raise _Refused(ECA.BADCOUNT)
+    return chtype, count
+
+
+def _write_request(ptr, value, chtype, count):
+    """Checked ``(chtype, count, cdata)`` of a write to channel *ptr*."""
+    _connected(ptr)
+    native = lib.ca_element_count(ptr)
+    if count is None or count <= 0:
+        count = native
+    else:
+        count = _integer(count, "count")
+        if count > native:
+            raise _Refused(ECA.BADCOUNT)
+    if chtype is not None:
+        chtype = _dbr_type(chtype)
+    try:
+        chtype, count, buf = prepare_put(value, chtype, count, lib.ca_field_type(ptr))
+    except PutRefused as exc:
+        raise _Refused(exc.status)
+    if not isinstance(buf, ffi.CData):
+        buf = ffi.from_buffer(buf)
+    return chtype, count, buf
+
+
+def _context(context):
+    if type(context) is not Context or not context.alive:
+        raise _Refused(ECA.NOCACTX)
+    return context._ptr
+
+
+def _sync_group(gid):
+    """Checked gid and the buffer list the current context keeps for it."""
+    gid = _gid(gid)
+    context = current()
+    if context is None or gid not in context.groups:
+        raise _Refused(ECA.BADSYNCGRP)
+    return gid, context.groups[gid]
+
+
+# Contexts ----------------------------------------------------------------------
+def create_context(preemptive_callback=True):
+    """Create a CA client context for the calling thread (``ca_context_create``).
+
+    Parameters
+    ----------
+    preemptive_callback : bool
+        Let libca's threads run callbacks at any time (True), or only while
+        this thread is inside a CA call (False).
+
+    Returns
+    -------
+    ECA
+        NORMAL, ALLOCMEM, or NOTTHREADED if the thread already has a
+        non-preemptive context.
+    """
+    select = (lib.ca_enable_preemptive_callback if preemptive_callback
+              else lib.ca_disable_preemptive_callback)
+    status = lib.ca_context_create(select)
+    if status == _NORMAL:
+        current()
+    return eca_enum(status)
+
+
+def destroy_context():
+    """Shut down the calling thread's context (``ca_context_destroy``).
+
+    Every channel, subscription and callback of the context is released; their
+    identifiers are refused from then on.
+    """
+    context = current()
+    lib.ca_context_destroy()
+    if context is not None:
+        context.invalidate()
+
+
+def attach_context(context):
+    """Join the calling thread to a preemptive *context* (``ca_attach_context``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, NOTTHREADED (context is not preemptive), ISATTACHED, or NOCACTX
+        for something that is not a live context.
+    """
+    try:
+        ptr = _context(context)
+    except _Refused as exc:
+        return exc.status
+    return eca_enum(lib.ca_attach_context(ptr))
+
+
+def detach_context():
+    """Detach the calling thread from its CA context (``ca_detach_context``)."""
+    lib.ca_detach_context()
+
+
+def current_context():
+    """The calling thread's context, or None."""
+    return current()
+
+
+def show_context(context=None, level=0):
+    """Print information about a context (``ca_client_status``/``ca_context_status``).
+
+    Parameters
+    ----------
+    context : context or None
+        The context to show; None for the calling thread's.
+    level : int
+        Interest level; higher shows more.
+    """
+    level = _integer(level, "level")
+    if context is None:
+        status = lib.ca_client_status(level)
+    else:
+        try:
+            ptr = _context(context)
+        except _Refused as exc:
+            return exc.status
+        status = lib.ca_context_status(ptr, level)
+    lib.fflush(ffi.NULL)
+    return eca_enum(status)
+
+
+def add_exception_event(callback=None):
+    """Replace the context's exception handler (``ca_add_exception_event``).
+
+    The callback receives a dict with keys chid, type, count, addr, stat, op,
+    ctx, file and lineNo.  None reinstalls libca's default handler.
+    """
+    if callable(callback):
+        handler = ExceptionHandler(callback)
+        status = lib.ca_add_exception_event(lib._caffi_exception_cb, handler.usr)
+    else:
+        handler = None
+        status = lib.ca_add_exception_event(ffi.NULL, ffi.NULL)
+    context = current()
+    if status != _NORMAL or context is None:
+        if handler is not None:
+            unregister(handler.key)
+        return eca_enum(status)
+    if context.exception_handler is not None:
+        unregister(context.exception_handler.key)
+    context.exception_handler = handler
+    return eca_enum(status)
+
+
+# Channels ----------------------------------------------------------------------
+def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
+    """Create a channel (``ca_create_channel``).
+
+    Parameters
+    ----------
+    name : str
+        Process variable name.
+    callback : callable or None
+        Called with ``{'chid': chid, 'op': CA_OP.CONN_UP or CA_OP.CONN_DOWN}``
+        on each connection change.  Without it, :func:`pend_io` waits for the
+        first connection.
+    priority : int
+        Dispatch priority, 0 to 99.
+
+    Returns
+    -------
+    (ECA, chid or None)
+    """
+    if isinstance(name, str):
+        raw = name.encode("utf-8")
+    elif isinstance(name, (bytes, bytearray)):
+        raw = bytes(name)
+    else:
+        raise TypeError("channel name must be str or bytes, got %r" % (name,))
+    if b"\0" in raw:
+        return ECA.BADSTR, None
+    priority = _integer(priority, "priority")
+    if not _m.CA_PRIORITY_MIN <= priority <= _m.CA_PRIORITY_MAX:
+        return ECA.BADPRIORITY, None
+    channel = Channel(decode_text(raw), callback if callable(callback) else None)
+    pchid = ffi.new("chid *")
+    connect = lib._caffi_connection_cb if channel.connection_callback else ffi.NULL
+    status = lib.ca_create_channel(raw, connect, channel.usr, priority, pchid)
+    if status != _NORMAL:
+        channel.invalidate()
+        return eca_enum(status), None
+    channel._ptr = pchid[0]
+    context = current()
+    channel.context = context
+    if context is not None:
+        context.channels.add(channel)
+    return ECA.NORMAL, channel
+
+
+def clear_channel(chid):
+    """Release a channel and its subscriptions (``ca_clear_channel``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, or BADCHID for a cleared or foreign identifier.
+    """
+    try:
+        channel = _live(chid)
+    except _Refused as exc:
+        return exc.status
+    ptr = channel.ptr
+    channel._ptr = None
+    status = lib.ca_clear_channel(ptr)
+    channel.invalidate()
+    return eca_enum(status)
+
+
+def change_connection_event(chid, callback=None):
+    """Replace the connection callback of a channel (``ca_change_connection_event``)."""
+    try:
+        channel = _live(chid)
+    except _Refused as exc:
+        return exc.status
+    if callable(callback):
+        channel.connection_callback = callback
+        status = lib.ca_change_connection_event(channel.ptr, lib._caffi_connection_cb)
+    else:
+        channel.connection_callback = None
+        status = lib.ca_change_connection_event(channel.ptr, ffi.NULL)
+    return eca_enum(status)
+
+
+def replace_access_rights_event(chid, callback=None):
+    """Install or remove an access rights callback (``ca_replace_access_rights_event``).
+
+    The callback receives ``{'chid', 'read_access', 'write_access'}``; it is
+    called once at once if the channel is connected.
+    """
+    try:
+        channel = _live(chid)
+    except _Refused as exc:
+        return exc.status
+    if callable(callback):
+        channel.access_rights_callback = callback
+        status = lib.ca_replace_access_rights_event(channel.ptr, lib._caffi_access_rights_cb)
+    else:
+        channel.access_rights_callback = None
+        status = lib.ca_replace_access_rights_event(channel.ptr, ffi.NULL)
+    return eca_enum(status)
+
+
+# Operations --------------------------------------------------------------------
+def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
+    """Read a value (``ca_array_get`` / ``ca_array_get_callback``).
+
+    Parameters
+    ----------
+    chid : chid
+        Channel identifier.
+    chtype : DBR or int or None
+        Requested type; default the native type.
+    count : int or None
+        Element count; default the native count.  With a callback, 0 asks
+        for the server's current length.
+    callback : callable or None
+        Called with ``{'chid', 'type', 'count', 'status', 'value'}``.  Without
+        it, read the value with ``DBRValue.get()`` after :func:`pend_io`
+        returned ``ECA.NORMAL``.
+    use_numpy : bool
+        Numeric arrays as numpy arrays.
+
+    Returns
+    -------
+    (ECA, DBRValue or None)
+        NORMAL, BADCHID, BADTYPE, BADCOUNT, DISCONN, NORDACCESS, ...
+    """
+    try:
+        channel = _live(chid)
+        ptr = channel.ptr
+        with_callback = callable(callback)
+        chtype, count = _read_request(ptr, chtype, count, with_callback)
+    except _Refused as exc:
+        return exc.status, None
+    if with_callback:
+        request = Request(channel, callback, use_numpy, True)
+        status = lib.ca_array_get_callback(chtype, count, ptr, lib._caffi_request_cb,
+                                           request.usr)
+        if status != _NORMAL:
+            request.cancel()
+        return eca_enum(status), None
+    cvalue, owner = allocate(chtype, count, use_numpy)
+    status = lib.ca_array_get(chtype, count, ptr, cvalue)
+    if status == _NORMAL and channel.context is not None:
+        # libca writes into the buffer until the next pend_io returns.
+        channel.context.pending_gets.append(cvalue)
+    return eca_enum(status), DBRValue(DBR(chtype), count, cvalue, use_numpy, owner)
+
+
+def put(chid, value, chtype=None, count=None, callback=None):
+    """Write a value (``ca_array_put`` / ``ca_array_put_callback``).
+
+    Parameters
+    ----------
+    chid : chid
+        Channel identifier.
+    value : number, str, bytes, sequence or numpy array
+        A str is sent as DBR_STRING to STRING and ENUM channels, as
+        NUL-terminated bytes to CHAR channels and as a number otherwise.
+    chtype : DBR or int or None
+        Type of the written value; default the native type.
+    count : int or None
+        Element count; default the native count, reduced to the length of
+        *value*.
+    callback : callable or None
+        Called with ``{'chid', 'type', 'count', 'status'}`` when the put and
+        all the processing it causes completed.
+
+    Returns
+    -------
+    ECA
+        NORMAL, BADCHID, BADTYPE, BADCOUNT, STRTOBIG, NOWTACCESS, DISCONN, ...
+    """
+    try:
+        channel = _live(chid)
+        ptr = channel.ptr
+        chtype, count, buf = _write_request(ptr, value, chtype, count)
+    except _Refused as exc:
+        return exc.status
+    if not callable(callback):
+        return eca_enum(lib.ca_array_put(chtype, count, ptr, buf))
+    request = Request(channel, callback, False, False)
+    status = lib.ca_array_put_callback(chtype, count, ptr, buf, lib._caffi_request_cb,
+                                       request.usr)
+    if status != _NORMAL:
+        request.cancel()
+    return eca_enum(status)
+
+
+def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_numpy=False):
+    """Subscribe to changes (``ca_create_subscription``).
+
+    Parameters
+    ----------
+    chid : chid
+        Channel identifier; it may be disconnected.
+    callback : callable
+        Called with ``{'chid', 'type', 'count', 'status', 'value'}`` for the
+        current state and each change.
+    chtype : DBR or int or None
+        Requested type; default the native type.
+    count : int or None
+        Element count; default the native count, 0 for the server's current
+        length.
+    mask : DBE or int or None
+        Trigger mask; default ``DBE.VALUE | DBE.ALARM``.
+    use_numpy : bool
+        Numeric arrays as numpy arrays.
+
+    Returns
+    -------
+    (ECA, evid or None)
+    """
+    try:
+        channel = _live(chid)
+    except _Refused as exc:
+        return exc.status, None
+    if not callable(callback):
+        return ECA.BADFUNCPTR, None
+    ptr = channel.ptr
+    connected = lib.ca_state(ptr) == _CS_CONN
+    if chtype is None:
+        if not connected:
+            return ECA.BADTYPE, None
+        chtype = lib.ca_field_type(ptr)
+    else:
+        chtype = _dbr_type(chtype)
+    if chtype not in CONVERTERS:
+        return ECA.BADTYPE, None
+    native = lib.ca_element_count(ptr)
+    if count is None or count < 0:
+        count = native
+    else:
+        count = _integer(count, "count")
+        if connected and count > native:
+            return ECA.BADCOUNT, None
+    mask = _m.DBE_VALUE | _m.DBE_ALARM if mask is None else _integer(mask, "mask")
+    subscription = Subscription(channel, callback, use_numpy)
+    pevid = ffi.new("evid *")
+    status = lib.ca_create_subscription(chtype, count, ptr, mask, lib._caffi_event_cb,
+                                        subscription.usr, pevid)
+    if status != _NORMAL:
+        subscription.invalidate()
+        return eca_enum(status), None
+    subscription._ptr = pevid[0]
+    channel.subscriptions.add(subscription)
+    return ECA.NORMAL, subscription
+
+
+def clear_subscription(evid):
+    """Cancel a subscription (``ca_clear_subscription``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, or BADMONID for a cleared or foreign identifier.
+    """
+    if type(evid) is not Subscription or evid.ptr is None:
+        return ECA.BADMONID
+    ptr = evid.ptr
+    evid._ptr = None
+    status = lib.ca_clear_subscription(ptr)
+    evid.invalidate()
+    return eca_enum(status)
+
+
+# Execution ---------------------------------------------------------------------
+def pend_event(timeout):
+    """Process CA activity for *timeout* seconds, 0 for ever (``ca_pend_event``).
+
+    Returns ``ECA.TIMEOUT`` on success, as in C.
+    """
+    return eca_enum(lib.ca_pend_event(float(timeout)))
+
+
+def poll():
+    """Flush and process outstanding CA activity without blocking (``ca_poll``)."""
+    return eca_enum(lib.ca_poll())
+
+
+def pend_io(timeout):
+    """Flush and wait for gets without callback and first connections (``ca_pend_io``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, TIMEOUT or EVDISALLOW.
+    """
+    timeout = float(timeout)
+    context = current()
+    issued = context.take_pending_gets() if context is not None else None
+    status = lib.ca_pend_io(timeout)
+    # libca ignores replies to gets issued before this call from now on, so
+    # their buffers may go.
+    del issued
+    return eca_enum(status)
+
+
+def pend(timeout, early):
+    """:func:`pend_io` if *early* else :func:`pend_event` (``ca_pend``)."""
+    if early:
+        timeout = float(timeout)
+        context = current()
+        issued = context.take_pending_gets() if context is not None else None
+        status = lib.ca_pend(timeout, 1)
+        del issued
+        return eca_enum(status)
+    return eca_enum(lib.ca_pend(float(timeout), 0))
+
+
+def test_io():
+    """Whether the gets and connections :func:`pend_io` waits for are done (``ca_test_io``).
+
+    Returns ``ECA.IODONE`` or ``ECA.IOINPROGRESS``.
+    """
+    return eca_enum(lib.ca_test_io())
+
+
+def flush_io():
+    """Send buffered requests to the servers (``ca_flush_io``)."""
+    return eca_enum(lib.ca_flush_io())
+
+
+# Information -------------------------------------------------------------------
+def field_type(chid):
+    """Native type of the channel, a :class:`DBF` (``INVALID`` while disconnected)."""
+    code = lib.ca_field_type(_info_channel(chid))
+    return _DBF_BY_VALUE.get(code, code)
+
+
+def element_count(chid):
+    """Native element count of the channel (0 while never connected)."""
+    return lib.ca_element_count(_info_channel(chid))
+
+
+def name(chid):
+    """The name the channel was created with."""
+    _info_channel(chid)
+    return chid.name
+
+
+def state(chid):
+    """Connection state, a :class:`ChannelState`.
+
+    ``CLOSED`` for a cleared channel, ``NEVER_SEARCH`` for None.
+    """
+    if chid is None:
+        return ChannelState.NEVER_SEARCH
+    if type(chid) is not Channel:
+        raise TypeError("expected a channel identifier from create_channel(), got %r"
+                        % (chid,))
+    if chid.ptr is None:
+        return ChannelState.CLOSED
+    code = lib.ca_state(chid.ptr)
+    return _STATE_BY_VALUE.get(code, code)
+
+
+def message(status):
+    """The text of a CA status code (``ca_message``)."""
+    return decode_text(ffi.string(lib.ca_message(_integer(status, "status"))))
+
+
+def host_name(chid):
+    """``host:port`` of the server the channel is connected to (``ca_get_host_name``)."""
+    ptr = _info_channel(chid)
+    buf = ffi.new("char[]", 256)
+    lib.ca_get_host_name(ptr, buf, 256)
+    return decode_text(ffi.string(buf))
+
+
+def read_access(chid):
+    """True if the client may read the channel."""
+    return lib.ca_read_access(_info_channel(chid)) == 1
+
+
+def write_access(chid):
+    """True if the client may write the channel."""
+    return lib.ca_write_access(_info_channel(chid)) == 1
+
+
+def version():
+    """The CA protocol version string (``ca_version``)."""
+    return decode_text(ffi.string(lib.ca_version()))
+
+
+# Synchronous groups ------------------------------------------------------------
+def sg_create():
+    """Create a synchronous group (``ca_sg_create``); return ``(ECA, gid or None)``."""
+    pgid = ffi.new("CA_SYNC_GID *")
+    status = lib.ca_sg_create(pgid)
+    if status != _NORMAL:
+        return eca_enum(status), None
+    gid = pgid[0]
+    context = current()
+    if context is not None:
+        context.groups[gid] = []
+    return ECA.NORMAL, gid
+
+
+def sg_delete(gid):
+    """Delete a synchronous group (``ca_sg_delete``): NORMAL or BADSYNCGRP."""
+    try:
+        gid = _gid(gid)
+    except _Refused as exc:
+        return exc.status
+    status = lib.ca_sg_delete(gid)
+    context = current()
+    if status == _NORMAL and context is not None:
+        context.groups.pop(gid, None)
+    return eca_enum(status)
+
+
+def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
+    """Read a value within a synchronous group (``ca_sg_array_get``).
+
+    Returns
+    -------
+    (ECA, DBRValue or None)
+        Read the value after :func:`sg_block` returned ``ECA.NORMAL``.
+    """
+    try:
+        channel = _live(chid)
+        gid, buffers = _sync_group(gid)
+        chtype, count = _read_request(channel.ptr, chtype, count, False)
+    except _Refused as exc:
+        return exc.status, None
+    cvalue, owner = allocate(chtype, count, use_numpy)
+    status = lib.ca_sg_array_get(gid, chtype, count, channel.ptr, cvalue)
+    if status != _NORMAL:
+        return eca_enum(status), None
+    buffers.append(cvalue)
+    return ECA.NORMAL, DBRValue(DBR(chtype), count, cvalue, use_numpy, owner)
+
+
+def sg_put(gid, chid, value, chtype=None, count=None):
+    """Write a value within a synchronous group (``ca_sg_array_put``)."""
+    try:
+        channel = _live(chid)
+        gid, _ = _sync_group(gid)
+        chtype, count, buf = _write_request(channel.ptr, value, chtype, count)
+    except _Refused as exc:
+        return exc.status
+    return eca_enum(lib.ca_sg_array_put(gid, chtype, count, channel.ptr, buf))
+
+
+def _release_group_buffers(gid):
+    context = current()
+    if context is not None and gid in context.groups:
+        context.groups[gid] = []
+
+
+def sg_block(gid, timeout):
+    """Flush and wait for the group's requests (``ca_sg_block``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, TIMEOUT, EVDISALLOW or BADSYNCGRP.
+    """
+    try:
+        gid = _gid(gid)
+    except _Refused as exc:
+        return exc.status
+    status = lib.ca_sg_block(gid, float(timeout))
+    if status == _NORMAL:
+        _release_group_buffers(gid)  # every request completed
+    return eca_enum(status)
+
+
+def sg_test(gid):
+    """``ECA.IODONE`` if the group's requests completed, else ``ECA.IOINPROGRESS``."""
+    try:
+        gid = _gid(gid)
+    except _Refused as exc:
+        return exc.status
+    return eca_enum(lib.ca_sg_test(gid))
+
+
+def sg_reset(gid):
+    """Forget the group's outstanding requests (``ca_sg_reset``)."""
+    try:
+        gid = _gid(gid)
+    except _Refused as exc:
+        return exc.status
+    status = lib.ca_sg_reset(gid)
+    if status == _NORMAL:
+        _release_group_buffers(gid)
+    return eca_enum(status)

@@ -1,0 +1,599 @@
+"""DBR buffers to Python values and Python values to DBR buffers.
+
+Reading: one converter per DBR type is built at import time (the struct
+pointer type, the value offset from ``dbr_value_offset`` and a metadata
+extractor), so converting an update costs a table look-up and the field reads.
+Plain scalars become Python scalars, arrays become lists, or numpy arrays with
+``use_numpy``; the STS/TIME/GR/CTRL types become dicts with the keys of
+caffi 1.0.  A buffer that caffi allocated for a get is exposed as a numpy view
+(no copy); memory that libca owns (callbacks) is copied once.
+
+Writing: :func:`prepare_put` applies the conversions caffi 1.0 documents
+(str to ENUM sends DBR_STRING, str to CHAR becomes NUL-terminated bytes, other
+strings become floats) and returns a contiguous C buffer for libca.
+"""
+import numbers
+from collections.abc import Sequence
+from enum import IntEnum
+
+import numpy
+
+from . import macros as _m
+from ._ffi import ffi, lib
+from .constants import ECA, AlarmCondition, AlarmSeverity
+
+__all__ = ["DBF", "DBR", "DBRValue", "format_dbr"]
+
+
+class DBR(IntEnum):
+    """Enum of the ``DBR_XXX`` request types."""
+    INVALID = _m.TYPENOTCONN
+    STRING = _m.DBR_STRING
+    INT = _m.DBR_INT
+    SHORT = _m.DBR_SHORT
+    FLOAT = _m.DBR_FLOAT
+    ENUM = _m.DBR_ENUM
+    CHAR = _m.DBR_CHAR
+    LONG = _m.DBR_LONG
+    DOUBLE = _m.DBR_DOUBLE
+    STS_STRING = _m.DBR_STS_STRING
+    STS_SHORT = _m.DBR_STS_SHORT
+    STS_INT = _m.DBR_STS_INT
+    STS_FLOAT = _m.DBR_STS_FLOAT
+    STS_ENUM = _m.DBR_STS_ENUM
+    STS_CHAR = _m.DBR_STS_CHAR
+    STS_LONG = _m.DBR_STS_LONG
+    STS_DOUBLE = _m.DBR_STS_DOUBLE
+    TIME_STRING = _m.DBR_TIME_STRING
+    TIME_INT = _m.DBR_TIME_INT
+    TIME_SHORT = _m.DBR_TIME_SHORT
+    TIME_FLOAT = _m.DBR_TIME_FLOAT
+    TIME_ENUM = _m.DBR_TIME_ENUM
+    TIME_CHAR = _m.DBR_TIME_CHAR
+    TIME_LONG = _m.DBR_TIME_LONG
+    TIME_DOUBLE = _m.DBR_TIME_DOUBLE
+    GR_STRING = _m.DBR_GR_STRING
+    GR_SHORT = _m.DBR_GR_SHORT
+    GR_INT = _m.DBR_GR_INT
+    GR_FLOAT = _m.DBR_GR_FLOAT
+    GR_ENUM = _m.DBR_GR_ENUM
+    GR_CHAR = _m.DBR_GR_CHAR
+    GR_LONG = _m.DBR_GR_LONG
+    GR_DOUBLE = _m.DBR_GR_DOUBLE
+    CTRL_STRING = _m.DBR_CTRL_STRING
+    CTRL_SHORT = _m.DBR_CTRL_SHORT
+    CTRL_INT = _m.DBR_CTRL_INT
+    CTRL_FLOAT = _m.DBR_CTRL_FLOAT
+    CTRL_ENUM = _m.DBR_CTRL_ENUM
+    CTRL_CHAR = _m.DBR_CTRL_CHAR
+    CTRL_LONG = _m.DBR_CTRL_LONG
+    CTRL_DOUBLE = _m.DBR_CTRL_DOUBLE
+    PUT_ACKT = _m.DBR_PUT_ACKT
+    PUT_ACKS = _m.DBR_PUT_ACKS
+    STSACK_STRING = _m.DBR_STSACK_STRING
+    CLASS_NAME = _m.DBR_CLASS_NAME
+
+    def isSTRING(self):
+        """True if the type is STRING or one of XXX_STRING."""
+        return _m.dbr_type_is_STRING(self.value)
+
+    def isSHORT(self):
+        """True if the type is SHORT or one of XXX_SHORT."""
+        return _m.dbr_type_is_SHORT(self.value)
+
+    def isFLOAT(self):
+        """True if the type is FLOAT or one of XXX_FLOAT."""
+        return _m.dbr_type_is_FLOAT(self.value)
+
+    def isENUM(self):
+        """True if the type is ENUM or one of XXX_ENUM."""
+        return _m.dbr_type_is_ENUM(self.value)
+
+    def isCHAR(self):
+        """True if the type is CHAR or one of XXX_CHAR."""
+        return _m.dbr_type_is_CHAR(self.value)
+
+    def isLONG(self):
+        """True if the type is LONG or one of XXX_LONG."""
+        return _m.dbr_type_is_LONG(self.value)
+
+    def isDOUBLE(self):
+        """True if the type is DOUBLE or one of XXX_DOUBLE."""
+        return _m.dbr_type_is_DOUBLE(self.value)
+
+    def isPlain(self):
+        """True if the type is one of STRING, SHORT, FLOAT, ENUM, CHAR, LONG, DOUBLE."""
+        return _m.dbr_type_is_plain(self.value)
+
+    def isSTS(self):
+        """True if the type is one of STS_XXX."""
+        return _m.dbr_type_is_STS(self.value)
+
+    def isTIME(self):
+        """True if the type is one of TIME_XXX."""
+        return _m.dbr_type_is_TIME(self.value)
+
+    def isGR(self):
+        """True if the type is one of GR_XXX."""
+        return _m.dbr_type_is_GR(self.value)
+
+    def isCTRL(self):
+        """True if the type is one of CTRL_XXX."""
+        return _m.dbr_type_is_CTRL(self.value)
+
+
+class DBF(IntEnum):
+    """Enum of the ``DBF_XXX`` native field types."""
+    INVALID = _m.TYPENOTCONN  #: the channel's native type when disconnected
+    STRING = _m.DBF_STRING  #: array of 40 characters
+    SHORT = _m.DBF_SHORT  #: int16
+    INT = _m.DBF_INT  #: int16, synonym of SHORT
+    FLOAT = _m.DBF_FLOAT  #: float32
+    ENUM = _m.DBF_ENUM  #: uint16
+    CHAR = _m.DBF_CHAR  #: uint8
+    LONG = _m.DBF_LONG  #: int32
+    DOUBLE = _m.DBF_DOUBLE  #: float64
+
+    def toSTS(self):
+        """The matching DBR.STS_XXX type."""
+        return DBR(_m.dbf_type_to_DBR_STS(self.value))
+
+    def toTIME(self):
+        """The matching DBR.TIME_XXX type."""
+        return DBR(_m.dbf_type_to_DBR_TIME(self.value))
+
+    def toGR(self):
+        """The matching DBR.GR_XXX type."""
+        return DBR(_m.dbf_type_to_DBR_GR(self.value))
+
+    def toCTRL(self):
+        """The matching DBR.CTRL_XXX type."""
+        return DBR(_m.dbf_type_to_DBR_CTRL(self.value))
+
+
+def _members(enum):
+    """value -> member, for converting codes from C without Enum.__call__."""
+    return {member.value: member for member in enum}
+
+
+_DBR_BY_VALUE = _members(DBR)
+_ECA_BY_VALUE = _members(ECA)
+_CONDITION = _members(AlarmCondition)
+_SEVERITY = _members(AlarmSeverity)
+
+
+def dbr_enum(code):
+    """``DBR(code)`` for codes from libca; unknown codes stay plain ints."""
+    return _DBR_BY_VALUE.get(code, code)
+
+
+def eca_enum(code):
+    """``ECA(code)`` for codes from libca; unknown codes stay plain ints."""
+    return _ECA_BY_VALUE.get(code, code)
+
+
+def decode_text(raw):
+    """CA strings are bytes of no declared encoding: UTF-8, else Latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+# Value types ---------------------------------------------------------------
+_VALUE_CTYPE = {
+    _m.DBR_STRING: "dbr_string_t",
+    _m.DBR_SHORT: "dbr_short_t",
+    _m.DBR_FLOAT: "dbr_float_t",
+    _m.DBR_ENUM: "dbr_enum_t",
+    _m.DBR_CHAR: "dbr_char_t",
+    _m.DBR_LONG: "dbr_long_t",
+    _m.DBR_DOUBLE: "dbr_double_t",
+    _m.DBR_PUT_ACKT: "dbr_put_ackt_t",
+    _m.DBR_PUT_ACKS: "dbr_put_acks_t",
+}
+_DTYPE = {
+    _m.DBR_SHORT: numpy.dtype(numpy.int16),
+    _m.DBR_FLOAT: numpy.dtype(numpy.float32),
+    _m.DBR_ENUM: numpy.dtype(numpy.uint16),
+    _m.DBR_CHAR: numpy.dtype(numpy.uint8),
+    _m.DBR_LONG: numpy.dtype(numpy.int32),
+    _m.DBR_DOUBLE: numpy.dtype(numpy.float64),
+    _m.DBR_PUT_ACKT: numpy.dtype(numpy.uint16),
+    _m.DBR_PUT_ACKS: numpy.dtype(numpy.uint16),
+}
+_PTR = {t: ffi.typeof(name + " *") for t, name in _VALUE_CTYPE.items()}
+_STRING_PTR = _PTR[_m.DBR_STRING]
+_STRING_SIZE = _m.MAX_STRING_SIZE
+
+
+def _value_type(dbrtype):
+    """The plain DBR type of the value part of *dbrtype*."""
+    if dbrtype in (_m.DBR_STSACK_STRING, _m.DBR_CLASS_NAME):
+        return _m.DBR_STRING
+    return dbrtype % (_m.LAST_TYPE + 1)
+
+
+def _strings(ptr, count, use_numpy=False):
+    arr = ffi.cast(_STRING_PTR, ptr)
+    if count == 1:
+        return decode_text(ffi.string(arr[0]))
+    return [decode_text(ffi.string(arr[i])) for i in range(count)]
+
+
+def _make_value_reader(vtype):
+    """Reader of *count* values of plain type *vtype* at a C pointer."""
+    if vtype == _m.DBR_STRING:
+        return _strings
+    ptr_type = _PTR[vtype]
+    dtype = _DTYPE[vtype]
+    itemsize = dtype.itemsize
+    cast = ffi.cast
+    unpack = ffi.unpack
+    buffer = ffi.buffer
+    frombuffer = numpy.frombuffer
+
+    def read(ptr, count, use_numpy=False):
+        if count == 1:
+            return cast(ptr_type, ptr)[0]
+        if use_numpy:
+            # libca owns this memory only for the duration of the callback.
+            return frombuffer(buffer(ptr, count * itemsize), dtype).copy()
+        return unpack(cast(ptr_type, ptr), count)
+
+    return read
+
+
+_READ_VALUES = {t: _make_value_reader(t) for t in _VALUE_CTYPE}
+
+
+# Metadata ------------------------------------------------------------------
+def _sts(s, out):
+    out["status"] = _CONDITION.get(s.status, s.status)
+    out["severity"] = _SEVERITY.get(s.severity, s.severity)
+
+
+def _time(s, out):
+    _sts(s, out)
+    seconds = s.stamp.secPastEpoch + _m.POSIX_TIME_AT_EPICS_EPOCH
+    nsec = s.stamp.nsec
+    out["stamp"] = {"seconds": seconds, "nanoseconds": nsec,
+                    "timestamp": seconds + nsec / 1e9}
+
+
+def _gr(s, out):
+    _sts(s, out)
+    out["units"] = decode_text(ffi.string(s.units))
+    out["upper_disp_limit"] = s.upper_disp_limit
+    out["lower_disp_limit"] = s.lower_disp_limit
+    out["upper_alarm_limit"] = s.upper_alarm_limit
+    out["upper_warning_limit"] = s.upper_warning_limit
+    out["lower_warning_limit"] = s.lower_warning_limit
+    out["lower_alarm_limit"] = s.lower_alarm_limit
+
+
+def _gr_precision(s, out):
+    _gr(s, out)
+    out["precision"] = s.precision
+
+
+def _ctrl(s, out):
+    _gr(s, out)
+    out["upper_ctrl_limit"] = s.upper_ctrl_limit
+    out["lower_ctrl_limit"] = s.lower_ctrl_limit
+
+
+def _ctrl_precision(s, out):
+    _gr_precision(s, out)
+    out["upper_ctrl_limit"] = s.upper_ctrl_limit
+    out["lower_ctrl_limit"] = s.lower_ctrl_limit
+
+
+def _enum(s, out):
+    _sts(s, out)
+    no_str = max(0, min(s.no_str, _m.MAX_ENUM_STATES))
+    out["no_str"] = s.no_str
+    out["strs"] = tuple(decode_text(ffi.string(s.strs[i])) for i in range(no_str))
+
+
+def _stsack(s, out):
+    _sts(s, out)
+    out["ackt"] = s.ackt
+    out["acks"] = _SEVERITY.get(s.acks, s.acks)
+
+
+_NAMES = {
+    _m.DBR_STRING: "string", _m.DBR_SHORT: "short", _m.DBR_FLOAT: "float",
+    _m.DBR_ENUM: "enum", _m.DBR_CHAR: "char", _m.DBR_LONG: "long",
+    _m.DBR_DOUBLE: "double",
+}
+
+
+def _struct_and_meta(dbrtype):
+    """C struct name and metadata extractor of a non-plain DBR type."""
+    if dbrtype == _m.DBR_STSACK_STRING:
+        return "dbr_stsack_string", _stsack
+    vtype = _value_type(dbrtype)
+    name = _NAMES[vtype]
+    precision = vtype in (_m.DBR_FLOAT, _m.DBR_DOUBLE)
+    if _m.dbr_type_is_STS(dbrtype):
+        return "dbr_sts_" + name, _sts
+    if _m.dbr_type_is_TIME(dbrtype):
+        return "dbr_time_" + name, _time
+    kind = "gr" if _m.dbr_type_is_GR(dbrtype) else "ctrl"
+    if vtype == _m.DBR_STRING:  # GR/CTRL strings are STS strings
+        return "dbr_sts_string", _sts
+    if vtype == _m.DBR_ENUM:
+        return "dbr_%s_enum" % kind, _enum
+    if kind == "gr":
+        return "dbr_gr_" + name, _gr_precision if precision else _gr
+    return "dbr_ctrl_" + name, _ctrl_precision if precision else _ctrl
+
+
+class _Converter:
+    """Reads one DBR type: value offset, value reader and metadata."""
+
+    __slots__ = ("dbrtype", "vtype", "offset", "read_values", "struct_ptr",
+                 "meta", "dtype")
+
+    def __init__(self, dbrtype):
+        self.dbrtype = dbrtype
+        self.vtype = _value_type(dbrtype)
+        self.offset = lib.dbr_value_offset[dbrtype]
+        self.read_values = _READ_VALUES[self.vtype]
+        self.dtype = _DTYPE.get(self.vtype)
+        if _m.dbr_type_is_plain(dbrtype) or dbrtype == _m.DBR_CLASS_NAME:
+            self.struct_ptr = None
+            self.meta = None
+        else:
+            struct, self.meta = _struct_and_meta(dbrtype)
+            self.struct_ptr = ffi.typeof("struct %s *" % struct)
+
+    def __call__(self, ptr, count, use_numpy=False, owner=None):
+        """Convert *count* elements at C pointer *ptr*.
+
+        *owner* is a numpy uint8 array that holds the whole DBR buffer when
+        caffi allocated it; numeric arrays are then views into it.
+        """
+        if owner is not None and use_numpy and count != 1 and self.dtype is not None:
+            nbytes = count * self.dtype.itemsize
+            value = owner[self.offset:self.offset + nbytes].view(self.dtype)
+        else:
+            value = None
+        if self.meta is None:
+            if value is None:
+                value = self.read_values(ptr, count, use_numpy)
+            return value
+        out = {}
+        self.meta(ffi.cast(self.struct_ptr, ptr), out)
+        if value is None:
+            value = self.read_values(ffi.cast("char *", ptr) + self.offset, count, use_numpy)
+        out["value"] = value
+        return out
+
+
+#: Converter per readable DBR type (everything but PUT_ACKT/PUT_ACKS).
+CONVERTERS = {
+    t: _Converter(t) for t in range(_m.LAST_BUFFER_TYPE + 1)
+    if t not in (_m.DBR_PUT_ACKT, _m.DBR_PUT_ACKS)
+}
+
+
+def format_dbr(dbrType, count, dbrValue, use_numpy=False):
+    """Convert a DBR structure to a Python value.
+
+    Parameters
+    ----------
+    dbrType : int or DBR
+        The data type, ``DBR_XXX``.
+    count : int
+        The array element count.
+    dbrValue : cdata
+        Pointer to the data of the given type and count.
+    use_numpy : bool
+        Numeric arrays as numpy arrays instead of lists.
+
+    Returns
+    -------
+    The value for plain types, a dict with the metadata fields and ``value``
+    for the others, or None for an unreadable type or a NULL pointer.
+    """
+    converter = CONVERTERS.get(dbrType)
+    if converter is None or dbrValue == ffi.NULL:
+        return None
+    return converter(dbrValue, count, use_numpy)
+
+
+class DBRValue(object):
+    """The buffer of a get without callback (:func:`caffi.ca.get`, :func:`caffi.ca.sg_get`).
+
+    Parameters
+    ----------
+    dbrtype : DBR
+        The type of the supplied *cvalue*.
+    count : int
+        Element count of the supplied *cvalue*.
+    cvalue : cdata
+        Pointer to the structure of *dbrtype* with *count* elements.
+    use_numpy : bool
+        Numeric arrays as numpy arrays (views of this buffer, no copy).
+
+    Call :meth:`get` only after :func:`caffi.ca.pend_io` (or ``sg_block``)
+    returned ``ECA.NORMAL``: until then libca may still be writing.
+    """
+
+    __slots__ = ("dbrtype", "count", "cvalue", "use_numpy", "_owner")
+
+    def __init__(self, dbrtype=DBR.INVALID, count=0, cvalue=ffi.NULL, use_numpy=False,
+                 _owner=None):
+        self.dbrtype = dbrtype
+        self.count = count
+        self.cvalue = cvalue
+        self.use_numpy = use_numpy
+        self._owner = _owner
+
+    def get(self):
+        """The value for a plain DBR type, or a dict for DBR_STS_XXX and the others."""
+        converter = CONVERTERS.get(self.dbrtype)
+        if converter is None or self.cvalue == ffi.NULL:
+            return None
+        return converter(self.cvalue, self.count, self.use_numpy, self._owner)
+
+    def __repr__(self):
+        return "DBRValue(%s, count=%d)" % (dbr_enum(self.dbrtype), self.count)
+
+
+def allocate(dbrtype, count, use_numpy):
+    """A zeroed buffer for a get: ``(cdata, numpy owner or None)``."""
+    size = _m.dbr_size_n(dbrtype, count)
+    if use_numpy and count > 1:
+        owner = numpy.zeros(size, dtype=numpy.uint8)
+        return ffi.from_buffer(owner), owner
+    return ffi.new("char[]", size), None
+
+
+# Writing -------------------------------------------------------------------
+class PutRefused(Exception):
+    """A put value that maps to an ECA status instead of a buffer."""
+
+    def __init__(self, status):
+        Exception.__init__(self, status)
+        self.status = status
+
+
+_INT_TYPES = (_m.DBR_SHORT, _m.DBR_ENUM, _m.DBR_CHAR, _m.DBR_LONG,
+              _m.DBR_PUT_ACKT, _m.DBR_PUT_ACKS)
+WRITABLE_TYPES = frozenset(_VALUE_CTYPE)
+
+
+def _encode_string(item):
+    if isinstance(item, str):
+        raw = item.encode("utf-8")
+    elif isinstance(item, (bytes, bytearray)):
+        raw = bytes(item)
+    else:
+        raw = str(item).encode("utf-8")
+    if len(raw) >= _STRING_SIZE:
+        # dbr_string_t holds 39 characters and the terminating NUL.
+        raise PutRefused(ECA.STRTOBIG)
+    return raw
+
+
+def _string_buffer(items):
+    return b"".join(_encode_string(item).ljust(_STRING_SIZE, b"\0") for item in items)
+
+
+def _numeric_array(values, vtype):
+    """A contiguous numpy array of *values* in the dtype of *vtype*, checked."""
+    dtype = _DTYPE[vtype]
+    try:
+        arr = numpy.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError("cannot convert put value to %s: %s" % (dtype, exc))
+    if arr.dtype.kind in "US":
+        try:
+            arr = arr.astype(numpy.float64)
+        except ValueError as exc:
+            raise ValueError("cannot convert put value to a number: %s" % exc)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError("cannot convert put value of dtype %s to %s" % (arr.dtype, dtype))
+    arr = arr.reshape(-1)
+    if vtype in _INT_TYPES and arr.size:
+        if arr.dtype.kind == "f" and not numpy.all(numpy.mod(arr, 1) == 0):
+            raise TypeError("non-integral value for an integer DBR type %s"
+                            % _m.dbr_type_to_text(vtype))
+        low, high = (-128, 255) if vtype == _m.DBR_CHAR else (
+            numpy.iinfo(dtype).min, numpy.iinfo(dtype).max)
+        if arr.min() < low or arr.max() > high:
+            raise ValueError("put value out of range for %s" % _m.dbr_type_to_text(vtype))
+        if vtype == _m.DBR_CHAR:
+            return numpy.ascontiguousarray(arr.astype(numpy.int16).astype(numpy.uint8))
+    return numpy.ascontiguousarray(arr, dtype=dtype)
+
+
+def _scalar(value, vtype):
+    """C buffer of one numeric *value* of plain type *vtype*."""
+    if vtype in _INT_TYPES:
+        if isinstance(value, numbers.Integral):
+            ivalue = int(value)
+        elif isinstance(value, numbers.Real) and float(value).is_integer():
+            ivalue = int(value)
+        else:
+            raise TypeError("non-integral value %r for %s" % (value, _m.dbr_type_to_text(vtype)))
+        if vtype == _m.DBR_CHAR and -128 <= ivalue < 0:
+            ivalue &= 0xFF
+        try:
+            return ffi.new(_PTR[vtype], ivalue)
+        except OverflowError:
+            raise ValueError("put value %r out of range for %s" % (value, _m.dbr_type_to_text(vtype)))
+    if not isinstance(value, numbers.Real):
+        raise TypeError("cannot put %r as %s" % (value, _m.dbr_type_to_text(vtype)))
+    return ffi.new(_PTR[vtype], float(value))
+
+
+def prepare_put(value, chtype, count, native_type):
+    """Convert a put *value* to ``(chtype, count, cbuffer)``.
+
+    Parameters
+    ----------
+    value : object
+        Number, str/bytes, sequence or numpy array.
+    chtype : int or None
+        Requested DBR type; None picks one from the native type and the value.
+    count : int
+        Maximum element count (already checked against the native count).
+    native_type : int
+        The channel's DBF type.
+
+    Raises
+    ------
+    PutRefused
+        With ECA.BADTYPE or ECA.STRTOBIG.
+    TypeError, ValueError
+        For values that cannot be represented in the type.
+    """
+    defaulted = chtype is None
+    if defaulted:
+        chtype = native_type
+    if chtype not in WRITABLE_TYPES:
+        raise PutRefused(ECA.BADTYPE)
+
+    if isinstance(value, (str, bytes, bytearray)):
+        if chtype in (_m.DBR_STRING, _m.DBR_ENUM):
+            return _m.DBR_STRING, 1, _string_buffer([value])
+        raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        if chtype == _m.DBR_CHAR:
+            data = numpy.frombuffer(raw + b"\0", dtype=numpy.uint8)
+            return chtype, min(count, data.size), data
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("cannot convert %r to a number for %s"
+                             % (value, _m.dbr_type_to_text(chtype)))
+        value = number
+
+    if isinstance(value, numpy.ndarray) and value.ndim == 0:
+        value = value[()]
+
+    if isinstance(value, numbers.Number):
+        if chtype == _m.DBR_STRING:
+            return chtype, 1, _string_buffer([value])
+        if defaulted and chtype in _INT_TYPES and not isinstance(value, numbers.Integral) \
+                and not float(value).is_integer():
+            # Let the server convert, as for ca_put(DBR_DOUBLE, ...) in C.
+            chtype = _m.DBR_DOUBLE
+        return chtype, 1, _scalar(value, chtype)
+
+    if isinstance(value, (numpy.ndarray, Sequence)) and not isinstance(value, (str, bytes)):
+        if chtype == _m.DBR_STRING or (chtype == _m.DBR_ENUM and len(value)
+                                       and isinstance(value[0], (str, bytes))):
+            items = list(value)[:count]
+            return _m.DBR_STRING, len(items), _string_buffer(items)
+        arr = value if isinstance(value, numpy.ndarray) else numpy.asarray(value)
+        if defaulted and chtype in _INT_TYPES and arr.dtype.kind == "f" and arr.size \
+                and not numpy.all(numpy.mod(arr, 1) == 0):
+            chtype = _m.DBR_DOUBLE
+        data = _numeric_array(arr, chtype)
+        return chtype, min(count, data.size), data
+
+    raise PutRefused(ECA.BADTYPE)

@@ -1,0 +1,344 @@
+"""C macro names of cadef.h, caerr.h, caeventmask.h, db_access.h and alarm.h.
+
+The numeric values are read from the compiled headers (``lib``), so they
+always match the libca that caffi was built against.  Functions named like
+the C macros (``dbf_type_to_DBR_TIME``, ``dbr_size_n``, ...) behave like them.
+"""
+from ._ffi import ffi as _ffi
+from ._ffi import lib as _lib
+
+def _export(prefix, names, source_prefix=None):
+    source_prefix = prefix if source_prefix is None else source_prefix
+    for name in names:
+        globals()[prefix + name] = getattr(_lib, source_prefix + name)
+
+
+# cadef.h -------------------------------------------------------------------
+cs_never_conn = _lib.cs_never_conn
+cs_prev_conn = _lib.cs_prev_conn
+cs_conn = _lib.cs_conn
+cs_closed = _lib.cs_closed
+#: Not a C enumerator: caffi 1.0 reports it for a channel that was never created.
+cs_never_search = 4
+
+_export("CA_OP_", ["GET", "PUT", "CREATE_CHANNEL", "ADD_EVENT", "CLEAR_EVENT",
+                   "OTHER", "CONN_UP", "CONN_DOWN"])
+_export("CA_PRIORITY_", ["MAX", "MIN", "DEFAULT", "DB_LINKS", "ARCHIVE", "OPI"])
+_export("DBE_", ["VALUE", "ARCHIVE", "LOG", "ALARM", "PROPERTY"])
+
+# db_access.h ---------------------------------------------------------------
+TYPENOTCONN = -1  #: the channel's native type when disconnected
+
+DBF_STRING = 0
+DBF_INT = 1
+DBF_SHORT = 1
+DBF_FLOAT = 2
+DBF_ENUM = 3
+DBF_CHAR = 4
+DBF_LONG = 5
+DBF_DOUBLE = 6
+DBF_NO_ACCESS = 7
+LAST_TYPE = _lib.LAST_TYPE
+
+DBR_STRING = DBF_STRING
+DBR_INT = DBF_INT
+DBR_SHORT = DBF_INT
+DBR_FLOAT = DBF_FLOAT
+DBR_ENUM = DBF_ENUM
+DBR_CHAR = DBF_CHAR
+DBR_LONG = DBF_LONG
+DBR_DOUBLE = DBF_DOUBLE
+DBR_STS_STRING = 7
+DBR_STS_SHORT = 8
+DBR_STS_INT = DBR_STS_SHORT
+DBR_STS_FLOAT = 9
+DBR_STS_ENUM = 10
+DBR_STS_CHAR = 11
+DBR_STS_LONG = 12
+DBR_STS_DOUBLE = 13
+DBR_TIME_STRING = 14
+DBR_TIME_INT = 15
+DBR_TIME_SHORT = 15
+DBR_TIME_FLOAT = 16
+DBR_TIME_ENUM = 17
+DBR_TIME_CHAR = 18
+DBR_TIME_LONG = 19
+DBR_TIME_DOUBLE = 20
+DBR_GR_STRING = 21
+DBR_GR_SHORT = 22
+DBR_GR_INT = DBR_GR_SHORT
+DBR_GR_FLOAT = 23
+DBR_GR_ENUM = 24
+DBR_GR_CHAR = 25
+DBR_GR_LONG = 26
+DBR_GR_DOUBLE = 27
+DBR_CTRL_STRING = 28
+DBR_CTRL_SHORT = 29
+DBR_CTRL_INT = DBR_CTRL_SHORT
+DBR_CTRL_FLOAT = 30
+DBR_CTRL_ENUM = 31
+DBR_CTRL_CHAR = 32
+DBR_CTRL_LONG = 33
+DBR_CTRL_DOUBLE = 34
+DBR_PUT_ACKT = DBR_CTRL_DOUBLE + 1
+DBR_PUT_ACKS = DBR_PUT_ACKT + 1
+DBR_STSACK_STRING = DBR_PUT_ACKS + 1
+DBR_CLASS_NAME = DBR_STSACK_STRING + 1
+LAST_BUFFER_TYPE = _lib.LAST_BUFFER_TYPE
+assert LAST_BUFFER_TYPE == DBR_CLASS_NAME, "db_access.h changed its type codes"
+
+MAX_STRING_SIZE = _lib.MAX_STRING_SIZE
+MAX_UNITS_SIZE = _lib.MAX_UNITS_SIZE
+MAX_ENUM_STRING_SIZE = _lib.MAX_ENUM_STRING_SIZE
+MAX_ENUM_STATES = _lib.MAX_ENUM_STATES
+
+
+def dbf_type_is_valid(dbftype):
+    return 0 <= dbftype <= LAST_TYPE
+
+
+def dbr_type_is_valid(dbrtype):
+    return 0 <= dbrtype <= LAST_BUFFER_TYPE
+
+
+def dbr_type_is_plain(dbrtype):
+    return DBR_STRING <= dbrtype <= DBR_DOUBLE
+
+
+def dbr_type_is_STS(dbrtype):
+    return DBR_STS_STRING <= dbrtype <= DBR_STS_DOUBLE
+
+
+def dbr_type_is_TIME(dbrtype):
+    return DBR_TIME_STRING <= dbrtype <= DBR_TIME_DOUBLE
+
+
+def dbr_type_is_GR(dbrtype):
+    return DBR_GR_STRING <= dbrtype <= DBR_GR_DOUBLE
+
+
+def dbr_type_is_CTRL(dbrtype):
+    return DBR_CTRL_STRING <= dbrtype <= DBR_CTRL_DOUBLE
+
+
+def _is_value_type(dbrtype, base):
+    return dbr_type_is_valid(dbrtype) and dbrtype % (LAST_TYPE + 1) == base
+
+
+def dbr_type_is_STRING(dbrtype):
+    return _is_value_type(dbrtype, DBR_STRING)
+
+
+def dbr_type_is_SHORT(dbrtype):
+    return _is_value_type(dbrtype, DBR_SHORT)
+
+
+def dbr_type_is_FLOAT(dbrtype):
+    return _is_value_type(dbrtype, DBR_FLOAT)
+
+
+def dbr_type_is_ENUM(dbrtype):
+    return _is_value_type(dbrtype, DBR_ENUM)
+
+
+def dbr_type_is_CHAR(dbrtype):
+    return _is_value_type(dbrtype, DBR_CHAR)
+
+
+def dbr_type_is_LONG(dbrtype):
+    return _is_value_type(dbrtype, DBR_LONG)
+
+
+def dbr_type_is_DOUBLE(dbrtype):
+    return _is_value_type(dbrtype, DBR_DOUBLE)
+
+
+def dbr_size_n(TYPE, COUNT):
+    """Size in bytes of a DBR structure of *TYPE* holding *COUNT* elements."""
+    if not dbr_type_is_valid(TYPE):
+        raise ValueError("invalid DBR type %r" % (TYPE,))
+    if COUNT <= 0:
+        return _lib.dbr_size[TYPE]
+    return _lib.dbr_size[TYPE] + (COUNT - 1) * _lib.dbr_value_size[TYPE]
+
+
+def _dbf_to(dbftype, block):
+    return dbftype + block * (LAST_TYPE + 1) if dbf_type_is_valid(dbftype) else -1
+
+
+def dbf_type_to_DBR(dbftype):
+    return _dbf_to(dbftype, 0)
+
+
+def dbf_type_to_DBR_STS(dbftype):
+    return _dbf_to(dbftype, 1)
+
+
+def dbf_type_to_DBR_TIME(dbftype):
+    return _dbf_to(dbftype, 2)
+
+
+def dbf_type_to_DBR_GR(dbftype):
+    return _dbf_to(dbftype, 3)
+
+
+def dbf_type_to_DBR_CTRL(dbftype):
+    return _dbf_to(dbftype, 4)
+
+
+def dbf_type_to_text(dbftype):
+    """Text name of a DBF type (``"DBF_DOUBLE"``), as the C macro."""
+    if -1 <= dbftype <= LAST_TYPE + 1:
+        text = _lib.dbf_text[dbftype + 1]
+    else:
+        text = _lib.dbf_text_invalid
+    return _ffi.string(text).decode()
+
+
+dbf_text = dbf_type_to_text
+
+
+def dbf_text_to_type(text):
+    """DBF type code for its text name, or -1."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    for dbftype in range(0, LAST_TYPE + 2):
+        if _ffi.string(_lib.dbf_text[dbftype + 1]).decode() == text:
+            return dbftype
+    return -1
+
+
+def dbr_type_to_text(dbrtype):
+    """Text name of a DBR type (``"DBR_TIME_DOUBLE"``), as the C macro."""
+    if 0 <= dbrtype <= LAST_BUFFER_TYPE:
+        text = _lib.dbr_text[dbrtype]
+    else:
+        text = _lib.dbr_text_invalid
+    return _ffi.string(text).decode()
+
+
+dbr_text = dbr_type_to_text
+
+
+def dbr_text_to_type(text):
+    """DBR type code for its text name, or -1."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    for dbrtype in range(0, LAST_BUFFER_TYPE + 1):
+        if _ffi.string(_lib.dbr_text[dbrtype]).decode() == text:
+            return dbrtype
+    return -1
+
+
+# caerr.h -------------------------------------------------------------------
+CA_K_INFO = _lib.CA_K_INFO
+CA_K_ERROR = _lib.CA_K_ERROR
+CA_K_SUCCESS = _lib.CA_K_SUCCESS
+CA_K_WARNING = _lib.CA_K_WARNING
+CA_K_SEVERE = _lib.CA_K_SEVERE
+CA_K_FATAL = _lib.CA_K_FATAL
+
+CA_M_MSG_NO = 0x0000FFF8
+CA_M_SEVERITY = 0x00000007
+CA_M_LEVEL = 0x00000003
+CA_M_SUCCESS = 0x00000001
+CA_M_ERROR = 0x00000002
+CA_M_SEVERE = 0x00000004
+
+CA_V_MSG_NO = 0x03
+CA_V_SEVERITY = 0x00
+CA_V_SUCCESS = 0x00
+
+
+def CA_EXTRACT_MSG_NO(code):
+    return (code & CA_M_MSG_NO) >> CA_V_MSG_NO
+
+
+def CA_EXTRACT_MSG_SEVERITY(code):
+    return (code & CA_M_SEVERITY) >> CA_V_SEVERITY
+
+
+def CA_EXTRACT_SEVERITY(code):
+    return CA_EXTRACT_MSG_SEVERITY(code)
+
+
+def CA_EXTRACT_SUCCESS(code):
+    return (code & CA_M_SUCCESS) >> CA_V_SUCCESS
+
+
+#: ECA names without the prefix, as in caerr.h (``16KARRAYCLIENT`` included).
+ECA_NAMES = (
+    "NORMAL", "MAXIOC", "UKNHOST", "UKNSERV", "SOCK", "CONN", "ALLOCMEM",
+    "UKNCHAN", "UKNFIELD", "TOLARGE", "TIMEOUT", "NOSUPPORT", "STRTOBIG",
+    "DISCONNCHID", "BADTYPE", "CHIDNOTFND", "CHIDRETRY", "INTERNAL",
+    "DBLCLFAIL", "GETFAIL", "PUTFAIL", "ADDFAIL", "BADCOUNT", "BADSTR",
+    "DISCONN", "DBLCHNL", "EVDISALLOW", "BUILDGET", "NEEDSFP", "OVEVFAIL",
+    "BADMONID", "NEWADDR", "NEWCONN", "NOCACTX", "DEFUNCT", "EMPTYSTR",
+    "NOREPEATER", "NOCHANMSG", "DLCKREST", "SERVBEHIND", "NOCAST", "BADMASK",
+    "IODONE", "IOINPROGRESS", "BADSYNCGRP", "PUTCBINPROG", "NORDACCESS",
+    "NOWTACCESS", "ANACHRONISM", "NOSEARCHADDR", "NOCONVERT", "BADCHID",
+    "BADFUNCPTR", "ISATTACHED", "UNAVAILINSERV", "CHANDESTROY", "BADPRIORITY",
+    "NOTTHREADED", "16KARRAYCLIENT", "CONNSEQTMO", "UNRESPTMO",
+)
+_export("ECA_", ECA_NAMES)
+#: caffi 1.0 spelled ECA_CHIDNOTFND this way.
+ECA_CHIDNOTFOUND = ECA_CHIDNOTFND
+
+# epicsTime.h -----------------------------------------------------------------
+POSIX_TIME_AT_EPICS_EPOCH = _lib.POSIX_TIME_AT_EPICS_EPOCH
+
+# alarm.h -------------------------------------------------------------------
+NO_ALARM = _lib.epicsSevNone
+MINOR_ALARM = _lib.epicsSevMinor
+MAJOR_ALARM = _lib.epicsSevMajor
+INVALID_ALARM = _lib.epicsSevInvalid
+
+READ_ALARM = _lib.epicsAlarmRead
+WRITE_ALARM = _lib.epicsAlarmWrite
+HIHI_ALARM = _lib.epicsAlarmHiHi
+HIGH_ALARM = _lib.epicsAlarmHigh
+LOLO_ALARM = _lib.epicsAlarmLoLo
+LOW_ALARM = _lib.epicsAlarmLow
+STATE_ALARM = _lib.epicsAlarmState
+COS_ALARM = _lib.epicsAlarmCos
+COMM_ALARM = _lib.epicsAlarmComm
+TIMEOUT_ALARM = _lib.epicsAlarmTimeout
+HW_LIMIT_ALARM = _lib.epicsAlarmHwLimit
+CALC_ALARM = _lib.epicsAlarmCalc
+SCAN_ALARM = _lib.epicsAlarmScan
+LINK_ALARM = _lib.epicsAlarmLink
+SOFT_ALARM = _lib.epicsAlarmSoft
+BAD_SUB_ALARM = _lib.epicsAlarmBadSub
+UDF_ALARM = _lib.epicsAlarmUDF
+DISABLE_ALARM = _lib.epicsAlarmDisable
+SIMM_ALARM = _lib.epicsAlarmSimm
+READ_ACCESS_ALARM = _lib.epicsAlarmReadAccess
+WRITE_ACCESS_ALARM = _lib.epicsAlarmWriteAccess
+
+_SEVERITY_STRINGS = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
+_CONDITION_STRINGS = (
+    "NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS",
+    "COMM", "TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB",
+    "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS",
+)
+
+
+def epicsAlarmSeverityStrings(severity):
+    """Name of an alarm severity, as the C array ``epicsAlarmSeverityStrings``."""
+    return _SEVERITY_STRINGS[severity]
+
+
+alarmSeverityString = epicsAlarmSeverityStrings
+
+
+def epicsAlarmConditionStrings(status):
+    """Name of an alarm condition, as the C array ``epicsAlarmConditionStrings``."""
+    return _CONDITION_STRINGS[status]
+
+
+alarmStatusString = epicsAlarmConditionStrings
+
+__all__ = [
+    name for name in globals()
+    if not name.startswith("_") and name not in ("ECA_NAMES",)
+]
