@@ -225,6 +225,8 @@ class ExceptionHandler(object):
 
     def on_exception(self, args):
         channel = lookup(lib.ca_puser(args.chid)) if args.chid != _NULL else None
+        if not isinstance(channel, Channel):
+            channel = None
         call_user("exception", self.callback, {
             "chid": channel,
             "type": dbr_enum(args.type),

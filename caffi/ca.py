@@ -40,8 +40,8 @@ from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
-from .dbr import (CONVERTERS, DBF, DBR, DBRValue, PutRefused, allocate, decode_text,
-                  eca_enum, format_dbr, prepare_put)
+from .dbr import (CONVERTERS, DBF, DBR, DBRValue, PutRefused, allocate, dbr_enum,
+                  decode_text, eca_enum, format_dbr, prepare_put)
 
 __all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
            'destroy_context', 'show_context',
@@ -126,17 +126,23 @@ def _connected(ptr):
 
 def _read_request(ptr, chtype, count, zero_is_dynamic):
     """Checked ``(chtype, count)`` of a read of channel *ptr*."""
-    _connected(ptr)
-    chtype = lib.ca_field_type(ptr) if chtype is None else _dbr_type(chtype)
+    if lib.ca_state(ptr) != _CS_CONN:
+        raise _Refused(ECA.DISCONN)
+    if chtype is None:
+        chtype = lib.ca_field_type(ptr)
+    elif type(chtype) is not int:
+        chtype = _dbr_type(chtype)
     if chtype not in CONVERTERS:
         raise _Refused(ECA.BADTYPE)
     native = lib.ca_element_count(ptr)
-    if count is None or count < 0 or (count == 0 and not zero_is_dynamic):
-        count = native
-    else:
+    if count is None:
+        return chtype, native
+    if type(count) is not int:
         count = _integer(count, "count")
-        if count > native:
-            raise _Refused(ECA.BADCOUNT)
+    if count < 0 or (count == 0 and not zero_is_dynamic):
+        return chtype, native
+    if count > native:
+        raise _Refused(ECA.BADCOUNT)
     return chtype, count
 
 
@@ -144,12 +150,11 @@ def _write_request(ptr, value, chtype, count):
     """Checked ``(chtype, count, cdata)`` of a write to channel *ptr*."""
     _connected(ptr)
     native = lib.ca_element_count(ptr)
-    if count is None or count <= 0:
+    count = native if count is None else _integer(count, "count")
+    if count <= 0:
         count = native
-    else:
-        count = _integer(count, "count")
-        if count > native:
-            raise _Refused(ECA.BADCOUNT)
+    elif count > native:
+        raise _Refused(ECA.BADCOUNT)
     if chtype is not None:
         chtype = _dbr_type(chtype)
     try:
@@ -426,7 +431,7 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     if status == _NORMAL and channel.context is not None:
         # libca writes into the buffer until the next pend_io returns.
         channel.context.pending_gets.append(cvalue)
-    return eca_enum(status), DBRValue(DBR(chtype), count, cvalue, use_numpy, owner)
+    return eca_enum(status), DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
 def put(chid, value, chtype=None, count=None, callback=None):
@@ -510,12 +515,11 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
     if chtype not in CONVERTERS:
         return ECA.BADTYPE, None
     native = lib.ca_element_count(ptr)
-    if count is None or count < 0:
+    count = native if count is None else _integer(count, "count")
+    if count < 0:
         count = native
-    else:
-        count = _integer(count, "count")
-        if connected and count > native:
-            return ECA.BADCOUNT, None
+    elif connected and count > native:
+        return ECA.BADCOUNT, None
     mask = _m.DBE_VALUE | _m.DBE_ALARM if mask is None else _integer(mask, "mask")
     subscription = Subscription(channel, callback, use_numpy)
     pevid = ffi.new("evid *")
@@ -711,7 +715,7 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
     if status != _NORMAL:
         return eca_enum(status), None
     buffers.append(cvalue)
-    return ECA.NORMAL, DBRValue(DBR(chtype), count, cvalue, use_numpy, owner)
+    return ECA.NORMAL, DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
 def sg_put(gid, chid, value, chtype=None, count=None):

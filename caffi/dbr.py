@@ -443,13 +443,20 @@ class DBRValue(object):
         return "DBRValue(%s, count=%d)" % (dbr_enum(self.dbrtype), self.count)
 
 
+_DBR_SIZE = [lib.dbr_size[t] for t in range(_m.LAST_BUFFER_TYPE + 1)]
+_DBR_VALUE_SIZE = [lib.dbr_value_size[t] for t in range(_m.LAST_BUFFER_TYPE + 1)]
+_new = ffi.new
+_CHAR_ARRAY = ffi.typeof("char[]")
+
+
 def allocate(dbrtype, count, use_numpy):
     """A zeroed buffer for a get: ``(cdata, numpy owner or None)``."""
-    size = _m.dbr_size_n(dbrtype, count)
+    size = _DBR_SIZE[dbrtype] + (count - 1) * _DBR_VALUE_SIZE[dbrtype] if count > 1 \
+        else _DBR_SIZE[dbrtype]
     if use_numpy and count > 1:
         owner = numpy.zeros(size, dtype=numpy.uint8)
         return ffi.from_buffer(owner), owner
-    return ffi.new("char[]", size), None
+    return _new(_CHAR_ARRAY, size), None
 
 
 # Writing -------------------------------------------------------------------
