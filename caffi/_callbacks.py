@@ -24,7 +24,8 @@ import logging
 
 from ._ffi import ffi, lib
 
-__all__ = ["register", "unregister", "lookup", "registry_counts", "call_user"]
+__all__ = ["register", "unregister", "clear_registry", "lookup", "registry_counts",
+           "call_user"]
 
 logger = logging.getLogger("caffi")
 
@@ -42,6 +43,11 @@ def register(obj):
 def unregister(key):
     """Forget *key*; a callback carrying it afterwards is ignored."""
     _registry.pop(key, None)
+
+
+def clear_registry():
+    """Forget every key: later callbacks are ignored (used at interpreter exit)."""
+    _registry.clear()
 
 
 def lookup(usr):

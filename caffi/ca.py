@@ -32,10 +32,11 @@ Differences from the C API
 - A count above the channel's element count is ``ECA.BADCOUNT``; a string of
   40 bytes or more for ``DBR_STRING`` is ``ECA.STRTOBIG``.
 """
+import atexit
 import numbers
 
 from . import macros as _m
-from ._callbacks import unregister
+from ._callbacks import clear_registry, unregister
 from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
@@ -772,3 +773,12 @@ def sg_reset(gid):
     if status == _NORMAL:
         _release_group_buffers(gid)
     return eca_enum(status)
+
+
+@atexit.register
+def _shutdown():
+    # Interpreter exit: no user callback may run from libca's threads while
+    # Python finalizes, and the main thread's context is released in order.
+    clear_registry()
+    if current() is not None:
+        destroy_context()
