@@ -418,6 +418,8 @@ class DBRValue(object):
     use_numpy : bool
         Numeric arrays as numpy arrays (views of this buffer, no copy).
 
+    Notes
+    -----
     Call :meth:`get` only after :func:`caffi.ca.pend_io` (or ``sg_block``)
     returned ``ECA.NORMAL``: until then libca may still be writing.
     """
