@@ -1,0 +1,76 @@
+"""pva: a pure-Python, sans-I/O pvAccess (EPICS PVA) protocol codec.
+
+This package keeps the public names of ``caproto.pva`` 0.8 where they exist,
+so code ports by replacing ``caproto.pva`` with ``pva``.  Modules:
+
+- :mod:`pva._wire` -- sizes, strings, scalars, limits, output buffers
+- :mod:`pva._introspection` -- :class:`FieldDesc` and the per-connection type cache
+- :mod:`pva._bitset` -- :class:`BitSet`
+- :mod:`pva._values` -- compiled value encoders/decoders, :class:`Status`
+- :mod:`pva._pvrequest` -- :class:`PVRequest`
+- :mod:`pva._dataclass` -- ``@pva_dataclass``
+- :mod:`pva.nt` -- normative types
+
+Example
+-------
+>>> import pva
+>>> from pva import nt
+>>> ntd = nt.NTScalar('d')
+>>> data = pva.encode_value(ntd.type, ntd.wrap(1.5, timestamp=0.0))
+>>> pva.decode_value(ntd.type, data)[0]['value']
+1.5
+"""
+from __future__ import annotations
+
+from . import nt
+from ._bitset import BitSet, decode_bitset, encode_bitset
+from ._dataclass import (Any, Boolean, Float32, Float64, Int8, Int16, Int32,
+                         Int64, String, UInt8, UInt16, UInt32, UInt64,
+                         annotation_type_map, dataclass_from_field_desc,
+                         fields_to_bitset, fill_dataclass, from_value,
+                         get_pv_structure, is_pva_dataclass,
+                         is_pva_dataclass_instance, pva_dataclass)
+from ._errors import (DecodeError, LocalProtocolError, ProtocolError,
+                      PVAError, PVRequestError, RemoteProtocolError)
+from ._introspection import (CacheContext, FieldArrayType, FieldDesc,
+                             FieldType, IntrospectionCache, TypeCode,
+                             decode_field_desc, encode_field_desc,
+                             write_field_desc)
+from ._pvrequest import PVRequest, parse_pvrequest
+from ._values import (DataWithBitSet, DecodeContext, EncodeContext,
+                      FieldDescAndData, Status, StatusType, Variant,
+                      decode_field_desc_and_data, decode_partial, decode_value,
+                      default_value, encode_field_desc_and_data,
+                      encode_partial, encode_value, get_decoder, get_encoder,
+                      infer_field_desc, write_partial, write_value)
+from ._wire import (BIG_ENDIAN, DEFAULT_LIMITS, LITTLE_ENDIAN, SYS_ENDIAN,
+                    Limits, UserFacingEndian, Writer)
+
+__all__ = [
+    # errors
+    "PVAError", "ProtocolError", "LocalProtocolError", "RemoteProtocolError",
+    "DecodeError", "PVRequestError",
+    # wire
+    "UserFacingEndian", "LITTLE_ENDIAN", "BIG_ENDIAN", "SYS_ENDIAN", "Limits", "DEFAULT_LIMITS", "Writer",
+    # introspection
+    "FieldType", "FieldArrayType", "TypeCode", "FieldDesc", "IntrospectionCache",
+    "CacheContext", "encode_field_desc", "decode_field_desc", "write_field_desc",
+    # bitset
+    "BitSet", "encode_bitset", "decode_bitset",
+    # values
+    "StatusType", "Status", "Variant", "FieldDescAndData", "DataWithBitSet",
+    "DecodeContext", "EncodeContext", "get_decoder", "get_encoder",
+    "encode_value", "decode_value", "write_value", "encode_partial", "decode_partial",
+    "write_partial", "encode_field_desc_and_data", "decode_field_desc_and_data",
+    "default_value", "infer_field_desc",
+    # pvrequest
+    "PVRequest", "parse_pvrequest",
+    # dataclasses
+    "pva_dataclass", "is_pva_dataclass", "is_pva_dataclass_instance", "get_pv_structure",
+    "dataclass_from_field_desc", "from_value", "fill_dataclass", "fields_to_bitset",
+    "annotation_type_map",
+    "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+    "Float32", "Float64", "String", "Boolean", "Any",
+    # normative types
+    "nt",
+]

@@ -1,0 +1,301 @@
+"""``@pva_dataclass``: pvData structures declared as annotated Python classes.
+
+Theory of operation
+-------------------
+The decorator reads the class annotations, maps each to a :class:`FieldDesc`
+and stores the structure on the class as ``_pva_struct_``; the class itself
+becomes a regular :mod:`dataclasses` dataclass with zero defaults.  Mapping:
+
+==============================  ============================================
+annotation                      pvData type
+==============================  ============================================
+``Int8`` ... ``UInt64``         integers (``int`` -> int64)
+``Float32``, ``Float64``        floats (``float`` -> float64)
+``String``, ``str``             string
+``Boolean``, ``bool``           boolean
+``Any``                         variant union (``any``)
+``List[X]``                     variable array of X (scalars, dataclasses)
+``Union[X, Y]``                 union, members named after the types
+a ``@pva_dataclass``            sub-structure (or union if ``union=True``)
+a ``FieldDesc`` / ``FieldType`` used as is
+==============================  ============================================
+
+Instances encode directly (encoders read attributes); decoded dicts turn back
+into instances with :func:`from_value`.  Names follow caproto.pva.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import typing
+from typing import Dict, Optional
+
+import numpy as np
+
+from ._bitset import BitSet
+from ._introspection import FieldArrayType, FieldDesc, FieldType
+from ._values import default_value
+
+__all__ = [
+    "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
+    "Float32", "Float64", "String", "Boolean", "Any",
+    "annotation_type_map",
+    "pva_dataclass",
+    "is_pva_dataclass",
+    "is_pva_dataclass_instance",
+    "get_pv_structure",
+    "dataclass_from_field_desc",
+    "from_value",
+    "fill_dataclass",
+    "fields_to_bitset",
+]
+
+Int8 = typing.NewType("Int8", int)
+Int16 = typing.NewType("Int16", int)
+Int32 = typing.NewType("Int32", int)
+Int64 = typing.NewType("Int64", int)
+UInt8 = typing.NewType("UInt8", int)
+UInt16 = typing.NewType("UInt16", int)
+UInt32 = typing.NewType("UInt32", int)
+UInt64 = typing.NewType("UInt64", int)
+Float32 = typing.NewType("Float32", float)
+Float64 = typing.NewType("Float64", float)
+String = typing.NewType("String", str)
+Boolean = typing.NewType("Boolean", bool)
+Any = typing.Any
+
+#: annotation -> FieldType
+annotation_type_map: Dict[Any, FieldType] = {
+    Int8: FieldType.int8, Int16: FieldType.int16, Int32: FieldType.int32,
+    Int64: FieldType.int64, UInt8: FieldType.uint8, UInt16: FieldType.uint16,
+    UInt32: FieldType.uint32, UInt64: FieldType.uint64,
+    Float32: FieldType.float32, Float64: FieldType.float64,
+    String: FieldType.string, Boolean: FieldType.boolean, Any: FieldType.any,
+    int: FieldType.int64, float: FieldType.float64, str: FieldType.string,
+    bool: FieldType.boolean,
+}
+
+_type_to_annotation = {ft: ann for ann, ft in annotation_type_map.items()
+                       if ann not in (int, float, str, bool)}
+
+
+def _annotation_name(ann: Any) -> str:
+    if isinstance(ann, FieldDesc):
+        return ann.type_id or ann.field_type.name
+    return getattr(ann, "__name__", None) or str(ann)
+
+
+def field_desc_from_annotation(ann: Any) -> FieldDesc:
+    """The FieldDesc an annotation stands for (see the module docstring)."""
+    if isinstance(ann, FieldDesc):
+        return ann
+    if isinstance(ann, FieldType):
+        return FieldDesc(ann)
+    if hasattr(ann, "_pva_struct_"):
+        return ann._pva_struct_
+    try:
+        return FieldDesc(annotation_type_map[ann])
+    except (KeyError, TypeError):
+        pass
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin in (list, typing.List) and len(args) == 1:
+        return FieldDesc.array(field_desc_from_annotation(args[0]).element)
+    if origin is typing.Union:
+        members = [a for a in args if a is not type(None)]
+        return FieldDesc.union([(_annotation_name(a), field_desc_from_annotation(a)) for a in members])
+    raise TypeError(f"no pvAccess type for annotation {ann!r}")
+
+
+def _resolve(cls: type, ann: Any) -> Any:
+    """Evaluate a string annotation (``from __future__ import annotations``)."""
+    if not isinstance(ann, str):
+        return ann
+    module = sys.modules.get(cls.__module__)
+    namespace: Dict[str, Any] = dict(vars(typing))
+    namespace.update(globals())
+    if module is not None:
+        namespace.update(vars(module))
+    namespace.update(vars(cls))
+    try:
+        return eval(ann, namespace)  # noqa: S307 - annotations are the user's own code
+    except NameError as ex:
+        raise TypeError(f"cannot resolve annotation {ann!r} of {cls.__name__}: {ex}") from None
+
+
+def _default_factory(desc: FieldDesc) -> Any:
+    if desc.is_array and (desc.field_type.is_numeric or desc.field_type == FieldType.boolean):
+        return lambda: np.zeros(desc.size if desc.array_type == FieldArrayType.fixed_array else 0,
+                                dtype=np.dtype(desc.field_type.struct_char))
+    if desc.is_array:
+        return list
+    if desc.field_type == FieldType.struct:
+        cls = _dataclass_cache.get(desc)
+        return cls if cls is not None else (lambda: default_value(desc))
+    return None
+
+
+def pva_dataclass(
+    _cls: Optional[type] = None,
+    *,
+    name: Optional[str] = None,
+    union: bool = False,
+    add_defaults: bool = True,
+    repr: bool = True,
+    eq: bool = True,
+) -> Any:
+    """Turn an annotated class into a dataclass carrying a pvData structure.
+
+    Parameters
+    ----------
+    name : str, optional
+        Structure type id (defaults to the class name).
+    union : bool, optional
+        Describe a union instead of a structure.
+    add_defaults : bool, optional
+        Give every field a zero default.
+
+    Examples
+    --------
+    >>> @pva_dataclass
+    ... class Point:
+    ...     x: Float64
+    ...     y: Float64
+    ...     tags: typing.List[String]
+    >>> Point._pva_struct_.fields[0][0]
+    'x'
+    """
+
+    def wrap(cls: type) -> type:
+        own = cls.__dict__.get("__annotations__", {})
+        hints = {attr: _resolve(cls, ann) for attr, ann in own.items()}
+        fields = []
+        for base in reversed(cls.__mro__[1:]):
+            base_struct = getattr(base, "_pva_struct_", None)
+            if base_struct is not None:
+                for n, d in base_struct.fields:
+                    if n not in own:
+                        fields.append((n, d))
+        for attr in own:
+            fields.append((attr, field_desc_from_annotation(hints[attr])))
+        if add_defaults:
+            for attr, desc in fields:
+                if attr in own and attr not in cls.__dict__:
+                    factory = _default_factory(desc)
+                    if factory is not None:
+                        setattr(cls, attr, dataclasses.field(default_factory=factory))
+                    else:
+                        setattr(cls, attr, default_value(desc))
+        dcls = dataclasses.dataclass(cls, repr=repr, eq=eq)
+        ctor = FieldDesc.union if union else FieldDesc.struct
+        dcls._pva_struct_ = ctor(fields, type_id=cls.__name__ if name is None else name)
+        _dataclass_cache.setdefault(dcls._pva_struct_, dcls)
+        return dcls
+
+    if _cls is None:
+        return wrap
+    return wrap(_cls)
+
+
+_dataclass_cache: Dict[FieldDesc, type] = {}
+
+
+def is_pva_dataclass(obj: Any) -> bool:
+    """Is ``obj`` a class made by :func:`pva_dataclass`?"""
+    return inspect.isclass(obj) and hasattr(obj, "_pva_struct_")
+
+
+def is_pva_dataclass_instance(obj: Any) -> bool:
+    """Is ``obj`` an instance of a :func:`pva_dataclass` class?"""
+    return not inspect.isclass(obj) and hasattr(obj, "_pva_struct_")
+
+
+def get_pv_structure(obj: Any) -> FieldDesc:
+    """The FieldDesc of a pva dataclass or instance."""
+    try:
+        return obj._pva_struct_
+    except AttributeError:
+        raise ValueError(f"{obj!r} is not a pva_dataclass class or instance") from None
+
+
+def dataclass_from_field_desc(desc: FieldDesc) -> type:
+    """A pva dataclass for a structure FieldDesc (cached per FieldDesc)."""
+    desc = desc.element
+    try:
+        return _dataclass_cache[desc]
+    except KeyError:
+        pass
+    annotations: Dict[str, Any] = {}
+    for attr, child in desc.fields:
+        if child.field_type == FieldType.struct:
+            sub = dataclass_from_field_desc(child)
+            annotations[attr] = typing.List[sub] if child.is_array else sub
+        else:
+            annotations[attr] = child
+    ident = desc.type_id.replace(":", "_").replace("/", "_").replace(".", "_") or "structure"
+    if not ident.isidentifier():
+        ident = "structure"
+    cls = type(ident, (), {"__annotations__": annotations})
+    dcls = pva_dataclass(cls, name=desc.type_id, union=desc.field_type == FieldType.union)
+    _dataclass_cache[desc] = dcls
+    return dcls
+
+
+def from_value(cls: type, value: Any) -> Any:
+    """Build an instance of pva dataclass ``cls`` from a decoded dict."""
+    if value is None or is_pva_dataclass_instance(value):
+        return value
+    desc = get_pv_structure(cls)
+    kwargs = {}
+    for name, child in desc.fields:
+        if name not in value:
+            continue
+        v = value[name]
+        if child.field_type == FieldType.struct:
+            sub = _dataclass_cache.get(child.element) or dataclass_from_field_desc(child)
+            v = [from_value(sub, x) for x in v] if child.is_array else from_value(sub, v)
+        kwargs[name] = v
+    return cls(**kwargs)
+
+
+def fill_dataclass(instance: Any, value: Dict[str, Any]) -> BitSet:
+    """Update ``instance`` from a (nested, partial) dict; returns the changed bits."""
+    desc = get_pv_structure(instance)
+    bits = BitSet()
+    _fill(instance, value, desc, 0, bits, desc.bit_of, "")
+    return bits
+
+
+def _fill(obj: Any, value: Dict[str, Any], desc: FieldDesc, base: int, bits: BitSet,
+          bit_of: Dict[str, int], prefix: str) -> None:
+    children = desc.children
+    for key, v in value.items():
+        if key not in children:
+            raise KeyError(f"{key!r} is not a member of {desc.type_id or 'structure'}")
+        child = children[key]
+        path = f"{prefix}.{key}" if prefix else key
+        if child.field_type == FieldType.struct and not child.is_array and isinstance(v, dict):
+            _fill(getattr(obj, key), v, child, base, bits, bit_of, path)
+        else:
+            setattr(obj, key, v)
+            bits.add(bit_of[path])
+
+
+def fields_to_bitset(instance: Any, field_dict: Dict[str, Any]) -> BitSet:
+    """BitSet of the (nested) keys named in ``field_dict``."""
+    desc = get_pv_structure(instance)
+    bit_of = desc.bit_of
+    bits = BitSet()
+
+    def walk(d: Dict[str, Any], prefix: str) -> None:
+        for key, v in d.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if path not in bit_of:
+                raise KeyError(f"{path!r} is not a member of the structure")
+            if isinstance(v, dict) and desc[path].field_type == FieldType.struct:
+                walk(v, path)
+            else:
+                bits.add(bit_of[path])
+    walk(field_dict, "")
+    return bits

@@ -1,0 +1,584 @@
+"""Type descriptions (introspection data) and the per-connection type cache.
+
+Theory of operation
+-------------------
+A :class:`FieldDesc` is an immutable, hashable description of one pvData type:
+a scalar, a scalar array (variable, bounded or fixed), a bounded string, a
+structure (with its type id and ordered members), a union, a variant union
+(``any``), or an array of structures/unions/variants.  Member *names* belong
+to the parent (``FieldDesc.fields`` is a tuple of ``(name, FieldDesc)``), so
+one description can be shared, hashed once, and used as the key under which
+encoders and decoders are compiled (see :mod:`pva._values`).
+
+On the wire a description starts with one type-code byte: bits 7-5 the kind,
+bits 4-3 the array flavour, bits 2-0 kind specific.  :class:`FieldType` holds
+the scalar codes exactly as pvxs spells them (``int32 = 0x22``,
+``float64 = 0x43``, ``string = 0x60``, ``struct = 0x80`` ...) and
+``FieldArrayType`` the array flavour, so ``code = field_type | array_type << 3``.
+
+Type descriptions may be cached per connection and direction
+(:class:`IntrospectionCache`): ``0xFD id desc`` defines id and uses it,
+``0xFE id`` reuses a definition, ``0xFF`` is "no type".  The id is a 16-bit
+integer in the message byte order.  pvxs itself never sends cache references
+but accepts them at any nesting level; so does this decoder.  When given a
+cache, our encoder defines and reuses ids for every structure and union.
+
+pvxs refuses bounded strings and fixed/bounded arrays; they are supported here
+because the specification defines them, but should not be sent to pvxs peers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+from ._errors import DecodeError
+from ._wire import DEFAULT_LIMITS, Limits, check_count, pack_size, pack_string
+from ._wire import read_size, read_string
+
+__all__ = [
+    "FieldType",
+    "FieldArrayType",
+    "TypeCode",
+    "FieldDesc",
+    "IntrospectionCache",
+    "CacheContext",
+    "encode_field_desc",
+    "write_field_desc",
+    "decode_field_desc",
+]
+
+
+class FieldType(enum.IntEnum):
+    """Scalar type codes (bits 7-5 kind, bits 2-0 kind-specific)."""
+
+    boolean = 0x00
+    int8 = 0x20
+    int16 = 0x21
+    int32 = 0x22
+    int64 = 0x23
+    uint8 = 0x24
+    uint16 = 0x25
+    uint32 = 0x26
+    uint64 = 0x27
+    float32 = 0x42
+    float64 = 0x43
+    string = 0x60
+    struct = 0x80
+    union = 0x81
+    any = 0x82
+    bounded_string = 0x86
+
+    @property
+    def is_complex(self) -> bool:
+        """Is this a structure, union or variant union?"""
+        return self in (FieldType.struct, FieldType.union, FieldType.any)
+
+    @property
+    def is_integral(self) -> bool:
+        """Is this a signed or unsigned integer type?"""
+        return 0x20 <= self <= 0x27
+
+    @property
+    def is_floating(self) -> bool:
+        """Is this a floating-point type?"""
+        return self in (FieldType.float32, FieldType.float64)
+
+    @property
+    def is_numeric(self) -> bool:
+        """Is this an integer or floating-point type?"""
+        return self.is_integral or self.is_floating
+
+    @property
+    def is_string(self) -> bool:
+        """Is this a (bounded) string?"""
+        return self in (FieldType.string, FieldType.bounded_string)
+
+    @property
+    def struct_char(self) -> str:
+        """:mod:`struct` / numpy format character of a boolean or numeric type."""
+        return _STRUCT_CHARS[self]
+
+
+_STRUCT_CHARS = {
+    FieldType.boolean: "?",
+    FieldType.int8: "b",
+    FieldType.int16: "h",
+    FieldType.int32: "i",
+    FieldType.int64: "q",
+    FieldType.uint8: "B",
+    FieldType.uint16: "H",
+    FieldType.uint32: "I",
+    FieldType.uint64: "Q",
+    FieldType.float32: "f",
+    FieldType.float64: "d",
+}
+
+_TYPE_NAMES = {
+    FieldType.boolean: "bool",
+    FieldType.int8: "int8_t",
+    FieldType.int16: "int16_t",
+    FieldType.int32: "int32_t",
+    FieldType.int64: "int64_t",
+    FieldType.uint8: "uint8_t",
+    FieldType.uint16: "uint16_t",
+    FieldType.uint32: "uint32_t",
+    FieldType.uint64: "uint64_t",
+    FieldType.float32: "float",
+    FieldType.float64: "double",
+    FieldType.string: "string",
+    FieldType.bounded_string: "string",
+    FieldType.struct: "struct",
+    FieldType.union: "union",
+    FieldType.any: "any",
+}
+
+
+class FieldArrayType(enum.IntEnum):
+    """Array flavour of a field (bits 4-3 of the type code)."""
+
+    scalar = 0
+    variable_array = 1
+    bounded_array = 2
+    fixed_array = 3
+
+    @property
+    def has_field_desc_size(self) -> bool:
+        """Fixed and bounded arrays carry their size in the type description."""
+        return self in (FieldArrayType.bounded_array, FieldArrayType.fixed_array)
+
+    @property
+    def has_serialization_size(self) -> bool:
+        """Variable and bounded arrays carry their length with the value."""
+        return self in (FieldArrayType.variable_array, FieldArrayType.bounded_array)
+
+
+class TypeCode(enum.IntEnum):
+    """Introspection-cache control codes."""
+
+    NULL_TYPE_CODE = 0xFF
+    ONLY_ID_TYPE_CODE = 0xFE
+    FULL_WITH_ID_TYPE_CODE = 0xFD
+    FULL_TAGGED_ID_TYPE_CODE = 0xFC
+
+
+_VALID_CODES = frozenset(list(range(0x20, 0x28)) + [0x00, 0x42, 0x43, 0x60])
+
+Members = Union[Mapping[str, "FieldDesc"], Iterable[Tuple[str, "FieldDesc"]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldDesc:
+    """Immutable description of a pvData type.
+
+    Parameters
+    ----------
+    field_type : FieldType
+        The scalar kind (for arrays, the element kind).
+    array_type : FieldArrayType, optional
+        Scalar or array flavour.
+    size : int, optional
+        Bound of a bounded array / bounded string, length of a fixed array.
+    type_id : str, optional
+        Structure or union type id, e.g. ``'epics:nt/NTScalar:1.0'``.
+    fields : tuple of (str, FieldDesc), optional
+        Members of a structure or union (of the element, for arrays).
+
+    Notes
+    -----
+    Use the constructors :meth:`scalar`, :meth:`array`, :meth:`struct`,
+    :meth:`union`, :meth:`variant` for readability.  Bit numbering for partial
+    updates (depth first, bit 0 = the whole structure) is given by
+    :attr:`descendants` and :attr:`bit_of`.
+    """
+
+    field_type: FieldType
+    array_type: FieldArrayType = FieldArrayType.scalar
+    size: int = 0
+    type_id: str = ""
+    fields: Tuple[Tuple[str, "FieldDesc"], ...] = ()
+    _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ft = FieldType(self.field_type)
+        at = FieldArrayType(self.array_type)
+        object.__setattr__(self, "field_type", ft)
+        object.__setattr__(self, "array_type", at)
+        fields = tuple((str(n), d) for n, d in self.fields)
+        object.__setattr__(self, "fields", fields)
+        if ft in (FieldType.struct, FieldType.union):
+            names = [n for n, _ in fields]
+            if len(set(names)) != len(names):
+                raise ValueError(f"duplicate member names in {names}")
+            for n, d in fields:
+                if not isinstance(d, FieldDesc):
+                    raise TypeError(f"member {n!r} is not a FieldDesc: {d!r}")
+        elif fields or self.type_id:
+            raise ValueError(f"{ft.name} cannot have members or a type id")
+        if ft.is_complex and at not in (FieldArrayType.scalar, FieldArrayType.variable_array):
+            raise ValueError(f"{ft.name} arrays must be variable-size")
+        if ft == FieldType.bounded_string and at != FieldArrayType.scalar:
+            raise ValueError("arrays of bounded strings are not supported")
+        if not (at.has_field_desc_size or ft == FieldType.bounded_string) and self.size:
+            raise ValueError("size is only meaningful for bounded/fixed arrays and bounded strings")
+        object.__setattr__(
+            self, "_hash", hash((ft, at, self.size, self.type_id, fields))
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    # ---- constructors -------------------------------------------------
+    @classmethod
+    def scalar(cls, field_type: FieldType) -> "FieldDesc":
+        """A scalar (boolean, integer, float, string)."""
+        return cls(FieldType(field_type))
+
+    @classmethod
+    def array(
+        cls,
+        element: Union["FieldDesc", FieldType],
+        array_type: FieldArrayType = FieldArrayType.variable_array,
+        size: int = 0,
+    ) -> "FieldDesc":
+        """An array of ``element`` (a scalar type or a struct/union/any desc)."""
+        if isinstance(element, FieldDesc):
+            return dataclasses.replace(element, array_type=array_type, size=size)
+        return cls(FieldType(element), array_type, size)
+
+    @classmethod
+    def struct(cls, fields: Members = (), type_id: str = "") -> "FieldDesc":
+        """A structure; ``fields`` is a mapping or a sequence of (name, desc)."""
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        return cls(FieldType.struct, type_id=type_id, fields=tuple(items))
+
+    @classmethod
+    def union(cls, fields: Members = (), type_id: str = "") -> "FieldDesc":
+        """A (regular, discriminated) union."""
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        return cls(FieldType.union, type_id=type_id, fields=tuple(items))
+
+    @classmethod
+    def variant(cls) -> "FieldDesc":
+        """A variant union (``any``)."""
+        return cls(FieldType.any)
+
+    # ---- properties ---------------------------------------------------
+    @property
+    def code(self) -> int:
+        """The type code byte."""
+        return int(self.field_type) | (int(self.array_type) << 3)
+
+    @property
+    def is_array(self) -> bool:
+        """Is this any kind of array?"""
+        return self.array_type != FieldArrayType.scalar
+
+    @property
+    def element(self) -> "FieldDesc":
+        """For an array, the description of one element; else ``self``."""
+        if not self.is_array:
+            return self
+        return dataclasses.replace(self, array_type=FieldArrayType.scalar, size=0)
+
+    @property
+    def struct_name(self) -> str:
+        """Alias of :attr:`type_id` (caproto.pva name)."""
+        return self.type_id
+
+    @property
+    def children(self) -> Dict[str, "FieldDesc"]:
+        """Members as a dict (name -> FieldDesc)."""
+        try:
+            return self.__dict__["_children"]
+        except KeyError:
+            d = dict(self.fields)
+            object.__setattr__(self, "_children", d)
+            return d
+
+    @property
+    def descendants(self) -> Tuple[Tuple[str, "FieldDesc"], ...]:
+        """All nested structure members depth first, as (dotted name, desc).
+
+        Bit ``i`` of a BitSet for this structure refers to
+        ``descendants[i - 1]``; bit 0 is the structure itself.  Only plain
+        sub-structures are descended into (not unions or arrays).
+        """
+        try:
+            return self.__dict__["_descendants"]
+        except KeyError:
+            out: List[Tuple[str, FieldDesc]] = []
+            if self.field_type == FieldType.struct and not self.is_array:
+                for name, child in self.fields:
+                    out.append((name, child))
+                    for sub, d in child.descendants:
+                        out.append((f"{name}.{sub}", d))
+            res = tuple(out)
+            object.__setattr__(self, "_descendants", res)
+            return res
+
+    @property
+    def bit_of(self) -> Dict[str, int]:
+        """Map dotted member name -> bit index (``''`` -> 0)."""
+        try:
+            return self.__dict__["_bit_of"]
+        except KeyError:
+            d = {"": 0}
+            d.update((name, i) for i, (name, _) in enumerate(self.descendants, 1))
+            object.__setattr__(self, "_bit_of", d)
+            return d
+
+    @property
+    def num_bits(self) -> int:
+        """Number of BitSet bits this field spans (1 + descendants)."""
+        return 1 + len(self.descendants)
+
+    def __getitem__(self, path: str) -> "FieldDesc":
+        """Member by dotted name."""
+        if path == "":
+            return self
+        desc: FieldDesc = self
+        for part in path.split("."):
+            desc = desc.children[part]
+        return desc
+
+    def summary(self, name: str = "", indent: int = 0) -> str:
+        """A readable multi-line description."""
+        tname = _TYPE_NAMES[self.field_type]
+        if self.type_id:
+            tname += f' "{self.type_id}"'
+        if self.array_type == FieldArrayType.variable_array:
+            tname += "[]"
+        elif self.array_type == FieldArrayType.bounded_array:
+            tname += f"<{self.size}>"
+        elif self.array_type == FieldArrayType.fixed_array:
+            tname += f"[{self.size}]"
+        elif self.field_type == FieldType.bounded_string:
+            tname += f"<{self.size}>"
+        line = " " * indent + (f"{tname} {name}" if name else tname)
+        lines = [line.rstrip()]
+        for cname, child in self.fields:
+            lines.append(child.summary(cname, indent + 4))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class IntrospectionCache:
+    """Per-connection type registries, one for each direction.
+
+    Parameters
+    ----------
+    max_entries : int
+        Largest number of ids remembered from the peer (entries beyond it are
+        refused with :class:`DecodeError`).
+
+    Attributes
+    ----------
+    received : dict
+        id -> FieldDesc defined by the peer (``0xFD``), consulted on ``0xFE``.
+    sent : dict
+        FieldDesc -> id we defined towards the peer.
+    """
+
+    def __init__(self, max_entries: int = 65536):
+        self.received: Dict[int, FieldDesc] = {}
+        self.sent: Dict[FieldDesc, int] = {}
+        self.max_entries = max_entries
+        self._next_id = 1
+
+    def clear(self) -> None:
+        """Forget everything (e.g. on reconnect)."""
+        self.received.clear()
+        self.sent.clear()
+        self._next_id = 1
+
+    def assign(self, desc: FieldDesc) -> Tuple[bool, int]:
+        """Return ``(known, id)`` for sending ``desc``; assigns a new id if needed."""
+        try:
+            return True, self.sent[desc]
+        except KeyError:
+            pass
+        if self._next_id > 0xFFFF:
+            # Ids are 16 bits; start over (the peer lets us override ids).
+            self.sent.clear()
+            self._next_id = 1
+        ident = self._next_id
+        self._next_id += 1
+        self.sent[desc] = ident
+        return False, ident
+
+
+#: caproto.pva name for the per-connection cache.
+CacheContext = IntrospectionCache
+
+_ID = {o: struct.Struct(o + "H") for o in "<>"}
+_full_cache: Dict[Tuple[FieldDesc, str], bytes] = {}
+
+
+def write_field_desc(
+    out: bytearray, desc: Optional[FieldDesc], order: str, cache: Optional[IntrospectionCache] = None
+) -> None:
+    """Append the introspection data for ``desc`` (``None`` -> ``0xFF``)."""
+    if desc is None:
+        out.append(0xFF)
+        return
+    if cache is None:
+        key = (desc, order)
+        data = _full_cache.get(key)
+        if data is None:
+            tmp = bytearray()
+            _write_full(tmp, desc, order, None)
+            data = bytes(tmp)
+            if len(_full_cache) > 4096:
+                _full_cache.clear()
+            _full_cache[key] = data
+        out += data
+        return
+    _write_cached(out, desc, order, cache)
+
+
+def _write_cached(out: bytearray, desc: FieldDesc, order: str, cache: IntrospectionCache) -> None:
+    if desc.field_type in (FieldType.struct, FieldType.union) and not desc.is_array:
+        known, ident = cache.assign(desc)
+        if known:
+            out.append(0xFE)
+            out += _ID[order].pack(ident)
+            return
+        out.append(0xFD)
+        out += _ID[order].pack(ident)
+    _write_full(out, desc, order, cache)
+
+
+def _write_full(out: bytearray, desc: FieldDesc, order: str, cache: Optional[IntrospectionCache]) -> None:
+    ft = desc.field_type
+    out.append(desc.code)
+    if ft in (FieldType.struct, FieldType.union):
+        if desc.is_array:
+            elem = desc.element
+            if cache is None:
+                _write_full(out, elem, order, None)
+            else:
+                _write_cached(out, elem, order, cache)
+            return
+        out += pack_string(desc.type_id, order)
+        out += pack_size(len(desc.fields), order)
+        for name, child in desc.fields:
+            out += pack_string(name, order)
+            if cache is None:
+                _write_full(out, child, order, None)
+            else:
+                _write_cached(out, child, order, cache)
+    elif ft == FieldType.bounded_string or desc.array_type.has_field_desc_size:
+        out += pack_size(desc.size, order)
+
+
+def encode_field_desc(
+    desc: Optional[FieldDesc], order: str = "<", cache: Optional[IntrospectionCache] = None
+) -> bytes:
+    """Encode introspection data for ``desc``.
+
+    Parameters
+    ----------
+    desc : FieldDesc or None
+        The type; ``None`` encodes NULL_TYPE_CODE.
+    order : {'<', '>'}
+        Byte order (used by sizes and cache ids).
+    cache : IntrospectionCache, optional
+        If given, structures and unions are sent as ``0xFD id ...`` the first
+        time and ``0xFE id`` afterwards.
+    """
+    out = bytearray()
+    write_field_desc(out, desc, order, cache)
+    return bytes(out)
+
+
+def decode_field_desc(
+    buf: memoryview,
+    offset: int = 0,
+    order: str = "<",
+    cache: Optional[IntrospectionCache] = None,
+    limits: Limits = DEFAULT_LIMITS,
+    _depth: int = 0,
+) -> Tuple[Optional[FieldDesc], int]:
+    """Decode introspection data.
+
+    Returns
+    -------
+    desc : FieldDesc or None
+        ``None`` for NULL_TYPE_CODE.
+    offset : int
+        Offset just past the description.
+
+    Raises
+    ------
+    DecodeError
+        Truncated or malformed data, unknown cache id, nesting deeper than
+        ``limits.max_depth``.
+    """
+    if not isinstance(buf, memoryview):
+        buf = memoryview(buf)
+    if _depth > limits.max_depth:
+        raise DecodeError(f"type description nested deeper than {limits.max_depth}", offset)
+    try:
+        code = buf[offset]
+    except IndexError:
+        raise DecodeError("truncated input: expected a type code", offset) from None
+    start = offset
+    offset += 1
+    if code == 0xFF:
+        return None, offset
+    if code == 0xFE or code == 0xFD:
+        if offset + 2 > len(buf):
+            raise DecodeError("truncated input: expected a type cache id", offset)
+        ident = _ID[order].unpack_from(buf, offset)[0]
+        offset += 2
+        if code == 0xFE:
+            if cache is None or ident not in cache.received:
+                raise DecodeError(f"unknown type cache id {ident}", start)
+            return cache.received[ident], offset
+        desc, offset = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+        if desc is None:
+            raise DecodeError("type cache definition of a null type", start)
+        if cache is not None:
+            if ident not in cache.received and len(cache.received) >= cache.max_entries:
+                raise DecodeError("type cache full", start)
+            cache.received[ident] = desc
+        return desc, offset
+    kind = code & 0xE7
+    arr = (code >> 3) & 3
+    if kind in _VALID_CODES:
+        if arr == 2 or arr == 3:
+            size, offset = read_size(buf, offset, order)
+            return FieldDesc(FieldType(kind), FieldArrayType(arr), size), offset
+        return FieldDesc(FieldType(kind), FieldArrayType(arr)), offset
+    if kind == 0x82 and arr <= 1:
+        return FieldDesc(FieldType.any, FieldArrayType(arr)), offset
+    if kind == 0x86 and arr == 0:
+        size, offset = read_size(buf, offset, order)
+        return FieldDesc(FieldType.bounded_string, size=size), offset
+    if kind in (0x80, 0x81) and arr == 1:
+        elem, offset = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+        if elem is None or elem.code != kind:
+            raise DecodeError(f"array element type does not match type code 0x{code:02x}", start)
+        return dataclasses.replace(elem, array_type=FieldArrayType.variable_array), offset
+    if kind in (0x80, 0x81) and arr == 0:
+        type_id, offset = read_string(buf, offset, order, limits)
+        nfields, noff = read_size(buf, offset, order)
+        check_count(nfields, 2, buf, noff, limits.max_fields, "member list", offset)
+        offset = noff
+        fields = []
+        for _ in range(nfields):
+            name, offset = read_string(buf, offset, order, limits)
+            child, coff = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+            if child is None:
+                raise DecodeError(f"member {name!r} has a null type", offset)
+            offset = coff
+            fields.append((name, child))
+        try:
+            return FieldDesc(FieldType(kind), type_id=type_id, fields=tuple(fields)), offset
+        except ValueError as ex:
+            raise DecodeError(f"invalid type description: {ex}", start) from None
+    raise DecodeError(f"invalid type code 0x{code:02x}", start)

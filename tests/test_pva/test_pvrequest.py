@@ -1,0 +1,133 @@
+"""pvRequest: grammar, errors with positions, wire structure, field selection."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pva
+from pva import (FieldDesc, FieldType, LocalProtocolError, PVRequest,
+                 PVRequestError, nt)
+
+
+@pytest.mark.parametrize("text, canonical", [
+    ("", "field()"),
+    ("field()", "field()"),
+    ("field(value)", "field(value)"),
+    ("value", "field(value)"),
+    ("value alarm", "field(value,alarm)"),
+    ("  field( value , alarm.severity ) ", "field(value,alarm.severity)"),
+    ("field(a,,b,)", "field(a,b)"),
+    ("field(a)field(b)", "field(a,b)"),
+    ("field(a.b,a.c)", "field(a.b,a.c)"),
+    ("field(a{b,c})", "field(a.b,a.c)"),
+    ("field(a{b{c,d},e})", "field(a.b.c,a.b.d,a.e)"),
+    ("field(value[process=true])", "field(value[process=true])"),
+    ("record[queueSize=4]", "field()record[queueSize=4]"),
+    ("field(value)record[process=true,block=false]", "field(value)record[process=true,block=false]"),
+    ("record[]field()", "field()"),
+    ("record[ackAny=50%,pipeline=true]", "field()record[ackAny=50%,pipeline=true]"),
+])
+def test_parse_and_format(text, canonical):
+    req = PVRequest.parse(text)
+    assert str(req) == canonical
+    assert PVRequest.parse(canonical) == req
+    assert pva.parse_pvrequest(text) == req
+
+
+@pytest.mark.parametrize("text, position, match", [
+    ("field(value", 11, "expected ',' or '\\)', found end of input"),
+    ("field(a b)", 8, "expected ',' or '\\)', found 'b'"),
+    ("field value", 6, "expected '\\(' after 'field'"),
+    ("record(x)", 6, "expected '\\[' after 'record'"),
+    ("record[a]", 8, "expected '='"),
+    ("record[a=]", 9, "expected an option value"),
+    ("record[a=1 b=2]", 11, "expected ','"),
+    ("x)", 1, "unexpected '\\)'"),
+    ("field(a..b)", 6, "invalid field name"),
+    ("field(a{b)", 9, "expected ',' or '}'"),
+    ("field(#)", 6, "expected a field name"),
+])
+def test_parse_errors_carry_position(text, position, match):
+    with pytest.raises(PVRequestError, match=match) as info:
+        PVRequest.parse(text)
+    assert info.value.position == position
+    assert isinstance(info.value, ValueError) and isinstance(info.value, LocalProtocolError)
+
+
+def test_options():
+    req = PVRequest.parse("record[queueSize=4,pipeline=true,process=passive]")
+    assert req.int_option("queueSize") == 4 and req.bool_option("pipeline") is True
+    assert req.option("process") == "passive" and req.int_option("nope", 7) == 7
+    assert req.bool_option("block", True) is True
+    with pytest.raises(LocalProtocolError):
+        req.bool_option("process")
+    with pytest.raises(LocalProtocolError):
+        req.int_option("pipeline")
+    assert PVRequest(["a"], {"b": True, "q": 3}).record_options == {"b": "true", "q": "3"}
+
+
+def test_wire_structure_matches_pvxs_layout():
+    desc, value = PVRequest.parse("field(value,alarm.severity)record[queueSize=4,block=true]").to_structure()
+    empty = FieldDesc.struct()
+    s = FieldDesc(FieldType.string)
+    assert desc == FieldDesc.struct([
+        ("field", FieldDesc.struct([("value", empty), ("alarm", FieldDesc.struct([("severity", empty)]))])),
+        ("record", FieldDesc.struct([("_options", FieldDesc.struct([("block", s), ("queueSize", s)]))])),
+    ])
+    assert value["record"]["_options"] == {"block": "true", "queueSize": "4"}
+    # the empty request is what pvxs sends for "no request"
+    assert PVRequest().encode() == bytes.fromhex("8000010566696" "56c64800000")
+
+
+@given(st.lists(st.sampled_from(["value", "alarm", "alarm.severity", "timeStamp.userTag", "a.b.c"]), max_size=4),
+       st.dictionaries(st.sampled_from(["queueSize", "pipeline", "process"]),
+                       st.sampled_from(["true", "false", "4"]), max_size=3),
+       st.sampled_from("<>"))
+def test_wire_round_trip(fields, options, order):
+    req = PVRequest(fields, options)
+    back, off = PVRequest.decode(req.encode(order), 0, order)
+    assert back == req and off == len(req.encode(order))
+    assert PVRequest.parse(str(req)) == req
+
+
+def test_from_structure_is_lenient():
+    # non-string option values (as some clients send) become strings
+    desc = FieldDesc.struct([("field", FieldDesc.struct([("value", FieldDesc.struct())])),
+                             ("record", FieldDesc.struct([("_options", FieldDesc.struct(
+                                 [("queueSize", FieldDesc(FieldType.int32)),
+                                  ("block", FieldDesc(FieldType.boolean))]))]))])
+    req = PVRequest.from_structure(desc, {"field": {"value": {}},
+                                          "record": {"_options": {"queueSize": 3, "block": False}}})
+    assert req.fields == ["value"] and req.record_options == {"queueSize": "3", "block": "false"}
+    assert str(PVRequest.from_structure(None, None)) == "field()"
+    odd = FieldDesc.struct([("field", FieldDesc(FieldType.int32))])
+    assert str(PVRequest.from_structure(odd, {"field": 1})) == "field()"
+
+
+def test_per_field_options_on_the_wire():
+    req = PVRequest.parse("field(value[process=true],alarm)")
+    desc, value = req.to_structure()
+    assert value["field"]["value"] == {"_options": {"process": "true"}}
+    back = PVRequest.from_structure(desc, value)
+    assert back == req and back.field_options == {"value": {"process": "true"}}
+
+
+NTD = nt.NTScalar("d").type  # 0 struct, 1 value, 2 alarm(3,4,5), 6 timeStamp(7,8,9)
+
+
+@pytest.mark.parametrize("text, bits", [
+    ("field()", set(range(10))),
+    ("", set(range(10))),
+    ("field(value)", {0, 1}),
+    ("field(alarm)", {0, 2, 3, 4, 5}),
+    ("field(alarm.severity)", {0, 2, 3}),
+    ("field(value,timeStamp,bogus)", {0, 1, 6, 7, 8, 9}),
+])
+def test_to_bitset_like_pvxs_request2mask(text, bits):
+    assert PVRequest.parse(text).to_bitset(NTD) == bits
+
+
+def test_to_bitset_requires_a_match():
+    with pytest.raises(LocalProtocolError, match="at least one field"):
+        PVRequest.parse("field(bogus)").to_bitset(NTD)

@@ -1,0 +1,248 @@
+"""Value codec: hypothesis round trips, partial values, Status, numpy views, speed."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pva_strategies import descs_and_values, structs_and_values, values_equal
+
+import pva
+from pva import (BitSet, DecodeError, FieldArrayType, FieldDesc, FieldType,
+                 IntrospectionCache, LocalProtocolError, Status, StatusType,
+                 Variant, Writer, nt)
+
+ORDERS = ["<", ">"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(dv=descs_and_values(), order=st.sampled_from(ORDERS), cached=st.booleans())
+def test_round_trip_every_type(dv, order, cached):
+    desc, value = dv
+    send = IntrospectionCache() if cached else None
+    recv = IntrospectionCache() if cached else None
+    for _ in range(2):  # second pass uses cache references for variant types
+        data = pva.encode_value(desc, value, order, send)
+        back, off = pva.decode_value(desc, data, 0, order, recv)
+        assert off == len(data)
+        assert values_equal(back, value)
+        # re-encoding what we decoded is byte-identical
+        assert pva.encode_value(desc, back, order) == pva.encode_value(desc, value, order)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dv=descs_and_values(), order=st.sampled_from(ORDERS), cached=st.booleans())
+def test_round_trip_type_and_value(dv, order, cached):
+    desc, value = dv
+    send = IntrospectionCache() if cached else None
+    recv = IntrospectionCache() if cached else None
+    for _ in range(2):
+        data = pva.encode_field_desc_and_data(desc, value, order, send)
+        fd, off = pva.decode_field_desc_and_data(data, 0, order, recv)
+        assert off == len(data)
+        assert fd.interface == desc
+        assert values_equal(fd.data, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sv=structs_and_values(), order=st.sampled_from(ORDERS), data=st.data())
+def test_partial_round_trip(sv, order, data):
+    desc, value = sv
+    bits = BitSet(data.draw(st.sets(st.integers(0, desc.num_bits - 1))))
+    enc = pva.encode_partial(desc, value, bits, order)
+    target = {}
+    back, got_bits, off = pva.decode_partial(desc, enc, 0, order, target)
+    assert off == len(enc) and back is target
+    # what was sent: every selected field, each once
+    assert got_bits.expand(desc) == bits.expand(desc)
+    for bit in got_bits.expand(desc):
+        path = "" if bit == 0 else desc.descendants[bit - 1][0]
+        want, got = value, back
+        for part in filter(None, path.split(".")):
+            want, got = want[part], got[part]
+        assert values_equal(got, want)
+    assert pva.encode_partial(desc, back, got_bits, order) == enc
+
+
+NTD = nt.NTScalar("d").type
+
+
+def test_partial_update_in_place_and_parent_bit_skips_children():
+    value = nt.NTScalar("d").wrap(1.0, timestamp=10.5)
+    bit = NTD.bit_of
+    # alarm bit and its children: pvxs sends alarm once
+    enc = pva.encode_partial(NTD, value, BitSet({bit["alarm"], bit["alarm.severity"]}))
+    assert enc[:2] == bytes([1, 1 << bit["alarm"]])
+    target = {"value": 5.0, "alarm": {"severity": 3, "status": 1, "message": "x"}}
+    back, bits, _ = pva.decode_partial(NTD, enc, 0, "<", target)
+    assert back["value"] == 5.0 and back["alarm"] == value["alarm"]
+    assert bits == {bit["alarm"]}
+    # bit 0 means everything
+    enc = pva.encode_partial(NTD, value, BitSet({0, 1, 5}))
+    assert enc == pva.encode_bitset(1) + pva.encode_value(NTD, value)
+    back, _, _ = pva.decode_partial(NTD, enc, 0, "<", {"junk": 1})
+    assert back == value
+
+
+def test_partial_decode_creates_missing_parents_and_ignores_extra_bits():
+    value = nt.NTScalar("i").wrap(7, timestamp=1.0)
+    ts = NTD.bit_of["timeStamp.nanoseconds"]
+    enc = pva.encode_partial(NTD, nt.NTScalar("d").wrap(1.0, timestamp=1.5), BitSet({ts}))
+    back, bits, _ = pva.decode_partial(NTD, enc)
+    assert back == {"timeStamp": {"nanoseconds": 500000000}} and bits == {ts}
+    # bits beyond the structure are dropped, as pvxs trims them
+    data = pva.encode_bitset((1 << 40) | 2) + b"\x00" * 8
+    back, bits, off = pva.decode_partial(NTD, data)
+    assert bits == {1} and off == len(data)
+    assert value["value"] == 7
+
+
+def test_union_and_variant_values():
+    u = FieldDesc.union([("i", FieldDesc(FieldType.int32)), ("s", FieldDesc(FieldType.string))])
+    assert pva.encode_value(u, None) == b"\xff"
+    assert pva.encode_value(u, ("s", "ab")) == b"\x01\x02ab"
+    assert pva.encode_value(u, {"i": 1}) == b"\x00\x01\x00\x00\x00"
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(u, ("nope", 1))
+    with pytest.raises(DecodeError, match="selector 5"):
+        pva.decode_value(u, b"\x05")
+    anyd = FieldDesc.variant()
+    assert pva.encode_value(anyd, None) == b"\xff"
+    assert pva.encode_value(anyd, 1.5) == b"\x43" + np.float64(1.5).tobytes()
+    assert pva.encode_value(anyd, "x") == b"\x60\x01x"
+    v, _ = pva.decode_value(anyd, pva.encode_value(anyd, {"a": 1, "b": [1.0, 2.0]}))
+    assert isinstance(v, Variant) and v.desc.children["b"] == FieldDesc.array(FieldType.float64)
+    assert list(v.value["b"]) == [1.0, 2.0]
+
+
+def test_status():
+    assert Status().encode() == b"\xff"
+    ok, off = Status.decode(b"\xff")
+    assert ok.status == StatusType.OK and off == 1 and ok.is_successful
+    for order in ORDERS:
+        st_ = Status(StatusType.WARNING, "Low memory", "")
+        data = st_.encode(order)
+        assert data == b"\x01\x0aLow memory\x00"
+        assert Status.decode(data, 0, order) == (st_, len(data))
+        err = Status.create_error("bad" * 100, "trace")
+        assert Status.decode(err.encode(order), 0, order)[0] == err
+        assert not err.is_successful
+    # OK with a message uses the long form
+    assert Status(StatusType.OK, "hi").encode() == b"\x00\x02hi\x00"
+    with pytest.raises(DecodeError):
+        Status.decode(b"\x07\x00\x00")
+    with pytest.raises(DecodeError):
+        Status.decode(b"\x02\x05ab")
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_numeric_arrays_are_views(order):
+    desc = FieldDesc.array(FieldType.int32)
+    data = pva.encode_value(desc, np.arange(10, dtype="i4"), order)
+    arr, _ = pva.decode_value(desc, data, 0, order)
+    assert arr.dtype == np.dtype(order + "i4")
+    assert arr.base is not None and not arr.flags.owndata
+    assert list(arr) == list(range(10))
+    # lists and other dtypes are converted on encode
+    assert pva.encode_value(desc, [0, 1, 2], order) == pva.encode_value(desc, np.arange(3, dtype="i8"), order)
+
+
+def test_writer_keeps_large_arrays_by_reference():
+    desc = FieldDesc.array(FieldType.float64)
+    arr = np.arange(10000, dtype="<f8")
+    w = Writer("<")
+    pva.write_value(w, desc, arr)
+    bufs = w.buffers()
+    assert len(bufs) == 2 and bytes(bufs[0]) == b"\xfe\x10\x27\x00\x00"
+    assert np.shares_memory(np.frombuffer(bufs[1], "<f8"), arr)
+    assert w.getvalue() == bytes(bufs[0]) + arr.tobytes()
+
+
+def test_fixed_and_bounded_arrays_and_strings():
+    fixed = FieldDesc(FieldType.int16, FieldArrayType.fixed_array, 3)
+    assert pva.encode_value(fixed, [1, 2, 3], ">") == b"\x00\x01\x00\x02\x00\x03"
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(fixed, [1, 2])
+    bounded = FieldDesc(FieldType.uint8, FieldArrayType.bounded_array, 2)
+    assert pva.encode_value(bounded, [1, 2]) == b"\x02\x01\x02"
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(bounded, [1, 2, 3])
+    with pytest.raises(DecodeError, match="bound"):
+        pva.decode_value(bounded, b"\x03\x01\x02\x03")
+    bstr = FieldDesc(FieldType.bounded_string, size=3)
+    assert pva.encode_value(bstr, "abc") == b"\x03abc"
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(bstr, "abcd")
+    with pytest.raises(DecodeError, match="bound"):
+        pva.decode_value(bstr, b"\x04abcd")
+
+
+def test_encode_errors_are_local_protocol_errors():
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(FieldDesc(FieldType.int8), 300)
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(FieldDesc(FieldType.string), 5)
+    with pytest.raises(LocalProtocolError):
+        pva.encode_value(FieldDesc.array(FieldType.string), "abc")
+    with pytest.raises(LocalProtocolError):
+        pva.encode_partial(FieldDesc(FieldType.int8), 1, BitSet({0}))
+
+
+def test_struct_encoding_uses_defaults_and_attributes():
+    desc = nt.NTScalar("d").type
+    assert pva.encode_value(desc, {"value": 2.0}) == pva.encode_value(desc, pva.default_value(desc) | {"value": 2.0})
+    inst = nt.NTScalarFloat64Base(value=2.0)
+    assert pva.encode_value(desc, inst) == pva.encode_value(desc, {"value": 2.0})
+
+
+def test_compiled_codecs_are_reused():
+    desc = nt.NTScalar("d").type
+    assert pva.get_decoder(desc, "<") is pva.get_decoder(nt.NTScalar("d").type, "<")
+    assert pva.get_encoder(desc, ">") is pva.get_encoder(desc, ">")
+
+
+def _best(fn, n=2000, repeat=5):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def test_speed_ntscalar_double_update():
+    """A monitor update of NTScalar double: well under 10 us each way."""
+    desc = nt.NTScalar("d").type
+    value = nt.NTScalar("d").wrap(1.5, timestamp=1.25)
+    bits = BitSet({desc.bit_of["value"], desc.bit_of["timeStamp"]})
+    data = memoryview(pva.encode_partial(desc, value, bits))
+    target = dict(value)
+    t_dec = _best(lambda: pva.decode_partial(desc, data, 0, "<", target))
+    t_enc = _best(lambda: pva.encode_partial(desc, value, bits))
+    full = memoryview(pva.encode_value(desc, value))
+    t_fdec = _best(lambda: pva.decode_value(desc, full))
+    t_fenc = _best(lambda: pva.encode_value(desc, value))
+    print(f"\nNTScalar double: partial decode {t_dec * 1e6:.2f} us, encode {t_enc * 1e6:.2f} us; "
+          f"full decode {t_fdec * 1e6:.2f} us, encode {t_fenc * 1e6:.2f} us")
+    for t in (t_dec, t_enc, t_fdec, t_fenc):
+        assert t < 10e-6
+
+
+def test_speed_million_doubles():
+    desc = FieldDesc.array(FieldType.float64)
+    arr = np.arange(1e6)
+    data = memoryview(pva.encode_value(desc, arr))
+    t_dec = _best(lambda: pva.decode_value(desc, data), n=20)
+
+    def enc():
+        w = Writer("<")
+        pva.write_value(w, desc, arr)
+        return w.buffers()
+    t_enc = _best(enc, n=20)
+    print(f"\n1e6 float64: decode {t_dec * 1e3:.4f} ms, encode (buffers) {t_enc * 1e3:.4f} ms")
+    assert t_dec < 2e-3 and t_enc < 2e-3
+    out, _ = pva.decode_value(desc, data)
+    assert np.array_equal(out, arr)
