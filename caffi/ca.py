@@ -109,6 +109,12 @@ def _integer(value, what):
     return int(value)
 
 
+def _timeout(timeout):
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise TypeError("timeout must be a number of seconds, got %r" % (timeout,))
+    return float(timeout)
+
+
 def _dbr_type(chtype):
     return _integer(chtype, "chtype")
 
@@ -322,7 +328,8 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
         return ECA.BADPRIORITY, None
     channel = Channel(decode_text(raw), callback if callable(callback) else None)
     pchid = ffi.new("chid *")
-    connect = lib._caffi_connection_cb if channel.connection_callback else ffi.NULL
+    connect = (lib._caffi_connection_cb if channel.connection_callback is not None
+               else ffi.NULL)
     status = lib.ca_create_channel(raw, connect, channel.usr, priority, pchid)
     if status != _NORMAL:
         channel.invalidate()
@@ -557,7 +564,7 @@ def pend_event(timeout):
 
     Returns ``ECA.TIMEOUT`` on success, as in C.
     """
-    return eca_enum(lib.ca_pend_event(float(timeout)))
+    return eca_enum(lib.ca_pend_event(_timeout(timeout)))
 
 
 def poll():
@@ -573,7 +580,7 @@ def pend_io(timeout):
     ECA
         NORMAL, TIMEOUT or EVDISALLOW.
     """
-    timeout = float(timeout)
+    timeout = _timeout(timeout)
     context = current()
     issued = context.take_pending_gets() if context is not None else None
     status = lib.ca_pend_io(timeout)
@@ -586,13 +593,13 @@ def pend_io(timeout):
 def pend(timeout, early):
     """:func:`pend_io` if *early* else :func:`pend_event` (``ca_pend``)."""
     if early:
-        timeout = float(timeout)
+        timeout = _timeout(timeout)
         context = current()
         issued = context.take_pending_gets() if context is not None else None
         status = lib.ca_pend(timeout, 1)
         del issued
         return eca_enum(status)
-    return eca_enum(lib.ca_pend(float(timeout), 0))
+    return eca_enum(lib.ca_pend(_timeout(timeout), 0))
 
 
 def test_io():
@@ -748,7 +755,7 @@ def sg_block(gid, timeout):
         gid = _gid(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_block(gid, float(timeout))
+    status = lib.ca_sg_block(gid, _timeout(timeout))
     if status == _NORMAL:
         _release_group_buffers(gid)  # every request completed
     return eca_enum(status)
