@@ -74,3 +74,49 @@ __all__ = [
     # normative types
     "nt",
 ]
+
+# ---- protocol core: messages, state tables, circuits, broadcaster
+from . import _messages as messages  # noqa: E402
+from ._broadcaster import Broadcaster  # noqa: E402
+from ._circuit import (Channel, ClientChannel, ClientVirtualCircuit,  # noqa: E402
+                       Request, ServerChannel, ServerVirtualCircuit, VirtualCircuit)
+from ._header import Direction  # noqa: E402
+from ._messages import (AcknowledgeMarker, Beacon, ChannelArrayRequest,  # noqa: E402
+                        ChannelArrayResponse, ChannelDestroyRequest, ChannelDestroyResponse,
+                        ChannelFieldInfoRequest, ChannelFieldInfoResponse, ChannelGetRequest,
+                        ChannelGetResponse, ChannelMessage, ChannelMonitorRequest,
+                        ChannelMonitorResponse, ChannelProcessRequest, ChannelProcessResponse,
+                        ChannelPutGetRequest, ChannelPutGetResponse, ChannelPutRequest,
+                        ChannelPutResponse, ChannelRequestCancel, ChannelRequestDestroy,
+                        ChannelRpcRequest, ChannelRpcResponse, ChannelWithID,
+                        ConnectionValidatedResponse, ConnectionValidationRequest,
+                        ConnectionValidationResponse, CreateChannelRequest,
+                        CreateChannelResponse, Echo, EchoReply, EchoRequest, EchoResponse,
+                        Message, MessageContext, OriginTag, SearchFlags, SearchRequest,
+                        SearchResponse, SetByteOrder, SetMarker, Subcommand, decode_message,
+                        encode_message)
+from ._state import ChannelState, CircuitState, RequestState  # noqa: E402
+
+#: caproto.pva role names
+CLIENT = Direction.CLIENT
+SERVER = Direction.SERVER
+
+__all__ += [
+    "messages", "Direction", "CLIENT", "SERVER",
+    "VirtualCircuit", "ClientVirtualCircuit", "ServerVirtualCircuit", "Channel",
+    "ClientChannel", "ServerChannel", "Request", "Broadcaster",
+    "CircuitState", "ChannelState", "RequestState",
+    "Message", "MessageContext", "Subcommand", "SearchFlags", "ChannelWithID",
+    "encode_message", "decode_message",
+    "SetMarker", "AcknowledgeMarker", "SetByteOrder", "EchoRequest", "EchoResponse",
+    "Beacon", "ConnectionValidationRequest", "ConnectionValidationResponse",
+    "ConnectionValidatedResponse", "Echo", "EchoReply", "SearchRequest", "SearchResponse",
+    "CreateChannelRequest", "CreateChannelResponse", "ChannelDestroyRequest",
+    "ChannelDestroyResponse", "ChannelGetRequest", "ChannelGetResponse",
+    "ChannelPutRequest", "ChannelPutResponse", "ChannelPutGetRequest",
+    "ChannelPutGetResponse", "ChannelMonitorRequest", "ChannelMonitorResponse",
+    "ChannelArrayRequest", "ChannelArrayResponse", "ChannelRequestDestroy",
+    "ChannelRequestCancel", "ChannelProcessRequest", "ChannelProcessResponse",
+    "ChannelFieldInfoRequest", "ChannelFieldInfoResponse", "ChannelMessage",
+    "ChannelRpcRequest", "ChannelRpcResponse", "OriginTag",
+]

@@ -155,7 +155,7 @@ def test_deep_variant_nesting_is_refused_not_recursed():
         pva.decode_value(FieldDesc.variant(), data)
     with pytest.raises(DecodeError, match="nested deeper"):
         pva.decode_field_desc(memoryview(b"\x88" * 200_000))
-    assert time.perf_counter() - t0 < 1
+    assert time.perf_counter() - t0 < 10  # refused at the limit, not after 200,000 levels
 
 
 def test_type_cache_cannot_grow_without_bound():

@@ -1,7 +1,6 @@
 """Value codec: hypothesis round trips, partial values, Status, numpy views, speed."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -203,46 +202,18 @@ def test_compiled_codecs_are_reused():
     assert pva.get_encoder(desc, ">") is pva.get_encoder(desc, ">")
 
 
-def _best(fn, n=2000, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
 
 
-def test_speed_ntscalar_double_update():
-    """A monitor update of NTScalar double: well under 10 us each way."""
-    desc = nt.NTScalar("d").type
-    value = nt.NTScalar("d").wrap(1.5, timestamp=1.25)
-    bits = BitSet({desc.bit_of["value"], desc.bit_of["timeStamp"]})
-    data = memoryview(pva.encode_partial(desc, value, bits))
-    target = dict(value)
-    t_dec = _best(lambda: pva.decode_partial(desc, data, 0, "<", target))
-    t_enc = _best(lambda: pva.encode_partial(desc, value, bits))
-    full = memoryview(pva.encode_value(desc, value))
-    t_fdec = _best(lambda: pva.decode_value(desc, full))
-    t_fenc = _best(lambda: pva.encode_value(desc, value))
-    print(f"\nNTScalar double: partial decode {t_dec * 1e6:.2f} us, encode {t_enc * 1e6:.2f} us; "
-          f"full decode {t_fdec * 1e6:.2f} us, encode {t_fenc * 1e6:.2f} us")
-    for t in (t_dec, t_enc, t_fdec, t_fenc):
-        assert t < 10e-6
-
-
-def test_speed_million_doubles():
+def test_million_doubles_decode_as_view_and_encode_without_copy():
     desc = FieldDesc.array(FieldType.float64)
     arr = np.arange(1e6)
     data = memoryview(pva.encode_value(desc, arr))
-    t_dec = _best(lambda: pva.decode_value(desc, data), n=20)
-
-    def enc():
-        w = Writer("<")
-        pva.write_value(w, desc, arr)
-        return w.buffers()
-    t_enc = _best(enc, n=20)
-    print(f"\n1e6 float64: decode {t_dec * 1e3:.4f} ms, encode (buffers) {t_enc * 1e3:.4f} ms")
-    assert t_dec < 2e-3 and t_enc < 2e-3
     out, _ = pva.decode_value(desc, data)
     assert np.array_equal(out, arr)
+    # the decoded array is a view of the received bytes, not a copy
+    assert np.shares_memory(out, np.frombuffer(data, dtype=np.uint8))
+    w = Writer("<")
+    pva.write_value(w, desc, arr)
+    # the encoder hands the array's own memory to the transport
+    assert any(np.shares_memory(np.frombuffer(b, dtype=np.uint8), arr)
+               for b in w.buffers() if len(memoryview(b)) >= arr.nbytes)
