@@ -41,8 +41,9 @@ from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
-from .dbr import (CONVERTERS, DBF, DBR, DBRValue, PutRefused, allocate, dbr_enum,
-                  decode_text, eca_enum, format_dbr, prepare_put)
+from .compat import basestring, to_bytes, to_string
+from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, DBRValue, PutRefused, allocate,
+                  dbr_enum, decode_text, eca_enum, format_dbr, prepare_put)
 
 __all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
            'destroy_context', 'show_context',
@@ -58,18 +59,11 @@ __all__ = ['create_context', 'current_context', 'attach_context', 'detach_contex
 # caffi 1.0 exposed these through star imports; scripts use ``ca.ECA`` etc.
 libca = lib
 _COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
-                 AlarmSeverity, ChannelState, DBF, DBR, DBRValue, format_dbr)
+                 AlarmSeverity, ChannelState, DBF, DBR, DBRValue, format_dbr, DBR_TYPE_STRING,
+                 basestring, to_bytes, to_string)
 
 
-def _export_macros():
-    # caffi 1.0's ``caffi.ca`` also carried every name of ``caffi.macros``
-    # (``ca.ECA_NORMAL``, ``ca.DBR_DOUBLE`` ...); keep them for drop-in use.
-    namespace = globals()
-    for macro in _m.__all__:
-        namespace.setdefault(macro, getattr(_m, macro))
-
-
-_export_macros()
+_m.export_into(globals())
 
 _NORMAL = lib.ECA_NORMAL
 _CS_CONN = lib.cs_conn

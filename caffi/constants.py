@@ -9,6 +9,7 @@ from enum import IntEnum
 from . import macros as _m
 from ._ffi import ffi as _ffi
 from ._ffi import lib as _lib
+from .compat import to_string
 
 __all__ = ["ChannelState", "CA_OP", "CA_PRIORITY", "CA_K", "ECA", "DBE",
            "AlarmSeverity", "AlarmCondition"]
@@ -120,3 +121,9 @@ class AlarmCondition(IntEnum):
     Simm = _m.SIMM_ALARM
     ReadAccess = _m.READ_ACCESS_ALARM
     WriteAccess = _m.WRITE_ACCESS_ALARM
+
+
+# caffi 1.0 names that reached this module through star imports.
+ffi = _ffi
+libca = _lib
+_m.export_into(globals())

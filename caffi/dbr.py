@@ -606,3 +606,75 @@ def prepare_put(value, chtype, count, native_type):
         return chtype, min(count, data.size), data
 
     raise PutRefused(ECA.BADTYPE)
+
+
+# caffi 1.0 helpers ------------------------------------------------------------
+# caffi 1.0's ``caffi.dbr`` exposed its conversion steps and, through star
+# imports, the macros; they stay available with the same behaviour.
+from .compat import to_string  # noqa: E402
+
+libca = lib
+has_numpy = True
+ctype2dtype = {
+    "dbr_int_t": numpy.int16, "dbr_float_t": numpy.float32, "dbr_char_t": numpy.uint8,
+    "dbr_enum_t": numpy.uint16, "dbr_long_t": numpy.int32, "dbr_double_t": numpy.float64,
+}
+#: DBR type -> C value type name, as caffi 1.0's ``ca.DBR_TYPE_STRING``.
+DBR_TYPE_STRING = {
+    DBR.STRING: "dbr_string_t", DBR.INT: "dbr_int_t", DBR.FLOAT: "dbr_float_t",
+    DBR.CHAR: "dbr_char_t", DBR.ENUM: "dbr_enum_t", DBR.LONG: "dbr_long_t",
+    DBR.DOUBLE: "dbr_double_t", DBR.PUT_ACKT: "dbr_put_ackt_t", DBR.PUT_ACKS: "dbr_put_acks_t",
+}
+_CTYPE_TO_DBR = {name: int(t) for t, name in DBR_TYPE_STRING.items()}
+
+
+def dbr_value_ptr(PDBR, DBR_TYPE):
+    """Pointer to the value part of a DBR structure (the C macro)."""
+    return ffi.cast("char *", PDBR) + lib.dbr_value_offset[DBR_TYPE]
+
+
+def format_dbr_sts(cvalue, value):
+    """Add status and severity of a DBR struct to dict *value*."""
+    _sts(cvalue, value)
+
+
+def format_dbr_time(cvalue, value):
+    """Add the time stamp of a DBR_TIME struct to dict *value*."""
+    seconds = cvalue.stamp.secPastEpoch + _m.POSIX_TIME_AT_EPICS_EPOCH
+    value["stamp"] = {"seconds": seconds, "nanoseconds": cvalue.stamp.nsec,
+                      "timestamp": seconds + cvalue.stamp.nsec / 1e9}
+
+
+def format_dbr_gr(cvalue, value):
+    """Add units and display/alarm limits of a DBR_GR/CTRL struct to *value*."""
+    sts = {}
+    _gr(cvalue, sts)
+    del sts["status"], sts["severity"]
+    value.update(sts)
+
+
+def format_dbr_ctrl(cvalue, value):
+    """Add the control limits of a DBR_CTRL struct to *value*."""
+    value["upper_ctrl_limit"] = cvalue.upper_ctrl_limit
+    value["lower_ctrl_limit"] = cvalue.lower_ctrl_limit
+
+
+def format_dbr_enum(cvalue, value):
+    """Add ``no_str`` and ``strs`` of a DBR_GR/CTRL_ENUM struct to *value*."""
+    sts = {}
+    _enum(cvalue, sts)
+    value["no_str"] = sts["no_str"]
+    value["strs"] = sts["strs"]
+
+
+def format_plain_value(valueType, count, cvalue, use_numpy):
+    """*count* values of C type name *valueType* (``'dbr_double_t'``) at *cvalue*."""
+    return _READ_VALUES[_CTYPE_TO_DBR[valueType]](cvalue, count, use_numpy)
+
+
+def format_string_value(count, dbrValue):
+    """*count* DBR strings at *dbrValue*."""
+    return _strings(dbrValue, count)
+
+
+_m.export_into(globals())

@@ -342,3 +342,15 @@ __all__ = [
     name for name in globals()
     if not name.startswith("_") and name not in ("ECA_NAMES",)
 ]
+
+
+def export_into(namespace):
+    """Add every macro name to *namespace* where it is not defined yet.
+
+    caffi 1.0 star-imported this module into ``caffi.ca``, ``caffi.dbr`` and
+    ``caffi.constants``, so scripts use names like ``ca.DBR_DOUBLE``; this
+    keeps those names where they were.
+    """
+    module = globals()
+    for name in __all__:
+        namespace.setdefault(name, module[name])
