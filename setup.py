@@ -28,6 +28,10 @@ setup(
     entry_points={
         "console_scripts": [
             "caRepeater = caffi._repeater:main",
+            "caget = caffi.cli.caget:main",
+            "caput = caffi.cli.caput:main",
+            "camonitor = caffi.cli.camonitor:main",
+            "cainfo = caffi.cli.cainfo:main",
         ],
     },
     zip_safe=False,

@@ -7,9 +7,12 @@
 from . import ca
 from .constants import CA_OP, ECA, AlarmCondition, AlarmSeverity
 from .dbr import DBF, DBR
+from .pv import PV
+from .simple import CAError, caget, caget_many, cainfo, camonitor, caput, caput_many
 
 __version__ = "2.0.0"
 version_info = (2, 0, 0)
 
 __all__ = ["ca", "DBF", "DBR", "ECA", "CA_OP", "AlarmCondition", "AlarmSeverity",
-           "__version__", "version_info"]
+           "caget", "caget_many", "caput", "caput_many", "camonitor", "cainfo", "CAError",
+           "PV", "__version__", "version_info"]
