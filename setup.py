@@ -22,7 +22,7 @@ setup(
         abi_requires(),
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1"],
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1", "sphinx>=5"],
         "docs": ["sphinx>=5"],
     },
     entry_points={
