@@ -120,3 +120,41 @@ __all__ += [
     "ChannelFieldInfoRequest", "ChannelFieldInfoResponse", "ChannelMessage",
     "ChannelRpcRequest", "ChannelRpcResponse", "OriginTag",
 ]
+
+# ---- further caproto.pva 0.8 names, for porting (audit: tests/test_pva/test_caproto_names.py)
+from ._dataclass import _type_to_annotation as type_to_annotation  # noqa: E402
+from ._errors import PVAError as CaprotoError  # noqa: E402
+from ._header import ApplicationCommand, ControlCommand  # noqa: E402
+from ._messages import Beacon as BeaconMessage  # noqa: E402
+from ._messages import OriginTag as OriginTagRequest  # noqa: E402
+from .nt import NormativeTypeName, NTAlarm, NTTimestamp  # noqa: E402
+
+#: caproto.pva.Role: the CLIENT / SERVER enum
+Role = Direction
+#: caproto.pva.annotation_types: name -> annotation type (builtins and Any left out)
+annotation_types = {t.__name__: t for t in annotation_type_map
+                    if t not in (int, float, str, bool, Any)}
+# NTScalarBase, NTScalarArrayBase and the NTScalar[Array]<Type>[Base] pva dataclasses
+for _name in nt.__all__:
+    if _name.startswith("NTScalar") and _name not in ("NTScalar", "NTScalarArray"):
+        globals()[_name] = getattr(nt, _name)
+        __all__.append(_name)
+del _name
+__all__ += ["type_to_annotation", "CaprotoError", "ApplicationCommand", "ControlCommand",
+            "BeaconMessage", "OriginTagRequest", "NormativeTypeName", "NTAlarm", "NTTimestamp",
+            "Role", "annotation_types"]
+
+# ---- server names caproto.pva exported at the top level (imported lazily:
+# the codec itself never needs asyncio)
+_SERVER_NAMES = frozenset({
+    "PVAGroup", "pvaproperty", "ServerRPC", "WriteUpdate", "DataWrapperBase",
+    "AuthOperation", "AuthenticationError", "DatabaseDefinitionError", "GroupDataWrapper",
+    "ServerStatus", "ioc_arg_parser", "template_arg_parser",
+})
+
+
+def __getattr__(name: str):
+    if name in _SERVER_NAMES:
+        from . import server
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
