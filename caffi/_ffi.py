@@ -7,16 +7,27 @@ the already-loaded copies, so no ``LD_LIBRARY_PATH`` is needed wherever pip
 put the two packages.
 """
 import ctypes
+import importlib
 import os
 
-from epicscorelibs.path import get_lib
-
 __all__ = ["ffi", "lib"]
+
+
+def _library_path(name):
+    # The dsoinfo modules that setuptools_dso generates name the files; they
+    # import nothing, where epicscorelibs.path pulls in all of setuptools.
+    try:
+        info = importlib.import_module("epicscorelibs.lib.%s_dsoinfo" % name)
+        return info.sofilename
+    except (ImportError, AttributeError):  # pragma: no cover - other layouts
+        from epicscorelibs.path import get_lib
+        return get_lib(name)
+
 
 _mode = getattr(ctypes, "RTLD_GLOBAL", 0)
 _loaded = []
 for _name in ("Com", "ca"):
-    _path = get_lib(_name)
+    _path = _library_path(_name)
     if os.name == "nt":  # pragma: no cover - Windows
         _loaded.append(ctypes.WinDLL(_path, mode=_mode))
     else:
