@@ -126,24 +126,31 @@ def _connected(ptr):
 
 
 def _read_request(ptr, chtype, count, zero_is_dynamic):
-    """Checked ``(chtype, count)`` of a read of channel *ptr*."""
-    if lib.ca_state(ptr) != _CS_CONN:
-        raise _Refused(ECA.DISCONN)
+    """Checked ``(chtype, count)`` of a read of channel *ptr*.
+
+    A disconnected channel has no native type and count; the connection state
+    is only looked at when a check fails, to report DISCONN instead.
+    """
     if chtype is None:
         chtype = lib.ca_field_type(ptr)
     elif type(chtype) is not int:
         chtype = _dbr_type(chtype)
     if chtype not in CONVERTERS:
+        _connected(ptr)
         raise _Refused(ECA.BADTYPE)
     native = lib.ca_element_count(ptr)
     if count is None:
-        return chtype, native
-    if type(count) is not int:
-        count = _integer(count, "count")
-    if count < 0 or (count == 0 and not zero_is_dynamic):
-        return chtype, native
-    if count > native:
-        raise _Refused(ECA.BADCOUNT)
+        count = native
+    else:
+        if type(count) is not int:
+            count = _integer(count, "count")
+        if count < 0 or (count == 0 and not zero_is_dynamic):
+            count = native
+        elif count > native:
+            _connected(ptr)
+            raise _Refused(ECA.BADCOUNT)
+    if count == 0 and not zero_is_dynamic:
+        _connected(ptr)  # never connected: no native count to read
     return chtype, count
 
 
