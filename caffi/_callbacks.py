@@ -34,10 +34,14 @@ _keys = itertools.count(1)
 
 
 def register(obj):
-    """Register *obj*; return ``(key, cdata void*)`` to give to libca."""
-    key = next(_keys)
-    _registry[key] = obj
-    return key, ffi.cast("void *", key)
+    """Register *obj*; return ``(key, usr)`` where *usr* is the ``void *`` for libca.
+
+    The key is the ``void *`` cdata itself: cffi pointers hash and compare by
+    address, so the pointer libca hands back finds the entry without a cast.
+    """
+    usr = ffi.cast("void *", next(_keys))
+    _registry[usr] = obj
+    return usr, usr
 
 
 def unregister(key):
@@ -50,9 +54,8 @@ def clear_registry():
     _registry.clear()
 
 
-def lookup(usr):
-    """The live object registered under the ``void *`` *usr*, or None."""
-    return _registry.get(int(ffi.cast("uintptr_t", usr)))
+#: The live object registered under the ``void *`` *usr*, or None.
+lookup = _registry.get
 
 
 def registry_counts():

@@ -6,15 +6,16 @@ identifier is refused in Python and never reaches libca, even if libca later
 reuses the same address for a new object.  The objects compare by identity,
 and callbacks deliver the very object that ``create_channel`` returned.
 """
-from ._callbacks import call_user, lookup, register, unregister
+from ._callbacks import call_user, lookup, register, report_error, unregister
 from ._ffi import ffi, lib
-from .constants import CA_OP
+from .constants import CA_OP, ECA
 from .dbr import CONVERTERS, dbr_enum, eca_enum, decode_text
 
 __all__ = ["Context", "Channel", "Subscription", "Request", "ExceptionHandler",
            "current", "NORMAL"]
 
 NORMAL = lib.ECA_NORMAL
+_ECA_NORMAL = ECA.NORMAL
 _CA_OP = {member.value: member for member in CA_OP}
 _NULL = ffi.NULL
 
@@ -142,10 +143,14 @@ class Subscription(object):
     """An event identifier (``evid``) returned by ``create_subscription``."""
 
     registry_kind = "subscriptions"
-    __slots__ = ("_ptr", "key", "usr", "chid", "callback", "use_numpy", "__weakref__")
+    __slots__ = ("_ptr", "key", "usr", "chid", "callback", "use_numpy", "_type",
+                 "_type_member", "_read", "__weakref__")
 
     def __init__(self, channel, callback, use_numpy):
         self._ptr = None
+        self._type = None
+        self._type_member = None
+        self._read = None
         self.chid = channel
         self.callback = callback
         self.use_numpy = use_numpy
@@ -157,16 +162,30 @@ class Subscription(object):
         return self._ptr
 
     def on_event(self, args):
+        # The hot path of every monitor update: one converter look-up per
+        # type change, constants for the common status.
         status = args.status
+        dbr_type = args.type
+        if dbr_type != self._type:
+            self._type = dbr_type
+            self._type_member = dbr_enum(dbr_type)
+            converter = CONVERTERS.get(dbr_type)
+            self._read = converter.read if converter is not None else None
         count = args.count
-        if status == NORMAL and args.dbr != _NULL:
-            converter = CONVERTERS.get(args.type)
-            value = converter(args.dbr, count, self.use_numpy) if converter else None
+        if status == NORMAL:
+            status = _ECA_NORMAL
+            dbr = args.dbr
+            read = self._read
+            value = read(dbr, count, self.use_numpy) if read is not None and dbr != _NULL \
+                else None
         else:
+            status = eca_enum(status)
             value = None
-        call_user("subscription", self.callback, {
-            "chid": self.chid, "type": dbr_enum(args.type), "count": count,
-            "status": eca_enum(status), "value": value})
+        try:
+            self.callback({"chid": self.chid, "type": self._type_member, "count": count,
+                           "status": status, "value": value})
+        except BaseException:
+            report_error("subscription", self.callback)
 
     def invalidate(self):
         self._ptr = None

@@ -334,7 +334,7 @@ class _Converter:
     """Reads one DBR type: value offset, value reader and metadata."""
 
     __slots__ = ("dbrtype", "vtype", "offset", "read_values", "struct_ptr",
-                 "meta", "dtype")
+                 "meta", "dtype", "read")
 
     def __init__(self, dbrtype):
         self.dbrtype = dbrtype
@@ -345,9 +345,12 @@ class _Converter:
         if _m.dbr_type_is_plain(dbrtype) or dbrtype == _m.DBR_CLASS_NAME:
             self.struct_ptr = None
             self.meta = None
+            #: ``read(ptr, count, use_numpy)`` for memory libca owns (callbacks).
+            self.read = self.read_values
         else:
             struct, self.meta = _struct_and_meta(dbrtype)
             self.struct_ptr = ffi.typeof("struct %s *" % struct)
+            self.read = self.__call__
 
     def __call__(self, ptr, count, use_numpy=False, owner=None):
         """Convert *count* elements at C pointer *ptr*.
