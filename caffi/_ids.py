@@ -85,14 +85,17 @@ class Context(object):
 
 
 class Channel(object):
-    """A channel identifier (``chid``) returned by ``create_channel``."""
+    """A channel identifier (``chid``) returned by ``create_channel``.
+
+    ``ptr`` is the libca ``chid``, or None once cleared.
+    """
 
     registry_kind = "channels"
-    __slots__ = ("_ptr", "key", "usr", "_name", "context", "connection_callback",
+    __slots__ = ("ptr", "key", "usr", "_name", "context", "connection_callback",
                  "access_rights_callback", "subscriptions", "requests", "__weakref__")
 
     def __init__(self, name, connection_callback):
-        self._ptr = None
+        self.ptr = None
         self._name = name
         self.context = None
         self.connection_callback = connection_callback
@@ -100,11 +103,6 @@ class Channel(object):
         self.subscriptions = set()
         self.requests = set()
         self.key, self.usr = register(self)
-
-    @property
-    def ptr(self):
-        """The libca ``chid``, or None once cleared."""
-        return self._ptr
 
     @property
     def name(self):
@@ -123,7 +121,7 @@ class Channel(object):
 
     def invalidate(self):
         """Forget the channel after libca released it."""
-        self._ptr = None
+        self.ptr = None
         unregister(self.key)
         for subscription in list(self.subscriptions):
             subscription.invalidate()
@@ -135,19 +133,22 @@ class Channel(object):
             self.context.channels.discard(self)
 
     def __repr__(self):
-        state = "cleared" if self._ptr is None else "0x%x" % _address(self._ptr)
+        state = "cleared" if self.ptr is None else "0x%x" % _address(self.ptr)
         return "<chid %r %s>" % (self._name, state)
 
 
 class Subscription(object):
-    """An event identifier (``evid``) returned by ``create_subscription``."""
+    """An event identifier (``evid``) returned by ``create_subscription``.
+
+    ``ptr`` is the libca ``evid``, or None once cleared.
+    """
 
     registry_kind = "subscriptions"
-    __slots__ = ("_ptr", "key", "usr", "chid", "callback", "use_numpy", "_type",
+    __slots__ = ("ptr", "key", "usr", "chid", "callback", "use_numpy", "_type",
                  "_type_member", "_read", "__weakref__")
 
     def __init__(self, channel, callback, use_numpy):
-        self._ptr = None
+        self.ptr = None
         self._type = None
         self._type_member = None
         self._read = None
@@ -155,11 +156,6 @@ class Subscription(object):
         self.callback = callback
         self.use_numpy = use_numpy
         self.key, self.usr = register(self)
-
-    @property
-    def ptr(self):
-        """The libca ``evid``, or None once cleared."""
-        return self._ptr
 
     def on_event(self, args):
         # The hot path of every monitor update: one converter look-up per
@@ -188,12 +184,12 @@ class Subscription(object):
             report_error("subscription", self.callback)
 
     def invalidate(self):
-        self._ptr = None
+        self.ptr = None
         unregister(self.key)
         self.chid.subscriptions.discard(self)
 
     def __repr__(self):
-        state = "cleared" if self._ptr is None else "0x%x" % _address(self._ptr)
+        state = "cleared" if self.ptr is None else "0x%x" % _address(self.ptr)
         return "<evid on %r %s>" % (self.chid.name, state)
 
 

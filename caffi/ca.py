@@ -335,7 +335,7 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     if status != _NORMAL:
         channel.invalidate()
         return eca_enum(status), None
-    channel._ptr = pchid[0]
+    channel.ptr = pchid[0]
     context = current()
     channel.context = context
     if context is not None:
@@ -356,7 +356,7 @@ def clear_channel(chid):
     except _Refused as exc:
         return exc.status
     ptr = channel.ptr
-    channel._ptr = None
+    channel.ptr = None
     status = lib.ca_clear_channel(ptr)
     channel.invalidate()
     return eca_enum(status)
@@ -421,13 +421,15 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     (ECA, DBRValue or None)
         NORMAL, BADCHID, BADTYPE, BADCOUNT, DISCONN, NORDACCESS, ...
     """
+    if type(chid) is not Channel or chid.ptr is None:
+        return ECA.BADCHID, None
+    ptr = chid.ptr
+    with_callback = callable(callback)
     try:
-        channel = _live(chid)
-        ptr = channel.ptr
-        with_callback = callable(callback)
         chtype, count = _read_request(ptr, chtype, count, with_callback)
     except _Refused as exc:
         return exc.status, None
+    channel = chid
     if with_callback:
         request = Request(channel, callback, use_numpy, True)
         status = lib.ca_array_get_callback(chtype, count, ptr, lib._caffi_request_cb,
@@ -537,7 +539,7 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
     if status != _NORMAL:
         subscription.invalidate()
         return eca_enum(status), None
-    subscription._ptr = pevid[0]
+    subscription.ptr = pevid[0]
     channel.subscriptions.add(subscription)
     return ECA.NORMAL, subscription
 
@@ -553,7 +555,7 @@ def clear_subscription(evid):
     if type(evid) is not Subscription or evid.ptr is None:
         return ECA.BADMONID
     ptr = evid.ptr
-    evid._ptr = None
+    evid.ptr = None
     status = lib.ca_clear_subscription(ptr)
     evid.invalidate()
     return eca_enum(status)
