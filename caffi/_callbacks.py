@@ -34,19 +34,19 @@ _keys = itertools.count(1)
 
 
 def register(obj):
-    """Register *obj*; return ``(key, usr)`` where *usr* is the ``void *`` for libca.
+    """Register *obj*; return the ``void *`` to give libca as its user argument.
 
-    The key is the ``void *`` cdata itself: cffi pointers hash and compare by
+    The cdata pointer is the registry key: cffi pointers hash and compare by
     address, so the pointer libca hands back finds the entry without a cast.
     """
     usr = ffi.cast("void *", next(_keys))
     _registry[usr] = obj
-    return usr, usr
+    return usr
 
 
-def unregister(key):
-    """Forget *key*; a callback carrying it afterwards is ignored."""
-    _registry.pop(key, None)
+def unregister(usr):
+    """Forget *usr*; a callback carrying it afterwards is ignored."""
+    _registry.pop(usr, None)
 
 
 def clear_registry():

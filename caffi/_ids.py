@@ -76,7 +76,7 @@ class Context(object):
         self.pending_gets = []
         self.groups.clear()
         if self.exception_handler is not None:
-            unregister(self.exception_handler.key)
+            unregister(self.exception_handler.usr)
             self.exception_handler = None
 
     def __repr__(self):
@@ -91,7 +91,7 @@ class Channel(object):
     """
 
     registry_kind = "channels"
-    __slots__ = ("ptr", "key", "usr", "_name", "context", "connection_callback",
+    __slots__ = ("ptr", "usr", "_name", "context", "connection_callback",
                  "access_rights_callback", "subscriptions", "requests", "__weakref__")
 
     def __init__(self, name, connection_callback):
@@ -102,7 +102,7 @@ class Channel(object):
         self.access_rights_callback = None
         self.subscriptions = set()
         self.requests = set()
-        self.key, self.usr = register(self)
+        self.usr = register(self)
 
     @property
     def name(self):
@@ -122,12 +122,12 @@ class Channel(object):
     def invalidate(self):
         """Forget the channel after libca released it."""
         self.ptr = None
-        unregister(self.key)
+        unregister(self.usr)
         for subscription in list(self.subscriptions):
             subscription.invalidate()
         self.subscriptions.clear()
-        for key in list(self.requests):
-            unregister(key)
+        for usr in list(self.requests):
+            unregister(usr)
         self.requests.clear()
         if self.context is not None:
             self.context.channels.discard(self)
@@ -144,7 +144,7 @@ class Subscription(object):
     """
 
     registry_kind = "subscriptions"
-    __slots__ = ("ptr", "key", "usr", "chid", "callback", "use_numpy", "_type",
+    __slots__ = ("ptr", "usr", "chid", "callback", "use_numpy", "_type",
                  "_type_member", "_read", "__weakref__")
 
     def __init__(self, channel, callback, use_numpy):
@@ -155,7 +155,7 @@ class Subscription(object):
         self.chid = channel
         self.callback = callback
         self.use_numpy = use_numpy
-        self.key, self.usr = register(self)
+        self.usr = register(self)
 
     def on_event(self, args):
         # The hot path of every monitor update: one converter look-up per
@@ -185,7 +185,7 @@ class Subscription(object):
 
     def invalidate(self):
         self.ptr = None
-        unregister(self.key)
+        unregister(self.usr)
         self.chid.subscriptions.discard(self)
 
     def __repr__(self):
@@ -197,19 +197,19 @@ class Request(object):
     """A get or put with callback, waiting for its one completion."""
 
     registry_kind = "callbacks"
-    __slots__ = ("key", "usr", "chid", "callback", "use_numpy", "is_get")
+    __slots__ = ("usr", "chid", "callback", "use_numpy", "is_get")
 
     def __init__(self, channel, callback, use_numpy, is_get):
         self.chid = channel
         self.callback = callback
         self.use_numpy = use_numpy
         self.is_get = is_get
-        self.key, self.usr = register(self)
-        channel.requests.add(self.key)
+        self.usr = register(self)
+        channel.requests.add(self.usr)
 
     def cancel(self):
-        unregister(self.key)
-        self.chid.requests.discard(self.key)
+        unregister(self.usr)
+        self.chid.requests.discard(self.usr)
 
     def on_done(self, args):
         self.cancel()
@@ -232,11 +232,11 @@ class ExceptionHandler(object):
     """A context's exception callback (``add_exception_event``)."""
 
     registry_kind = "exception_handlers"
-    __slots__ = ("key", "usr", "callback")
+    __slots__ = ("usr", "callback")
 
     def __init__(self, callback):
         self.callback = callback
-        self.key, self.usr = register(self)
+        self.usr = register(self)
 
     def on_exception(self, args):
         channel = lookup(lib.ca_puser(args.chid)) if args.chid != _NULL else None

@@ -289,10 +289,10 @@ def add_exception_event(callback=None):
     context = current()
     if status != _NORMAL or context is None:
         if handler is not None:
-            unregister(handler.key)
+            unregister(handler.usr)
         return eca_enum(status)
     if context.exception_handler is not None:
-        unregister(context.exception_handler.key)
+        unregister(context.exception_handler.usr)
     context.exception_handler = handler
     return eca_enum(status)
 
