@@ -262,6 +262,7 @@ class VirtualCircuit:
         self._by_sid: Dict[int, Channel] = {}
         self.requests: Dict[int, Request] = {}
         self._dead: "collections.OrderedDict[int, None]" = collections.OrderedDict()
+        self._dead_channels: "collections.OrderedDict[int, Channel]" = collections.OrderedDict()
         self._searches: set = set()
         self._chan_ids = itertools.count(1)
         self._ioids = itertools.count(1)
@@ -611,6 +612,8 @@ class VirtualCircuit:
             if ok:
                 ch.sid = sid
                 self._by_sid[sid] = ch
+            if nxt is ChannelState.DESTROYED:
+                self._bury(ch)
         return commit
 
     def _on_destroy_channel(self, msg, sender, local):
@@ -629,7 +632,24 @@ class VirtualCircuit:
             if nxt is ChannelState.DESTROYED:
                 for ioid in list(ch.requests):
                     self._kill(ioid)
+                self._bury(ch)
         return commit
+
+    def _bury(self, ch: Channel) -> None:
+        """Remember a destroyed channel for stale traffic, forgetting the oldest
+        beyond MAX_REMEMBERED_DEAD (a peer creating and destroying channels
+        forever must not grow memory)."""
+        dead = self._dead_channels
+        dead[id(ch)] = ch
+        dead.move_to_end(id(ch))
+        while len(dead) > MAX_REMEMBERED_DEAD:
+            _, old = dead.popitem(last=False)
+            if old.state is not ChannelState.DESTROYED:
+                continue
+            if self.channels.get(old.cid) is old:
+                del self.channels[old.cid]
+            if old.sid is not None and self._by_sid.get(old.sid) is old:
+                del self._by_sid[old.sid]
 
     # --- requests
     def _kill(self, ioid: int) -> None:

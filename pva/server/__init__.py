@@ -1,0 +1,26 @@
+"""The asyncio pvAccess server and its high-level API (caproto.pva 0.8 names).
+
+>>> from pva.server import PVAGroup, pvaproperty, ioc_arg_parser, run
+"""
+from __future__ import annotations
+
+from .cli import ioc_arg_parser, run, template_arg_parser
+from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError,
+                     DataWrapperBase, ServerStatus, value_instance, wrap_pvdb)
+from .config import ServerConfig, ServerLimits
+from .group import (DataclassOverlayInstance, GroupDataWrapper, PVAGroup, PVAGroupMeta,
+                    ServerRPC, WriteUpdate, pvaproperty, verify_getter, verify_putter,
+                    verify_rpc_call, verify_shutdown, verify_startup)
+from .server import AsyncioAsyncLayer, Context, ServerCircuit, start_server
+from .._dataclass import pva_dataclass
+
+__all__ = [
+    "Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer",
+    "ServerConfig", "ServerLimits",
+    "AuthOperation", "AuthenticationError", "DatabaseDefinitionError", "DataWrapperBase",
+    "ServerStatus", "wrap_pvdb", "value_instance",
+    "PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
+    "DataclassOverlayInstance", "ServerRPC", "verify_getter", "verify_putter",
+    "verify_rpc_call", "verify_startup", "verify_shutdown",
+    "ioc_arg_parser", "template_arg_parser", "pva_dataclass",
+]

@@ -1,0 +1,174 @@
+"""Server-side data model: :class:`DataWrapperBase` and the authorization hooks.
+
+A server's database (``pvdb``) maps PV names to *data wrappers*.  A wrapper
+holds a :func:`~pva.pva_dataclass` instance and answers the operations the
+server forwards to it (all ``async``)::
+
+    authorize(operation, authorization=..., request=...)   raise to refuse
+    read(request)         -> the value to send (a pva dataclass instance)
+    write(update)         a DataWithBitSet with the changed fields (nested dict)
+    call(request, data)   -> the RPC result (pva dataclass instance)
+
+and it publishes changes to the monitors subscribed to it with
+:meth:`DataWrapperBase.commit` (a nested dict of changes) or
+:meth:`DataWrapperBase.post` (bits of fields already changed in place).
+Any exception raised by these methods becomes an error ``Status`` sent to
+the client of that request; the server and the circuit go on.
+
+Plain pva dataclass instances in a ``pvdb`` are wrapped in
+:class:`DataWrapperBase` by the server (see :func:`wrap_pvdb`).
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any, Dict, Mapping, Optional
+
+from .._bitset import BitSet
+from .._dataclass import (dataclass_from_field_desc, fill_dataclass, from_value,
+                          get_pv_structure, is_pva_dataclass_instance, pva_dataclass)
+from .._introspection import FieldDesc, FieldType
+from .._pvrequest import PVRequest
+from .._values import DataWithBitSet, FieldDescAndData
+
+__all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
+           "DataWrapperBase", "ServerStatus", "snapshot", "wrap_pvdb", "value_instance"]
+
+log = logging.getLogger("pva.server")
+
+
+class AuthenticationError(RuntimeError):
+    """Raised by an ``authorize`` hook to refuse an operation or connection."""
+
+
+class DatabaseDefinitionError(RuntimeError):
+    """A PV database that cannot be served (e.g. a name defined twice)."""
+
+
+class AuthOperation(enum.Enum):
+    """Operations which allow for granular authorization on a per-PV basis."""
+
+    read = enum.auto()
+    read_interface = enum.auto()
+    write = enum.auto()
+    call = enum.auto()
+
+
+@pva_dataclass
+class ServerStatus:
+    running: bool = True
+    version: str = "pva"
+
+
+def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
+    """A nested dict of ``obj``'s current field values (leaves by reference).
+
+    Taken when a change is posted, so a monitor queue holds the value as it
+    was then even if the dataclass is updated again before it is sent.
+    Leaf values (numbers, strings, numpy arrays, lists) are not copied: the
+    server's own updates replace them rather than mutate them.
+    """
+    out: Dict[str, Any] = {}
+    getter = obj.get if isinstance(obj, Mapping) else (lambda n, _o=obj: getattr(_o, n, None))
+    for name, child in desc.fields:
+        v = getter(name)
+        if child.field_type == FieldType.struct and not child.is_array and v is not None:
+            v = snapshot(child, v)
+        out[name] = v
+    return out
+
+
+def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:
+    """A pva dataclass instance from an instance, or from ``desc`` + a dict."""
+    if is_pva_dataclass_instance(value):
+        return value
+    if desc is None:
+        raise TypeError(f"{value!r} is not a pva dataclass instance (give its FieldDesc)")
+    return from_value(dataclass_from_field_desc(desc), value)
+
+
+class DataWrapperBase:
+    """A base class to wrap dataclasses and support the server API.
+
+    Parameters
+    ----------
+    name : str
+        The associated name of the data.
+    data : pva dataclass instance
+        The dataclass holding the data.
+    """
+
+    def __init__(self, name: str, data: Any):
+        self.name = name
+        self.data = data
+        self._subscribers: set = set()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+    @property
+    def structure(self) -> FieldDesc:
+        """The type of the data (the full type every client sees)."""
+        return get_pv_structure(self.data)
+
+    async def authorize(self, operation: AuthOperation, *, authorization: dict,
+                        request: Optional[PVRequest] = None) -> Any:
+        """Authorize ``operation``; raise (e.g. :class:`AuthenticationError`) to refuse.
+
+        ``authorization`` is the circuit's: ``{'method': 'ca' | 'anonymous',
+        'user': str, 'host': str, 'peer': (host, port), 'data': ...}``.
+        Returns the data (caproto.pva convention).
+        """
+        return self.data
+
+    async def read(self, request: PVRequest) -> Any:
+        """A bare ``read`` (``get``) implementation."""
+        return self.data
+
+    async def write(self, update: DataWithBitSet) -> None:
+        """A bare ``write`` (``put``) implementation."""
+        await self.commit(update.data)
+
+    async def call(self, request: PVRequest, data: FieldDescAndData) -> Any:
+        """A bare ``call`` (RPC) implementation: this PV does not support RPC."""
+        raise NotImplementedError(f"{self.name} does not support RPC")
+
+    async def subscribe(self, queue: Any, sub: Any) -> Any:
+        """Add a subscription (``sub.post(snapshot, changed_bits)`` receives updates)."""
+        self._subscribers.add(sub)
+        return self.data
+
+    async def unsubscribe(self, queue: Any, sub: Any) -> None:
+        """Remove a subscription."""
+        self._subscribers.discard(sub)
+
+    async def commit(self, changes: dict) -> None:
+        """Apply a nested dict of ``changes`` to the data and publish them."""
+        changed = fill_dataclass(self.data, changes)
+        await self._publish(changed)
+
+    async def _publish(self, changed_bitset: BitSet) -> None:
+        self.post(changed_bitset)
+
+    def post(self, changed_bitset: BitSet) -> None:
+        """Publish fields of ``self.data`` already changed in place."""
+        if not changed_bitset or not self._subscribers:
+            return
+        snap = snapshot(self.structure, self.data)
+        for sub in list(self._subscribers):
+            sub.post(snap, changed_bitset)
+
+
+def wrap_pvdb(pvdb: Mapping[str, Any]) -> Dict[str, DataWrapperBase]:
+    """Wrap plain pva dataclass values of ``pvdb`` in :class:`DataWrapperBase`."""
+    out: Dict[str, DataWrapperBase] = {}
+    for name, value in pvdb.items():
+        if isinstance(value, DataWrapperBase):
+            out[name] = value
+        elif is_pva_dataclass_instance(value):
+            out[name] = DataWrapperBase(name, value)
+        else:
+            raise DatabaseDefinitionError(
+                f"{name}: {type(value).__name__} is neither a DataWrapperBase nor a "
+                "pva dataclass instance")
+    return out

@@ -1,0 +1,925 @@
+"""The asyncio pvAccess server.
+
+Structure (after trio's ``serve_listeners``): :class:`Context` binds one TCP
+listener per interface (all on one port) and one UDP socket per interface on
+the search port, then runs a task per accepted connection
+(:class:`ServerCircuit`).  Everything protocol-related is done by the
+sans-I/O :class:`~pva.ServerVirtualCircuit` and :class:`~pva.Broadcaster`;
+this module only moves bytes, calls the data wrappers of ``pvdb`` and
+enforces limits.
+
+Per connection:
+
+- the *reader* (``ServerCircuit.run``) feeds received bytes to the circuit,
+  validates each message and handles it in order.  GET/PUT/RPC executions
+  run as tasks (a slow put handler does not stall the connection); a
+  cancel or destroy of the request cancels its task.
+- the *monitor sender* sends queued monitor updates, one per monitor in
+  turn, respecting the pipeline window and TCP back-pressure.  A monitor's
+  queue holds at most ``queueSize`` updates; when it is full the newest
+  update is squashed into the last queued one (fields changed in both are
+  marked in the overrun BitSet), so a slow client never grows memory.
+- a *watchdog* closes a connection silent for ``EPICS_PVA_CONN_TMO``.
+
+A data-wrapper exception becomes an error ``Status`` for that request.  A
+malformed or illegal message (:class:`~pva.DecodeError`,
+:class:`~pva.RemoteProtocolError`) closes that connection only, with the
+reason logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import inspect
+import logging
+import socket
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from .._bitset import BitSet, _spans
+from .._broadcaster import Broadcaster
+from .._circuit import ServerVirtualCircuit
+from .._dataclass import dataclass_from_field_desc, from_value, get_pv_structure, \
+    is_pva_dataclass_instance
+from .._errors import LocalProtocolError, ProtocolError
+from .._header import ControlMessage, Direction, EchoRequest
+from .._messages import (ChannelArrayRequest, ChannelArrayResponse, ChannelDestroyRequest,
+                         ChannelProcessRequest, ChannelProcessResponse, ChannelPutGetRequest,
+                         ChannelPutGetResponse, ChannelFieldInfoRequest,
+                         ChannelFieldInfoResponse, ChannelGetRequest, ChannelGetResponse,
+                         ChannelMonitorRequest, ChannelMonitorResponse, ChannelPutRequest,
+                         ChannelPutResponse, ChannelRequestCancel, ChannelRequestDestroy,
+                         ChannelRpcRequest, ChannelRpcResponse, ConnectionValidationResponse,
+                         CreateChannelRequest, Echo, EchoReply, SearchFlags,
+                         SearchRequest, SearchResponse, _OpRequest)
+from .._pvrequest import PVRequest
+from .._state import ChannelState, RequestState
+from .._values import DataWithBitSet, FieldDescAndData, Status
+from .config import ServerConfig, ServerLimits
+from .common import AuthOperation, DataWrapperBase, snapshot, wrap_pvdb
+
+__all__ = ["Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer"]
+
+log = logging.getLogger("pva.server")
+
+_OK = Status()
+
+
+class AsyncioAsyncLayer:
+    """What startup/shutdown hooks receive as ``async_lib`` (caproto convention)."""
+
+    name = "asyncio"
+    library = asyncio
+    ThreadsafeQueue = None
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _error(ex: BaseException) -> Status:
+    text = str(ex) or type(ex).__name__
+    return Status.create_error(f"{type(ex).__name__}: {text}" if str(ex) else text)
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _as_rpc_result(result: Any) -> FieldDescAndData:
+    if isinstance(result, FieldDescAndData):
+        return result
+    if result is None:
+        return FieldDescAndData()
+    if is_pva_dataclass_instance(result):
+        return FieldDescAndData(get_pv_structure(result), result)
+    if isinstance(result, tuple) and len(result) == 2:
+        return FieldDescAndData(*result)
+    raise TypeError(f"an RPC result must be a pva dataclass instance, not "
+                    f"{type(result).__name__}")
+
+
+def _request_mask(request: PVRequest, desc) -> BitSet:
+    """The fields a pvRequest selects, compacted (bit 0 alone = everything)."""
+    bits = request.to_bitset(desc)
+    if len(bits) >= desc.num_bits:
+        return BitSet({0})
+    spans = _spans(desc)
+    # a structure named only as the parent of a selected member (the
+    # ``alarm`` of ``field(alarm.severity)``) is not selected as a whole
+    own = BitSet(b for b in bits
+                 if not any(c in bits for c in range(b + 1, b + spans[b])))
+    return own.expand(desc).compact(desc)
+
+
+class _Op:
+    """Server state of one request (ioid) on a circuit."""
+
+    __slots__ = ("ioid", "sid", "entry", "command", "request", "desc", "mask", "task")
+
+    def __init__(self, ioid, sid, entry, command, request, desc, mask):
+        self.ioid = ioid
+        self.sid = sid
+        self.entry = entry
+        self.command = command
+        self.request = request
+        self.desc = desc
+        self.mask = mask          # BitSet to send (compacted)
+        self.task: Optional[asyncio.Task] = None
+
+
+class _Monitor(_Op):
+    """A monitor: a bounded, squashing queue of updates."""
+
+    __slots__ = ("circuit", "queue", "queue_size", "pipeline", "window", "running",
+                 "alive", "mask_full")
+
+    def __init__(self, circuit, ioid, sid, entry, request, desc, mask, queue_size, pipeline):
+        super().__init__(ioid, sid, entry, ChannelMonitorRequest, request, desc, mask)
+        self.circuit = circuit
+        self.queue: "collections.deque[list]" = collections.deque()
+        self.queue_size = queue_size
+        self.pipeline = pipeline
+        self.window = queue_size
+        self.running = False
+        self.alive = True
+        self.mask_full = mask.expand(desc)
+
+    def post(self, snap: Dict[str, Any], changed: BitSet) -> None:
+        """Queue an update (called by the data wrapper); squash if the queue is full."""
+        if not self.alive:
+            return
+        bits = changed.expand(self.desc) & self.mask_full
+        if not bits:
+            return
+        q = self.queue
+        if len(q) < self.queue_size:
+            q.append([snap, BitSet(bits), BitSet()])
+        else:
+            last = q[-1]
+            last[2] |= last[1] & bits
+            last[1] |= bits
+            last[0] = snap
+        self.circuit._kick(self)
+
+    @property
+    def sendable(self) -> bool:
+        return self.alive and self.running and bool(self.queue) and \
+            (not self.pipeline or self.window > 0)
+
+
+class ServerCircuit:
+    """One client connection."""
+
+    def __init__(self, context: "Context", reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter):
+        self.context = context
+        self.reader = reader
+        self.writer = writer
+        self.peer = writer.get_extra_info("peername")[:2]
+        self.sockname = writer.get_extra_info("sockname")[:2]
+        limits = context.config.limits
+        self.limits = limits
+        self.vc = ServerVirtualCircuit(address=self.peer,
+                                       max_message_size=limits.max_message_size)
+        self.entries: Dict[int, DataWrapperBase] = {}           # sid -> wrapper
+        self.chan_ops: Dict[int, set] = {}                       # sid -> ioids
+        self.ops: Dict[int, _Op] = {}                            # ioid -> op
+        self.authorization: Dict[str, Any] = {"method": "", "user": "", "host": "",
+                                              "peer": self.peer, "data": None}
+        self._dirty: "collections.OrderedDict[_Monitor, None]" = collections.OrderedDict()
+        self._wakeup = asyncio.Event()
+        self._last_rx = asyncio.get_running_loop().time()
+        self._closing = False
+        self.close_reason: Optional[str] = None
+
+    def __repr__(self) -> str:
+        return f"<ServerCircuit peer={self.peer} channels={len(self.entries)}>"
+
+    # ------------------------------------------------------------ sending
+    def _send(self, *messages) -> None:
+        bufs = self.vc.send(*messages)
+        if not self._closing:
+            self.writer.writelines(bufs)
+
+    def _request_alive(self, ioid: int) -> bool:
+        req = self.vc.requests.get(ioid)
+        return req is not None and req.state is not RequestState.DEAD
+
+    def _reply(self, msg, error_reply: Callable[[Status], Any]) -> None:
+        """Send an operation reply; if its value cannot be encoded send an error."""
+        if not self._request_alive(msg.ioid):
+            return  # destroyed or cancelled meanwhile
+        try:
+            self._send(msg)
+        except LocalProtocolError as ex:
+            log.warning("%s: cannot send reply to request %d: %s", self, msg.ioid, ex)
+            if self._request_alive(msg.ioid):
+                try:
+                    self._send(error_reply(Status.create_error(f"server: {ex}")))
+                except LocalProtocolError as ex2:
+                    log.error("%s: cannot send error reply: %s", self, ex2)
+
+    def close(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+        self._closing = True
+        self.writer.close()
+
+    # ------------------------------------------------------------ main loop
+    async def run(self) -> None:
+        vc = self.vc
+        tasks: List[asyncio.Task] = []
+        try:
+            self._send(vc.set_byte_order(vc.byte_order),
+                       vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
+            tasks.append(asyncio.ensure_future(self._monitor_sender()))
+            tasks.append(asyncio.ensure_future(self._watchdog()))
+            reader = self.reader
+            loop = asyncio.get_running_loop()
+            while not self._closing:
+                data = await reader.read(0x40000)
+                if not data:
+                    break
+                self._last_rx = loop.time()
+                try:
+                    msgs = vc.recv(data)
+                except ProtocolError as ex:
+                    self.close(f"malformed data: {ex}")
+                    break
+                for msg in msgs:
+                    if self._closing:
+                        break
+                    try:
+                        if not vc.process_command(msg):
+                            continue
+                    except ProtocolError as ex:
+                        self.close(f"protocol violation: {ex}")
+                        break
+                    await self._dispatch(msg)
+                if not self._closing:
+                    await self.writer.drain()
+        except (ConnectionError, OSError) as ex:
+            if self.close_reason is None:
+                self.close_reason = f"connection lost: {ex}"
+        except asyncio.CancelledError:
+            if self.close_reason is None:
+                self.close_reason = "server stopping"
+            raise
+        finally:
+            if self.close_reason and not self.close_reason.startswith(
+                    ("server stopping", "connection lost")):
+                log.warning("closing circuit from %s:%s: %s", *self.peer, self.close_reason)
+            else:
+                log.debug("circuit from %s:%s closed: %s", *self.peer,
+                          self.close_reason or "by the client")
+            self._closing = True
+            for t in tasks:
+                t.cancel()
+            await self._cleanup()
+            vc.disconnect()
+            try:
+                self.writer.close()
+            except Exception:  # pragma: no cover - already closed
+                pass
+
+    async def _cleanup(self) -> None:
+        for op in list(self.ops.values()):
+            await self._drop_op(op)
+        self.ops.clear()
+
+    async def _drop_op(self, op: _Op) -> None:
+        if op.task is not None and not op.task.done():
+            op.task.cancel()
+        if isinstance(op, _Monitor):
+            op.alive = False
+            op.queue.clear()
+            try:
+                await op.entry.unsubscribe(None, op)
+            except Exception:
+                log.exception("%s: unsubscribe of %s failed", self, op.entry)
+        ioids = self.chan_ops.get(op.sid)
+        if ioids is not None:
+            ioids.discard(op.ioid)
+
+    async def _watchdog(self) -> None:
+        tmo = self.context.config.conn_timeout
+        if not tmo or tmo <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            idle = loop.time() - self._last_rx
+            if idle >= tmo:
+                self.close(f"no data received for {tmo:g} s (EPICS_PVA_CONN_TMO)")
+                return
+            await asyncio.sleep(tmo - idle + 0.01)
+
+    def _kick(self, mon: _Monitor) -> None:
+        if mon.sendable:
+            self._dirty[mon] = None
+            self._wakeup.set()
+
+    async def _monitor_sender(self) -> None:
+        dirty = self._dirty
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while dirty and not self._closing:
+                mon, _ = dirty.popitem(last=False)
+                if not mon.sendable:
+                    continue
+                snap, bits, overrun = mon.queue.popleft()
+                if mon.pipeline:
+                    mon.window -= 1
+                msg = ChannelMonitorResponse(
+                    mon.ioid, _OK, 0, pv_structure_if=mon.desc,
+                    pv_data=DataWithBitSet(snap, bits.compact(mon.desc)),
+                    overrun_bitset=overrun.compact(mon.desc) if overrun else None)
+                if self._request_alive(mon.ioid):
+                    try:
+                        self._send(msg)
+                    except LocalProtocolError as ex:
+                        log.warning("%s: monitor update of %s not sent: %s", self,
+                                    mon.entry.name, ex)
+                if mon.sendable:
+                    dirty[mon] = None
+                await self.writer.drain()
+
+    # ------------------------------------------------------------ dispatch
+    async def _dispatch(self, msg) -> None:
+        if isinstance(msg, ControlMessage):
+            if isinstance(msg, EchoRequest):
+                self._send(self.vc.echo_response(msg))
+            return
+        handler = _HANDLERS.get(type(msg))
+        if handler is not None:
+            await handler(self, msg)
+
+    async def _on_validation(self, msg: ConnectionValidationResponse) -> None:
+        auth = self.authorization
+        auth["method"] = msg.auth_nz
+        data = msg.data
+        if data is not None and data.interface is not None and isinstance(data.data, dict):
+            auth["user"] = str(data.data.get("user", ""))
+            auth["host"] = str(data.data.get("host", ""))
+            try:
+                auth["data"] = from_value(dataclass_from_field_desc(data.interface), data.data)
+            except Exception:
+                auth["data"] = data.data
+        hook = self.context.authorize
+        status = _OK
+        if hook is not None:
+            try:
+                await _maybe_await(hook(dict(auth)))
+            except Exception as ex:
+                status = _error(ex)
+        self._send(self.vc.validated_connection(status))
+        if not status.is_successful:
+            await self.writer.drain()
+            self.close(f"connection refused: {status.message}")
+
+    async def _on_echo(self, msg: Echo) -> None:
+        self._send(EchoReply(msg.payload))
+
+    async def _on_search(self, msg: SearchRequest) -> None:
+        found = self.context._found_ids(msg)
+        if found or msg.flags & SearchFlags.REPLY_REQUIRED:
+            self._send(SearchResponse(self.context.guid, msg.sequence_id, self.sockname,
+                                      found, found=bool(found)))
+
+    async def _on_create(self, msg: CreateChannelRequest) -> None:
+        pvdb = self.context.pvdb
+        for cid, name in msg.channels:
+            ch = self.vc.channel_by_cid(cid)
+            entry = pvdb.get(name)
+            if entry is None:
+                self._send(ch.create(status=Status.create_error(f"no such channel: {name}")))
+                continue
+            if len(self.entries) >= self.limits.max_channels:
+                self._send(ch.create(status=Status.create_error(
+                    f"too many channels on this connection (limit {self.limits.max_channels})")))
+                continue
+            self._send(ch.create())
+            self.entries[ch.sid] = entry
+            self.chan_ops[ch.sid] = set()
+
+    async def _on_destroy_channel(self, msg: ChannelDestroyRequest) -> None:
+        sid = msg.server_chid
+        ch = self.vc.channel_by_sid(sid)
+        for ioid in list(self.chan_ops.pop(sid, ())):
+            op = self.ops.pop(ioid, None)
+            if op is not None:
+                await self._drop_op(op)
+        self.entries.pop(sid, None)
+        if ch is not None and ch.state is ChannelState.DESTROYING:
+            self._send(ch.disconnect())
+
+    async def _on_request_destroy(self, msg: ChannelRequestDestroy) -> None:
+        op = self.ops.pop(msg.ioid, None)
+        if op is not None:
+            await self._drop_op(op)
+
+    async def _on_request_cancel(self, msg: ChannelRequestCancel) -> None:
+        op = self.ops.get(msg.ioid)
+        if op is not None and op.task is not None and not op.task.done():
+            op.task.cancel()
+
+    # --- INIT of an operation
+    async def _init_op(self, msg, operation: AuthOperation, error_reply):
+        """Common INIT checks; returns (entry, request, desc, mask) or None."""
+        entry = self.entries.get(msg.server_chid)
+        live = len(self.ops)
+        try:
+            if entry is None:
+                raise LookupError(f"unknown channel {msg.server_chid}")
+            if live >= self.limits.max_operations:
+                raise RuntimeError(f"too many operations on this connection "
+                                   f"(limit {self.limits.max_operations})")
+            request = msg.request
+            await entry.authorize(operation, authorization=dict(self.authorization),
+                                  request=request)
+            desc = entry.structure
+            mask = _request_mask(request, desc)
+        except Exception as ex:
+            self._reply(error_reply(_error(ex)), error_reply)
+            return None
+        return entry, request, desc, mask
+
+    def _register(self, op: _Op) -> None:
+        self.ops[op.ioid] = op
+        self.chan_ops.setdefault(op.sid, set()).add(op.ioid)
+
+    def _spawn(self, op: _Op, coro) -> None:
+        op.task = asyncio.ensure_future(coro)
+
+    async def _on_get(self, msg: ChannelGetRequest) -> None:
+        ioid = msg.ioid
+
+        def err(status):
+            return ChannelGetResponse(ioid, status, msg.subcommand)
+        if msg.is_init:
+            res = await self._init_op(msg, AuthOperation.read, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            op = _Op(ioid, msg.server_chid, entry, ChannelGetRequest, request, desc, mask)
+            self._register(op)
+            self._reply(ChannelGetResponse(ioid, _OK, msg.subcommand, pv_structure_if=desc), err)
+            return
+        op = self.ops.get(ioid)
+        if op is None:
+            return
+        self._spawn(op, self._exec_get(op, msg.subcommand, err))
+
+    async def _exec_get(self, op: _Op, sub: int, err) -> None:
+        try:
+            data = await op.entry.read(op.request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            log.debug("%s: read of %s failed", self, op.entry.name, exc_info=True)
+            self._reply(err(_error(ex)), err)
+        else:
+            self._reply(ChannelGetResponse(op.ioid, _OK, sub, pv_structure_if=op.desc,
+                                           pv_data=DataWithBitSet(data, op.mask)), err)
+        self._finish(op, sub)
+
+    def _finish(self, op: _Op, sub: int) -> None:
+        op.task = None
+        if sub & 0x10:
+            self.ops.pop(op.ioid, None)
+            ioids = self.chan_ops.get(op.sid)
+            if ioids is not None:
+                ioids.discard(op.ioid)
+
+    async def _on_put(self, msg: ChannelPutRequest) -> None:
+        ioid = msg.ioid
+
+        def err(status):
+            return ChannelPutResponse(ioid, status, msg.subcommand)
+        if msg.is_init:
+            res = await self._init_op(msg, AuthOperation.write, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            op = _Op(ioid, msg.server_chid, entry, ChannelPutRequest, request, desc, mask)
+            self._register(op)
+            self._reply(ChannelPutResponse(ioid, _OK, msg.subcommand, put_structure_if=desc),
+                        err)
+            return
+        op = self.ops.get(ioid)
+        if op is None:
+            return
+        self._spawn(op, self._exec_put(op, msg, err))
+
+    async def _exec_put(self, op: _Op, msg: ChannelPutRequest, err) -> None:
+        sub = msg.subcommand
+        try:
+            if sub & 0x40:
+                data = await op.entry.read(op.request)
+                reply = ChannelPutResponse(op.ioid, _OK, sub, put_structure_if=op.desc,
+                                           pv_data=DataWithBitSet(data, op.mask))
+            else:
+                update = msg.put_data
+                if update.data is None:
+                    update.data = {}
+                await op.entry.write(update)
+                reply = ChannelPutResponse(op.ioid, _OK, sub)
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            log.debug("%s: put to %s failed", self, op.entry.name, exc_info=True)
+            reply = err(_error(ex))
+        self._reply(reply, err)
+        self._finish(op, sub)
+
+    async def _on_rpc(self, msg: ChannelRpcRequest) -> None:
+        ioid = msg.ioid
+
+        def err(status):
+            return ChannelRpcResponse(ioid, status, msg.subcommand)
+        if msg.is_init:
+            res = await self._init_op(msg, AuthOperation.call, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            op = _Op(ioid, msg.server_chid, entry, ChannelRpcRequest, request, desc, mask)
+            self._register(op)
+            self._reply(ChannelRpcResponse(ioid, _OK, msg.subcommand), err)
+            return
+        op = self.ops.get(ioid)
+        if op is None:
+            return
+        self._spawn(op, self._exec_rpc(op, msg, err))
+
+    async def _exec_rpc(self, op: _Op, msg: ChannelRpcRequest, err) -> None:
+        sub = msg.subcommand
+        try:
+            result = _as_rpc_result(await op.entry.call(op.request, msg.pv_data))
+            reply = ChannelRpcResponse(op.ioid, _OK, sub, pv_response=result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            log.debug("%s: RPC to %s failed", self, op.entry.name, exc_info=True)
+            reply = err(_error(ex))
+        self._reply(reply, err)
+        self._finish(op, sub)
+
+    async def _on_monitor(self, msg: ChannelMonitorRequest) -> None:
+        ioid = msg.ioid
+        sub = msg.subcommand
+        if msg.is_init:
+            def err(status):
+                return ChannelMonitorResponse(ioid, status, 0x08)
+            res = await self._init_op(msg, AuthOperation.read, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            lim = self.limits
+            pipeline = bool(sub & 0x80)
+            try:
+                qsize = msg.nfree if pipeline else request.int_option("queueSize", None)
+                qsize = int(qsize) if qsize else lim.default_queue_size
+            except Exception:  # a malformed queueSize option: use the default
+                qsize = lim.default_queue_size
+            qsize = max(1, min(qsize, lim.max_queue_size))
+            mon = _Monitor(self, ioid, msg.server_chid, entry, request, desc, mask, qsize,
+                           pipeline)
+            try:
+                data = await entry.subscribe(None, mon)
+            except Exception as ex:
+                self._reply(err(_error(ex)), err)
+                return
+            self._register(mon)
+            self._reply(ChannelMonitorResponse(ioid, _OK, 0x08, pv_structure_if=desc), err)
+            # the first update is the complete (selected) value
+            mon.queue.append([snapshot(desc, data), BitSet(mon.mask_full), BitSet()])
+            return
+        mon = self.ops.get(ioid)
+        if not isinstance(mon, _Monitor):
+            return
+        if sub & 0x10:
+            self.ops.pop(ioid, None)
+            await self._drop_op(mon)
+            return
+        if sub & 0x80 and msg.nfree is not None:
+            mon.window += msg.nfree
+        if sub & 0x04:
+            mon.running = bool(sub & 0x40)
+        self._kick(mon)
+
+    async def _on_get_field(self, msg: ChannelFieldInfoRequest) -> None:
+        ioid = msg.ioid
+        entry = self.entries.get(msg.server_chid)
+        try:
+            if entry is None:
+                raise LookupError(f"unknown channel {msg.server_chid}")
+            await entry.authorize(AuthOperation.read_interface,
+                                  authorization=dict(self.authorization))
+            desc = entry.structure
+            name = msg.sub_field_name
+            if name:
+                desc = desc[name]
+            reply = ChannelFieldInfoResponse(ioid, desc)
+        except Exception as ex:
+            reply = ChannelFieldInfoResponse(ioid, None, _error(ex))
+        self._send(reply)
+
+    async def _on_unsupported(self, msg: _OpRequest) -> None:
+        if not msg.is_init:
+            return
+        cls = _UNSUPPORTED_REPLY[type(msg)]
+        self._send(cls(msg.ioid, Status.create_error(
+            f"{type(msg).__name__[7:-7] or 'operation'} is not supported by this server"),
+            msg.subcommand))
+
+
+_UNSUPPORTED_REPLY = {ChannelArrayRequest: ChannelArrayResponse,
+                      ChannelProcessRequest: ChannelProcessResponse,
+                      ChannelPutGetRequest: ChannelPutGetResponse}
+
+_HANDLERS = {
+    ConnectionValidationResponse: ServerCircuit._on_validation,
+    Echo: ServerCircuit._on_echo,
+    SearchRequest: ServerCircuit._on_search,
+    CreateChannelRequest: ServerCircuit._on_create,
+    ChannelDestroyRequest: ServerCircuit._on_destroy_channel,
+    ChannelRequestDestroy: ServerCircuit._on_request_destroy,
+    ChannelRequestCancel: ServerCircuit._on_request_cancel,
+    ChannelGetRequest: ServerCircuit._on_get,
+    ChannelPutRequest: ServerCircuit._on_put,
+    ChannelRpcRequest: ServerCircuit._on_rpc,
+    ChannelMonitorRequest: ServerCircuit._on_monitor,
+    ChannelFieldInfoRequest: ServerCircuit._on_get_field,
+    ChannelArrayRequest: ServerCircuit._on_unsupported,
+    ChannelProcessRequest: ServerCircuit._on_unsupported,
+    ChannelPutGetRequest: ServerCircuit._on_unsupported,
+}
+
+
+class _UDPProtocol(asyncio.DatagramProtocol):
+    def __init__(self, context: "Context"):
+        self.context = context
+        self.transport: Optional[asyncio.DatagramTransport] = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        try:
+            self.context._on_datagram(self.transport, data, addr)
+        except Exception:  # a bad datagram must never stop the listener
+            log.debug("bad datagram from %s", addr, exc_info=True)
+
+    def error_received(self, exc) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class Context:
+    """An asyncio pvAccess server for ``pvdb`` (PV name -> data wrapper).
+
+    Parameters
+    ----------
+    pvdb : dict
+        PV name to :class:`~pva.server.common.DataWrapperBase` (or a plain pva
+        dataclass instance, which gets wrapped).
+    interfaces : list of str, optional
+        Overrides EPICS_PVAS_INTF_ADDR_LIST.
+    conf : dict, optional
+        EPICS_PVA* settings overriding the environment.
+    useenv : bool
+        Read the environment at all (``False``: only ``conf`` and defaults).
+    config : ServerConfig, optional
+        A complete configuration (``conf``/``useenv`` are then ignored).
+    limits : ServerLimits, optional
+        Per-circuit limits.
+    authorize : callable, optional
+        ``authorize(authorization: dict)`` (may be async) called when a client
+        validates its connection, with ``method``, ``user``, ``host`` and
+        ``peer``; raise to refuse the connection.
+
+    Attributes
+    ----------
+    port, udp_port : int
+        The bound TCP and UDP ports (known once :meth:`start` returned).
+    """
+
+    def __init__(self, pvdb: Mapping[str, Any], *, interfaces: Optional[List[str]] = None,
+                 conf: Optional[Mapping[str, str]] = None, useenv: bool = True,
+                 config: Optional[ServerConfig] = None, limits: Optional[ServerLimits] = None,
+                 authorize: Optional[Callable[[dict], Any]] = None):
+        self.pvdb = wrap_pvdb(pvdb)
+        self.config = config or ServerConfig.from_env(conf, useenv=useenv, limits=limits)
+        if limits is not None:
+            self.config.limits = limits
+        if interfaces:
+            self.config.interfaces = list(interfaces)
+        self.authorize = authorize
+        self.broadcaster = Broadcaster(Direction.SERVER)
+        self.port: Optional[int] = None
+        self.udp_port: Optional[int] = None
+        self.circuits: set = set()
+        self._servers: list = []
+        self._udp: list = []
+        self._tasks: set = set()
+        self._hook_tasks: list = []
+        self._stopped: Optional[asyncio.Event] = None
+        self.started = False
+
+    @property
+    def guid(self) -> bytes:
+        """The server GUID."""
+        return self.broadcaster.guid
+
+    def client_conf(self) -> Dict[str, str]:
+        """A client configuration (p4p ``conf=``) that reaches this server by unicast."""
+        return self.config.client_conf(self.port, self.udp_port)
+
+    # ------------------------------------------------------------ start/stop
+    async def start(self) -> None:
+        """Bind the TCP and UDP sockets and start serving (returns when ready)."""
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        cfg = self.config
+        port = cfg.tcp_port
+        for intf in cfg.interfaces:
+            try:
+                srv = await asyncio.start_server(self._on_client, host=intf, port=port,
+                                                 reuse_address=True)
+            except OSError as ex:
+                if ex.errno != errno.EADDRINUSE or port == 0 or self._servers:
+                    raise
+                log.warning("TCP port %d is in use; using a free port", port)
+                srv = await asyncio.start_server(self._on_client, host=intf, port=0,
+                                                 reuse_address=True)
+            port = srv.sockets[0].getsockname()[1]
+            self._servers.append(srv)
+        self.port = port
+        udp_port = cfg.udp_port
+        for intf in cfg.interfaces:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.bind((intf, udp_port))
+            udp_port = sock.getsockname()[1]
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UDPProtocol(self), sock=sock)
+            self._udp.append(transport)
+        self.udp_port = udp_port
+        self.broadcaster.server_address = (
+            cfg.interfaces[0] if len(cfg.interfaces) == 1 else "0.0.0.0", port)
+        self._spawn(self._beacon_loop())
+        self.started = True
+        log.info("pva server %s listening on TCP %s:%d, UDP %d", self.guid.hex(),
+                 ",".join(cfg.interfaces), port, udp_port)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(self, *, log_pv_names: bool = False, startup_hook=None) -> None:
+        """Start, run the startup hooks of the data wrappers, serve until :meth:`stop`."""
+        if not self.started:
+            await self.start()
+        if log_pv_names:
+            log.info("PVs available:\n%s", "\n".join(sorted(self.pvdb)))
+        async_lib = AsyncioAsyncLayer()
+        for entry in self.pvdb.values():
+            hook = getattr(entry, "server_startup", None)
+            if hook is not None:
+                self._hook_tasks.append(asyncio.ensure_future(self._run_hook(hook, async_lib)))
+        if startup_hook is not None:
+            await _maybe_await(startup_hook(self))
+        try:
+            await self._stopped.wait()
+        finally:
+            await self._shutdown(async_lib)
+
+    async def _run_hook(self, hook, async_lib) -> None:
+        try:
+            await hook(async_lib)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("startup hook %s failed", hook)
+
+    async def _shutdown(self, async_lib) -> None:
+        for t in self._hook_tasks:
+            t.cancel()
+        self._hook_tasks.clear()
+        for entry in self.pvdb.values():
+            hook = getattr(entry, "server_shutdown", None)
+            if hook is not None:
+                try:
+                    await hook(async_lib)
+                except Exception:
+                    log.exception("shutdown hook %s failed", hook)
+        await self.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return."""
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def close(self) -> None:
+        """Close every socket and connection."""
+        for srv in self._servers:
+            srv.close()
+        for t in self._udp:
+            t.close()
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for srv in self._servers:
+            await srv.wait_closed()
+        self._servers.clear()
+        self._udp.clear()
+        self.started = False
+
+    async def __aenter__(self) -> "Context":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------ TCP
+    async def _on_client(self, reader, writer) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        circuit = ServerCircuit(self, reader, writer)
+        self.circuits.add(circuit)
+        try:
+            await circuit.run()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("circuit %s failed", circuit)
+        finally:
+            self.circuits.discard(circuit)
+            self._tasks.discard(task)
+
+    # ------------------------------------------------------------ UDP
+    def _found_ids(self, msg: SearchRequest) -> List[int]:
+        pvdb = self.pvdb
+        return [c.id for c in msg.channels if c.channel_name in pvdb]
+
+    def _on_datagram(self, transport, data: bytes, addr) -> None:
+        msgs = self.broadcaster.recv(data, addr)
+        for msg in msgs:
+            if not isinstance(msg, SearchRequest):
+                continue
+            if msg.protocols and "tcp" not in msg.protocols:
+                continue
+            found = self._found_ids(msg)
+            if not found and not msg.flags & SearchFlags.REPLY_REQUIRED:
+                continue
+            reply = self.broadcaster.search_response(msg, found, found=bool(found))
+            host = msg.response_address
+            if host in ("0.0.0.0", "::", ""):
+                host = addr[0]
+            port = msg.response_port or addr[1]
+            try:
+                transport.sendto(b"".join(self.broadcaster.send(reply)), (host, port))
+            except OSError as ex:
+                log.debug("search reply to %s:%d failed: %s", host, port, ex)
+
+    async def _beacon_loop(self) -> None:
+        cfg = self.config
+        dests = list(cfg.beacon_addresses)
+        if cfg.auto_beacon:
+            dests.append(("255.255.255.255", cfg.udp_port or self.udp_port))
+        if not dests or not self._udp:
+            return
+        transport = self._udp[0]
+        while True:
+            data = b"".join(self.broadcaster.send(self.broadcaster.beacon()))
+            for dest in dests:
+                try:
+                    transport.sendto(data, dest)
+                except OSError as ex:
+                    log.debug("beacon to %s failed: %s", dest, ex)
+            await asyncio.sleep(cfg.beacon_period)
+
+
+async def start_server(pvdb: Mapping[str, Any], *, interfaces: Optional[List[str]] = None,
+                       log_pv_names: bool = False, **kwargs) -> None:
+    """Start an asyncio server for ``pvdb`` and serve until cancelled."""
+    ctx = Context(pvdb, interfaces=interfaces, **kwargs)
+    await ctx.run(log_pv_names=log_pv_names)
+
+
+def run(pvdb: Mapping[str, Any], *, interfaces: Optional[List[str]] = None,
+        log_pv_names: bool = False, **kwargs) -> None:
+    """Serve ``pvdb`` until interrupted (Ctrl-C), then exit cleanly."""
+    try:
+        asyncio.run(start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+                                 **kwargs))
+    except KeyboardInterrupt:
+        pass
