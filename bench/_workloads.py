@@ -11,12 +11,15 @@ WF_ELEMENTS = 1000000
 
 
 class Workload:
-    def __init__(self, key, title, full, quick, metrics):
+    """``only``: the implementations that have the API (others show "n/a")."""
+
+    def __init__(self, key, title, full, quick, metrics, only=None):
         self.key = key
         self.title = title
         self.full = full
         self.quick = quick
         self.metrics = metrics
+        self.only = only
 
     def params(self, quick):
         return dict(self.quick if quick else self.full)
@@ -69,6 +72,14 @@ CA_WORKLOADS = [
              {"nchan": 200}, [
         Metric("import time", "ms", lambda r: r["import_s"] * 1e3, not_for=("C",)),
         Metric("RSS after connecting", "MB", lambda r: r["rss_kb"] / 1024)]),
+    # The one-liners of the prompt layer; C does the same work with the C API.
+    Workload("caget_many", "9. caget_many of 1,000 scalar PVs (new channels)",
+             {"nchan": 1000}, {"nchan": 200}, [
+        Metric("connected and read", "ms", lambda r: r["wall"] * 1e3,
+               target=("max_ratio_c", 2.0))], only=("ours", "C", "pyepics")),
+    Workload("caget_one", "10. single caget on a connected PV", {"n": 2000}, {"n": 200}, [
+        Metric("time per caget", "us", per_op("wall"), target=("max_ratio_c", 1.3))],
+        only=("ours", "C", "pyepics")),
 ]
 
 PVA_WORKLOADS = [

@@ -105,7 +105,9 @@ def _error(exc):
 # CA ----------------------------------------------------------------------------
 def run_ca(args, impls, env, workdir, rng):
     ready = [i for i in impls if i.command]
-    results = {w.key: {i.label: (i.reason if not i.command else []) for i in impls}
+    results = {w.key: {i.label: (i.reason if not i.command else
+                                 [] if w.only is None or i.label in w.only else
+                                 "n/a (no such API)") for i in impls}
                for w in CA_WORKLOADS}
     c_impl = next((i for i in impls if i.native and i.command), None)
     db = os.path.join(workdir, "bench.db")
@@ -122,7 +124,7 @@ def run_ca(args, impls, env, workdir, rng):
             runner.run(c_impl, "fill", {"prefix": PREFIX})
         for rep in range(args.repeats):
             for w in CA_WORKLOADS:
-                order = list(ready)
+                order = [i for i in ready if w.only is None or i.label in w.only]
                 rng.shuffle(order)
                 times = []
                 for impl in order:

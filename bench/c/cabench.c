@@ -118,6 +118,19 @@ static int wl_get_batch(void)
     return 0;
 }
 
+/* What caget_many must match: create all, one pend_io, get all, one pend_io. */
+static int wl_get_many(void)
+{
+    double *values = malloc(nchan * sizeof(double));
+    double w0 = wall(), c0 = cpu();
+    chid *chans = connect_many(nchan);
+    for (long i = 0; i < nchan; i++)
+        check(ca_get(DBR_DOUBLE, chans[i], &values[i]), "get");
+    check(ca_pend_io(timeout), "pend_io");
+    result(wall() - w0, cpu() - c0, nchan, NULL);
+    return 0;
+}
+
 static epicsEventId done;
 static long put_status;
 
@@ -289,6 +302,8 @@ int main(int argc, char **argv)
     check(ca_context_create(ca_enable_preemptive_callback), "context_create");
     if (!strcmp(w, "connect")) return wl_connect();
     if (!strcmp(w, "get_seq")) return wl_get_seq();
+    if (!strcmp(w, "caget_one")) return wl_get_seq();   /* the C round trip */
+    if (!strcmp(w, "caget_many")) return wl_get_many();
     if (!strcmp(w, "get_batch")) return wl_get_batch();
     if (!strcmp(w, "put_cb")) return wl_put_cb();
     if (!strcmp(w, "monitor")) return wl_monitor();

@@ -171,6 +171,28 @@ def import_mem(prefix, nchan, timeout=30, **_):
            module=sys.modules["caffi"].__file__)
 
 
+def caget_many(prefix, nchan, timeout=30, **_):
+    """The prompt layer's one-liner on fresh channels (ours only)."""
+    from caffi import caget_many as read_many
+    names = _ai_names(prefix, nchan)
+    with Timer() as t:
+        values = read_many(names, timeout=timeout)
+    assert len(values) == nchan
+    result(t.wall, t.cpu, nchan)
+
+
+def caget_one(prefix, n, timeout=30, **_):
+    """Sequential ``caget`` of one PV whose channel is cached (ours only)."""
+    from caffi import caget
+    name = prefix + "ai0"
+    caget(name, timeout=timeout)
+    with Timer() as t:
+        for _ in range(n):
+            caget(name, timeout=timeout)
+    result(t.wall, t.cpu, n)
+
+
 if __name__ == "__main__":
     sys.exit(main({f.__name__: f for f in (connect, get_seq, get_batch, put_cb, monitor,
-                                            waveform, ctrl_time, import_mem)}))
+                                            waveform, ctrl_time, import_mem, caget_many,
+                                            caget_one)}))

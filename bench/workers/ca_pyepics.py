@@ -150,6 +150,28 @@ def import_mem(prefix, nchan, timeout=30, **_):
     result(t.wall, t.cpu, nchan, import_s=import_s, rss0_kb=rss0)
 
 
+def caget_many(prefix, nchan, timeout=30, **_):
+    """``epics.caget_many`` on fresh channels."""
+    import epics
+    names = _ai_names(prefix, nchan)
+    with Timer() as t:
+        values = epics.caget_many(names, timeout=timeout)
+    assert len(values) == nchan and all(v is not None for v in values)
+    result(t.wall, t.cpu, nchan)
+
+
+def caget_one(prefix, n, timeout=30, **_):
+    """Sequential ``epics.caget`` of one PV (pyepics caches the channel)."""
+    import epics
+    name = prefix + "ai0"
+    epics.caget(name, timeout=timeout)
+    with Timer() as t:
+        for _ in range(n):
+            epics.caget(name, timeout=timeout)
+    result(t.wall, t.cpu, n)
+
+
 if __name__ == "__main__":
     sys.exit(main({f.__name__: f for f in (connect, get_seq, get_batch, put_cb, monitor,
-                                            waveform, ctrl_time, import_mem)}))
+                                            waveform, ctrl_time, import_mem, caget_many,
+                                            caget_one)}))
