@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pva._errors import DecodeError, RemoteProtocolError
@@ -413,11 +413,18 @@ def test_round_trip_any_chunking(spec, cuts):
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 255), st.binary(max_size=3000), st.sampled_from(BYTE_ORDERS),
        st.integers(1, 5000), st.lists(st.binary(max_size=300), max_size=5))
+@example(0, b"", "<", 8, [b"\xca\x00\x00\x00\x00\x00\x00\x01"])  # payload shaped like a header
 def test_segmentation_round_trip(cmd, payload, bo, limit, more):
     pieces = [payload] + more
     bufs = Framer(Direction.SERVER, bo).encode(cmd, pieces, max_segment_size=limit)
-    heads = [decode_header(b) for b in bufs if isinstance(b, bytes) and len(b) == 8
-             and b[0] == 0xCA]
+    # Walk the stream header by header (a payload may itself look like one).
+    stream = join(bufs)
+    heads, offset = [], 0
+    while offset < len(stream):
+        head = decode_header(stream[offset:offset + 8])
+        heads.append(head)
+        offset += 8 + head.payload_size
+    assert offset == len(stream)
     total = sum(len(p) for p in pieces)
     assert all(h.payload_size <= limit for h in heads)
     assert sum(h.payload_size for h in heads) == total
