@@ -1,0 +1,453 @@
+"""asyncio pvAccess client: :class:`Context`, a thin adapter on :mod:`pva.client.core`.
+
+Example
+-------
+::
+
+    import asyncio
+    from pva.client.aio import Context
+
+    async def main():
+        async with Context() as ctx:
+            v = await ctx.get("demo:value")
+            print(v.value, v.todict())
+            await ctx.put("demo:value", 4.5)
+            async with ctx.monitor("demo:value") as sub:
+                async for update in sub:          # Value, or Disconnected/RemoteError
+                    print(update)
+                    break
+
+    asyncio.run(main())
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import socket
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from .._introspection import FieldDesc
+from .config import ClientConfig
+from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
+                   RemoteError, Timeout, Value, parse_request)
+
+__all__ = ["Context", "ClientChannel", "Subscription", "Value", "Disconnected",
+           "RemoteError", "Finished", "Timeout", "Cancelled"]
+
+log = logging.getLogger("pva.client")
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class _Reactor:
+    """What :class:`ClientCore` needs from asyncio."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.time = loop.time
+        self.call_later = loop.call_later
+        self._tasks: set = set()
+
+    def connect_tcp(self, host: str, port: int, protocol) -> None:
+        async def connect():
+            try:
+                await self.loop.create_connection(lambda: protocol, host, port)
+            except OSError as ex:
+                protocol.connection_lost(ex)
+        task = self.loop.create_task(connect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, core: ClientCore):
+        self.core = core
+
+    def datagram_received(self, data, addr) -> None:
+        self.core.datagram_received(data, addr[:2])
+
+    def error_received(self, exc) -> None:  # ICMP port unreachable and the like
+        log.debug("UDP error: %s", exc)
+
+
+def _why(ch: Channel) -> str:
+    if ch.state == "searching":
+        return f"not found; searched {ch.searches} times" + (
+            f", last server refusal: {ch.error}" if ch.error else "")
+    if ch.state == "connecting":
+        host, port = ch.circuit.address if ch.circuit else ("?", 0)
+        return f"found at {host}:{port}, connection not established"
+    if ch.state == "connected":
+        return "connected, no reply from the server"
+    return ch.state
+
+
+class Context:
+    """An asyncio pvAccess client context.
+
+    Parameters
+    ----------
+    provider : str
+        Only ``'pva'``.
+    conf : dict, optional
+        ``EPICS_PVA_*`` settings (see :mod:`pva.client.config`).
+    useenv : bool
+        Read the environment as well (``conf`` overrides it).
+    timeout : float
+        Default timeout of operations, in seconds.
+
+    Channels and TCP connections are shared by every operation of the
+    context and stay open until :meth:`close`; a monitor re-subscribes by
+    itself after its server comes back.
+    """
+
+    def __init__(self, provider: str = "pva", conf: Optional[dict] = None, useenv: bool = True,
+                 *, timeout: float = DEFAULT_TIMEOUT):
+        if provider != "pva":
+            raise ValueError(f"unknown provider {provider!r} (only 'pva')")
+        self.config = ClientConfig.from_conf(conf, useenv)
+        self.timeout = timeout
+        self._core: Optional[ClientCore] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._reactor: Optional[_Reactor] = None
+        self._udp = None
+        self._beacon = None
+        self._subs: set = set()
+        self.closed = False
+
+    # ---- lifetime
+    async def __aenter__(self) -> "Context":
+        self._ensure()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def _ensure(self) -> ClientCore:
+        if self.closed:
+            raise Cancelled("the context is closed")
+        if self._core is not None:
+            return self._core
+        loop = asyncio.get_event_loop()
+        self._loop = loop
+        self._reactor = _Reactor(loop)
+        core = self._core = ClientCore(self._reactor, self.config)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind(("0.0.0.0", 0))
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+
+        async def open_udp():
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), sock=sock)
+            if self.closed:
+                transport.close()
+                return
+            self._udp = transport
+            core.attach_udp(transport.sendto, port)
+        self._udp_task = loop.create_task(open_udp())
+        self._beacon = None
+        try:
+            bsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            bsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            bsock.bind(("0.0.0.0", self.config.broadcast_port))
+            bsock.setblocking(False)
+        except OSError as ex:  # beacons are an optimisation: searching goes on
+            log.debug("cannot listen for beacons on port %d: %s", self.config.broadcast_port, ex)
+            bsock.close()
+        else:
+            async def open_beacons():
+                transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), sock=bsock)
+                if self.closed:
+                    transport.close()
+                else:
+                    self._beacon = transport
+            self._beacon_task = loop.create_task(open_beacons())
+        return core
+
+    async def close(self) -> None:
+        """Close every subscription, channel and connection."""
+        if self.closed:
+            return
+        self.closed = True
+        for sub in list(self._subs):
+            sub.close()
+        if self._core is not None:
+            self._core.close()
+            self._reactor.close()
+        for t in (self._udp, self._beacon):
+            if t is not None:
+                t.close()
+        await asyncio.sleep(0)
+
+    @property
+    def core(self) -> ClientCore:
+        return self._ensure()
+
+    # ---- helpers
+    async def _run(self, name: str, start: Callable, timeout: Optional[float]) -> Any:
+        core = self._ensure()
+        fut = self._loop.create_future()
+
+        def done(result, exc):
+            if not fut.done():
+                if exc is not None:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(result)
+        op = start(core, done)
+        tmo = self.timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), tmo)
+        except asyncio.TimeoutError:
+            op.cancel()
+            raise Timeout(name, tmo, _why(op.channel)) from None
+        except asyncio.CancelledError:
+            op.cancel()
+            raise
+
+    async def _many(self, names, one, throw: bool = True):
+        if isinstance(names, str):
+            return await one(names)
+        return list(await asyncio.gather(*(one(n) for n in names), return_exceptions=not throw))
+
+    # ---- operations
+    async def get(self, name: Union[str, Sequence[str]], request: Any = "",
+                  timeout: Optional[float] = None, *, throw: bool = True
+                  ) -> Union[Value, List[Value]]:
+        """Read a PV (or a list of PVs, concurrently).
+
+        With a list and ``throw=False``, a failed read gives its exception
+        in place of the value instead of raising.
+
+        Raises
+        ------
+        Timeout
+            No answer in ``timeout`` seconds (the message says why).
+        RemoteError
+            The server refused, with its message.
+        PVRequestError
+            ``request`` does not parse (the error has the position).
+        """
+        req = parse_request(request)
+        return await self._many(name, lambda n: self._run(
+            n, lambda core, cb: core.get(n, req, cb), timeout), throw)
+
+    async def put(self, name: Union[str, Sequence[str]], value: Any, request: Any = "",
+                  timeout: Optional[float] = None) -> None:
+        """Write ``value`` (a plain value for the ``value`` field, or a dict of fields).
+
+        Raises
+        ------
+        ValueError
+            The value does not fit the PV's type (nothing is written).
+        """
+        req = parse_request(request)
+        if isinstance(name, str):
+            return await self._run(name, lambda core, cb: core.put(name, value, req, cb), timeout)
+        values = list(value)
+        await asyncio.gather(*(self._run(n, lambda core, cb, n=n, v=v: core.put(n, v, req, cb),
+                                         timeout) for n, v in zip(name, values)))
+
+    async def put_get(self, name: str, value: Any, request: Any = "",
+                      timeout: Optional[float] = None) -> Value:
+        """Write, and read back in the same request (PUT_GET)."""
+        req = parse_request(request)
+        return await self._run(name, lambda core, cb: core.put(name, value, req, cb, get=True),
+                               timeout)
+
+    async def rpc(self, name: str, value: Any = None, request: Any = "",
+                  timeout: Optional[float] = None, *,
+                  server: Optional[Tuple[str, int]] = None) -> Any:
+        """Call an RPC service (``value``: dict, :class:`Value` or ``(FieldDesc, value)``).
+
+        ``server=(host, port)`` calls that server directly, without searching.
+        """
+        req = parse_request(request)
+        return await self._run(name, lambda core, cb: core.rpc(name, value, req, cb, server),
+                               timeout)
+
+    async def info(self, name: str, timeout: Optional[float] = None,
+                   sub_field: str = "") -> FieldDesc:
+        """The PV's type (GET_FIELD)."""
+        return await self._run(name, lambda core, cb: core.info(name, sub_field, cb), timeout)
+
+    def monitor(self, name: str, cb: Optional[Callable[[Any], Any]] = None, request: Any = "",
+                *, notify_disconnect: bool = True, queue_size: int = 1000) -> "Subscription":
+        """Subscribe to a PV.
+
+        Without ``cb`` the :class:`Subscription` is an async iterator; with
+        ``cb`` (a function or coroutine function) it is called with each
+        item.  Items are :class:`Value` updates and, as values,
+        :class:`Disconnected` (server lost; updates resume by themselves when
+        it returns) and :class:`RemoteError`.  The iteration ends on
+        :class:`Finished`.
+        """
+        req = parse_request(request)
+        sub = Subscription(self, name, req, cb, notify_disconnect, queue_size)
+        return sub
+
+    def channel(self, name: str) -> "ClientChannel":
+        """A channel object that stays connected (reconnects by itself)."""
+        return ClientChannel(self, name)
+
+
+class ClientChannel:
+    """One PV of a :class:`Context`; its operations share the connection."""
+
+    def __init__(self, ctx: Context, name: str):
+        self.ctx = ctx
+        self.name = name
+        self._ch = ctx.core.channel(name)
+
+    def __repr__(self) -> str:
+        return f"<ClientChannel {self.name!r} {self._ch.state}>"
+
+    @property
+    def connected(self) -> bool:
+        return self._ch.connected
+
+    @property
+    def server(self) -> Optional[Tuple[str, int]]:
+        return self._ch.server
+
+    async def wait_connected(self, timeout: Optional[float] = None) -> None:
+        if self._ch.connected:
+            return
+        fut = self.ctx._loop.create_future()
+
+        def on(up):
+            if up and not fut.done():
+                fut.set_result(None)
+        self._ch.listeners.append(on)
+        tmo = self.ctx.timeout if timeout is None else timeout
+        try:
+            await asyncio.wait_for(fut, tmo)
+        except asyncio.TimeoutError:
+            raise Timeout(self.name, tmo, _why(self._ch)) from None
+        finally:
+            self._ch.listeners.remove(on)
+
+    async def get(self, request: Any = "", timeout: Optional[float] = None) -> Value:
+        return await self.ctx.get(self.name, request, timeout)
+
+    async def put(self, value: Any, request: Any = "", timeout: Optional[float] = None) -> None:
+        return await self.ctx.put(self.name, value, request, timeout)
+
+    async def put_get(self, value: Any, request: Any = "", timeout: Optional[float] = None) -> Value:
+        return await self.ctx.put_get(self.name, value, request, timeout)
+
+    async def rpc(self, value: Any = None, request: Any = "", timeout: Optional[float] = None) -> Any:
+        return await self.ctx.rpc(self.name, value, request, timeout)
+
+    async def info(self, timeout: Optional[float] = None) -> FieldDesc:
+        return await self.ctx.info(self.name, timeout)
+
+    def monitor(self, cb=None, request: Any = "", **kw) -> "Subscription":
+        return self.ctx.monitor(self.name, cb, request, **kw)
+
+
+class Subscription:
+    """A monitor: an async iterator (or a callback runner) over updates and events."""
+
+    def __init__(self, ctx: Context, name: str, request, cb, notify_disconnect: bool,
+                 queue_size: int):
+        self.ctx = ctx
+        self.name = name
+        self.notify_disconnect = notify_disconnect
+        self._queue: "collections.deque" = collections.deque()
+        self._maxlen = max(1, queue_size)
+        self._wake: Optional[asyncio.Future] = None
+        self.closed = False
+        self.dropped = 0
+        core = ctx._ensure()
+        ctx._subs.add(self)
+        self._op: MonitorOp = core.monitor(name, request, self._on_event)
+        self._task = None
+        if cb is not None:
+            self._task = ctx._loop.create_task(self._run_cb(cb))
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.name!r}{' closed' if self.closed else ''}>"
+
+    def _on_event(self, item: Any) -> None:
+        if self.closed:
+            return
+        if isinstance(item, Disconnected) and not self.notify_disconnect:
+            return
+        q = self._queue
+        if len(q) >= self._maxlen:
+            # squash: drop the oldest update (events are kept)
+            for i, old in enumerate(q):
+                if isinstance(old, Value):
+                    del q[i]
+                    self.dropped += 1
+                    self._op.ack(1)
+                    break
+        q.append(item)
+        w = self._wake
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _next(self) -> Any:
+        while not self._queue:
+            if self.closed:
+                raise StopAsyncIteration
+            self._wake = self.ctx._loop.create_future()
+            await self._wake
+        item = self._queue.popleft()
+        if isinstance(item, Value):
+            self._op.ack(1)
+        if isinstance(item, Finished):
+            self.closed = True
+            self.ctx._subs.discard(self)
+            raise StopAsyncIteration
+        return item
+
+    def __aiter__(self) -> "Subscription":
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._next()
+
+    async def _run_cb(self, cb) -> None:
+        try:
+            while True:
+                try:
+                    item = await self._next()
+                except StopAsyncIteration:
+                    return
+                try:
+                    r = cb(item)
+                    if inspect.isawaitable(r):
+                        await r
+                except Exception:
+                    log.exception("monitor callback of %s failed", self.name)
+        except asyncio.CancelledError:
+            pass
+
+    async def __aenter__(self) -> "Subscription":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the subscription (pending items are discarded)."""
+        if self.closed and self._op.done:
+            return
+        self.closed = True
+        self.ctx._subs.discard(self)
+        self._op.cancel()
+        self._queue.clear()
+        w = self._wake
+        if w is not None and not w.done():
+            w.set_result(None)
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
