@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a local virtual environment and run the demo or the test suite.
 
-    python3 run.py demo    # soft IOC + caffi: get, put, monitor, sync group
+    python3 run.py demo    # soft IOC + Python PVA server: CA and PVA get, put, monitor
     python3 run.py test    # the whole test suite (extra arguments go to pytest)
 
 The environment lives in ``.venv`` next to this file (``--venv DIR`` to pick

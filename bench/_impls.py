@@ -123,8 +123,8 @@ def ca_impls():
 
 def pva_impls():
     return [
-        # Our pva client/server: add bench/workers/pva_ours.py (same protocol
-        # as pva_p4p.py) and this column fills in.
+        # Our pva client and server (bench/workers/pva_ours.py, same protocol
+        # as pva_p4p.py).
         Impl(OURS, "pva_ours.py", python=ours_python(), dist="caffi"),
         Impl("p4p", "pva_p4p.py", venv="p4p", python=base_python(),
              requirements=["p4p", "numpy"], dist="p4p"),

@@ -1,21 +1,24 @@
 #!/usr/bin/env python
-"""A tour of ``caffi.ca`` against a private soft IOC.
+"""A tour of ``caffi.ca`` and ``pva`` against private servers.
 
 Run it with no arguments::
 
     python demo/demo.py
 
 It picks free ports and points every EPICS address variable at 127.0.0.1, so
-it neither sees nor disturbs other IOCs on the network. It then starts
-libca's ``caRepeater`` and the embedded soft IOC of epicscorelibs (serving
-``demo/demo.db``), walks through Channel Access with ``from caffi import ca``
-and stops both processes again. The exit status is 0 only if every step
-succeeded.
+it neither sees nor disturbs other IOCs on the network. It then starts three
+processes: libca's ``caRepeater``, the embedded soft IOC of epicscorelibs
+(serving ``demo/demo.db`` over Channel Access and, through its QSRV, over
+pvAccess) and our pure-Python pvAccess server (``demo/pva_server.py``, on
+ports of its own). It walks through Channel Access with ``from caffi import
+ca``, then through pvAccess with the synchronous ``pva`` client against both
+pvAccess servers, and stops the three processes again. The exit status is 0
+only if every step succeeded.
 
 Each part of the tour is one ``section_*`` function taking a :class:`Tour`;
-``CA_SECTIONS`` lists them in order. A pvAccess part (the ``pva`` package,
-coming) will add its own list and reuse the same servers: the soft IOC
-already serves the records over pvAccess on the isolated PVA ports.
+``CA_SECTIONS`` and ``PVA_SECTIONS`` list them in order. The CA context stays
+open during the pvAccess part, so a record can be shown through both
+protocols side by side.
 """
 import os
 import queue
@@ -29,7 +32,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATABASE = os.path.join(HERE, "demo.db")
+PVA_SERVER = os.path.join(HERE, "pva_server.py")
 PREFIX = "demo:"
+PY_PREFIX = "pydemo:"  # the PVs of our Python pvAccess server
 TIMEOUT = 5.0  # seconds for any single network operation
 START_TIMEOUT = 30.0  # seconds for a server process to report it is ready
 
@@ -178,6 +183,47 @@ def start_ioc(processes):
     return proc
 
 
+def start_pva_server(processes):
+    """Start ``demo/pva_server.py`` and wait for its ``READY`` line.
+
+    The server binds 127.0.0.1 on a TCP port and a UDP search port of the
+    system's choosing (it ignores the ``EPICS_PVA*`` variables meant for the
+    soft IOC) and reports them: ``READY <tcp port> <udp port> <PV count>``.
+    Closing its stdin stops it.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, PVA_SERVER, "--prefix", PY_PREFIX],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, universal_newlines=True)
+    processes.append(("PVA server", proc))
+    lines = queue.Queue()
+    log = []
+
+    def drain(stream, sink):  # never let the server block on a full pipe
+        for line in stream:
+            sink(line)
+        if stream is proc.stdout:
+            lines.put(None)
+
+    threading.Thread(target=drain, args=(proc.stdout, lines.put),
+                     name="pva-server-stdout", daemon=True).start()
+    threading.Thread(target=drain, args=(proc.stderr, log.append),
+                     name="pva-server-stderr", daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:  # end of output or timed out
+            time.sleep(0.2)  # let stderr catch up for the message
+            raise DemoError("PVA server did not start:\n" + "".join(log[-20:]))
+        if line.startswith("READY "):
+            _, tcp_port, udp_port, count = line.split()
+            PORTS.update(py_pva=int(tcp_port), py_pva_udp=int(udp_port))
+            return proc, int(count)
+
+
 def stop_processes(processes):
     """Stop every process we started, newest first, by PID."""
     for label, proc in reversed(processes):
@@ -203,11 +249,13 @@ def stop_processes(processes):
 # ---------------------------------------------------------------------------
 
 class Tour:
-    """What the sections share: the ``ca`` module and the open channels."""
+    """What the sections share: the ``ca`` module and the open channels,
+    and the ``pva`` client contexts (one per pvAccess server)."""
 
     def __init__(self, ca):
         self.ca = ca
         self.chids = {}  # short name -> channel id
+        self.pva = {}  # "python" / "ioc" -> pva.sync.client.Context
 
     def chid(self, short):
         return self.chids[short]
@@ -395,15 +443,19 @@ def section_sync_group(tour):
 
 
 def section_cleanup(tour):
-    """Clear the channels and destroy the context."""
+    """Close the pvAccess contexts, clear the channels, destroy the context."""
     ca = tour.ca
-    heading("6. Clean up")
+    heading("12. Clean up")
+    for label, ctx in tour.pva.items():
+        ctx.close()
+    show("pvAccess contexts closed", ", ".join(tour.pva) or "(none)")
+    tour.pva.clear()
     for short, chid in tour.chids.items():
         check(ca.clear_channel(chid), "clear_channel(%s)" % short, ca)
     tour.chids.clear()
     ca.flush_io()
     ca.destroy_context()
-    show("channels cleared", "context destroyed")
+    show("CA channels cleared", "context destroyed")
 
 
 CA_SECTIONS = [
@@ -413,19 +465,329 @@ CA_SECTIONS = [
     section_monitor,
     section_sync_group,
 ]
-# pvAccess sections (the pva package, coming) will go in a PVA_SECTIONS list
-# run after the CA ones against the same soft IOC.
 
 
-def run_ca_tour():
+# ---------------------------------------------------------------------------
+# pvAccess sections
+# ---------------------------------------------------------------------------
+
+def _pva_time(value):
+    """A pvAccess ``timeStamp`` as local HH:MM:SS.mmm (same style as CA)."""
+    stamp = value["timeStamp"]
+    return time.strftime("%H:%M:%S", time.localtime(
+        stamp["secondsPastEpoch"])) + (
+            ".%03d" % (stamp["nanoseconds"] // 1000000))
+
+
+# pvAccess alarm_t codes. The status is not CA's alarm condition: QSRV
+# sends CA's HIGH as a status code plus the message 'HIGH'.
+PVA_SEVERITIES = ("NO_ALARM", "MINOR", "MAJOR", "INVALID", "UNDEFINED")
+PVA_STATUSES = ("NONE", "DEVICE", "DRIVER", "RECORD", "DB", "CONF",
+                "UNDEFINED", "CLIENT")
+
+
+def _code(names, code):
+    return "%d %s" % (code, names[code] if 0 <= code < len(names) else "?")
+
+
+def _pva_alarm(value):
+    """A pvAccess ``alarm`` as 'severity 1 MINOR, status 3 RECORD, 'HIGH''."""
+    return "severity %s, status %s%s" % (
+        _code(PVA_SEVERITIES, value["alarm.severity"]),
+        _code(PVA_STATUSES, value["alarm.status"]),
+        (", %r" % value["alarm.message"]) if value["alarm.message"] else "")
+
+
+def _pva_type(desc):
+    """A PV's type in one line: type id, type of ``value``, other members."""
+    members = dict(desc.fields)
+    value = members.pop("value", None)
+    if value is None:
+        kind = "-"
+    elif value.type_id:
+        kind = value.type_id
+    else:
+        kind = value.field_type.name + (
+            "[]" if value.array_type.name != "scalar" else "")
+    return "%-18s value %-10s + %s" % (
+        desc.type_id.rpartition("/")[2] or "(no type id)", kind,
+        " ".join(members) or "-")
+
+
+def _pva_item(item, what):
+    """Raise DemoError unless a monitor item is a value update."""
+    from pva.sync.client import Value
+    if not isinstance(item, Value):
+        raise DemoError("%s: %r instead of an update" % (what, item))
+    return item
+
+
+def section_pva_connect(tour):
+    """One synchronous client context per pvAccess server, configured
+    explicitly (``useenv=False``) to search only that server."""
+    from pva.sync.client import Context
+    heading("6. pvAccess: a client context for each server")
+    servers = [
+        ("python", PORTS["py_pva_udp"], PY_PREFIX,
+         ("setpoint", "counter", "spectrum", "add")),
+        ("ioc", PORTS["pva_broadcast"], PREFIX,
+         ("temperature", "setpoint", "counter", "mode", "spectrum")),
+    ]
+    for label, udp_port, prefix, shorts in servers:
+        conf = {
+            # Unicast searches to this one server's UDP port, nothing else.
+            "EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % udp_port,
+            "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+            "EPICS_PVA_NAME_SERVERS": "",
+            # Listen for beacons on a port of the system's choosing: a
+            # client bound to a server's search port could steal searches.
+            "EPICS_PVA_BROADCAST_PORT": "0",
+        }
+        ctx = tour.pva[label] = Context(conf=conf, useenv=False,
+                                        timeout=TIMEOUT)
+        print("  %s, EPICS_PVA_ADDR_LIST=%s" % (
+            "Python server (pva.server)" if label == "python"
+            else "soft IOC (QSRV)", conf["EPICS_PVA_ADDR_LIST"]))
+        # GET_FIELD: the type of each PV, without its value.
+        for short in shorts:
+            show("  " + prefix + short, _pva_type(ctx.info(prefix + short)))
+
+
+def section_pva_get(tour):
+    """Read the Python server's PVs: NTScalar with metadata, NTScalarArray."""
+    ctx = tour.pva["python"]
+    heading("7. pvAccess get from the Python server")
+    sp = ctx.get(PY_PREFIX + "setpoint")
+    print("  %s (%s):" % (PY_PREFIX + "setpoint", sp.type.type_id))
+    show("  value", "%s %s" % (sp.value, sp["display.units"]))
+    show("  description", sp["display.description"])
+    show("  display limits", "%s .. %s" % (sp["display.limitLow"],
+                                          sp["display.limitHigh"]))
+    show("  control limits", "%s .. %s" % (sp["control.limitLow"],
+                                          sp["control.limitHigh"]))
+    show("  alarm", _pva_alarm(sp))
+    show("  time stamp", _pva_time(sp))
+    if sp.value != 21.5 or sp["display.units"] != "degC":
+        raise DemoError("unexpected setpoint: %r" % sp.todict())
+    # A list of names is read concurrently.
+    counter, spectrum = ctx.get([PY_PREFIX + "counter",
+                                 PY_PREFIX + "spectrum"])
+    show(PY_PREFIX + "counter", "%d at %s (a startup loop counts it up)" % (
+        counter.value, _pva_time(counter)))
+    show(PY_PREFIX + "spectrum", "%r (%s)" % (spectrum.value,
+                                             spectrum.type.type_id))
+    if len(spectrum.value) != 8:
+        raise DemoError("unexpected spectrum: %r" % spectrum.value)
+
+
+def section_pva_put(tour):
+    """Write, read back, see a refused write, write an array, call an RPC."""
+    from pva.sync.client import RemoteError
+    ctx = tour.pva["python"]
+    heading("8. pvAccess put, read back, RPC (Python server)")
+    name = PY_PREFIX + "setpoint"
+    ctx.put(name, 42.5)
+    back = ctx.get(name)
+    show("%s <- 42.5" % name, "read back %s at %s" % (
+        back.value, _pva_time(back)))
+    if back.value != 42.5:
+        raise DemoError("setpoint did not take the value: %r" % back.value)
+    # The server's putter refuses values outside the control limits; the
+    # client gets its message as an error and nothing is written.
+    try:
+        ctx.put(name, 120.0)
+    except RemoteError as exc:
+        show("%s <- 120.0" % name, "refused: %s" % exc.message)
+    else:
+        raise DemoError("a setpoint of 120 was accepted")
+    if ctx.get(name).value != 42.5:
+        raise DemoError("a refused put changed the setpoint")
+    show(name, "still 42.5")
+
+    name = PY_PREFIX + "spectrum"
+    ctx.put(name, [0.5, 1.0, 2.0, 4.0])
+    back = ctx.get(name)
+    show("%s <- 4 values" % name, "read back %r" % back.value)
+    if list(back.value) != [0.5, 1.0, 2.0, 4.0]:
+        raise DemoError("spectrum did not take the array: %r" % back.value)
+
+    name = PY_PREFIX + "add"
+    result = ctx.rpc(name, {"a": 1.5, "b": 2.25})
+    show("%s(a=1.5, b=2.25)" % name, "RPC result %s (%r)" % (
+        result.value, result.info))
+    if result.value != 3.75:
+        raise DemoError("the RPC added wrongly: %r" % result.todict())
+
+
+def section_pva_monitor(tour):
+    """Subscribe to the Python server's counter (committed every 0.1 s)."""
+    ctx = tour.pva["python"]
+    heading("9. pvAccess monitor of the Python server's counter")
+    name = PY_PREFIX + "counter"
+    values = []
+    # The first item is the complete current value, then one update per
+    # commit, with the BitSet of the fields that changed.
+    for item in ctx.iterate(name, timeout=TIMEOUT, maximum_events=6):
+        update = _pva_item(item, "monitor of " + name)
+        values.append(update.value)
+        changed = []  # top-level names: "timeStamp", not its members
+        for field in update.changed_fields:
+            top = field.partition(".")[0]
+            if top and top not in changed:
+                changed.append(top)
+        show("update %d: %s" % (len(values), name), "%6d  at %s  %s" % (
+            update.value, _pva_time(update),
+            ("changed: " + ", ".join(changed)) if changed else "(complete)"))
+    if values != sorted(values) or values[-1] <= values[0]:
+        raise DemoError("the counter did not count up: %r" % values)
+
+
+def section_pva_ioc_record(tour):
+    """The soft IOC's demo:temperature through CA and through PVA (QSRV)."""
+    ca = tour.ca
+    ctx = tour.pva["ioc"]
+    heading("10. One record, two protocols: %stemperature" % PREFIX)
+    chid = tour.chid("temperature")
+    status, ctrl = ca.get(chid, ca.DBR.CTRL_DOUBLE)
+    check(status, "get(temperature, CTRL_DOUBLE)", ca)
+    status, timed = ca.get(chid, ca.DBR.TIME_DOUBLE)
+    check(status, "get(temperature, TIME_DOUBLE)", ca)
+    check(ca.pend_io(TIMEOUT), "pend_io (get)", ca)
+    ctrl, timed = ctrl.get(), timed.get()
+    v = ctx.get(PREFIX + "temperature")
+    print("  %-22s %-26s %s" % ("", "CA (caffi, DBR_CTRL/TIME)",
+                                "PVA (pva, %s)" % v.type.type_id))
+    rows = [
+        ("value", ctrl["value"], v.value),
+        ("units", ctrl["units"], v["display.units"]),
+        ("precision", ctrl["precision"], v["display.precision"]
+         if "precision" in v["display"] else v["display.form"]),
+        ("alarm severity", _name(timed["severity"]),
+         _code(PVA_SEVERITIES, v["alarm.severity"])),
+        ("alarm status", _name(timed["status"]),
+         "%s %r" % (_code(PVA_STATUSES, v["alarm.status"]),
+                    v["alarm.message"])),
+        ("time stamp", _timestamp(timed), _pva_time(v)),
+        ("display limits", "%s .. %s" % (ctrl["lower_disp_limit"],
+                                         ctrl["upper_disp_limit"]),
+         "%s .. %s" % (v["display.limitLow"], v["display.limitHigh"])),
+        ("alarm limits", "%s .. %s" % (ctrl["lower_alarm_limit"],
+                                       ctrl["upper_alarm_limit"]),
+         "%s .. %s" % (v["valueAlarm.lowAlarmLimit"],
+                       v["valueAlarm.highAlarmLimit"])),
+    ]
+    for label, over_ca, over_pva in rows:
+        print("  %-22s %-26s %s" % (label, over_ca, over_pva))
+    if (v.value != ctrl["value"] or v["display.units"] != ctrl["units"]
+            or v["display.limitHigh"] != ctrl["upper_disp_limit"]):
+        raise DemoError("CA and PVA disagree about the temperature")
+
+    # Write through PVA (QSRV processes the ao, which forward-links the
+    # temperature), read the alarm through CA.
+    print()
+    ctx.put(PREFIX + "setpoint", 70.0)
+    show("PVA put setpoint <- 70.0", "done")
+    status, timed = ca.get(chid, ca.DBR.TIME_DOUBLE)
+    check(status, "get(temperature, TIME_DOUBLE)", ca)
+    check(ca.pend_io(TIMEOUT), "pend_io (get)", ca)
+    timed = timed.get()
+    show("CA get temperature", "%s (%s / %s)" % (
+        timed["value"], _name(timed["severity"]), _name(timed["status"])))
+    v = ctx.get(PREFIX + "temperature")
+    show("PVA get temperature", "%s (%s)" % (v.value, _pva_alarm(v)))
+    if timed["value"] != 70.0 or v.value != 70.0 or v["alarm.severity"] != 1:
+        raise DemoError("the PVA put did not reach the temperature")
+    ctx.put(PREFIX + "setpoint", 21.5)
+    show("PVA put setpoint <- 21.5", "restored")
+
+
+def section_pva_ca_monitor(tour):
+    """Monitor demo:counter through CA and PVA at once; match the updates."""
+    from pva.sync.client import Value
+    ca = tour.ca
+    ctx = tour.pva["ioc"]
+    heading("11. Monitor %scounter through CA and PVA at once" % PREFIX)
+    updates = queue.Queue()  # ("CA" | "PVA", value, (seconds, nanoseconds))
+
+    def on_ca(args):  # libca thread
+        meta = args["value"]
+        updates.put(("CA", meta["value"], (meta["stamp"]["seconds"],
+                                           meta["stamp"]["nanoseconds"])))
+
+    def on_pva(item):  # the pva client's callback thread
+        if not isinstance(item, Value):
+            updates.put(("PVA", item, None))
+            return
+        updates.put(("PVA", item.value, (item["timeStamp.secondsPastEpoch"],
+                                         item["timeStamp.nanoseconds"])))
+
+    status, evid = ca.create_subscription(
+        tour.chid("counter"), on_ca, ca.DBR.TIME_DOUBLE, mask=ca.DBE.VALUE)
+    check(status, "create_subscription", ca)
+    ca.flush_io()
+    sub = ctx.monitor(PREFIX + "counter", on_pva)
+    seen = {"CA": {}, "PVA": {}}  # counter value -> time stamp
+    both = []
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while len(both) < 5:
+            try:
+                proto, value, stamp = updates.get(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise DemoError(
+                    "no matching CA and PVA updates within %.0f s "
+                    "(CA %r, PVA %r)" % (TIMEOUT, sorted(seen["CA"]),
+                                         sorted(seen["PVA"])))
+            if stamp is None:
+                raise DemoError("PVA monitor of %scounter: %r"
+                                % (PREFIX, value))
+            seen[proto][value] = stamp
+            other = seen["PVA" if proto == "CA" else "CA"]
+            if value in other:
+                both.append(value)
+    finally:
+        sub.close()
+        check(ca.clear_subscription(evid), "clear_subscription", ca)
+        ca.flush_io()
+    print("  %-22s %-26s %s" % ("counter", "CA time stamp", "PVA time stamp"))
+    for value in both:
+        ca_stamp, pva_stamp = seen["CA"][value], seen["PVA"][value]
+        print("  %-22.0f %-26s %s" % (
+            value, _timestamp({"stamp": {"seconds": ca_stamp[0],
+                                         "nanoseconds": ca_stamp[1]}}),
+            _pva_time({"timeStamp": {"secondsPastEpoch": pva_stamp[0],
+                                     "nanoseconds": pva_stamp[1]}})))
+        if ca_stamp != pva_stamp:
+            raise DemoError("update %s has different time stamps: CA %r, "
+                            "PVA %r" % (value, ca_stamp, pva_stamp))
+    show("time stamps", "identical: one record, two protocols")
+
+
+PVA_SECTIONS = [
+    section_pva_connect,
+    section_pva_get,
+    section_pva_put,
+    section_pva_monitor,
+    section_pva_ioc_record,
+    section_pva_ca_monitor,
+]
+
+
+def run_tour():
     from caffi import ca  # imported only now: the environment is set up
 
     tour = Tour(ca)
     try:
-        for section in CA_SECTIONS:
+        for section in CA_SECTIONS + PVA_SECTIONS:
             section(tour)
     except BaseException:
         # Best effort, without checks that would hide the original error.
+        for ctx in tour.pva.values():
+            try:
+                ctx.close()
+            except Exception:
+                pass
         for chid in tour.chids.values():
             ca.clear_channel(chid)
         if ca.current_context() is not None:
@@ -442,15 +804,18 @@ def main():
         heading("0. Isolated servers")
         isolate_environment()
         show("CA server / repeater port", "%(ca)d / %(repeater)d" % PORTS)
-        show("PVA server / broadcast port",
+        show("IOC PVA server / search port",
              "%(pva)d / %(pva_broadcast)d" % PORTS)
         repeater = start_repeater(processes)
         show("caRepeater", "pid %d, confirmed registration" % repeater.pid)
         ioc = start_ioc(processes)
         show("soft IOC", "pid %d, serving %s" % (ioc.pid, DATABASE))
-        run_ca_tour()
+        pva_server, count = start_pva_server(processes)
+        show("Python PVA server", "pid %d, %d PVs on TCP %d / UDP %d" % (
+            pva_server.pid, count, PORTS["py_pva"], PORTS["py_pva_udp"]))
+        run_tour()
         ok = True
-    except DemoError as exc:
+    except (DemoError, TimeoutError) as exc:  # pva's Timeout is a TimeoutError
         print("\nFAILED: %s" % exc, file=sys.stderr)
     except Exception:
         import traceback

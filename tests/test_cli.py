@@ -66,8 +66,15 @@ def p(ioc):
     return lambda suffix: ioc.prefix + suffix
 
 
+def _script(tool):
+    """The installed console script (next to this interpreter), as users run it."""
+    path = os.path.join(os.path.dirname(sys.executable), tool)
+    assert os.path.exists(path), "console script %s is not installed" % tool
+    return path
+
+
 def _subprocess(tool, *args, timeout=30):
-    proc = subprocess.run([sys.executable, "-m", "caffi.cli." + tool] + [str(a) for a in args],
+    proc = subprocess.run([_script(tool)] + [str(a) for a in args],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
                           timeout=timeout)
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
@@ -459,7 +466,7 @@ def test_camonitor_disconnect(capsys, private_ioc):
 
 
 def test_camonitor_subprocess_interrupt(p):
-    proc = subprocess.Popen([sys.executable, "-m", "caffi.cli.camonitor", p("longin")],
+    proc = subprocess.Popen([_script("camonitor"), p("longin")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ))
     try:

@@ -460,6 +460,10 @@ class Circuit:
                 self.close()
                 return
 
+    def eof_received(self) -> bool:
+        # The server closed its side: let the transport close, connection_lost follows.
+        return False
+
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         if self.state == "dead":
             return
