@@ -15,7 +15,8 @@ import time
 from .. import _shared, ca
 from ..constants import ECA
 
-__all__ = ["parse_options", "default_timeout", "parse_timeout", "connect", "wait_time"]
+__all__ = ["parse_options", "default_timeout", "parse_timeout", "parse_int_option",
+           "connect", "wait_time"]
 
 DEFAULT_TIMEOUT = 1.0
 
@@ -115,6 +116,16 @@ def parse_int(text):
         return int(digits)
     except ValueError:
         return None
+
+
+def parse_int_option(tool, text, what, minimum=None):
+    """An integer option argument, or None after base's "- ignored." message."""
+    value = parse_int(text)
+    if value is None or (minimum is not None and value < minimum):
+        sys.stderr.write("'%s' is not a valid %s - ignored. ('%s -h' for help.)\n"
+                         % (text, what, tool))
+        return None
+    return value
 
 
 def version_line():

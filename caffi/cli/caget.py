@@ -9,8 +9,8 @@ import threading
 from .. import _shared, ca
 from .. import macros as _m
 from ..constants import ECA
-from . import (connect, default_timeout, parse_int, parse_options, parse_timeout,
-               version_line, wait_time)
+from . import (connect, default_timeout, parse_int, parse_int_option, parse_options,
+               parse_timeout, version_line, wait_time)
 from ._format import (Options, Printer, char_text, dbr2str, dbr_type_from_text,
                       val2str, values_of)
 
@@ -264,16 +264,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif opt == "w":
             timeout = parse_timeout(TOOL, arg, timeout)
         elif opt == "#":
-            value = parse_int(arg)
-            if value is None:
-                sys.stderr.write("'%s' is not a valid array element count - ignored. "
-                                 "('caget -h' for help.)\n" % arg)
-                value = 0
-            count = value
+            count = parse_int_option(TOOL, arg, "array element count") or 0
         elif opt == "p":
-            if parse_int(arg) is None:
-                sys.stderr.write("'%s' is not a valid CA priority - ignored. "
-                                 "('caget -h' for help.)\n" % arg)
+            parse_int_option(TOOL, arg, "CA priority")
         elif opt == "s":
             float_as_string = True
         elif opt == "S":

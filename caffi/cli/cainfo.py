@@ -8,7 +8,8 @@ from typing import Optional, Sequence
 from .. import ca
 from .. import macros as _m
 from ..simple import info
-from . import connect, default_timeout, parse_int, parse_options, parse_timeout, version_line
+from . import (connect, default_timeout, parse_int_option, parse_options, parse_timeout,
+               version_line)
 
 __all__ = ["main"]
 
@@ -49,16 +50,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if opt == "w":
             timeout = parse_timeout(TOOL, arg, timeout)
         elif opt == "s":
-            value = parse_int(arg)
-            if value is None or value < 0:
-                sys.stderr.write("'%s' is not a valid interest level - ignored. "
-                                 "('cainfo -h' for help.)\n" % arg)
-                value = 0
-            level = value
+            level = parse_int_option(TOOL, arg, "interest level", minimum=0) or 0
         elif opt == "p":
-            if parse_int(arg) is None:
-                sys.stderr.write("'%s' is not a valid CA priority - ignored. "
-                                 "('cainfo -h' for help.)\n" % arg)
+            parse_int_option(TOOL, arg, "CA priority")
     if not level and not names:
         sys.stderr.write("No pv name specified. ('cainfo -h' for help.)\n")
         return 1

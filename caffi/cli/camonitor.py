@@ -9,7 +9,8 @@ import threading
 from .. import _shared, ca
 from .. import macros as _m
 from ..constants import ECA
-from . import default_timeout, parse_int, parse_options, parse_timeout, version_line
+from . import (default_timeout, parse_int_option, parse_options, parse_timeout,
+               version_line)
 from ._format import Options, Printer
 from .caget import parse_float_format, parse_int_format
 
@@ -207,16 +208,9 @@ def main(argv: Optional[Sequence[str]] = None,
         elif opt == "w":
             timeout = parse_timeout(TOOL, arg, timeout)
         elif opt == "#":
-            value = parse_int(arg)
-            if value is None or value < 0:
-                sys.stderr.write("'%s' is not a valid array element count - ignored. "
-                                 "('camonitor -h' for help.)\n" % arg)
-                value = 0
-            req_elems = value
+            req_elems = parse_int_option(TOOL, arg, "array element count", minimum=0) or 0
         elif opt == "p":
-            if parse_int(arg) is None:
-                sys.stderr.write("'%s' is not a valid CA priority - ignored. "
-                                 "('camonitor -h' for help.)\n" % arg)
+            parse_int_option(TOOL, arg, "CA priority")
         elif opt == "m":
             mask = parse_mask(arg)
         elif opt == "s":

@@ -11,7 +11,7 @@ import numpy
 from .. import _shared, ca
 from .. import macros as _m
 from ..constants import ECA
-from . import (connect, default_timeout, parse_int, parse_options, parse_timeout,
+from . import (connect, default_timeout, parse_int_option, parse_options, parse_timeout,
                version_line, wait_time)
 from ._format import Options, Printer, char_text, raw_from_escaped, val2str, values_of
 
@@ -197,13 +197,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif opt == "w":
             timeout = parse_timeout(TOOL, arg, timeout)
         elif opt == "#":
-            if parse_int(arg) is None:
-                sys.stderr.write("'%s' is not a valid array element count - ignored. "
-                                 "('caput -h' for help.)\n" % arg)
+            parse_int_option(TOOL, arg, "array element count")
         elif opt == "p":
-            if parse_int(arg) is None:
-                sys.stderr.write("'%s' is not a valid CA priority - ignored. "
-                                 "('caput -h' for help.)\n" % arg)
+            parse_int_option(TOOL, arg, "CA priority")
         elif opt == "F":
             opts.separator = arg[:1] if arg else "\0"
     if not args:
