@@ -263,18 +263,21 @@ def _fixed_char(desc: FieldDesc) -> Optional[str]:
 
 # --------------------------------------------------------------------------
 # decoders
+def _compile_into(cache: dict, compile_fn, desc: FieldDesc, order: str):
+    """Compile ``compile_fn(desc, order)`` and keep it in *cache* (bounded)."""
+    codec = compile_fn(desc, order)
+    if len(cache) >= _MAX_COMPILED:
+        cache.clear()
+    cache[(desc, order)] = codec
+    return codec
+
+
 def get_decoder(desc: FieldDesc, order: str) -> Decoder:
     """The compiled decoder of ``desc`` in byte order ``order`` (cached)."""
-    key = (desc, order)
     try:
-        return _decoders[key]
+        return _decoders[(desc, order)]
     except KeyError:
-        pass
-    dec = _compile_decoder(desc, order)
-    if len(_decoders) >= _MAX_COMPILED:
-        _decoders.clear()
-    _decoders[key] = dec
-    return dec
+        return _compile_into(_decoders, _compile_decoder, desc, order)
 
 
 def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
@@ -481,16 +484,10 @@ def _any_decoder(order: str) -> Decoder:
 # encoders
 def get_encoder(desc: FieldDesc, order: str) -> Encoder:
     """The compiled encoder of ``desc`` in byte order ``order`` (cached)."""
-    key = (desc, order)
     try:
-        return _encoders[key]
+        return _encoders[(desc, order)]
     except KeyError:
-        pass
-    enc = _compile_encoder(desc, order)
-    if len(_encoders) >= _MAX_COMPILED:
-        _encoders.clear()
-    _encoders[key] = enc
-    return enc
+        return _compile_into(_encoders, _compile_encoder, desc, order)
 
 
 def _compile_encoder(desc: FieldDesc, order: str) -> Encoder:
