@@ -188,6 +188,77 @@ def run_pva(args, impls, env, workdir, rng):
     return results
 
 
+CROSS_KEYS = ("get_seq", "array", "connect_get")
+#: Crossed pairs: ours and the reference (pvxs); caproto's pairs time out too
+#: often (its client searches slowly, its server sends arrays as lists).
+CROSS_LABELS = (OURS, "p4p")
+CROSS_TIMEOUT = 15
+
+
+def run_pva_cross(args, impls, env, workdir, rng):
+    """Every client against every server (get, array, connect): the crossed table.
+
+    Returns ``{(client label, server label): {key: [runs]}}``.
+    """
+    ready = [i for i in impls if i.command and i.label in CROSS_LABELS]
+    runner = Runner(env, workdir, args.quick, args.max_rss_mb)
+    params = {w.key: w.params(args.quick) for w in PVA_WORKLOADS}
+    npvs = params["connect_get"]["npvs"]
+    results = {(c.label, s.label): {k: [] for k in CROSS_KEYS} for c in ready for s in ready}
+    for rep in range(args.repeats):
+        for server_impl in rng.sample(ready, len(ready)):
+            t0 = time.monotonic()
+            try:
+                server = _start_server(runner, server_impl, npvs, params["array"]["elements"])
+            except Exception as exc:
+                for client in ready:
+                    for key in CROSS_KEYS:
+                        results[(client.label, server_impl.label)][key].append(_error(exc))
+                continue
+            try:
+                for client in rng.sample(ready, len(ready)):
+                    for key in CROSS_KEYS:
+                        p = {k: v for k, v in params[key].items() if k != "elements"}
+                        p.update(prefix=PREFIX, timeout=CROSS_TIMEOUT)
+                        try:
+                            res = runner.run(client, key, p)
+                        except Exception as exc:
+                            res = _error(exc)
+                        results[(client.label, server_impl.label)][key].append(res)
+            finally:
+                server.stop()
+            log("  [PVA x %d/%d] server %-8s %.1fs"
+                % (rep + 1, args.repeats, server_impl.label, time.monotonic() - t0))
+    return results
+
+
+def render_cross(cross, labels):
+    """Markdown tables: rows are clients, columns servers, one table per metric."""
+    metrics = [(w.title, m) for w in PVA_WORKLOADS if w.key in CROSS_KEYS
+               for m in w.metrics if not m.info]
+    keys = {w.title: w.key for w in PVA_WORKLOADS}
+    out = []
+    for title, metric in metrics:
+        key = keys[title]
+        out.append("%s, %s [%s], %s is better (rows: client, columns: server):"
+                   % (title, metric.label, metric.unit, metric.better))
+        out.append("")
+        out.append("| client \\ server | " + " | ".join(labels) + " |")
+        out.append("|---|" + "---|" * len(labels))
+        for client in labels:
+            cells = []
+            for server in labels:
+                runs = cross.get((client, server), {}).get(key)
+                if not runs:
+                    cells.append("-")
+                    continue
+                summary = _report.summarize(metric.values(runs))
+                cells.append("failed" if summary is None else _report._cell(summary, None))
+            out.append("| %s | %s |" % (client, " | ".join(cells)))
+        out.append("")
+    return "\n".join(out)
+
+
 def _start_server(runner, impl, npvs, array):
     server = _servers.Proc("%s server" % impl.label,
                            impl.command + ["serve", "prefix=" + PREFIX, "npvs=%d" % npvs,
@@ -421,7 +492,7 @@ def main(argv=None):
         impl.prepare(cabench)
         log("  %-12s %s" % (impl.label, impl.version if impl.command else impl.reason))
     env = _servers.epics_env()
-    ca = pva = None
+    ca = pva = cross = None
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         if ca_list:
             log("Channel Access (%s) ..." % ("quick" if args.quick else "full"))
@@ -429,15 +500,23 @@ def main(argv=None):
         if pva_list:
             log("pvAccess ...")
             pva = run_pva(args, pva_list, env, workdir, rng)
+            log("pvAccess, clients x servers ...")
+            cross = run_pva_cross(args, pva_list, env, workdir, rng)
     meta["load_end"] = "%.2f" % os.getloadavg()[0]
     meta["seconds"] = round(time.monotonic() - t_start, 1)
     text = render(args, meta, ca, pva, ca_list, pva_list)
+    if cross is not None:
+        text += ("\n## pvAccess, clients crossed with servers\n\n"
+                 + render_cross(cross, [i.label for i in pva_list
+                                        if i.command and i.label in CROSS_LABELS]))
     text += "\nTotal run time %.0f s (seed %d).\n" % (meta["seconds"], seed)
     print(text)
     raw = args.json or os.path.join(_envs.ENVS_DIR, "last-run.json")
     os.makedirs(os.path.dirname(os.path.abspath(raw)), exist_ok=True)
     with open(raw, "w") as f:
-        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "pva": pva}, f, indent=1)
+        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "pva": pva,
+                   "pva_cross": {"%s -> %s" % k: v for k, v in (cross or {}).items()}},
+                  f, indent=1)
     if args.write_docs:
         with open(DOCS, "w") as f:
             f.write(DOC_HEAD + text)

@@ -153,6 +153,8 @@ class Context:
             core.attach_udp(transport.sendto, port)
         self._udp_task = loop.create_task(open_udp())
         self._beacon = None
+        if not self.config.listen_for_beacons():
+            return core
         try:
             bsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             bsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

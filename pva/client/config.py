@@ -55,6 +55,21 @@ def parse_addr_list(text: str, default_port: int) -> List[Address]:
     return out
 
 
+def _is_local(host: str) -> bool:
+    """True for loopback and this host's own addresses."""
+    try:
+        addr = socket.gethostbyname(host)
+    except OSError:
+        return False
+    if addr.startswith("127."):
+        return True
+    try:
+        own = socket.gethostbyname_ex(socket.gethostname())[2]
+    except OSError:
+        return False
+    return addr in own
+
+
 def _yes(text: str) -> bool:
     return text.strip().upper() in ("YES", "Y", "TRUE", "1", "ON")
 
@@ -91,6 +106,22 @@ class ClientConfig:
             tmo = 30.0
         return cls(addr_list=addrs, name_servers=names, broadcast_port=bport,
                    server_port=sport, conn_tmo=max(tmo, 0.1))
+
+    def listen_for_beacons(self) -> bool:
+        """Whether to bind the broadcast port to hear beacons.
+
+        Servers on this host bind the same port (SO_REUSEADDR), and Linux
+        hands a unicast datagram to only one of the sockets: the last bound.
+        A client that searches a local address on that port would then catch
+        its own searches.  pvxs forwards such searches to a local multicast
+        group; without that, the client does not listen for beacons when its
+        address list names a local address on the broadcast port (it still
+        searches with backoff, which finds servers that appear later).
+        """
+        for host, port in self.addr_list:
+            if port == self.broadcast_port and _is_local(host):
+                return False
+        return True
 
     def to_conf(self) -> dict:
         """The ``EPICS_PVA_*`` dict of this configuration (auto list off)."""
