@@ -19,6 +19,11 @@ Per connection:
   queue holds at most ``queueSize`` updates; when it is full the newest
   update is squashed into the last queued one (fields changed in both are
   marked in the overrun BitSet), so a slow client never grows memory.
+- output is coalesced: the messages a circuit sends during one event-loop
+  iteration are collected and written, in order, with one
+  ``transport.writelines()``; the monitor sender (a callback, run once per
+  iteration with pending updates) stops and waits for a drain only while
+  the transport's write buffer is above its high-water mark.
 - a *watchdog* closes a connection silent for ``EPICS_PVA_CONN_TMO``.
 
 A data-wrapper exception becomes an error ``Status`` for that request.  A
@@ -114,6 +119,21 @@ def _request_mask(request: PVRequest, desc) -> BitSet:
     return own.expand(desc).compact(desc)
 
 
+_COMPACT_CACHE: Dict[Any, BitSet] = {}
+
+
+def _compact(bits: BitSet, desc) -> BitSet:
+    """``bits.compact(desc)``, memoized (every subscriber of a PV sends the same
+    changed bits; the result is only read by the encoder)."""
+    key = (desc, frozenset(bits))
+    out = _COMPACT_CACHE.get(key)
+    if out is None:
+        if len(_COMPACT_CACHE) >= 4096:
+            _COMPACT_CACHE.clear()
+        out = _COMPACT_CACHE[key] = bits.compact(desc)
+    return out
+
+
 class _Op:
     """Server state of one request (ioid) on a circuit."""
 
@@ -190,8 +210,15 @@ class ServerCircuit:
         self.authorization: Dict[str, Any] = {"method": "", "user": "", "host": "",
                                               "peer": self.peer, "data": None}
         self._dirty: "collections.OrderedDict[_Monitor, None]" = collections.OrderedDict()
-        self._wakeup = asyncio.Event()
-        self._last_rx = asyncio.get_running_loop().time()
+        self._loop = loop = asyncio.get_running_loop()
+        self.transport = writer.transport
+        self._out: List[Any] = []           # buffers not yet written (this iteration)
+        self._out_size = 0
+        self._flush_scheduled = False
+        self._sender_scheduled = False
+        self._blocked = False               # monitor sender waits for a drain
+        self._drain_task: Optional[asyncio.Future] = None
+        self._last_rx = loop.time()
         self._closing = False
         self.close_reason: Optional[str] = None
 
@@ -202,7 +229,26 @@ class ServerCircuit:
     def _send(self, *messages) -> None:
         bufs = self.vc.send(*messages)
         if not self._closing:
-            self.writer.writelines(bufs)
+            self._out.extend(bufs)
+            for b in bufs:
+                self._out_size += len(b)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the buffers collected since the last flush, in one call."""
+        self._flush_scheduled = False
+        out = self._out
+        if out:
+            self._out = []
+            self._out_size = 0
+            if not self._closing:
+                try:
+                    self.transport.writelines(out)
+                except Exception as ex:  # an error closes this circuit only
+                    log.exception("%s: write failed", self)
+                    self.close(f"write failed: {ex}")
 
     def _request_alive(self, ioid: int) -> bool:
         req = self.vc.requests.get(ioid)
@@ -225,6 +271,8 @@ class ServerCircuit:
     def close(self, reason: str) -> None:
         if self.close_reason is None:
             self.close_reason = reason
+        if not self._closing:
+            self._flush()
         self._closing = True
         self.writer.close()
 
@@ -235,7 +283,6 @@ class ServerCircuit:
         try:
             self._send(vc.set_byte_order(vc.byte_order),
                        vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
-            tasks.append(asyncio.ensure_future(self._monitor_sender()))
             tasks.append(asyncio.ensure_future(self._watchdog()))
             reader = self.reader
             loop = asyncio.get_running_loop()
@@ -260,6 +307,7 @@ class ServerCircuit:
                         break
                     await self._dispatch(msg)
                 if not self._closing:
+                    self._flush()
                     await self.writer.drain()
         except (ConnectionError, OSError) as ex:
             if self.close_reason is None:
@@ -275,7 +323,11 @@ class ServerCircuit:
             else:
                 log.debug("circuit from %s:%s closed: %s", *self.peer,
                           self.close_reason or "by the client")
+            if not self._closing and not self.transport.is_closing():
+                self._flush()
             self._closing = True
+            if self._drain_task is not None:
+                tasks.append(self._drain_task)
             for t in tasks:
                 t.cancel()
             await self._cleanup()
@@ -319,33 +371,61 @@ class ServerCircuit:
     def _kick(self, mon: _Monitor) -> None:
         if mon.sendable:
             self._dirty[mon] = None
-            self._wakeup.set()
+            if not self._sender_scheduled and not self._blocked and not self._closing:
+                self._sender_scheduled = True
+                self._loop.call_soon(self._monitor_sender)
 
-    async def _monitor_sender(self) -> None:
+    def _monitor_sender(self) -> None:
+        """Send the queued monitor updates (a callback, once per loop iteration)."""
+        self._sender_scheduled = False
+        try:
+            self._send_monitors()
+        except Exception as ex:  # never let a sender error escape into the loop
+            log.exception("%s: monitor sender failed", self)
+            self.close(f"monitor sender failed: {ex}")
+
+    def _send_monitors(self) -> None:
         dirty = self._dirty
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while dirty and not self._closing:
-                mon, _ = dirty.popitem(last=False)
-                if not mon.sendable:
-                    continue
-                snap, bits, overrun = mon.queue.popleft()
-                if mon.pipeline:
-                    mon.window -= 1
-                msg = ChannelMonitorResponse(
-                    mon.ioid, _OK, 0, pv_structure_if=mon.desc,
-                    pv_data=DataWithBitSet(snap, bits.compact(mon.desc)),
-                    overrun_bitset=overrun.compact(mon.desc) if overrun else None)
-                if self._request_alive(mon.ioid):
-                    try:
-                        self._send(msg)
-                    except LocalProtocolError as ex:
-                        log.warning("%s: monitor update of %s not sent: %s", self,
-                                    mon.entry.name, ex)
-                if mon.sendable:
-                    dirty[mon] = None
-                await self.writer.drain()
+        transport = self.transport
+        high = transport.get_write_buffer_limits()[1]
+        while dirty and not self._closing:
+            mon, _ = dirty.popitem(last=False)
+            if not mon.sendable:
+                continue
+            snap, bits, overrun = mon.queue.popleft()
+            if mon.pipeline:
+                mon.window -= 1
+            msg = ChannelMonitorResponse(
+                mon.ioid, _OK, 0, pv_structure_if=mon.desc,
+                pv_data=DataWithBitSet(snap, _compact(bits, mon.desc)),
+                overrun_bitset=_compact(overrun, mon.desc) if overrun else None)
+            if self._request_alive(mon.ioid):
+                try:
+                    self._send(msg)
+                except LocalProtocolError as ex:
+                    log.warning("%s: monitor update of %s not sent: %s", self,
+                                mon.entry.name, ex)
+            if mon.sendable:
+                dirty[mon] = None
+            if self._out_size + transport.get_write_buffer_size() > high:
+                # TCP back-pressure: write what we have, resume once drained
+                self._flush()
+                if transport.get_write_buffer_size() > high and not self._closing:
+                    self._blocked = True
+                    self._drain_task = asyncio.ensure_future(self._wait_drain())
+                    return
+        self._flush()
+
+    async def _wait_drain(self) -> None:
+        try:
+            await self.writer.drain()
+        except Exception:  # connection lost: the reader closes the circuit
+            return
+        finally:
+            self._blocked = False
+        if self._dirty and not self._closing and not self._sender_scheduled:
+            self._sender_scheduled = True
+            self._loop.call_soon(self._monitor_sender)
 
     # ------------------------------------------------------------ dispatch
     async def _dispatch(self, msg) -> None:
@@ -377,6 +457,7 @@ class ServerCircuit:
                 status = _error(ex)
         self._send(self.vc.validated_connection(status))
         if not status.is_successful:
+            self._flush()
             await self.writer.drain()
             self.close(f"connection refused: {status.message}")
 

@@ -329,6 +329,55 @@ def test_monitor_stop_and_start(serve, raw_client):
     assert [bit in (m.overrun_bitset or BitSet()) for m in got] == [False, False, False, True]
 
 
+def test_posts_in_one_iteration_go_out_in_one_write_in_order(serve, raw_client):
+    import struct
+    srv = serve({"a": nt.NTScalarInt32(value=0), "b": nt.NTScalarInt32(value=0)})
+    c = raw_client(srv.port)
+    inits = {}
+    for name in ("a", "b"):
+        ch, _ = c.create_channel(name)
+        init = ch.subscribe("record[queueSize=4]")
+        c.send(init)
+        c.expect(pva.ChannelMonitorResponse)
+        c.send(pva.ChannelMonitorRequest(ch.sid, init.ioid).to_start())
+        c.expect(pva.ChannelMonitorResponse)
+        inits[name] = init.ioid
+    c.send(pva.Echo(b"sync"))
+    c.expect(pva.EchoReply)          # everything before has been written
+    circuit = next(iter(srv.ctx.circuits))
+    writes = []
+
+    def record():
+        transport = circuit.writer.transport
+        write = transport.write
+
+        def recording_write(data):
+            writes.append(bytes(data))
+            write(data)
+        transport.write = recording_write
+        transport.writelines = lambda bufs: recording_write(b"".join(bufs))
+    srv.call(record)
+
+    async def post_three():          # no await yields: one loop iteration
+        a, b = srv.ctx.pvdb["a"], srv.ctx.pvdb["b"]
+        await a.commit({"value": 1})
+        await b.commit({"value": 1})
+        await a.commit({"value": 2})
+    srv.call(post_three)
+    got = [c.expect(pva.ChannelMonitorResponse) for _ in range(3)]
+    assert [(m.ioid, m.pv_data.data["value"]) for m in got] == \
+        [(inits["a"], 1), (inits["b"], 1), (inits["a"], 2)]
+    assert len(writes) == 1
+    # the one write holds the three monitor messages, whole
+    data, offset, commands = writes[0], 0, []
+    while offset < len(data):
+        flags, command = data[offset + 2], data[offset + 3]
+        size, = struct.unpack_from(">I" if flags & 0x80 else "<I", data, offset + 4)
+        commands.append(command)
+        offset += 8 + size
+    assert offset == len(data) and commands == [13, 13, 13]
+
+
 def test_slow_consumer_memory_is_bounded(serve, raw_client):
     import numpy as np
     srv = serve({"big": nt.NTScalarArrayFloat64(value=[0.0])})
