@@ -575,6 +575,20 @@ def poll():
     return eca_enum(lib.ca_poll())
 
 
+def _pend_for_io(wait, timeout):
+    """Run libca's *wait(timeout)* that ends a pend_io period (ca_pend_io, ca_pend early).
+
+    The get buffers issued before the call are held until it returns: from then
+    on libca ignores replies to them, so their buffers may go.
+    """
+    timeout = _timeout(timeout)
+    context = current()
+    issued = context.take_pending_gets() if context is not None else None
+    status = wait(timeout)
+    del issued
+    return eca_enum(status)
+
+
 def pend_io(timeout):
     """Flush and wait for gets without callback and first connections (``ca_pend_io``).
 
@@ -583,25 +597,13 @@ def pend_io(timeout):
     ECA
         NORMAL, TIMEOUT or EVDISALLOW.
     """
-    timeout = _timeout(timeout)
-    context = current()
-    issued = context.take_pending_gets() if context is not None else None
-    status = lib.ca_pend_io(timeout)
-    # libca ignores replies to gets issued before this call from now on, so
-    # their buffers may go.
-    del issued
-    return eca_enum(status)
+    return _pend_for_io(lib.ca_pend_io, timeout)
 
 
 def pend(timeout, early):
     """:func:`pend_io` if *early* else :func:`pend_event` (``ca_pend``)."""
     if early:
-        timeout = _timeout(timeout)
-        context = current()
-        issued = context.take_pending_gets() if context is not None else None
-        status = lib.ca_pend(timeout, 1)
-        del issued
-        return eca_enum(status)
+        return _pend_for_io(lambda t: lib.ca_pend(t, 1), timeout)
     return eca_enum(lib.ca_pend(_timeout(timeout), 0))
 
 
