@@ -332,8 +332,46 @@ def _getitem(v: Any, name: str) -> Any:
     return v[name] if isinstance(v, Mapping) else getattr(v, name)
 
 
-def _read_pvrequest(buf, off, order, ctx) -> Tuple[FieldDescAndData, int]:
-    return _read_typed(buf, off, order, ctx)
+#: decoded pvRequests by content: (byte order, bytes) -> (FieldDescAndData,
+#: length, PVRequest or None).  Shared and read-only.
+_PVREQUEST_CACHE: Dict[Tuple[str, bytes], Tuple[FieldDescAndData, int, Optional[PVRequest]]] = {}
+_PVREQUEST_CACHE_SIZE = 512
+_PVREQUEST_CACHE_MAX_BYTES = 1024
+
+
+def _read_pvrequest_parsed(buf, off, order, ctx
+                           ) -> Tuple[FieldDescAndData, int, Optional[PVRequest]]:
+    """The pvRequest of an INIT message, and its parsed form.
+
+    Clients send the same pvRequest with every operation they create (p4p
+    does an INIT per ``get``), so the decoded form is cached by content.
+    Only a request whose type is inline is cached: a type-cache definition
+    (0xFD) or reference (0xFE) depends on the connection's state.  The rest
+    of the message is part of the key, so the length consumed is too.
+    """
+    rest = len(buf) - off
+    if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES and buf[off] not in (0xFD, 0xFE):
+        key = (order, bytes(buf[off:]))
+        hit = _PVREQUEST_CACHE.get(key)
+        if hit is not None:
+            return hit[0], off + hit[1], hit[2]
+        fdd, end = _read_typed(buf, off, order, ctx)
+        try:
+            parsed = _parse_request(fdd)
+        except Exception:   # reported when the request is used, not while decoding
+            parsed = None
+        if len(_PVREQUEST_CACHE) >= _PVREQUEST_CACHE_SIZE:
+            _PVREQUEST_CACHE.clear()
+        _PVREQUEST_CACHE[key] = (fdd, end - off, parsed)
+        return fdd, end, parsed
+    fdd, end = _read_typed(buf, off, order, ctx)
+    return fdd, end, None
+
+
+def _parse_request(fdd: Optional[FieldDescAndData]) -> PVRequest:
+    if fdd is None or fdd.interface is None:
+        return PVRequest()
+    return PVRequest.from_structure(fdd.interface, fdd.data)
 
 
 def _as_request(pv_request: Any) -> FieldDescAndData:
@@ -1050,7 +1088,7 @@ class ConnectionValidatedResponse(Message):
 class _OpRequest(Message):
     """Client -> server operation message: server channel id, request id, subcommand."""
 
-    __slots__ = ("server_chid", "ioid", "subcommand", "pv_request", "raw")
+    __slots__ = ("server_chid", "ioid", "subcommand", "pv_request", "raw", "_parsed")
     _fields = ("server_chid", "ioid", "subcommand", "pv_request")
 
     def __init__(self, server_chid: int = 0, ioid: int = 0, subcommand: int = _SUB_INIT,
@@ -1060,6 +1098,7 @@ class _OpRequest(Message):
         self.subcommand = int(subcommand)
         # only an INIT message carries a pvRequest
         self.pv_request = _as_request(pv_request) if subcommand & _SUB_INIT else None
+        self._parsed = None
         self.raw = raw
 
     @property
@@ -1073,12 +1112,15 @@ class _OpRequest(Message):
     @property
     def request(self) -> PVRequest:
         """The pvRequest of an INIT message as a :class:`PVRequest`."""
-        pr = self.pv_request
-        return PVRequest.from_structure(pr.interface, pr.data) if pr is not None else PVRequest()
+        parsed = getattr(self, "_parsed", None)
+        if parsed is not None:
+            return parsed
+        return _parse_request(self.pv_request)
 
     def to_init(self, pv_request: Any = None) -> "_OpRequest":
         self.subcommand = _SUB_INIT
         self.pv_request = _as_request(pv_request)
+        self._parsed = None
         return self
 
     def _head(self, w: Writer) -> None:
@@ -1103,9 +1145,10 @@ class _OpRequest(Message):
         self = cls.__new__(cls)
         self.server_chid, self.ioid, self.subcommand = sid, ioid, sub
         self.pv_request = None
+        self._parsed = None
         self.raw = None
         if sub & _SUB_INIT:
-            self.pv_request, off = _read_pvrequest(buf, off, order, ctx)
+            self.pv_request, off, self._parsed = _read_pvrequest_parsed(buf, off, order, ctx)
             cls._decode_init_extra(self, buf, off, order, ctx)
         else:
             cls._decode_exec(self, buf, off, order, ctx)
@@ -1510,10 +1553,11 @@ class ChannelMonitorRequest(_OpRequest):
         self = cls.__new__(cls)
         self.server_chid, self.ioid, self.subcommand = sid, ioid, sub
         self.pv_request = None
+        self._parsed = None
         self.raw = None
         self.nfree = None
         if sub & _SUB_INIT:
-            self.pv_request, off = _read_pvrequest(buf, off, order, ctx)
+            self.pv_request, off, self._parsed = _read_pvrequest_parsed(buf, off, order, ctx)
         if sub & _SUB_PIPELINE:
             _need(buf, off, 4, "a queue count")
             self.nfree = _U32[order].unpack_from(buf, off)[0]

@@ -10,10 +10,13 @@ enforces limits.
 
 Per connection:
 
-- the *reader* (``ServerCircuit.run``) feeds received bytes to the circuit,
-  validates each message and handles it in order.  GET/PUT/RPC executions
-  run as tasks (a slow put handler does not stall the connection); a
-  cancel or destroy of the request cancels its task.
+- :class:`ServerCircuit` is the asyncio protocol of the connection: received
+  bytes go to the circuit, each message is validated and handled in order,
+  at once (no task) unless its handler has to wait, in which case it goes
+  on in a task and reading pauses until it is done.  GET/PUT/RPC executions
+  also start at once and only become tasks when they wait (a slow put
+  handler does not stall the connection); a cancel or destroy of the
+  request cancels its task.
 - the *monitor sender* sends queued monitor updates, one per monitor in
   turn, respecting the pipeline window and TCP back-pressure.  A monitor's
   queue holds at most ``queueSize`` updates; when it is full the newest
@@ -60,6 +63,7 @@ from .._messages import (ChannelArrayRequest, ChannelArrayResponse, ChannelDestr
 from .._pvrequest import PVRequest
 from .._state import ChannelState, RequestState
 from .._values import DataWithBitSet, FieldDescAndData, Status
+from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
 from .common import AuthOperation, DataWrapperBase, snapshot, wrap_pvdb
 
@@ -68,6 +72,7 @@ __all__ = ["Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer
 log = logging.getLogger("pva.server")
 
 _OK = Status()
+_CLOSE_GRACE = 5.0      # seconds a closed connection may take to deliver its last data
 
 
 class AsyncioAsyncLayer:
@@ -106,8 +111,28 @@ def _as_rpc_result(result: Any) -> FieldDescAndData:
                     f"{type(result).__name__}")
 
 
+_MASK_CACHE: Dict[Any, Any] = {}
+
+
 def _request_mask(request: PVRequest, desc) -> BitSet:
-    """The fields a pvRequest selects, compacted (bit 0 alone = everything)."""
+    """The fields a pvRequest selects, compacted (bit 0 alone = everything).
+
+    Memoized: the codec hands out one PVRequest object per distinct request
+    content, so a client repeating the same request hits the cache.  The
+    result is only read.
+    """
+    key = (id(request), desc)
+    hit = _MASK_CACHE.get(key)
+    if hit is not None and hit[0] is request:
+        return hit[1]
+    if len(_MASK_CACHE) >= 4096:
+        _MASK_CACHE.clear()
+    mask = _compute_request_mask(request, desc)
+    _MASK_CACHE[key] = (request, mask)    # keeps ``request`` alive: ids stay unique
+    return mask
+
+
+def _compute_request_mask(request: PVRequest, desc) -> BitSet:
     bits = request.to_bitset(desc)
     if len(bits) >= desc.num_bits:
         return BitSet({0})
@@ -190,20 +215,16 @@ class _Monitor(_Op):
             (not self.pipeline or self.window > 0)
 
 
-class ServerCircuit:
-    """One client connection."""
+class ServerCircuit(asyncio.Protocol):
+    """One client connection (the asyncio protocol of its TCP transport)."""
 
-    def __init__(self, context: "Context", reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter):
+    def __init__(self, context: "Context"):
         self.context = context
-        self.reader = reader
-        self.writer = writer
-        self.peer = writer.get_extra_info("peername")[:2]
-        self.sockname = writer.get_extra_info("sockname")[:2]
+        self.peer = ("", 0)
+        self.sockname = ("", 0)
         limits = context.config.limits
         self.limits = limits
-        self.vc = ServerVirtualCircuit(address=self.peer,
-                                       max_message_size=limits.max_message_size)
+        self.vc: Optional[ServerVirtualCircuit] = None    # made when connected
         self.entries: Dict[int, DataWrapperBase] = {}           # sid -> wrapper
         self.chan_ops: Dict[int, set] = {}                       # sid -> ioids
         self.ops: Dict[int, _Op] = {}                            # ioid -> op
@@ -211,16 +232,24 @@ class ServerCircuit:
                                               "peer": self.peer, "data": None}
         self._dirty: "collections.OrderedDict[_Monitor, None]" = collections.OrderedDict()
         self._loop = loop = asyncio.get_running_loop()
-        self.transport = writer.transport
+        self.transport: Optional[asyncio.Transport] = None
         self._out: List[Any] = []           # buffers not yet written (this iteration)
         self._out_size = 0
         self._flush_scheduled = False
         self._sender_scheduled = False
         self._blocked = False               # monitor sender waits for a drain
         self._drain_task: Optional[asyncio.Future] = None
+        self._write_paused = False          # transport above its high-water mark
+        self._drain_waiters: List[asyncio.Future] = []
+        self._inbox: "collections.deque" = collections.deque()   # messages not handled yet
+        self._handler_task: Optional[asyncio.Task] = None    # a handler that is waiting
+        self._read_paused = False
+        self._watchdog_task: Optional[asyncio.Task] = None
         self._last_rx = loop.time()
         self._closing = False
         self.close_reason: Optional[str] = None
+        #: set when the connection is gone and its operations are cleaned up
+        self.done: asyncio.Future = loop.create_future()
 
     def __repr__(self) -> str:
         return f"<ServerCircuit peer={self.peer} channels={len(self.entries)}>"
@@ -269,73 +298,158 @@ class ServerCircuit:
                     log.error("%s: cannot send error reply: %s", self, ex2)
 
     def close(self, reason: str) -> None:
+        """Close the connection (what was sent so far is still delivered)."""
         if self.close_reason is None:
             self.close_reason = reason
         if not self._closing:
             self._flush()
         self._closing = True
-        self.writer.close()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+            # a peer that does not read would keep the buffered data (and the
+            # connection) forever
+            self._loop.call_later(_CLOSE_GRACE, self._abort)
 
-    # ------------------------------------------------------------ main loop
-    async def run(self) -> None:
-        vc = self.vc
-        tasks: List[asyncio.Task] = []
+    def _abort(self) -> None:
+        if not self.done.done() and self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------ protocol
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.peer = tuple(transport.get_extra_info("peername")[:2])
+        self.sockname = tuple(transport.get_extra_info("sockname")[:2])
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - not TCP
+                pass
+        self.context.circuits.add(self)
+        self.authorization["peer"] = self.peer
+        self.vc = vc = ServerVirtualCircuit(address=self.peer,
+                                            max_message_size=self.limits.max_message_size)
+        self._send(vc.set_byte_order(vc.byte_order),
+                   vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
+        self._watchdog_task = asyncio.ensure_future(self._watchdog())
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._last_rx = self._loop.time()
         try:
-            self._send(vc.set_byte_order(vc.byte_order),
-                       vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
-            tasks.append(asyncio.ensure_future(self._watchdog()))
-            reader = self.reader
-            loop = asyncio.get_running_loop()
-            while not self._closing:
-                data = await reader.read(0x40000)
-                if not data:
-                    break
-                self._last_rx = loop.time()
-                try:
-                    msgs = vc.recv(data)
-                except ProtocolError as ex:
-                    self.close(f"malformed data: {ex}")
-                    break
-                for msg in msgs:
-                    if self._closing:
-                        break
-                    try:
-                        if not vc.process_command(msg):
-                            continue
-                    except ProtocolError as ex:
-                        self.close(f"protocol violation: {ex}")
-                        break
-                    await self._dispatch(msg)
-                if not self._closing:
-                    self._flush()
-                    await self.writer.drain()
-        except (ConnectionError, OSError) as ex:
-            if self.close_reason is None:
-                self.close_reason = f"connection lost: {ex}"
-        except asyncio.CancelledError:
-            if self.close_reason is None:
-                self.close_reason = "server stopping"
-            raise
-        finally:
-            if self.close_reason and not self.close_reason.startswith(
-                    ("server stopping", "connection lost")):
-                log.warning("closing circuit from %s:%s: %s", *self.peer, self.close_reason)
-            else:
-                log.debug("circuit from %s:%s closed: %s", *self.peer,
-                          self.close_reason or "by the client")
-            if not self._closing and not self.transport.is_closing():
-                self._flush()
-            self._closing = True
-            if self._drain_task is not None:
-                tasks.append(self._drain_task)
+            self._inbox.extend(self.vc.recv(data))
+        except ProtocolError as ex:
+            self.close(f"malformed data: {ex}")
+            return
+        if self._handler_task is None:
+            self._handle_inbox()
+
+    def _handle_inbox(self) -> None:
+        """Handle received messages in order, each at once if it does not wait.
+
+        A handler that waits (an authorize hook, a subscribe) continues in a
+        task; the messages behind it wait, and reading stops, until it is done.
+        """
+        inbox, vc = self._inbox, self.vc
+        self._flush_scheduled = True     # one write at the end, not one per reply
+        while inbox and not self._closing:
+            msg = inbox.popleft()
+            try:
+                if not vc.process_command(msg):
+                    continue
+            except ProtocolError as ex:
+                self.close(f"protocol violation: {ex}")
+                break
+            try:
+                task = start_eager(self._dispatch(msg))
+            except Exception as ex:
+                log.exception("%s: handling %s failed", self, type(msg).__name__)
+                self.close(f"internal error: {ex}")
+                break
+            if task is not None:
+                self._handler_task = task
+                task.add_done_callback(self._handler_done)
+                self._pause_reading()
+                break
+        self._flush()
+
+    def _handler_done(self, task: asyncio.Task) -> None:
+        self._handler_task = None
+        if not task.cancelled() and task.exception() is not None:
+            ex = task.exception()
+            log.error("%s: a handler failed", self, exc_info=ex)
+            self.close(f"internal error: {ex}")
+            return
+        if not self._closing:
+            self._handle_inbox()
+            if self._handler_task is None:
+                self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and not self._closing:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and not self._closing and not self._write_paused \
+                and self._handler_task is None:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        # the client does not read its replies: stop reading its requests
+        self._write_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._resume_reading()
+
+    async def _drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        if self._closing:
+            raise ConnectionError("connection closed")
+        if not self._write_paused:
+            return
+        fut = self._loop.create_future()
+        self._drain_waiters.append(fut)
+        await fut
+
+    def eof_received(self) -> bool:
+        return False            # close our side too
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        if self.close_reason is None:
+            self.close_reason = f"connection lost: {exc}" if exc else None
+        self._closing = True
+        for fut in self._drain_waiters:
+            if not fut.done():
+                fut.set_exception(ConnectionError("connection closed"))
+        self._drain_waiters = []
+        reason = self.close_reason
+        if reason and not reason.startswith(("server stopping", "connection lost")):
+            log.warning("closing circuit from %s:%s: %s", *self.peer, reason)
+        else:
+            log.debug("circuit from %s:%s closed: %s", *self.peer, reason or "by the client")
+        self.context._spawn(self._teardown())
+
+    async def _teardown(self) -> None:
+        try:
+            tasks = [t for t in (self._watchdog_task, self._drain_task, self._handler_task)
+                     if t is not None]
             for t in tasks:
                 t.cancel()
             await self._cleanup()
-            vc.disconnect()
-            try:
-                self.writer.close()
-            except Exception:  # pragma: no cover - already closed
-                pass
+            self.vc.disconnect()
+        finally:
+            self.context.circuits.discard(self)
+            if not self.done.done():
+                self.done.set_result(None)
 
     async def _cleanup(self) -> None:
         for op in list(self.ops.values()):
@@ -418,8 +532,8 @@ class ServerCircuit:
 
     async def _wait_drain(self) -> None:
         try:
-            await self.writer.drain()
-        except Exception:  # connection lost: the reader closes the circuit
+            await self._drain()
+        except Exception:  # connection lost: connection_lost cleans up
             return
         finally:
             self._blocked = False
@@ -457,8 +571,6 @@ class ServerCircuit:
                 status = _error(ex)
         self._send(self.vc.validated_connection(status))
         if not status.is_successful:
-            self._flush()
-            await self.writer.drain()
             self.close(f"connection refused: {status.message}")
 
     async def _on_echo(self, msg: Echo) -> None:
@@ -533,7 +645,8 @@ class ServerCircuit:
         self.chan_ops.setdefault(op.sid, set()).add(op.ioid)
 
     def _spawn(self, op: _Op, coro) -> None:
-        op.task = asyncio.ensure_future(coro)
+        """Execute an operation: at once, continued in a task if it waits."""
+        op.task = start_eager(coro)
 
     async def _on_get(self, msg: ChannelGetRequest) -> None:
         ioid = msg.ioid
@@ -827,14 +940,14 @@ class Context:
         port = cfg.tcp_port
         for intf in cfg.interfaces:
             try:
-                srv = await asyncio.start_server(self._on_client, host=intf, port=port,
-                                                 reuse_address=True)
+                srv = await loop.create_server(self._new_circuit, host=intf, port=port,
+                                               reuse_address=True)
             except OSError as ex:
                 if ex.errno != errno.EADDRINUSE or port == 0 or self._servers:
                     raise
                 log.warning("TCP port %d is in use; using a free port", port)
-                srv = await asyncio.start_server(self._on_client, host=intf, port=0,
-                                                 reuse_address=True)
+                srv = await loop.create_server(self._new_circuit, host=intf, port=0,
+                                               reuse_address=True)
             port = srv.sockets[0].getsockname()[1]
             self._servers.append(srv)
         self.port = port
@@ -912,6 +1025,16 @@ class Context:
             srv.close()
         for t in self._udp:
             t.close()
+        circuits = list(self.circuits)
+        for circuit in circuits:
+            circuit.close("server stopping")
+        if circuits:
+            _, pending = await asyncio.wait([c.done for c in circuits], timeout=2)
+            if pending:   # clients that do not read: do not wait for their buffers
+                for circuit in circuits:
+                    if not circuit.done.done() and circuit.transport is not None:
+                        circuit.transport.abort()
+                await asyncio.wait(pending, timeout=2)
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
@@ -931,20 +1054,8 @@ class Context:
         await self.close()
 
     # ------------------------------------------------------------ TCP
-    async def _on_client(self, reader, writer) -> None:
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        circuit = ServerCircuit(self, reader, writer)
-        self.circuits.add(circuit)
-        try:
-            await circuit.run()
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("circuit %s failed", circuit)
-        finally:
-            self.circuits.discard(circuit)
-            self._tasks.discard(task)
+    def _new_circuit(self) -> ServerCircuit:
+        return ServerCircuit(self)
 
     # ------------------------------------------------------------ UDP
     def _found_ids(self, msg: SearchRequest) -> List[int]:

@@ -406,3 +406,42 @@ def test_control_messages_reexported():
     assert isinstance(SetByteOrder.decode(sbo.encode()), SetByteOrder)
 
 
+
+
+# --- pvRequest decoding cache -------------------------------------------------
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_pvrequest_decoded_once_per_content(order):
+    """Clients repeat the same pvRequest with every INIT: the decoded form is
+    shared, and equal to a fresh decode."""
+    from pva import _messages
+    text = "field(value,alarm.severity)record[queueSize=7]"
+    data = payload(ChannelGetRequest(5, 77, Subcommand.INIT, PVRequest.parse(text)), order)
+    a = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
+    b = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
+    assert a.request is b.request and str(a.request) == text
+    assert a.pv_request is b.pv_request
+    _messages._PVREQUEST_CACHE.clear()
+    c = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
+    assert c.request is not a.request and c.request == a.request
+    assert c.pv_request.data == a.pv_request.data
+    # the ids and the rest of the message are still read per message
+    other = payload(ChannelGetRequest(6, 78, Subcommand.INIT, PVRequest.parse(text)), order)
+    d = decode_message(ChannelGetRequest.ID, Direction.CLIENT, other, order, MessageContext())
+    assert (d.server_chid, d.ioid) == (6, 78) and d.request is c.request
+
+
+def test_pvrequest_through_the_type_cache_is_not_shared():
+    """A request whose type comes through the connection's type cache (0xFD
+    defines an id, 0xFE refers to it) depends on that connection: decoded
+    every time, and the definition registers the id."""
+    sender = MessageContext(send_cache=True)
+    req = PVRequest.parse("field(value)")
+    first = payload(ChannelGetRequest(1, 1, Subcommand.INIT, req), "<", sender)
+    second = payload(ChannelGetRequest(1, 2, Subcommand.INIT, req), "<", sender)
+    assert first[9] == 0xFD and second[9] == 0xFE
+    receiver = MessageContext()
+    a = decode_message(ChannelGetRequest.ID, Direction.CLIENT, first, "<", receiver)
+    b = decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", receiver)
+    assert a.request == b.request == req
+    with pytest.raises(DecodeError):   # another connection never saw the definition
+        decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", MessageContext())

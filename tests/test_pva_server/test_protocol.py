@@ -348,7 +348,7 @@ def test_posts_in_one_iteration_go_out_in_one_write_in_order(serve, raw_client):
     writes = []
 
     def record():
-        transport = circuit.writer.transport
+        transport = circuit.transport
         write = transport.write
 
         def recording_write(data):
@@ -398,7 +398,7 @@ def test_slow_consumer_memory_is_bounded(serve, raw_client):
     mon = srv.call(lambda: circuit.ops[init.ioid])
     assert srv.call(lambda: len(mon.queue)) <= 3
     # at most a couple of updates sit in the transport buffer (not 200 x 800 kB)
-    assert srv.call(lambda: circuit.writer.transport.get_write_buffer_size()) < 4 * 800_000
+    assert srv.call(lambda: circuit.transport.get_write_buffer_size()) < 4 * 800_000
     last = None
     while last is None or last.pv_data.data["value"][0] != n - 1:
         last = c.expect(pva.ChannelMonitorResponse)
