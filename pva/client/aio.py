@@ -28,6 +28,7 @@ import logging
 import socket
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
+from .._errors import LocalProtocolError
 from .._introspection import FieldDesc
 from .config import ClientConfig
 from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
@@ -281,7 +282,8 @@ class Context:
         return await self._run(name, lambda core, cb: core.info(name, sub_field, cb), timeout)
 
     def monitor(self, name: str, cb: Optional[Callable[[Any], Any]] = None, request: Any = "",
-                *, notify_disconnect: bool = True, queue_size: int = 1000) -> "Subscription":
+                *, notify_disconnect: bool = True,
+                queue_size: Optional[int] = None) -> "Subscription":
         """Subscribe to a PV.
 
         Without ``cb`` the :class:`Subscription` is an async iterator; with
@@ -290,8 +292,19 @@ class Context:
         :class:`Disconnected` (server lost; updates resume by themselves when
         it returns) and :class:`RemoteError`.  The iteration ends on
         :class:`Finished`.
+
+        Updates not consumed yet wait in a local queue of ``queue_size``
+        items (default: the request's ``queueSize`` option, at least 1000);
+        when it is full the oldest update is dropped (counted in
+        :attr:`Subscription.dropped`).
         """
         req = parse_request(request)
+        if queue_size is None:
+            try:
+                asked = req.int_option("queueSize", 0) or 0
+            except (LocalProtocolError, TypeError, ValueError):
+                asked = 0
+            queue_size = max(1000, min(asked, _MAX_LOCAL_QUEUE))
         sub = Subscription(self, name, req, cb, notify_disconnect, queue_size)
         return sub
 
@@ -353,6 +366,9 @@ class ClientChannel:
 
     def monitor(self, cb=None, request: Any = "", **kw) -> "Subscription":
         return self.ctx.monitor(self.name, cb, request, **kw)
+
+
+_MAX_LOCAL_QUEUE = 1_000_000
 
 
 class Subscription:

@@ -78,6 +78,8 @@ MAX_NAMES_PER_SEARCH = 64
 #: GET requests kept open per channel for re-use (one per pvRequest)
 MAX_IDLE_GETS = 4
 _LAST = int(Subcommand.DESTROY)
+_INIT = int(Subcommand.INIT)
+_INIT_OR_DESTROY = int(Subcommand.INIT | Subcommand.DESTROY)
 
 
 # ---------------------------------------------------------------- errors
@@ -200,6 +202,22 @@ def _copy(v: Any) -> Any:
     if type(v) is dict or isinstance(v, Value):
         return {k: (_copy(x) if isinstance(x, dict) else x) for k, x in v.items()}
     return v
+
+
+def _merged(current: dict, update: dict) -> dict:
+    """A new dict: ``current`` with ``update`` merged in.
+
+    Only the sub-structures the update touches are copied; the others are
+    shared with ``current``, so successive monitor values cost what changed.
+    """
+    out = dict(current)
+    for k, v in update.items():
+        old = out.get(k)
+        if type(v) is dict and type(old) is dict:
+            out[k] = _merged(old, v)
+        else:
+            out[k] = v
+    return out
 
 
 def _merge(target: dict, update: dict) -> None:
@@ -1027,7 +1045,12 @@ class MonitorOp(_Op):
 
     def _on_message(self, msg: ChannelMonitorResponse) -> None:
         sub = msg.subcommand
-        if sub & Subcommand.INIT:
+        if not sub & _INIT_OR_DESTROY:      # an update: the hot path
+            self.current = current = _merged(self.current, msg.pv_data.data)
+            self.connected_once = True
+            self._emit(Value(current, self.desc, msg.pv_data.bitset))
+            return
+        if sub & _INIT:
             if not msg.status.is_successful:
                 self.circuit.ops.pop(self.ioid, None)
                 self.circuit = self.ioid = None
@@ -1038,18 +1061,13 @@ class MonitorOp(_Op):
             self._unacked = 0
             self._send(ChannelMonitorRequest(self._sid(), self.ioid).to_start())
             return
-        if sub & Subcommand.DESTROY:
-            self.circuit.ops.pop(self.ioid, None)
-            self.circuit = self.ioid = None
-            if not msg.status.is_successful:
-                self._emit(RemoteError(self.name, msg.status))
-            self.done = True
-            self.channel.ops.discard(self)
-            self._emit(Finished(self.name))
-            return
-        _merge(self.current, msg.pv_data.data)
-        self.connected_once = True
-        self._emit(Value(_copy(self.current), self.desc, msg.pv_data.bitset))
+        self.circuit.ops.pop(self.ioid, None)      # DESTROY
+        self.circuit = self.ioid = None
+        if not msg.status.is_successful:
+            self._emit(RemoteError(self.name, msg.status))
+        self.done = True
+        self.channel.ops.discard(self)
+        self._emit(Finished(self.name))
 
     def ack(self, n: int = 1) -> None:
         """``n`` updates were consumed (pipeline flow control)."""

@@ -423,3 +423,31 @@ def test_get_reuses_open_request_and_sees_new_values(server):
             return a.value, b.value, [v.value for v in many], other.value
     from pva.client.core import parse_request
     assert run(main()) == (7, 8, [9] * 10, 9)
+
+
+def test_monitor_large_queue_keeps_every_update(server):
+    """A burst faster than the consumer: with ``record[queueSize=N]`` the
+    local queue holds N updates too, so none of the burst is dropped; the
+    successive values stay distinct snapshots (unchanged parts shared)."""
+    pvs, _, conf = server
+    burst = 3000
+
+    async def main():
+        async with Context(conf=conf, useenv=False) as ctx:
+            async with ctx.monitor("x:i", request="record[queueSize=5000]") as sub:
+                it = sub.__aiter__()
+                first = await it.__anext__()
+                # the server posts the whole burst before we read any of it
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: [pvs["i"].post(1000 + k) for k in range(burst)])
+                got = []
+                async for v in sub:
+                    got.append(v)
+                    if v.value == 1000 + burst - 1:
+                        break
+                return first, got, sub.dropped
+    first, got, dropped = run(main())
+    assert dropped == 0
+    assert [v.value for v in got] == list(range(1000, 1000 + burst))
+    assert first.value == 7
+    assert got[0]["alarm"] is got[1]["alarm"]          # not copied per update
