@@ -354,19 +354,39 @@ class VirtualCircuit:
         if self.state is CircuitState.ERROR:
             raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
         out: List[Union[Message, ControlMessage]] = []
+        feed = self._deframer.feed
+        for data in buffers:
+            self._frames_to_messages(feed, data, out)
+        return out
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where to receive the next bytes (``asyncio.BufferedProtocol``).
+
+        Then call :meth:`buffer_updated`; the bytes of a large message are
+        received straight into the buffer its payload will reference.
+        """
+        if self.state is CircuitState.ERROR:
+            raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
+        return self._deframer.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> List[Union[Message, ControlMessage]]:
+        """``nbytes`` arrived in the last :meth:`get_buffer`: as :meth:`recv`."""
+        out: List[Union[Message, ControlMessage]] = []
+        self._frames_to_messages(self._deframer.buffer_updated, nbytes, out)
+        return out
+
+    def _frames_to_messages(self, source, arg, out: list) -> None:
         try:
-            for data in buffers:
-                try:
-                    frames = self._deframer.feed(data)
-                except FramingError as ex:
-                    self._decode_frames(ex.messages, out)
-                    raise
-                self._decode_frames(frames, out)
+            try:
+                frames = source(arg)
+            except FramingError as ex:
+                self._decode_frames(ex.messages, out)
+                raise
+            self._decode_frames(frames, out)
         except ProtocolError as ex:
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
-        return out
 
     def _decode_frames(self, frames, out: list) -> None:
         ctx = self._ctx

@@ -446,6 +446,24 @@ _CONTROL_CLASSES = {
 # ---------------------------------------------------------------- deframer
 
 
+_EMPTY = bytearray()
+_DIRECT_MIN = 0x10000        # receive the rest of a message directly when this big
+_SCRATCH_SIZE = 0x40000      # size of a read into the scratch buffer
+
+
+def _message_buffer(size: int):
+    """A writable byte buffer for one incoming message.
+
+    A large one is not zero-filled first (numpy's ``empty``: the allocator
+    hands back the memory of a freed message, no page is touched twice);
+    its payload view may become a user's array, so it is never reused here.
+    """
+    if size < _DIRECT_MIN:
+        return bytearray(size)
+    import numpy
+    return memoryview(numpy.empty(size, numpy.uint8))
+
+
 class Deframer:
     """Split a pvAccess TCP byte stream into messages.
 
@@ -483,8 +501,11 @@ class Deframer:
         self.reassemble = reassemble
         self._fast_mask = 0x31 if direction is None else 0x71
         self._fast_val = 0x40 if direction is not None and direction else 0
-        self._pending = bytearray()  # partial header or message
+        self._pending = bytearray()  # partial header or message, sized to _need
+        self._fill = 0               # bytes of _pending received so far
         self._need = HEADER_SIZE     # bytes of the pending message, once known
+        self._scratch: Optional[bytearray] = None   # get_buffer() for small reads
+        self._direct = False         # the last get_buffer() was into _pending
         self._consumed = 0           # stream offset of the start of the current chunk
         self._error: Optional[FramingError] = None
         # open segmented message
@@ -498,7 +519,7 @@ class Deframer:
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete message or an open segmented message."""
-        return len(self._pending) + self._seg_size
+        return self._fill + self._seg_size
 
     @property
     def in_segmented_message(self) -> bool:
@@ -511,7 +532,7 @@ class Deframer:
 
     def at_boundary(self) -> bool:
         """True if the stream so far ends exactly after a complete message."""
-        return not self._pending and self._seg_cmd is None
+        return not self._fill and self._seg_cmd is None
 
     def close(self) -> None:
         """Declare end of stream; raise :class:`FramingError` if a message is cut."""
@@ -538,35 +559,84 @@ class Deframer:
             raise
         return out
 
+    # Receiving straight into the buffer (``asyncio.BufferedProtocol``): the
+    # bytes of a large message go from the socket to their final place, the
+    # buffer its payload view will reference; small reads go through a
+    # scratch buffer and :meth:`feed`.
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where to receive the next bytes; then call :meth:`buffer_updated`."""
+        if self._error is not None:
+            raise self._error
+        fill, need = self._fill, self._need
+        if fill and need - fill >= _DIRECT_MIN:
+            self._direct = True
+            return memoryview(self._pending)[fill:need]
+        self._direct = False
+        if self._scratch is None:
+            self._scratch = bytearray(_SCRATCH_SIZE)
+        return memoryview(self._scratch)
+
+    def buffer_updated(self, nbytes: int) -> List[Union[Frame, ControlMessage]]:
+        """``nbytes`` were received into the last :meth:`get_buffer`; as :meth:`feed`."""
+        if not self._direct:
+            return self.feed(bytes(memoryview(self._scratch)[:nbytes]))
+        if self._error is not None:
+            raise self._error
+        out: List[Union[Frame, ControlMessage]] = []
+        self._fill += nbytes
+        self._consumed += nbytes
+        if self._fill == self._need:
+            try:
+                self._complete_pending(out, self._consumed)
+            except FramingError as exc:
+                exc.messages = out
+                raise
+        return out
+
+    def _complete_pending(self, out: list, stream_pos: int) -> None:
+        """Dispatch the message now complete in ``_pending`` (it ended at ``stream_pos``)."""
+        pending, need = self._pending, self._need
+        self._pending = _EMPTY
+        self._fill = 0
+        self._need = HEADER_SIZE
+        pmv = memoryview(pending)[:need]
+        self._dispatch(out, pmv, 0, pmv[HEADER_SIZE:], stream_pos - need)
+
     def _feed(self, data: Buffer, out: list) -> None:
         if type(data) is not bytes:
             data = bytes(data)
         n = len(data)
         pos = 0
         mv = memoryview(data)
-        pending = self._pending
-        if pending:
+        fill = self._fill
+        if fill:
             # complete the message straddling the previous chunk boundary
+            pending = self._pending
             while True:
-                take = self._need - len(pending)
+                need = self._need
+                take = need - fill
                 if take > n - pos:
                     take = n - pos
-                pending += mv[pos:pos + take]
+                pending[fill:fill + take] = mv[pos:pos + take]
+                fill += take
                 pos += take
-                if len(pending) < self._need:
+                if fill < need:
+                    self._fill = fill
                     self._consumed += pos
                     return
-                if self._need == HEADER_SIZE:
+                if need == HEADER_SIZE:
                     size = self._check_header(pending, 0, self._consumed + pos - HEADER_SIZE)
                     if size:
+                        # the whole message gets its buffer at once (the size
+                        # was checked against the limit)
+                        grown = _message_buffer(HEADER_SIZE + size)
+                        grown[:HEADER_SIZE] = pending
+                        pending = self._pending = grown
                         self._need = HEADER_SIZE + size
                         continue
                 break
-            self._pending = bytearray()
-            self._need = HEADER_SIZE
-            pmv = memoryview(pending)
-            self._dispatch(out, pmv, 0, pmv[HEADER_SIZE:],
-                           self._consumed + pos - len(pending))
+            self._fill = fill
+            self._complete_pending(out, self._consumed + pos)
         # the rest of the chunk: complete messages are views into ``data``
         unpack = _HEAD_LE_UNPACK
         check = self._check_header
@@ -599,12 +669,15 @@ class Deframer:
             seg_open = self._seg_cmd is not None
             pos = end
         if pos < n:
-            # keep the tail (at most one partial message) for the next chunk
-            self._pending = bytearray(mv[pos:])
-            if n - pos >= HEADER_SIZE:
-                self._need = HEADER_SIZE + check(data, pos, base + pos)
-            else:
-                self._need = HEADER_SIZE
+            # keep the tail (at most one partial message) for the next chunk,
+            # in a buffer of the message's size
+            rest = n - pos
+            need = HEADER_SIZE + check(data, pos, base + pos) if rest >= HEADER_SIZE \
+                else HEADER_SIZE
+            pending = self._pending = _message_buffer(need)
+            pending[:rest] = mv[pos:]
+            self._fill = rest
+            self._need = need
         self._consumed = base + n
 
     def feed_all(self, chunks: Iterable[Buffer]) -> List[Union[Frame, ControlMessage]]:
@@ -617,7 +690,8 @@ class Deframer:
     # -- internals
     def _fail(self, message: str, offset: Optional[int]) -> None:
         self._error = FramingError(message, offset)
-        self._pending = bytearray()
+        self._pending = _EMPTY
+        self._fill = 0
         self._seg_parts = []
         raise self._error
 

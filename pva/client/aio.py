@@ -54,7 +54,7 @@ class _Reactor:
     def connect_tcp(self, host: str, port: int, protocol) -> None:
         async def connect():
             try:
-                await self.loop.create_connection(lambda: protocol, host, port)
+                await self.loop.create_connection(lambda: _Buffered(protocol), host, port)
             except OSError as ex:
                 protocol.connection_lost(ex)
         task = self.loop.create_task(connect())
@@ -64,6 +64,26 @@ class _Reactor:
     def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
+
+
+class _Buffered(asyncio.BufferedProtocol):
+    """asyncio's buffered-protocol face of a core :class:`Circuit`."""
+
+    __slots__ = ("p", "get_buffer", "buffer_updated")
+
+    def __init__(self, protocol):
+        self.p = protocol
+        self.get_buffer = protocol.get_buffer
+        self.buffer_updated = protocol.buffer_updated
+
+    def connection_made(self, transport) -> None:
+        self.p.connection_made(transport)
+
+    def eof_received(self):
+        return self.p.eof_received()
+
+    def connection_lost(self, exc) -> None:
+        self.p.connection_lost(exc)
 
 
 class _Udp(asyncio.DatagramProtocol):

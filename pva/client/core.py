@@ -19,8 +19,9 @@ that adapter on a background thread) supplies a *reactor*::
                                               or protocol.connection_lost(exc)
 
 ``protocol`` has the asyncio ``Protocol`` callbacks (``connection_made``,
-``data_received``, ``connection_lost``) and ``transport`` needs ``write``
-and ``close``.  UDP: the adapter opens a socket, passes its ``sendto`` to
+``data_received``, ``connection_lost``) and those of ``BufferedProtocol``
+(``get_buffer``, ``buffer_updated``: the asyncio adapter uses these), and
+``transport`` needs ``write`` and ``close``.  UDP: the adapter opens a socket, passes its ``sendto`` to
 :meth:`ClientCore.attach_udp` and feeds every datagram received (search
 responses, beacons) to :meth:`ClientCore.datagram_received`.
 
@@ -466,6 +467,28 @@ class Circuit:
             log.warning("%s: protocol error from server: %s", self, ex)
             self.close()
             return
+        self._handle(msgs)
+
+    # the BufferedProtocol form of data_received: large messages are received
+    # straight into their final buffer (no copy of a big array in Python)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.state == "dead":
+            return memoryview(bytearray(0x10000))      # discarded
+        return self.vc.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.state == "dead":
+            return
+        self.last_rx = self.core.reactor.time()
+        try:
+            msgs = self.vc.buffer_updated(nbytes)
+        except PVAError as ex:
+            log.warning("%s: protocol error from server: %s", self, ex)
+            self.close()
+            return
+        self._handle(msgs)
+
+    def _handle(self, msgs) -> None:
         for msg in msgs:
             if self.state == "dead":
                 return

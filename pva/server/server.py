@@ -215,8 +215,12 @@ class _Monitor(_Op):
             (not self.pipeline or self.window > 0)
 
 
-class ServerCircuit(asyncio.Protocol):
-    """One client connection (the asyncio protocol of its TCP transport)."""
+class ServerCircuit(asyncio.BufferedProtocol):
+    """One client connection (the asyncio protocol of its TCP transport).
+
+    A buffered protocol: the bytes of a large message (an array put) are
+    received straight into the buffer the decoded array will use.
+    """
 
     def __init__(self, context: "Context"):
         self.context = context
@@ -333,12 +337,17 @@ class ServerCircuit(asyncio.Protocol):
                    vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
         self._watchdog_task = asyncio.ensure_future(self._watchdog())
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._closing:
+            return memoryview(bytearray(0x10000))      # discarded
+        return self.vc.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self._closing:
             return
         self._last_rx = self._loop.time()
         try:
-            self._inbox.extend(self.vc.recv(data))
+            self._inbox.extend(self.vc.buffer_updated(nbytes))
         except ProtocolError as ex:
             self.close(f"malformed data: {ex}")
             return

@@ -510,3 +510,65 @@ def test_hostile_100k_fast():
     assert elapsed < 60
 
 
+
+
+# ------------------------------------------------------------------ receiving into buffers
+
+
+def _buffered_read(deframer, stream, sizes):
+    """What ``asyncio.BufferedProtocol`` does: recv_into get_buffer(), then
+    buffer_updated(n); ``sizes`` caps each read (as the kernel would)."""
+    out, pos, k = [], 0, 0
+    while pos < len(stream):
+        buf = deframer.get_buffer(-1)
+        n = min(len(buf), sizes[k % len(sizes)], len(stream) - pos)
+        k += 1
+        buf[:n] = stream[pos:pos + n]
+        pos += n
+        out += deframer.buffer_updated(n)
+    return out
+
+
+@pytest.mark.parametrize("bo", BYTE_ORDERS)
+@pytest.mark.parametrize("sizes", [[1], [7, 8, 9], [1000], [65536 * 3], [300000], [5, 250000, 3]])
+def test_deframer_get_buffer_matches_feed(bo, sizes):
+    """Large messages go straight into their own buffer; the frames are the
+    same as when the stream is fed in one piece."""
+    fr = Framer(Direction.SERVER, bo, max_segment_size=100000)
+    arr = np.arange(40000, dtype=np.float64)          # 320 kB: segmented
+    parts = [fr.encode(ApplicationCommand.GET, b"small"),
+             fr.encode(ApplicationCommand.MONITOR, [b"head", arr]),
+             fr.encode(ApplicationCommand.ECHO, bytes(200000)),     # one big message
+             [EchoResponse(7, direction=Direction.SERVER, byte_order=bo).encode()],
+             fr.encode(ApplicationCommand.GET, b"tail")]
+    stream = join(join(p) for p in parts)
+    expected = summary(Deframer(direction=Direction.SERVER).feed(stream))
+    d = Deframer(direction=Direction.SERVER)
+    got = _buffered_read(d, stream, sizes)
+    assert summary(got) == expected and d.at_boundary() and d.buffered == 0
+    arrays = [f for f in got if isinstance(f, Frame) and f.command == ApplicationCommand.MONITOR]
+    assert np.frombuffer(arrays[0].payload, np.float64, offset=4).tolist() == arr.tolist()
+
+
+def test_deframer_big_message_received_in_place():
+    """Once a big message's header is in, get_buffer() is the rest of that
+    message's own buffer, and the frame's payload is a view of it."""
+    fr = Framer(Direction.SERVER)
+    payload = bytes(range(256)) * 1000
+    stream = join(fr.encode(ApplicationCommand.GET, payload))
+    d = Deframer(direction=Direction.SERVER)
+    first = d.get_buffer(-1)
+    first[:100] = stream[:100]
+    assert d.buffer_updated(100) == []
+    rest = d.get_buffer(-1)
+    assert len(rest) == len(stream) - 100           # exactly the rest of the message
+    rest[:] = stream[100:]
+    frames = d.buffer_updated(len(rest))
+    assert len(frames) == 1 and bytes(frames[0].payload) == payload
+    assert frames[0].payload.obj is rest.obj          # no copy after the first read
+    # a limit violation is still caught from the header
+    small = Deframer(max_message_size=1000, direction=Direction.SERVER)
+    buf = small.get_buffer(-1)
+    buf[:len(stream)] = stream
+    with pytest.raises(FramingError, match="exceeds the limit"):
+        small.buffer_updated(len(stream))
