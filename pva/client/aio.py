@@ -213,8 +213,9 @@ class Context:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), tmo)
         except asyncio.TimeoutError:
+            why = _why(op.channel, op)   # before the cancel forgets the request
             op.cancel()
-            raise Timeout(name, tmo, _why(op.channel, op)) from None
+            raise Timeout(name, tmo, why) from None
         except asyncio.CancelledError:
             op.cancel()
             raise
