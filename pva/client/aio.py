@@ -32,7 +32,7 @@ from .._errors import LocalProtocolError
 from .._introspection import FieldDesc
 from .config import ClientConfig
 from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
-                   RemoteError, Timeout, Value, parse_request)
+                   RemoteError, Timeout, Value, array_action, parse_request)
 
 __all__ = ["Context", "ClientChannel", "Subscription", "Value", "Disconnected",
            "RemoteError", "Finished", "Timeout", "Cancelled"]
@@ -97,7 +97,12 @@ class _Udp(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
-def _why(ch: Channel) -> str:
+def _why(ch: Channel, op: Any = None) -> str:
+    if ch.state == "connected" and op is not None and op.ioid is not None:
+        # pvxs servers ignore the requests they do not implement (PUT_GET,
+        # ARRAY, PROCESS): no reply at all
+        return (f"connected, no reply from the server to the {op.KIND} request "
+                f"(servers that do not implement an operation may ignore it)")
     if ch.state == "searching":
         return f"not found; searched {ch.searches} times" + (
             f", last server refusal: {ch.error}" if ch.error else "")
@@ -229,8 +234,9 @@ class Context:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), tmo)
         except asyncio.TimeoutError:
+            why = _why(op.channel, op)   # before the cancel forgets the request
             op.cancel()
-            raise Timeout(name, tmo, _why(op.channel)) from None
+            raise Timeout(name, tmo, why) from None
         except asyncio.CancelledError:
             op.cancel()
             raise
@@ -295,6 +301,60 @@ class Context:
         req = parse_request(request)
         return await self._run(name, lambda core, cb: core.rpc(name, value, req, cb, server),
                                timeout)
+
+    async def process(self, name: str, request: Any = "",
+                      timeout: Optional[float] = None) -> None:
+        """Ask the server to process the PV (PROCESS); returns once it has.
+
+        ``record[block=false]`` in ``request`` asks for the reply without
+        waiting for the processing to finish.
+        """
+        req = parse_request(request)
+        return await self._run(name, lambda core, cb: core.process(name, req, cb), timeout)
+
+    async def _array(self, name: str, request: Any, action: dict,
+                     timeout: Optional[float]) -> Any:
+        req = parse_request(request or "field(value)")
+        return await self._run(name, lambda core, cb: core.array(name, req, action, cb),
+                               timeout)
+
+    async def array_get(self, name: str, offset: int = 0, count: int = -1, stride: int = 1,
+                        request: Any = "field(value)", timeout: Optional[float] = None) -> Any:
+        """Read ``count`` elements (-1: all) of an array field from ``offset``,
+        every ``stride``-th (ARRAY get).
+
+        ``request`` names the array field (default ``field(value)``).  Returns
+        a numpy array (a list for strings and structures).
+
+        Raises
+        ------
+        ValueError
+            A negative ``offset``, ``stride`` below 1, ``count`` 0 or below -1
+            (checked before anything is sent).
+        RemoteError
+            The field is not an array, ``offset`` is past its end, the server
+            does not implement ARRAY, ...
+        """
+        action = array_action("get", offset=offset, count=count, stride=stride)
+        return await self._array(name, request, action, timeout)
+
+    async def array_put(self, name: str, values: Any, offset: int = 0, stride: int = 1,
+                        request: Any = "field(value)", timeout: Optional[float] = None) -> None:
+        """Write ``values`` into an array field from ``offset``, every
+        ``stride``-th element (ARRAY put); the array grows if needed."""
+        action = array_action("put", offset=offset, stride=stride, values=values)
+        return await self._array(name, request, action, timeout)
+
+    async def array_length(self, name: str, request: Any = "field(value)",
+                           timeout: Optional[float] = None) -> int:
+        """The number of elements of an array field (ARRAY get-length)."""
+        return await self._array(name, request, array_action("length"), timeout)
+
+    async def array_set_length(self, name: str, length: int, request: Any = "field(value)",
+                               timeout: Optional[float] = None) -> None:
+        """Truncate an array field, or extend it with zeros (ARRAY set-length)."""
+        action = array_action("set_length", length=length)
+        return await self._array(name, request, action, timeout)
 
     async def info(self, name: str, timeout: Optional[float] = None,
                    sub_field: str = "") -> FieldDesc:
@@ -383,6 +443,25 @@ class ClientChannel:
 
     async def info(self, timeout: Optional[float] = None) -> FieldDesc:
         return await self.ctx.info(self.name, timeout)
+
+    async def process(self, request: Any = "", timeout: Optional[float] = None) -> None:
+        return await self.ctx.process(self.name, request, timeout)
+
+    async def array_get(self, offset: int = 0, count: int = -1, stride: int = 1,
+                        request: Any = "field(value)", timeout: Optional[float] = None) -> Any:
+        return await self.ctx.array_get(self.name, offset, count, stride, request, timeout)
+
+    async def array_put(self, values: Any, offset: int = 0, stride: int = 1,
+                        request: Any = "field(value)", timeout: Optional[float] = None) -> None:
+        return await self.ctx.array_put(self.name, values, offset, stride, request, timeout)
+
+    async def array_length(self, request: Any = "field(value)",
+                           timeout: Optional[float] = None) -> int:
+        return await self.ctx.array_length(self.name, request, timeout)
+
+    async def array_set_length(self, length: int, request: Any = "field(value)",
+                               timeout: Optional[float] = None) -> None:
+        return await self.ctx.array_set_length(self.name, length, request, timeout)
 
     def monitor(self, cb=None, request: Any = "", **kw) -> "Subscription":
         return self.ctx.monitor(self.name, cb, request, **kw)

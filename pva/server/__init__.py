@@ -10,7 +10,7 @@ from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError
 from .config import ServerConfig, ServerLimits
 from .group import (DataclassOverlayInstance, GroupDataWrapper, PVAGroup, PVAGroupMeta,
                     ServerRPC, WriteUpdate, pvaproperty, verify_getter, verify_putter,
-                    verify_rpc_call, verify_shutdown, verify_startup)
+                    verify_processor, verify_rpc_call, verify_shutdown, verify_startup)
 from .server import AsyncioAsyncLayer, Context, ServerCircuit, start_server
 from .._dataclass import pva_dataclass
 
@@ -21,6 +21,6 @@ __all__ = [
     "ServerStatus", "wrap_pvdb", "value_instance",
     "PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
     "DataclassOverlayInstance", "ServerRPC", "verify_getter", "verify_putter",
-    "verify_rpc_call", "verify_startup", "verify_shutdown",
+    "verify_rpc_call", "verify_startup", "verify_shutdown", "verify_processor",
     "ioc_arg_parser", "template_arg_parser", "pva_dataclass",
 ]

@@ -8,12 +8,18 @@ server forwards to it (all ``async``)::
     read(request)         -> the value to send (a pva dataclass instance)
     write(update)         a DataWithBitSet with the changed fields (nested dict)
     call(request, data)   -> the RPC result (pva dataclass instance)
+    process(request)      PROCESS: refresh the time stamp, re-post the value
 
 and it publishes changes to the monitors subscribed to it with
 :meth:`DataWrapperBase.commit` (a nested dict of changes) or
 :meth:`DataWrapperBase.post` (bits of fields already changed in place).
 Any exception raised by these methods becomes an error ``Status`` sent to
 the client of that request; the server and the circuit go on.
+
+The other operations are built on these: PUT_GET is a ``write`` then a
+``read``, an ARRAY get reads the value and slices the selected array field,
+an ARRAY put or set-length calls ``write`` with the whole new array (so putters,
+read-only PVs and ``authorize`` apply to it as to any put).
 
 Plain pva dataclass instances in a ``pvdb`` are wrapped in
 :class:`DataWrapperBase` by the server (see :func:`wrap_pvdb`).
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet
@@ -29,10 +36,11 @@ from .._dataclass import (dataclass_from_field_desc, fill_dataclass, from_value,
                           get_pv_structure, is_pva_dataclass_instance, pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
-from .._values import DataWithBitSet, FieldDescAndData
+from .._values import DataWithBitSet, FieldDescAndData, Status
 
 __all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
-           "DataWrapperBase", "ServerStatus", "snapshot", "wrap_pvdb", "value_instance"]
+           "DataWrapperBase", "ServerStatus", "snapshot", "wrap_pvdb", "value_instance",
+           "error_status", "timestamp_changes"]
 
 log = logging.getLogger("pva.server")
 
@@ -46,7 +54,11 @@ class DatabaseDefinitionError(RuntimeError):
 
 
 class AuthOperation(enum.Enum):
-    """Operations which allow for granular authorization on a per-PV basis."""
+    """Operations which allow for granular authorization on a per-PV basis.
+
+    ``read``: GET, MONITOR, ARRAY (at INIT); ``write``: PUT, PUT_GET, PROCESS,
+    and each ARRAY put or set-length; ``call``: RPC; ``read_interface``: GET_FIELD.
+    """
 
     read = enum.auto()
     read_interface = enum.auto()
@@ -58,6 +70,24 @@ class AuthOperation(enum.Enum):
 class ServerStatus:
     running: bool = True
     version: str = "pva"
+
+
+def error_status(ex: BaseException) -> Status:
+    """The error :class:`~pva.Status` a client receives for a handler's exception."""
+    text = str(ex)
+    return Status.create_error(f"{type(ex).__name__}: {text}" if text else type(ex).__name__)
+
+
+def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:
+    """``{'timeStamp': {...}}`` set to ``when`` (default now) if ``desc`` has a
+    ``time_t``-like ``timeStamp`` field, else ``{}``."""
+    ts = desc.children.get("timeStamp")
+    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
+            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+        return {}
+    now = time.time() if when is None else when
+    sec = int(now)
+    return {"timeStamp": {"secondsPastEpoch": sec, "nanoseconds": int((now - sec) * 1e9)}}
 
 
 def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
@@ -132,6 +162,19 @@ class DataWrapperBase:
     async def call(self, request: PVRequest, data: FieldDescAndData) -> Any:
         """A bare ``call`` (RPC) implementation: this PV does not support RPC."""
         raise NotImplementedError(f"{self.name} does not support RPC")
+
+    async def process(self, request: PVRequest) -> None:
+        """PROCESS: refresh ``timeStamp`` (if any) and re-post the value to monitors.
+
+        Monitors receive ``value`` and ``timeStamp`` (the whole structure if
+        it has neither).  Override to run a PV's own processing.
+        """
+        desc = self.structure
+        stamp = timestamp_changes(desc)
+        bits = fill_dataclass(self.data, stamp) if stamp else BitSet()
+        if "value" in desc.children:
+            bits.add(desc.bit_of["value"])
+        await self._publish(bits or BitSet({0}))
 
     async def subscribe(self, queue: Any, sub: Any) -> Any:
         """Add a subscription (``sub.post(snapshot, changed_bits)`` receives updates)."""

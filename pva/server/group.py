@@ -44,12 +44,13 @@ from .._dataclass import (dataclass_from_field_desc, from_value, get_pv_structur
 from .._introspection import FieldType
 from .._pvrequest import PVRequest
 from .._values import DataWithBitSet, FieldDescAndData
-from .common import AuthenticationError, AuthOperation, DatabaseDefinitionError, DataWrapperBase
+from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError,
+                     DataWrapperBase, timestamp_changes)
 
 __all__ = ["PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
            "DataclassOverlayInstance", "ServerRPC", "SignatureDefinitionError",
            "verify_getter", "verify_putter", "verify_rpc_call", "verify_startup",
-           "verify_shutdown", "expand_macros"]
+           "verify_shutdown", "verify_processor", "expand_macros"]
 
 module_logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _verify(kind: str, args: Sequence[str]):
     def verify(attr: str, func: Callable, *, read_only: bool = False) -> Callable:
         if not inspect.iscoroutinefunction(func):
             raise SignatureDefinitionError(f"{attr}: the {kind} must be an async def")
-        if read_only and kind in ("putter", "RPC call"):
+        if read_only and kind in ("putter", "RPC call", "processor"):
             raise SignatureDefinitionError(f"{attr}: a read-only PV cannot have a {kind}")
         sig = inspect.signature(func)
         try:
@@ -87,6 +88,7 @@ verify_putter = _verify("putter", ("group", "instance", "write_update"))
 verify_rpc_call = _verify("RPC call", ("group", "instance", "data"))
 verify_startup = _verify("startup", ("group", "instance", "async_lib"))
 verify_shutdown = _verify("shutdown", ("group", "instance", "async_lib"))
+verify_processor = _verify("processor", ("group", "instance", "request"))
 
 
 class DataclassOverlayInstance:
@@ -261,6 +263,9 @@ class GroupDataWrapper(DataWrapperBase):
         self.user_write = (types.MethodType(hooks.put, group) if hooks.put
                            else group.group_write)
         self.user_call = types.MethodType(hooks.call, group) if hooks.call else None
+        self.user_process = (types.MethodType(hooks.process, group) if hooks.process
+                             else None)
+        self.user_put = types.MethodType(hooks.put, group) if hooks.put else None
         if hooks.startup is not None:
             startup = types.MethodType(hooks.startup, group)
             self.server_startup = lambda async_lib: startup(self, async_lib)
@@ -290,7 +295,7 @@ class GroupDataWrapper(DataWrapperBase):
 
     async def authorize(self, operation: AuthOperation, *, authorization: dict,
                         request: Optional[PVRequest] = None) -> Any:
-        if operation is AuthOperation.write and self.prop.read_only:
+        if operation is AuthOperation.write and self.prop.read_only:  # put, process, ...
             raise AuthenticationError(f"{self.name} is read-only")
         if operation is AuthOperation.call and self.user_call is None:
             raise NotImplementedError(f"{self.name} does not support RPC")
@@ -306,6 +311,28 @@ class GroupDataWrapper(DataWrapperBase):
         async with self(changes=changes) as overlay:
             wu = self.write_update_class(owner=self, overlay=overlay, changes=changes)
             await self.user_write(overlay, wu)
+
+    async def process(self, request: PVRequest) -> None:
+        """PROCESS: run the property's processor, else its putter with the
+        current ``value`` (as a processed EPICS output record writes its value
+        out), then commit with a fresh ``timeStamp``; without either hook, only
+        the time stamp is refreshed and the value re-posted."""
+        desc = self.structure
+        stamp = timestamp_changes(desc)
+        if self.user_process is None and self.user_put is None:
+            await super().process(request)
+            return
+        changes: Dict[str, Any] = {}
+        async with self(changes=changes) as overlay:
+            if self.user_process is not None:
+                await self.user_process(overlay, request)
+            else:
+                if "value" in desc.children:
+                    changes["value"] = self.data.value
+                wu = self.write_update_class(owner=self, overlay=overlay, changes=changes)
+                await self.user_put(overlay, wu)
+            for key, value in stamp.items():   # unless the hook set its own
+                changes.setdefault(key, value)
 
     async def call(self, request: PVRequest, data: FieldDescAndData) -> Any:
         if self.user_call is None:
@@ -325,6 +352,7 @@ class PvapropertyHooks:
     startup: Optional[Callable]
     shutdown: Optional[Callable]
     call: Optional[Callable]
+    process: Optional[Callable] = None
 
 
 class pvaproperty:
@@ -332,8 +360,9 @@ class pvaproperty:
 
     Parameters
     ----------
-    get, put, startup, shutdown, call : async callable, optional
-        Hooks (usually set with the decorators of the same names).
+    get, put, startup, shutdown, call, process : async callable, optional
+        Hooks (usually set with the decorators ``getter``, ``putter``,
+        ``startup``, ``shutdown``, ``call`` and ``processor``).
     value : pva dataclass (instance), or int/float/str/bool, or a list of one of those
         The initial value; plain Python values become NTScalar / NTScalarArray.
     name : str, optional
@@ -346,10 +375,12 @@ class pvaproperty:
     """
 
     def __init__(self, get=None, put=None, startup=None, shutdown=None, call=None, *,
-                 value, name=None, alarm_group=None, doc=None, read_only=None, **cls_kwargs):
+                 value, name=None, alarm_group=None, doc=None, read_only=None, process=None,
+                 **cls_kwargs):
         self.attr: Optional[str] = None
         self.__doc__ = doc if doc is not None else (get.__doc__ if get is not None else None)
         self._get, self._put, self._call = get, put, call
+        self._process = process
         self._startup, self._shutdown = startup, shutdown
         self._name = name
         self._value = value
@@ -413,10 +444,14 @@ class pvaproperty:
         self._call = verify_rpc_call(self.attr, call, read_only=self._read_only)
         return self
 
+    def processor(self, process):
+        self._process = verify_processor(self.attr, process, read_only=self._read_only)
+        return self
+
     @property
     def hooks(self) -> PvapropertyHooks:
         return PvapropertyHooks(self._get, self._put, self._startup, self._shutdown,
-                                self._call)
+                                self._call, self._process)
 
 
 class PVAGroupMeta(type):

@@ -13,10 +13,12 @@ Per connection:
 - :class:`ServerCircuit` is the asyncio protocol of the connection: received
   bytes go to the circuit, each message is validated and handled in order,
   at once (no task) unless its handler has to wait, in which case it goes
-  on in a task and reading pauses until it is done.  GET/PUT/RPC executions
-  also start at once and only become tasks when they wait (a slow put
-  handler does not stall the connection); a cancel or destroy of the
-  request cancels its task.
+  on in a task and reading pauses until it is done.  GET/PUT/PUT_GET/
+  PROCESS/ARRAY/RPC executions also start at once and only become tasks
+  when they wait (a slow put handler does not stall the connection); a
+  cancel or destroy of the request cancels its task.  A PUT or PROCESS
+  with ``record[block=false]`` is answered at once and its handler runs on
+  as a server task.
 - the *monitor sender* sends queued monitor updates, one per monitor in
   turn, respecting the pipeline window and TCP back-pressure.  A monitor's
   queue holds at most ``queueSize`` updates; when it is full the newest
@@ -51,7 +53,7 @@ from .._dataclass import dataclass_from_field_desc, from_value, get_pv_structure
     is_pva_dataclass_instance
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import ControlMessage, Direction, EchoRequest
-from .._messages import (ChannelArrayRequest, ChannelArrayResponse, ChannelDestroyRequest,
+from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          ChannelProcessRequest, ChannelProcessResponse, ChannelPutGetRequest,
                          ChannelPutGetResponse, ChannelFieldInfoRequest,
                          ChannelFieldInfoResponse, ChannelGetRequest, ChannelGetResponse,
@@ -59,13 +61,14 @@ from .._messages import (ChannelArrayRequest, ChannelArrayResponse, ChannelDestr
                          ChannelPutResponse, ChannelRequestCancel, ChannelRequestDestroy,
                          ChannelRpcRequest, ChannelRpcResponse, ConnectionValidationResponse,
                          CreateChannelRequest, Echo, EchoReply, SearchFlags,
-                         SearchRequest, SearchResponse, _OpRequest)
+                         SearchRequest, SearchResponse)
 from .._pvrequest import PVRequest
 from .._state import ChannelState, RequestState
 from .._values import DataWithBitSet, FieldDescAndData, Status
 from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
-from .common import AuthOperation, DataWrapperBase, snapshot, wrap_pvdb
+from .array_ops import on_array
+from .common import AuthOperation, DataWrapperBase, error_status, snapshot, wrap_pvdb
 
 __all__ = ["Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer"]
 
@@ -87,9 +90,7 @@ class AsyncioAsyncLayer:
         await asyncio.sleep(seconds)
 
 
-def _error(ex: BaseException) -> Status:
-    text = str(ex) or type(ex).__name__
-    return Status.create_error(f"{type(ex).__name__}: {text}" if str(ex) else text)
+_error = error_status
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -142,6 +143,14 @@ def _compute_request_mask(request: PVRequest, desc) -> BitSet:
     own = BitSet(b for b in bits
                  if not any(c in bits for c in range(b + 1, b + spans[b])))
     return own.expand(desc).compact(desc)
+
+
+def _blocking(request: PVRequest) -> bool:
+    """``record[block=...]`` (default true: reply once the handler finished)."""
+    try:
+        return request.bool_option("block", True)
+    except ProtocolError:   # a malformed option: the safe default
+        return True
 
 
 _COMPACT_CACHE: Dict[Any, BitSet] = {}
@@ -629,8 +638,11 @@ class ServerCircuit(asyncio.BufferedProtocol):
             op.task.cancel()
 
     # --- INIT of an operation
-    async def _init_op(self, msg, operation: AuthOperation, error_reply):
-        """Common INIT checks; returns (entry, request, desc, mask) or None."""
+    async def _init_op(self, msg, operation: AuthOperation, error_reply, select=None):
+        """Common INIT checks; returns (entry, request, desc, mask) or None.
+
+        ``select(request, desc)``, if given, replaces the field selection; its
+        result is returned in place of the mask."""
         entry = self.entries.get(msg.server_chid)
         live = len(self.ops)
         try:
@@ -643,7 +655,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
             await entry.authorize(operation, authorization=dict(self.authorization),
                                   request=request)
             desc = entry.structure
-            mask = _request_mask(request, desc)
+            mask = (select or _request_mask)(request, desc)
         except Exception as ex:
             self._reply(error_reply(_error(ex)), error_reply)
             return None
@@ -728,12 +740,108 @@ class ServerCircuit(asyncio.BufferedProtocol):
                 update = msg.put_data
                 if update.data is None:
                     update.data = {}
-                await op.entry.write(update)
+                if _blocking(op.request):
+                    await op.entry.write(update)
+                else:
+                    self._detach(op.entry, "put", op.entry.write(update))
                 reply = ChannelPutResponse(op.ioid, _OK, sub)
         except asyncio.CancelledError:
             raise
         except Exception as ex:
             log.debug("%s: put to %s failed", self, op.entry.name, exc_info=True)
+            reply = err(_error(ex))
+        self._reply(reply, err)
+        self._finish(op, sub)
+
+    def _detach(self, entry: DataWrapperBase, what: str, coro) -> None:
+        """Run a handler without waiting for it (``block=false``); errors are logged."""
+        async def run():
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("%s: non-blocking %s of %s failed", self, what, entry.name,
+                            exc_info=True)
+        self.context._spawn(run())
+
+    async def _on_put_get(self, msg: ChannelPutGetRequest) -> None:
+        ioid = msg.ioid
+
+        def err(status):
+            return ChannelPutGetResponse(ioid, status, msg.subcommand)
+        if msg.is_init:
+            res = await self._init_op(msg, AuthOperation.write, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            op = _Op(ioid, msg.server_chid, entry, ChannelPutGetRequest, request, desc, mask)
+            self._register(op)
+            # as pvAccessCPP for a plain PV: both structures are the PV's, the
+            # get part marked by the request's field selection
+            self._reply(ChannelPutGetResponse(ioid, _OK, msg.subcommand, put_structure_if=desc,
+                                              get_structure_if=desc), err)
+            return
+        op = self.ops.get(ioid)
+        if op is None:
+            return
+        self._spawn(op, self._exec_put_get(op, msg, err))
+
+    async def _exec_put_get(self, op: _Op, msg: ChannelPutGetRequest, err) -> None:
+        sub = msg.subcommand
+        try:
+            if sub & 0x80:      # GET_PUT: the put structure's current value
+                data = await op.entry.read(op.request)
+                reply = ChannelPutGetResponse(op.ioid, _OK, sub, put_structure_if=op.desc,
+                                              pv_data=DataWithBitSet(data, BitSet({0})))
+            else:
+                if not sub & 0x40:  # put, then get; GET_GET only gets
+                    update = msg.put_data
+                    if update.data is None:
+                        update.data = {}
+                    await op.entry.write(update)
+                data = await op.entry.read(op.request)
+                reply = ChannelPutGetResponse(op.ioid, _OK, sub, get_structure_if=op.desc,
+                                              pv_data=DataWithBitSet(data, op.mask))
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            log.debug("%s: put-get of %s failed", self, op.entry.name, exc_info=True)
+            reply = err(_error(ex))
+        self._reply(reply, err)
+        self._finish(op, sub)
+
+    async def _on_process(self, msg: ChannelProcessRequest) -> None:
+        ioid = msg.ioid
+
+        def err(status):
+            return ChannelProcessResponse(ioid, status, msg.subcommand)
+        if msg.is_init:
+            # processing may change the PV: it needs write access (as in qsrv)
+            res = await self._init_op(msg, AuthOperation.write, err)
+            if res is None:
+                return
+            entry, request, desc, mask = res
+            op = _Op(ioid, msg.server_chid, entry, ChannelProcessRequest, request, desc, mask)
+            self._register(op)
+            self._reply(ChannelProcessResponse(ioid, _OK, msg.subcommand), err)
+            return
+        op = self.ops.get(ioid)
+        if op is None:
+            return
+        self._spawn(op, self._exec_process(op, msg.subcommand, err))
+
+    async def _exec_process(self, op: _Op, sub: int, err) -> None:
+        try:
+            if _blocking(op.request):
+                await op.entry.process(op.request)
+            else:
+                self._detach(op.entry, "process", op.entry.process(op.request))
+            reply = ChannelProcessResponse(op.ioid, _OK, sub)
+        except asyncio.CancelledError:
+            raise
+        except Exception as ex:
+            log.debug("%s: process of %s failed", self, op.entry.name, exc_info=True)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)
@@ -830,18 +938,6 @@ class ServerCircuit(asyncio.BufferedProtocol):
             reply = ChannelFieldInfoResponse(ioid, None, _error(ex))
         self._send(reply)
 
-    async def _on_unsupported(self, msg: _OpRequest) -> None:
-        if not msg.is_init:
-            return
-        cls = _UNSUPPORTED_REPLY[type(msg)]
-        self._send(cls(msg.ioid, Status.create_error(
-            f"{type(msg).__name__[7:-7] or 'operation'} is not supported by this server"),
-            msg.subcommand))
-
-
-_UNSUPPORTED_REPLY = {ChannelArrayRequest: ChannelArrayResponse,
-                      ChannelProcessRequest: ChannelProcessResponse,
-                      ChannelPutGetRequest: ChannelPutGetResponse}
 
 _HANDLERS = {
     ConnectionValidationResponse: ServerCircuit._on_validation,
@@ -856,9 +952,9 @@ _HANDLERS = {
     ChannelRpcRequest: ServerCircuit._on_rpc,
     ChannelMonitorRequest: ServerCircuit._on_monitor,
     ChannelFieldInfoRequest: ServerCircuit._on_get_field,
-    ChannelArrayRequest: ServerCircuit._on_unsupported,
-    ChannelProcessRequest: ServerCircuit._on_unsupported,
-    ChannelPutGetRequest: ServerCircuit._on_unsupported,
+    ChannelPutGetRequest: ServerCircuit._on_put_get,
+    ChannelProcessRequest: ServerCircuit._on_process,
+    ChannelArrayRequest: on_array,
 }
 
 

@@ -5,7 +5,8 @@ client core) on a private event-loop thread and waits for its results;
 subscription callbacks run on a separate worker thread, so a callback may
 itself call the context.  The module functions (``read``, ``monitor``,
 ``read_write_read`` with caproto.pva 0.8's names and signatures, plus
-``write``, ``call``, ``put_get``, ``info`` and the ``*_many`` batch forms)
+``write``, ``call``, ``put_get``, ``info``, ``process``, the ``array_*``
+element operations and the ``*_many`` batch forms)
 share one default context, configured from the environment, so repeated
 calls reuse channels and connections.
 
@@ -35,7 +36,8 @@ from ..client.core import (Cancelled, Disconnected, Finished, RemoteError, Timeo
                            parse_request)
 
 __all__ = ["Context", "SyncSubscription", "read", "monitor", "read_write_read", "write",
-           "call", "put_get", "info", "read_many", "write_many", "default_context",
+           "call", "put_get", "info", "process", "array_get", "array_put", "array_length",
+           "array_set_length", "read_many", "write_many", "default_context",
            "Value", "Disconnected", "RemoteError", "Finished", "Timeout", "Cancelled"]
 
 _MARGIN = 5.0  # extra wait for the loop thread beyond an operation's own timeout
@@ -126,6 +128,35 @@ class Context:
     def info(self, name: str, timeout: Optional[float] = None) -> FieldDesc:
         t = self._tmo(timeout)
         return self._call(self._ctx.info(name, t), t)
+
+    def process(self, name: str, request: Any = "", timeout: Optional[float] = None) -> None:
+        """Process the PV (see :meth:`aio.Context.process`)."""
+        t = self._tmo(timeout)
+        return self._call(self._ctx.process(name, parse_request(request), t), t)
+
+    def array_get(self, name: str, offset: int = 0, count: int = -1, stride: int = 1,
+                  request: Any = "field(value)", timeout: Optional[float] = None) -> Any:
+        """Read array elements (see :meth:`aio.Context.array_get`)."""
+        t = self._tmo(timeout)
+        return self._call(self._ctx.array_get(name, offset, count, stride, request, t), t)
+
+    def array_put(self, name: str, values: Any, offset: int = 0, stride: int = 1,
+                  request: Any = "field(value)", timeout: Optional[float] = None) -> None:
+        """Write array elements (see :meth:`aio.Context.array_put`)."""
+        t = self._tmo(timeout)
+        return self._call(self._ctx.array_put(name, values, offset, stride, request, t), t)
+
+    def array_length(self, name: str, request: Any = "field(value)",
+                     timeout: Optional[float] = None) -> int:
+        """The length of an array field."""
+        t = self._tmo(timeout)
+        return self._call(self._ctx.array_length(name, request, t), t)
+
+    def array_set_length(self, name: str, length: int, request: Any = "field(value)",
+                         timeout: Optional[float] = None) -> None:
+        """Truncate or extend an array field."""
+        t = self._tmo(timeout)
+        return self._call(self._ctx.array_set_length(name, length, request, t), t)
 
     def monitor(self, name: str, cb: Callable[[Any], None], request: Any = "",
                 notify_disconnect: bool = True) -> "SyncSubscription":
@@ -319,6 +350,34 @@ def call(pv_name: str, value: Any = None, *, pvrequest: str = "field()",
 def info(pv_name: str, *, timeout: float = 1) -> FieldDesc:
     """The channel's type (GET_FIELD)."""
     return default_context().info(pv_name, timeout)
+
+
+def process(pv_name: str, *, pvrequest: str = "", timeout: float = 1) -> None:
+    """Process a channel (PROCESS)."""
+    default_context().process(pv_name, pvrequest, timeout)
+
+
+def array_get(pv_name: str, offset: int = 0, count: int = -1, stride: int = 1, *,
+              pvrequest: str = "field(value)", timeout: float = 1) -> Any:
+    """Read ``count`` elements (-1: all) of an array field (ARRAY get)."""
+    return default_context().array_get(pv_name, offset, count, stride, pvrequest, timeout)
+
+
+def array_put(pv_name: str, values: Any, offset: int = 0, stride: int = 1, *,
+              pvrequest: str = "field(value)", timeout: float = 1) -> None:
+    """Write elements of an array field (ARRAY put)."""
+    default_context().array_put(pv_name, values, offset, stride, pvrequest, timeout)
+
+
+def array_length(pv_name: str, *, pvrequest: str = "field(value)", timeout: float = 1) -> int:
+    """The length of an array field."""
+    return default_context().array_length(pv_name, pvrequest, timeout)
+
+
+def array_set_length(pv_name: str, length: int, *, pvrequest: str = "field(value)",
+                     timeout: float = 1) -> None:
+    """Truncate an array field, or extend it with zeros."""
+    default_context().array_set_length(pv_name, length, pvrequest, timeout)
 
 
 def read_many(pv_names: Sequence[str], *, pvrequest: str = "field()",

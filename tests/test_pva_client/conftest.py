@@ -6,6 +6,9 @@
 * ``ioc`` -- the epicscorelibs soft IOC serving ``ioc.db`` through qsrv
   (pvAccessCPP) on run-time chosen ports; ready when it prints
   ``IOC Running``; stopped by PID at teardown.
+* ``pva_server`` -- our own server (``pva.server.Context``) in a thread, on
+  OS-chosen loopback ports; ``start(pvdb, **kwargs)`` returns it (with
+  ``client_conf()``); stopped at teardown.
 
 Every ``EPICS_PVA*`` variable is removed from the environment during each
 test, so nothing leaks in from the developer's shell.
@@ -28,6 +31,12 @@ if _HERE not in sys.path:
 
 from client_helpers import (LOOPBACK, client_conf, free_tcp_port,  # noqa: E402
                             free_udp_port, server_conf)
+
+_SERVER_TESTS = os.path.join(os.path.dirname(_HERE), "test_pva_server")
+if _SERVER_TESTS not in sys.path:
+    sys.path.insert(0, _SERVER_TESTS)
+
+from server_helpers import ServerThread  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +65,21 @@ def p4p_server():
         server.stop()
 
 
+@pytest.fixture
+def pva_server():
+    """``start(pvdb, **kwargs) -> ServerThread`` (our server, isolated ports)."""
+    servers = []
+
+    def start(pvdb, **kwargs):
+        srv = ServerThread(pvdb, **kwargs)
+        servers.append(srv)
+        return srv.start()
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
 IOC_DB = """
 record(ao, "$(P)ao") {
     field(VAL, "1.5")
@@ -78,6 +102,10 @@ record(bo, "$(P)bo") {
 record(waveform, "$(P)wf") {
     field(FTVL, "DOUBLE")
     field(NELM, "16")
+}
+record(calc, "$(P)count") {
+    field(CALC, "A+1")
+    field(INPA, "$(P)count NPP")
 }
 record(calc, "$(P)calc") {
     field(SCAN, ".1 second")

@@ -430,20 +430,6 @@ def test_failed_and_destroyed_channels_are_forgotten(serve, raw_client):
     assert r.status.is_successful
 
 
-def test_unsupported_operations_get_an_error(serve, raw_client):
-    srv = serve({"x": nt.NTScalarInt32(value=0)})
-    c = raw_client(srv.port)
-    ch, _ = c.create_channel("x")
-    for req, reply in ((ch.array(), pva.ChannelArrayResponse),
-                       (ch.process(), pva.ChannelProcessResponse),
-                       (ch.read_write(), pva.ChannelPutGetResponse)):
-        c.send(req)
-        r = c.expect(reply)
-        assert not r.status.is_successful and "not supported" in r.status.message
-    c.send(ch.read())  # the circuit goes on
-    assert c.expect(pva.ChannelGetResponse).status.is_successful
-
-
 def test_value_that_cannot_be_encoded_is_an_error(serve, raw_client):
     class Broken(DataWrapperBase):
         async def read(self, request):
