@@ -77,6 +77,11 @@ log = logging.getLogger("pva.client")
 
 #: names per search datagram
 MAX_NAMES_PER_SEARCH = 64
+#: names searched per tick: a larger burst is spread over ticks
+#: SEARCH_BURST_INTERVAL apart, so the server's UDP receive buffer (about
+#: 200 kB by default on Linux) does not overflow and drop searches
+MAX_NAMES_PER_TICK = 64 * MAX_NAMES_PER_SEARCH
+SEARCH_BURST_INTERVAL = 0.02
 #: GET requests kept open per channel for re-use (one per pvRequest)
 MAX_IDLE_GETS = 4
 _LAST = int(Subcommand.DESTROY)
@@ -440,7 +445,7 @@ class Circuit:
         self.transport = None
         self.state = "connecting"  # validating, connected, dead
         self.channels: Dict[int, "Channel"] = {}    # by cid
-        self.waiting: List["Channel"] = []           # to create once validated
+        self.waiting: Dict["Channel", None] = {}     # to create once validated (ordered)
         self.ops: Dict[int, "_Op"] = {}
         self.last_rx = core.reactor.time()
         self._echo_timer = None
@@ -556,9 +561,9 @@ class Circuit:
             self._echo_timer.cancel()
         self.vc.disconnect()
         self.core._circuit_lost(self)
-        chans = list(self.channels.values()) + self.waiting
+        chans = list(self.channels.values()) + list(self.waiting)
         self.channels.clear()
-        self.waiting = []
+        self.waiting = {}
         ops = list(self.ops.values())
         self.ops.clear()
         for op in ops:
@@ -573,7 +578,7 @@ class Circuit:
         if self.state == "connected":
             ch._create_on(self)
         else:
-            self.waiting.append(ch)
+            self.waiting[ch] = None
 
     def _dispatch(self, msg) -> None:
         if isinstance(msg, ControlMessage):
@@ -596,7 +601,7 @@ class Circuit:
                 self.close()
                 return
             self.state = "connected"
-            waiting, self.waiting = self.waiting, []
+            waiting, self.waiting = self.waiting, {}
             for ch in waiting:
                 if ch.state == "connecting" and ch.circuit is self:
                     ch._create_on(self)
@@ -738,9 +743,10 @@ class Channel:
             except PVAError:
                 pass
         if circ is not None:
-            for k, v in list(circ.channels.items()):
-                if v is self:
-                    del circ.channels[k]
+            vch = self.vch
+            if vch is not None and circ.channels.get(vch.cid) is self:
+                del circ.channels[vch.cid]
+            circ.waiting.pop(self, None)
         self.core._searching.discard(self)
         self.core.channels.pop(self.key, None)
         was = self.state == "connected"
@@ -903,9 +909,12 @@ class GetOp(_OneShot):
             self._send(ChannelGetRequest(self._sid(), self.ioid, Subcommand.DEFAULT))
             return
         desc = msg.pv_structure_if or self.desc
-        data = default_value(desc)
-        _merge(data, msg.pv_data.data)
-        value = Value(data, desc, msg.pv_data.bitset)
+        data, bits = msg.pv_data.data, msg.pv_data.bitset
+        if bits is None or 0 not in bits:     # some fields only: the rest as defaults
+            full = default_value(desc)
+            _merge(full, data)
+            data = full
+        value = Value(data, desc, bits)
         ch, circ = self.channel, self.circuit
         if (ch.circuit is circ and ch.connected and self.key not in ch.idle_gets
                 and len(ch.idle_gets) < MAX_IDLE_GETS):
@@ -1427,6 +1436,9 @@ class ClientCore:
             return
         now = self.reactor.time()
         due = [ch for ch in self._searching if ch.search_due <= now + 1e-3]
+        more = len(due) > MAX_NAMES_PER_TICK
+        if more:    # a burst: the rest goes out in the next ticks
+            due = due[:MAX_NAMES_PER_TICK]
         ns = [c for c in self.name_server_circuits.values()
               if c.state in ("validating", "connected") and c.vc.state.name in
               ("AWAIT_VALIDATED", "CONNECTED")]
@@ -1438,7 +1450,9 @@ class ClientCore:
                 ch.searches += 1
                 ch.search_due = now + ch.search_delay
                 ch.search_delay = min(ch.search_delay * 2, self.config.search_max)
-        if self._searching:
+        if more:
+            self._schedule_search(now + SEARCH_BURST_INTERVAL)
+        elif self._searching:
             self._schedule_search(min(ch.search_due for ch in self._searching))
 
     def _send_search(self, names: List[str], ns: List[Circuit]) -> None:

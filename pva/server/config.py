@@ -45,8 +45,8 @@ class ServerLimits:
     """
 
     max_message_size: int = 64 * 1024 * 1024
-    max_channels: int = 65536
-    max_operations: int = 65536
+    max_channels: int = 262144
+    max_operations: int = 262144
     max_queue_size: int = 1024
     default_queue_size: int = 4
 
