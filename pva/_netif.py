@@ -34,6 +34,7 @@ __all__ = ["Interface", "InterfaceMap", "interfaces", "broadcast_addresses",
 
 ANY = "0.0.0.0"
 LIMITED_BROADCAST = "255.255.255.255"
+_LOOPBACK_NET_BCAST = ("127.0.0.0", "127.255.255.255")
 
 # <linux/sockios.h>, <net/if.h>
 _SIOCGIFCONF = 0x8912
@@ -255,8 +256,11 @@ class InterfaceMap:
         return True
 
     def is_local(self, address: str) -> bool:
-        """An address of this host (any of 127.0.0.0/8 counts)."""
-        return address in self.addresses or address.startswith("127.")
+        """A unicast address of this host (any of 127.0.0.0/8 but its
+        network and broadcast addresses counts)."""
+        if address in self.addresses:
+            return True
+        return address.startswith("127.") and address not in _LOOPBACK_NET_BCAST
 
     def broadcast_of(self, index: int, address: str) -> Optional[str]:
         """The interface address whose broadcast address ``address`` is, on ``index``."""

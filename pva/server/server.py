@@ -1143,10 +1143,6 @@ class Context:
         return ServerCircuit(self)
 
     # ------------------------------------------------------------ UDP
-    def _found_ids(self, msg: SearchRequest) -> List[int]:
-        pvdb = self.pvdb
-        return [c.id for c in msg.channels if c.channel_name in pvdb]
-
     async def _open_udp(self) -> None:
         """The search listener(s) on the UDP port (see :mod:`pva._udp_collector`).
 
@@ -1176,11 +1172,7 @@ class Context:
         self.udp_port = udp_port
         # beacons: the configured list, plus the broadcast address of every
         # interface served (EPICS_PVAS_AUTO_BEACON_ADDR_LIST)
-        dests = [(h, p or udp_port) for h, p in cfg.beacon_addresses]
-        if cfg.auto_beacon:
-            for intf in cfg.interfaces:
-                dests += [(b, udp_port) for b in broadcast_addresses(intf, ifmap.interfaces)]
-        self.beacon_destinations = list(dict.fromkeys(dests))
+        self.beacon_destinations = cfg.beacon_destinations(udp_port, ifmap.interfaces or None)
 
     def _found_ids(self, msg: SearchRequest) -> List[int]:
         pvdb = self.pvdb
