@@ -73,6 +73,8 @@ class UDPCollector:
         #: destinations known (IP_PKTINFO) and the local group joined
         self.pktinfo = False
         self.forwarding = False
+        #: unicast searches forwarded to the local group so far
+        self.forwarded = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._transport = None
         self._decoder = Broadcaster(Direction.CLIENT)
@@ -211,6 +213,7 @@ class UDPCollector:
         if rx.forward_search and self.forwarding:
             try:
                 self.sendto(forward(rx), (LOCAL_MCAST_GROUP, self.port))
+                self.forwarded += 1
                 return
             except (OSError, PVAError) as ex:   # handle it here at least
                 log.debug("%r: forwarding failed: %s", self, ex)
