@@ -29,6 +29,9 @@ import socket
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from .._errors import LocalProtocolError
+from .._messages import Beacon
+from .._netif import ANY, broadcast_addresses
+from .._udp_collector import UDPCollector
 from .._introspection import FieldDesc
 from .config import ClientConfig
 from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
@@ -179,25 +182,37 @@ class Context:
             core.attach_udp(transport.sendto, port)
         self._udp_task = loop.create_task(open_udp())
         self._beacon = None
-        if not self.config.listen_for_beacons():
-            return core
-        try:
-            bsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            bsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            bsock.bind(("0.0.0.0", self.config.broadcast_port))
-            bsock.setblocking(False)
-        except OSError as ex:  # beacons are an optimisation: searching goes on
-            log.debug("cannot listen for beacons on port %d: %s", self.config.broadcast_port, ex)
-            bsock.close()
-        else:
-            async def open_beacons():
-                transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), sock=bsock)
-                if self.closed:
-                    transport.close()
-                else:
-                    self._beacon = transport
-            self._beacon_task = loop.create_task(open_beacons())
+        self._beacon_task = loop.create_task(self._open_beacons(core))
         return core
+
+    async def _open_beacons(self, core: ClientCore) -> None:
+        """Listen for beacons on the broadcast port, shared with the servers of
+        this host; unicast searches that land here are forwarded to them
+        (see :mod:`pva._forwarding`)."""
+        cfg = self.config
+        accept = None
+        if ANY not in cfg.interfaces:
+            accept = set(cfg.interfaces)
+            for intf in cfg.interfaces:
+                accept.update(broadcast_addresses(intf))
+
+        def handle(rx) -> None:
+            if accept is not None and rx.destination not in accept:
+                return      # not on an interface of EPICS_PVA_INTF_ADDR_LIST
+            for msg in rx.messages:
+                if isinstance(msg, Beacon):
+                    core.beacon_received(msg, rx.source)
+
+        collector = UDPCollector(handle, cfg.broadcast_port, cfg.interfaces[0])
+        try:
+            await collector.open()
+        except OSError as ex:   # beacons are an optimisation: searching goes on
+            log.debug("cannot listen for beacons on port %d: %s", cfg.broadcast_port, ex)
+            return
+        if self.closed:
+            collector.close()
+        else:
+            self._beacon = collector
 
     async def close(self) -> None:
         """Close every subscription, channel and connection."""

@@ -9,22 +9,34 @@ variable                    meaning (default)
 =========================== ==============================================
 EPICS_PVA_ADDR_LIST         search destinations, ``host[:port]`` separated by
                             spaces (empty)
-EPICS_PVA_AUTO_ADDR_LIST    ``YES`` adds the broadcast address ``255.255.255.255``
-                            (YES)
-EPICS_PVA_BROADCAST_PORT    UDP port searches go to when an entry names none
-                            (5076)
+EPICS_PVA_AUTO_ADDR_LIST    ``YES`` adds the broadcast address of every
+                            interface of EPICS_PVA_INTF_ADDR_LIST (YES)
+EPICS_PVA_INTF_ADDR_LIST    interfaces (addresses) to search through and hear
+                            beacons on (``0.0.0.0``: all)
+EPICS_PVA_BROADCAST_PORT    UDP port searches go to when an entry names none,
+                            and where beacons are heard (5076)
 EPICS_PVA_SERVER_PORT       TCP port of name servers named without one (5075)
 EPICS_PVA_NAME_SERVERS      servers searched over TCP, ``host[:port]`` (empty)
 EPICS_PVA_CONN_TMO          seconds of silence before a connection is
                             declared dead; an echo is sent at half of it (30)
 =========================== ==============================================
+
+The broadcast addresses are those EPICS base and pvxs find (see
+:func:`pva._netif.broadcast_addresses`): for ``0.0.0.0`` those of every
+interface that is up and not loopback, for ``127.0.0.1`` the address
+itself; where interfaces cannot be listed, ``255.255.255.255``.  A search
+to an address of the list that is not one of these broadcast addresses (or
+a multicast group, or ``255.255.255.255``) is flagged unicast.
 """
 from __future__ import annotations
 
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Tuple
+from typing import FrozenSet, List, Mapping, Optional, Tuple
+
+from .._forwarding import is_multicast
+from .._netif import ANY, LIMITED_BROADCAST, broadcast_addresses, interfaces
 
 __all__ = ["ClientConfig", "parse_addr_list"]
 
@@ -55,21 +67,6 @@ def parse_addr_list(text: str, default_port: int) -> List[Address]:
     return out
 
 
-def _is_local(host: str) -> bool:
-    """True for loopback and this host's own addresses."""
-    try:
-        addr = socket.gethostbyname(host)
-    except OSError:
-        return False
-    if addr.startswith("127."):
-        return True
-    try:
-        own = socket.gethostbyname_ex(socket.gethostname())[2]
-    except OSError:
-        return False
-    return addr in own
-
-
 def _yes(text: str) -> bool:
     return text.strip().upper() in ("YES", "Y", "TRUE", "1", "ON")
 
@@ -79,6 +76,12 @@ class ClientConfig:
     """Resolved client configuration (see the module doc for the variables)."""
 
     addr_list: List[Address] = field(default_factory=list)
+    #: local interface addresses (EPICS_PVA_INTF_ADDR_LIST)
+    interfaces: List[str] = field(default_factory=lambda: [ANY])
+    #: the broadcast addresses of this host's interfaces (searches to them
+    #: are not flagged unicast)
+    broadcasts: FrozenSet[str] = field(
+        default_factory=lambda: frozenset(broadcast_addresses(ANY)))
     name_servers: List[Address] = field(default_factory=list)
     broadcast_port: int = 5076
     server_port: int = 5075
@@ -97,37 +100,35 @@ class ClientConfig:
         bport = int(env.get("EPICS_PVA_BROADCAST_PORT", 5076) or 5076)
         sport = int(env.get("EPICS_PVA_SERVER_PORT", 5075) or 5075)
         addrs = parse_addr_list(env.get("EPICS_PVA_ADDR_LIST", ""), bport)
+        intfs = [h for h, _ in parse_addr_list(env.get("EPICS_PVA_INTF_ADDR_LIST", ""), 0)]
+        intfs = list(dict.fromkeys(intfs)) or [ANY]
+        listed = interfaces()
+        bcasts = frozenset(broadcast_addresses(ANY, listed if listed else None))
         if _yes(env.get("EPICS_PVA_AUTO_ADDR_LIST", "YES")):
-            addrs.append(("255.255.255.255", bport))
+            for intf in intfs:
+                for b in broadcast_addresses(intf, listed if listed else None):
+                    if (b, bport) not in addrs:
+                        addrs.append((b, bport))
         names = parse_addr_list(env.get("EPICS_PVA_NAME_SERVERS", ""), sport)
         try:
             tmo = float(env.get("EPICS_PVA_CONN_TMO", 30.0))
         except ValueError:
             tmo = 30.0
-        return cls(addr_list=addrs, name_servers=names, broadcast_port=bport,
+        return cls(addr_list=addrs, interfaces=intfs, broadcasts=bcasts,
+                   name_servers=names, broadcast_port=bport,
                    server_port=sport, conn_tmo=max(tmo, 0.1))
 
-    def listen_for_beacons(self) -> bool:
-        """Whether to bind the broadcast port to hear beacons.
-
-        Servers on this host bind the same port (SO_REUSEADDR), and Linux
-        hands a unicast datagram to only one of the sockets: the last bound.
-        A client that searches a local address on that port would then catch
-        its own searches.  pvxs forwards such searches to a local multicast
-        group; without that, the client does not listen for beacons when its
-        address list names a local address on the broadcast port (it still
-        searches with backoff, which finds servers that appear later).
-        """
-        for host, port in self.addr_list:
-            if port == self.broadcast_port and _is_local(host):
-                return False
-        return True
+    def is_unicast(self, host: str) -> bool:
+        """Whether a search to ``host`` is flagged unicast (as pvxs decides)."""
+        return not (host in self.broadcasts or host == LIMITED_BROADCAST
+                    or is_multicast(host))
 
     def to_conf(self) -> dict:
         """The ``EPICS_PVA_*`` dict of this configuration (auto list off)."""
         return {
             "EPICS_PVA_ADDR_LIST": " ".join(f"{h}:{p}" for h, p in self.addr_list),
             "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+            "EPICS_PVA_INTF_ADDR_LIST": " ".join(self.interfaces),
             "EPICS_PVA_BROADCAST_PORT": str(self.broadcast_port),
             "EPICS_PVA_SERVER_PORT": str(self.server_port),
             "EPICS_PVA_NAME_SERVERS": " ".join(f"{h}:{p}" for h, p in self.name_servers),

@@ -22,8 +22,11 @@ that adapter on a background thread) supplies a *reactor*::
 ``data_received``, ``connection_lost``) and those of ``BufferedProtocol``
 (``get_buffer``, ``buffer_updated``: the asyncio adapter uses these), and
 ``transport`` needs ``write`` and ``close``.  UDP: the adapter opens a socket, passes its ``sendto`` to
-:meth:`ClientCore.attach_udp` and feeds every datagram received (search
-responses, beacons) to :meth:`ClientCore.datagram_received`.
+:meth:`ClientCore.attach_udp` and feeds every datagram received on it
+(search responses) to :meth:`ClientCore.datagram_received`; it also listens
+on the broadcast port (shared with the servers of this host, see
+:mod:`pva._forwarding`) and gives the beacons heard there to
+:meth:`ClientCore.beacon_received`.
 
 Everything is driven by those callbacks.  A channel is *searched* (UDP to
 every address of the list, and over TCP to every name server) with a
@@ -1295,7 +1298,7 @@ class ClientCore:
             return
         for addr in self.config.addr_list:
             req = self.broadcaster.search([], reply_address=("0.0.0.0", self._udp_port),
-                                          unicast=not addr[0].endswith(".255"),
+                                          unicast=self.config.is_unicast(addr[0]),
                                           reply_required=True)
             try:
                 self._udp_send(b"".join(self.broadcaster.send(req)), addr)
@@ -1371,6 +1374,11 @@ class ClientCore:
                 self._on_search_response(msg, address)
             elif isinstance(msg, Beacon):
                 self._on_beacon(msg, address)
+
+    def beacon_received(self, msg: Beacon, address: Tuple[str, int]) -> None:
+        """A beacon heard by the adapter's beacon listener (already decoded)."""
+        if not self.closed:
+            self._on_beacon(msg, address)
 
     def _on_search_response(self, msg: SearchResponse, address: Tuple[str, int]) -> None:
         host = msg.server_address
@@ -1458,7 +1466,7 @@ class ClientCore:
     def _send_search(self, names: List[str], ns: List[Circuit]) -> None:
         if self._udp_send is not None and self.config.addr_list:
             for addr in self.config.addr_list:
-                unicast = not addr[0].endswith(".255")
+                unicast = self.config.is_unicast(addr[0])
                 req = self.broadcaster.search(names, reply_address=("0.0.0.0", self._udp_port),
                                               unicast=unicast)
                 try:

@@ -9,7 +9,7 @@ interfaces to bind                 EPICS_PVAS_INTF_ADDR_LIST                 0.0
 TCP port (0 = any free port)       EPICS_PVAS_SERVER_PORT, EPICS_PVA_SERVER_PORT  5075
 UDP search port                    EPICS_PVAS_BROADCAST_PORT, EPICS_PVA_BROADCAST_PORT  5076
 beacon destinations                EPICS_PVAS_BEACON_ADDR_LIST, EPICS_PVA_ADDR_LIST  (empty)
-add broadcast to beacons           EPICS_PVAS_AUTO_BEACON_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST  YES
+interfaces' broadcasts to beacons  EPICS_PVAS_AUTO_BEACON_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST  YES
 beacon period (s)                  EPICS_PVAS_BEACON_PERIOD, EPICS_PVA_BEACON_PERIOD  15
 inactivity timeout (s)             EPICS_PVA_CONN_TMO                        30
 =================================  ========================================  =========
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .._netif import Interface, broadcast_addresses
 
 __all__ = ["ServerConfig", "ServerLimits"]
 
@@ -107,6 +109,20 @@ class ServerConfig:
             conn_timeout=float(get("EPICS_PVA_CONN_TMO", default="30")),
             limits=limits or ServerLimits(),
         )
+
+    def beacon_destinations(self, udp_port: int,
+                            interface_list: Optional[Sequence[Interface]] = None
+                            ) -> List[Tuple[str, int]]:
+        """Where beacons go: the configured list, plus (auto list) the broadcast
+        addresses of the interfaces served, as pvxs expands them.
+
+        ``udp_port`` replaces a port of 0; duplicates are dropped.
+        """
+        dests = [(h, p or udp_port) for h, p in self.beacon_addresses]
+        if self.auto_beacon:
+            for intf in self.interfaces:
+                dests += [(b, udp_port) for b in broadcast_addresses(intf, interface_list)]
+        return list(dict.fromkeys(dests))
 
     def client_conf(self, tcp_port: int, udp_port: int) -> Dict[str, str]:
         """A client configuration (p4p ``conf=``) reaching this server by unicast.

@@ -1,9 +1,11 @@
 """The asyncio pvAccess server.
 
 Structure (after trio's ``serve_listeners``): :class:`Context` binds one TCP
-listener per interface (all on one port) and one UDP socket per interface on
-the search port, then runs a task per accepted connection
-(:class:`ServerCircuit`).  Everything protocol-related is done by the
+listener per interface (all on one port) and listens on the UDP search port
+(a :class:`~pva._udp_collector.UDPCollector`: one socket on ``0.0.0.0``
+that learns each datagram's destination and forwards unicast searches to
+the other listeners on this host, as pvxs does), then runs a task per
+accepted connection (:class:`ServerCircuit`).  Everything protocol-related is done by the
 sans-I/O :class:`~pva.ServerVirtualCircuit` and :class:`~pva.Broadcaster`;
 this module only moves bytes, calls the data wrappers of ``pvdb`` and
 enforces limits.
@@ -52,6 +54,7 @@ from .._circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value, get_pv_structure, \
     is_pva_dataclass_instance
 from .._errors import LocalProtocolError, ProtocolError
+from .._forwarding import Received
 from .._header import ControlMessage, Direction, EchoRequest
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          ChannelProcessRequest, ChannelProcessResponse, ChannelPutGetRequest,
@@ -64,6 +67,8 @@ from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          SearchRequest, SearchResponse)
 from .._pvrequest import PVRequest
 from .._state import ChannelState, RequestState
+from .._netif import InterfaceMap, broadcast_addresses
+from .._udp_collector import UDPCollector
 from .._values import DataWithBitSet, FieldDescAndData, Status
 from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
@@ -958,24 +963,6 @@ _HANDLERS = {
 }
 
 
-class _UDPProtocol(asyncio.DatagramProtocol):
-    def __init__(self, context: "Context"):
-        self.context = context
-        self.transport: Optional[asyncio.DatagramTransport] = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        try:
-            self.context._on_datagram(self.transport, data, addr)
-        except Exception:  # a bad datagram must never stop the listener
-            log.debug("bad datagram from %s", addr, exc_info=True)
-
-    def error_received(self, exc) -> None:
-        log.debug("UDP error: %s", exc)
-
-
 class Context:
     """An asyncio pvAccess server for ``pvdb`` (PV name -> data wrapper).
 
@@ -1021,7 +1008,10 @@ class Context:
         self.udp_port: Optional[int] = None
         self.circuits: set = set()
         self._servers: list = []
-        self._udp: list = []
+        self._udp: List[UDPCollector] = []
+        self._accept: Optional[frozenset] = None
+        #: where beacons go (known once :meth:`start` returned)
+        self.beacon_destinations: List[tuple] = []
         self._tasks: set = set()
         self._hook_tasks: list = []
         self._stopped: Optional[asyncio.Event] = None
@@ -1056,23 +1046,13 @@ class Context:
             port = srv.sockets[0].getsockname()[1]
             self._servers.append(srv)
         self.port = port
-        udp_port = cfg.udp_port
-        for intf in cfg.interfaces:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.bind((intf, udp_port))
-            udp_port = sock.getsockname()[1]
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UDPProtocol(self), sock=sock)
-            self._udp.append(transport)
-        self.udp_port = udp_port
+        await self._open_udp()
         self.broadcaster.server_address = (
             cfg.interfaces[0] if len(cfg.interfaces) == 1 else "0.0.0.0", port)
         self._spawn(self._beacon_loop())
         self.started = True
         log.info("pva server %s listening on TCP %s:%d, UDP %d", self.guid.hex(),
-                 ",".join(cfg.interfaces), port, udp_port)
+                 ",".join(cfg.interfaces), port, self.udp_port)
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -1128,8 +1108,8 @@ class Context:
         """Close every socket and connection."""
         for srv in self._servers:
             srv.close()
-        for t in self._udp:
-            t.close()
+        for coll in self._udp:
+            coll.close()
         circuits = list(self.circuits)
         for circuit in circuits:
             circuit.close("server stopping")
@@ -1163,13 +1143,45 @@ class Context:
         return ServerCircuit(self)
 
     # ------------------------------------------------------------ UDP
+    async def _open_udp(self) -> None:
+        """The search listener(s) on the UDP port (see :mod:`pva._udp_collector`).
+
+        With destination information (Linux) one socket on ``0.0.0.0``
+        receives for every interface, and a search is answered only if it
+        was sent to one of ``interfaces`` or to one of their broadcast
+        addresses (as pvxs); otherwise one socket per interface.
+        """
+        cfg = self.config
+        ifmap = InterfaceMap()
+        udp_port = cfg.udp_port
+        if "0.0.0.0" in cfg.interfaces:
+            self._accept = None
+        else:
+            accept = set(cfg.interfaces)
+            for intf in cfg.interfaces:
+                accept.update(broadcast_addresses(intf, ifmap.interfaces))
+            self._accept = frozenset(accept)
+        for intf in cfg.interfaces:
+            coll = UDPCollector(None, udp_port, intf, ifmap)
+            coll.handler = lambda rx, c=coll: self._on_received(c, rx)
+            await coll.open()
+            udp_port = coll.port
+            self._udp.append(coll)
+            if coll.pktinfo:
+                break       # bound to 0.0.0.0: one is enough
+        self.udp_port = udp_port
+        # beacons: the configured list, plus the broadcast address of every
+        # interface served (EPICS_PVAS_AUTO_BEACON_ADDR_LIST)
+        self.beacon_destinations = cfg.beacon_destinations(udp_port, ifmap.interfaces or None)
+
     def _found_ids(self, msg: SearchRequest) -> List[int]:
         pvdb = self.pvdb
         return [c.id for c in msg.channels if c.channel_name in pvdb]
 
-    def _on_datagram(self, transport, data: bytes, addr) -> None:
-        msgs = self.broadcaster.recv(data, addr)
-        for msg in msgs:
+    def _on_received(self, collector: UDPCollector, rx: Received) -> None:
+        if self._accept is not None and rx.destination not in self._accept:
+            return      # sent to an interface this server does not serve
+        for msg in rx.messages:
             if not isinstance(msg, SearchRequest):
                 continue
             if msg.protocols and "tcp" not in msg.protocols:
@@ -1180,26 +1192,25 @@ class Context:
             reply = self.broadcaster.search_response(msg, found, found=bool(found))
             host = msg.response_address
             if host in ("0.0.0.0", "::", ""):
-                host = addr[0]
-            port = msg.response_port or addr[1]
+                host = rx.source[0]
+            port = msg.response_port or rx.source[1]
             try:
-                transport.sendto(b"".join(self.broadcaster.send(reply)), (host, port))
+                collector.sendto(b"".join(self.broadcaster.send(reply)), (host, port),
+                                 source=rx.reply_from)
             except OSError as ex:
                 log.debug("search reply to %s:%d failed: %s", host, port, ex)
 
     async def _beacon_loop(self) -> None:
         cfg = self.config
-        dests = list(cfg.beacon_addresses)
-        if cfg.auto_beacon:
-            dests.append(("255.255.255.255", cfg.udp_port or self.udp_port))
+        dests = self.beacon_destinations
         if not dests or not self._udp:
             return
-        transport = self._udp[0]
+        collector = self._udp[0]
         while True:
             data = b"".join(self.broadcaster.send(self.broadcaster.beacon()))
             for dest in dests:
                 try:
-                    transport.sendto(data, dest)
+                    collector.sendto(data, dest)
                 except OSError as ex:
                     log.debug("beacon to %s failed: %s", dest, ex)
             await asyncio.sleep(cfg.beacon_period)

@@ -1,8 +1,9 @@
 """A client on the same host as a server, searching it on the shared broadcast port.
 
 Servers and clients bind the broadcast port with SO_REUSEADDR, and Linux hands
-a unicast datagram to one socket only. The client must not catch its own
-searches, or a server on the same host (an IOC, a gateway) is never found.
+a unicast datagram to one socket only: here the client's own beacon listener
+(bound last) receives its searches, and forwards them to the local multicast
+group where the server (pvxs) hears them.
 """
 import pytest
 
@@ -24,5 +25,11 @@ def test_finds_local_server_on_shared_broadcast_port(p4p_server):
                         "EPICS_PVA_BROADCAST_PORT": port}, useenv=False)
     try:
         assert ctx.get("local:d", timeout=5).value == 4.25
+        beacon = ctx._call(_beacon_listener(ctx._ctx), 5)
+        assert beacon is not None and beacon.forwarding and beacon.forwarded > 0
     finally:
         ctx.close()
+
+
+async def _beacon_listener(actx):
+    return actx._beacon
