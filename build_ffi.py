@@ -53,6 +53,27 @@ SOURCE = r"""
 extern "C"
 #endif
 void caRepeaterThread(void *pDummy);
+
+/* caffi/_cdef/helpers.h */
+union caffi_plain {
+    dbr_string_t s;
+    dbr_short_t h;
+    dbr_float_t f;
+    dbr_enum_t e;
+    dbr_char_t c;
+    dbr_long_t l;
+    dbr_double_t d;
+};
+
+static int caffi_get_plain(chid ch, union caffi_plain *buf)
+{
+    short type = ca_field_type(ch);
+    int status;
+    if (type < 0 || type > LAST_TYPE || ca_element_count(ch) != 1)
+        return -1;
+    status = ca_array_get(type, 1, ch, buf);
+    return status * 16 + type;
+}
 """
 
 ffibuilder = FFI()
