@@ -74,6 +74,15 @@ static int caffi_get_plain(chid ch, union caffi_plain *buf)
     status = ca_array_get(type, 1, ch, buf);
     return status * 16 + type;
 }
+
+static int caffi_put_double(chid ch, double value, caEventCallBackFunc *cb, void *usr)
+{
+    if (ca_state(ch) != cs_conn || ca_field_type(ch) != DBR_DOUBLE)
+        return -1;
+    if (cb == NULL)
+        return ca_array_put(DBR_DOUBLE, 1, ch, &value);
+    return ca_array_put_callback(DBR_DOUBLE, 1, ch, &value, cb, usr);
+}
 """
 
 ffibuilder = FFI()

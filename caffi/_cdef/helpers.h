@@ -17,3 +17,9 @@ union caffi_plain {
  * without a native type (never connected, or disconnected), a non-plain
  * type or an element count other than 1. */
 int caffi_get_plain(chid ch, union caffi_plain *buf);
+
+/* A put of one double to a connected channel of native type DBR_DOUBLE, with
+ * ca_array_put_callback(cb, usr) when cb is not NULL, else ca_array_put
+ * (libca copies the value during the call): the ECA status.  -1 (no request
+ * made) for any other channel. */
+int caffi_put_double(chid ch, double value, caEventCallBackFunc *cb, void *usr);
