@@ -53,6 +53,36 @@ SOURCE = r"""
 extern "C"
 #endif
 void caRepeaterThread(void *pDummy);
+
+/* caffi/_cdef/helpers.h */
+union caffi_plain {
+    dbr_string_t s;
+    dbr_short_t h;
+    dbr_float_t f;
+    dbr_enum_t e;
+    dbr_char_t c;
+    dbr_long_t l;
+    dbr_double_t d;
+};
+
+static int caffi_get_plain(chid ch, union caffi_plain *buf)
+{
+    short type = ca_field_type(ch);
+    int status;
+    if (type < 0 || type > LAST_TYPE || ca_element_count(ch) != 1)
+        return -1;
+    status = ca_array_get(type, 1, ch, buf);
+    return status * 16 + type;
+}
+
+static int caffi_put_double(chid ch, double value, caEventCallBackFunc *cb, void *usr)
+{
+    if (ca_state(ch) != cs_conn || ca_field_type(ch) != DBR_DOUBLE)
+        return -1;
+    if (cb == NULL)
+        return ca_array_put(DBR_DOUBLE, 1, ch, &value);
+    return ca_array_put_callback(DBR_DOUBLE, 1, ch, &value, cb, usr);
+}
 """
 
 ffibuilder = FFI()

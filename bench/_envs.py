@@ -5,6 +5,7 @@ its pip.  A venv is reused when its ``.bench-requirements`` stamp matches the
 requested requirements; otherwise it is rebuilt.  Failures are returned as a
 reason string, never raised, so the run goes on without that implementation.
 """
+import hashlib
 import os
 import shutil
 import subprocess
@@ -74,22 +75,25 @@ def build_cabench(python, log=print):
     if not cc:
         return None, "no C compiler (cc/gcc) on PATH"
     src = os.path.join(HERE, "c", "cabench.c")
-    exe = os.path.join(ENVS_DIR, "c", "cabench")
+    flags = ["-O2", "-std=gnu99"] + ["-I" + d for d in _include_dirs(include)]
+    libs = ["-L" + libdir, "-Wl,-rpath," + libdir, "-lca", "-lCom", "-lpthread"]
+    # One executable per source text and command: checkouts that share
+    # bench/.envs (worktrees) neither rebuild nor overwrite each other's.
+    digest = hashlib.sha256(" ".join([cc] + flags + libs).encode())
+    with open(src, "rb") as f:
+        digest.update(f.read())
+    exe = os.path.join(ENVS_DIR, "c", "cabench-" + digest.hexdigest()[:12])
+    if os.path.exists(exe):
+        return exe, None        # built by an earlier run from the same source and command
     os.makedirs(os.path.dirname(exe), exist_ok=True)
-    cmd = [cc, "-O2", "-std=gnu99", "-o", exe, src]
-    cmd += ["-I" + d for d in _include_dirs(include)]
-    cmd += ["-L" + libdir, "-Wl,-rpath," + libdir, "-lca", "-lCom", "-lpthread"]
-    stamp = exe + ".cmd"
-    if os.path.exists(exe) and os.path.exists(stamp) and \
-            os.path.getmtime(exe) >= os.path.getmtime(src):
-        with open(stamp) as f:
-            if f.read() == " ".join(cmd):
-                return exe, None        # built by an earlier run with the same command
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tmp = "%s.%d.tmp" % (exe, os.getpid())
+    proc = subprocess.run([cc] + flags + ["-o", tmp, src] + libs, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
         return None, "compile failed: %s" % proc.stdout.strip()[-500:]
-    with open(stamp, "w") as f:
-        f.write(" ".join(cmd))
+    os.replace(tmp, exe)
     log("  compiled %s" % os.path.relpath(exe, os.path.dirname(HERE)))
     return exe, None
 

@@ -138,6 +138,9 @@ def table(rows, impls, ours, baseline):
             note = None
             if summary is not None and summary[2] < len(vals):
                 note = "(%d/%d runs)" % (summary[2], len(vals))
+            elif summary is None and runs and not any(r is None or "error" in r
+                                                      for r in runs):
+                note = "not measured"       # the runs did not measure this metric
             cells.append(_cell(summary, note))
         ratios = {}
         for other in others:

@@ -11,12 +11,16 @@ import subprocess
 import threading
 import time
 
-__all__ = ["Proc", "ProcError", "pick_ports", "epics_env", "write_ioc_db",
+__all__ = ["Proc", "ProcError", "ProcTimeout", "pick_ports", "epics_env", "write_ioc_db",
            "start_ioc", "start_repeater", "cpu_seconds", "rss_kb"]
 
 
 class ProcError(RuntimeError):
     """A child process failed, timed out or closed its output early."""
+
+
+class ProcTimeout(ProcError):
+    """A child process did not finish, or print what was awaited, in time."""
 
 
 def _free_for_both(port):
@@ -124,7 +128,7 @@ class Proc:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProcError("%s: no %r within %.0f s\n%s"
+                raise ProcTimeout("%s: no %r within %.0f s\n%s"
                                 % (self.name, text, timeout, self.tail()))
             try:
                 line = q.get(timeout=remaining)
@@ -132,8 +136,10 @@ class Proc:
                 continue
             if line is None:
                 self.proc.wait(timeout=10)
-                raise ProcError("%s exited (%s) before %r\n%s"
-                                % (self.name, self.proc.returncode, text, self.tail()))
+                last = [x.strip() for x in self.err_lines if x.strip()][-1:]
+                raise ProcError("%s exited (%s) before %r%s\n%s"
+                                % (self.name, self.proc.returncode, text,
+                                   ": " + last[0] if last else "", self.tail()))
             if text in line:
                 return line
 
@@ -156,7 +162,7 @@ class Proc:
                 pass
             if time.monotonic() >= deadline:
                 self.stop()
-                raise ProcError("%s: timed out after %.0f s\n%s"
+                raise ProcTimeout("%s: timed out after %.0f s\n%s"
                                 % (self.name, timeout, self.tail()))
             if max_rss_mb is not None:
                 try:
@@ -246,7 +252,21 @@ def start_repeater(script, env, cwd):
 
 
 def cpu_seconds(pid):
-    """User+system CPU seconds of a process (all its threads) from /proc."""
+    """CPU seconds of a process, all its threads.
+
+    The sum of the live threads' ``schedstat`` run times (nanoseconds; the
+    server's threads live as long as it does), else user+system from
+    ``/proc/<pid>/stat`` (10 ms ticks).
+    """
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+        for tid in tasks:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")

@@ -4,7 +4,8 @@
 
 Starts a soft IOC on private ports and measures, in this process, each step of
 the paths bench/run.py times as a whole: a get without callback (argument
-checks, buffer, the libca call, the DBRValue), pend_io, the conversion of the
+checks, buffer, the libca call, the DBRValue; for the one-call path of a
+native one-element get and for the general path), pend_io, the conversion of the
 value, and a put-with-callback round trip split into the part spent in Python
 and the part spent waiting for libca's thread to hand the completion back.
 CPU times are process CPU (all threads) per operation, best of 5.
@@ -33,24 +34,38 @@ def best(fn, n, repeat=5, clock=time.process_time, after=None):
     return min(times)
 
 
-def profile(ca, dbr, lib, prefix):
+def profile(ca, dbr, ffi, lib, prefix):
     status, chid = ca.create_channel(prefix + "ai0")
     assert ca.pend_io(5) == ca.ECA.NORMAL
     rows = []
     n = 20000
     pend = lambda: ca.pend_io(10)  # noqa: E731
-    rows.append(("get(): whole call", best(lambda: ca.get(chid), n, after=pend)))
+    rows.append(("get(): whole call, native one element (one-call path)",
+                 best(lambda: ca.get(chid), n, after=pend)))
+    plain = dbr.PLAIN_PTR
+    rows.append(("  buffer (union caffi_plain)", best(lambda: ffi.new(plain), n)))
+    pbuf = ffi.new(plain)
+    rows.append(("  caffi_get_plain (checks + ca_array_get)",
+                 best(lambda: lib.caffi_get_plain(chid.ptr, pbuf), n, after=pend)))
+    member, value_class = dbr.PLAIN_SCALARS[6]
+    rows.append(("  DBRValue object", best(lambda: value_class(member, pbuf, False), n)))
+    values = [ca.get(chid)[1] for _ in range(n)]
+    ca.pend_io(10)
+    it = iter(values * 5)
+    rows.append(("  DBRValue.get() of a double", best(lambda: next(it).get(), n)))
+    rows.append(("get(): whole call, explicit DBR_DOUBLE, count 1 (general path)",
+                 best(lambda: ca.get(chid, 6, 1), n, after=pend)))
     rows.append(("  argument checks (_read_request)",
-                 best(lambda: ca._read_request(chid.ptr, None, None, False), n)))
+                 best(lambda: ca._read_request(chid.ptr, 6, 1, False), n)))
     rows.append(("  buffer (allocate)", best(lambda: dbr.allocate(6, 1, False), n)))
     buf = dbr.allocate(6, 1, False)[0]
     rows.append(("  libca ca_array_get itself",
                  best(lambda: lib.ca_array_get(6, 1, chid.ptr, buf), n, after=pend)))
     rows.append(("  DBRValue object", best(lambda: dbr.DBRValue(6, 1, buf, False, None), n)))
-    values = [ca.get(chid)[1] for _ in range(n)]
+    values = [ca.get(chid, 6, 1)[1] for _ in range(n)]
     ca.pend_io(10)
     it = iter(values * 5)
-    rows.append(("DBRValue.get() of a double", best(lambda: next(it).get(), n)))
+    rows.append(("  DBRValue.get() of a double", best(lambda: next(it).get(), n)))
 
     def one_get():
         value = ca.get(chid)[1]
@@ -94,11 +109,11 @@ def main():
     ioc = _servers.start_ioc(python, db, env, workdir)
     try:
         from caffi import ca, dbr
-        from caffi._ffi import lib
+        from caffi._ffi import ffi, lib
         ca.create_context(True)
         print("| step | per operation |")
         print("|---|---|")
-        for label, seconds in profile(ca, dbr, lib, prefix):
+        for label, seconds in profile(ca, dbr, ffi, lib, prefix):
             print("| %s | %.2f us |" % (label, seconds * 1e6))
         ca.destroy_context()
     finally:

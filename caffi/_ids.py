@@ -9,7 +9,7 @@ and callbacks deliver the very object that ``create_channel`` returned.
 from ._callbacks import call_user, lookup, register, report_error, unregister
 from ._ffi import ffi, lib
 from .constants import CA_OP, ECA
-from .dbr import CONVERTERS, dbr_enum, eca_enum, decode_text
+from .dbr import CONVERTERS, SCALAR_POINTERS, dbr_enum, eca_enum, decode_text
 
 __all__ = ["Context", "Channel", "Subscription", "Request", "ExceptionHandler",
            "current", "NORMAL"]
@@ -18,6 +18,7 @@ NORMAL = lib.ECA_NORMAL
 _ECA_NORMAL = ECA.NORMAL
 _CA_OP = {member.value: member for member in CA_OP}
 _NULL = ffi.NULL
+_cast = ffi.cast
 
 # address of a live ca_client_context -> Context
 _contexts = {}
@@ -145,35 +146,45 @@ class Subscription(object):
 
     registry_kind = "subscriptions"
     __slots__ = ("ptr", "usr", "chid", "callback", "use_numpy", "_type",
-                 "_type_member", "_read", "__weakref__")
+                 "_type_member", "_read", "_scalar", "__weakref__")
 
     def __init__(self, channel, callback, use_numpy):
         self.ptr = None
         self._type = None
         self._type_member = None
         self._read = None
+        self._scalar = None
         self.chid = channel
         self.callback = callback
         self.use_numpy = use_numpy
         self.usr = register(self)
 
+    def _set_type(self, dbr_type):
+        self._type = dbr_type
+        self._type_member = dbr_enum(dbr_type)
+        converter = CONVERTERS.get(dbr_type)
+        self._read = converter.read if converter is not None else None
+        self._scalar = SCALAR_POINTERS.get(dbr_type)
+
     def on_event(self, args):
         # The hot path of every monitor update: one converter look-up per
-        # type change, constants for the common status.
+        # type change, one element of a plain numeric type read inline,
+        # constants for the common status.
         status = args.status
         dbr_type = args.type
         if dbr_type != self._type:
-            self._type = dbr_type
-            self._type_member = dbr_enum(dbr_type)
-            converter = CONVERTERS.get(dbr_type)
-            self._read = converter.read if converter is not None else None
+            self._set_type(dbr_type)
         count = args.count
         if status == NORMAL:
             status = _ECA_NORMAL
             dbr = args.dbr
-            read = self._read
-            value = read(dbr, count, self.use_numpy) if read is not None and dbr != _NULL \
-                else None
+            if dbr == _NULL:
+                value = None
+            elif count == 1 and self._scalar is not None:
+                value = _cast(self._scalar, dbr)[0]
+            else:
+                read = self._read
+                value = read(dbr, count, self.use_numpy) if read is not None else None
         else:
             status = eca_enum(status)
             value = None

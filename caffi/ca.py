@@ -42,8 +42,9 @@ from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, cu
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
 from .compat import basestring, to_bytes, to_string
-from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, DBRValue, PutRefused, allocate,
-                  dbr_enum, decode_text, eca_enum, format_dbr, prepare_put)
+from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, PLAIN_PTR, PLAIN_SCALARS, DBRValue,
+                  PutRefused, allocate, dbr_enum, decode_text, eca_enum, format_dbr,
+                  prepare_put)
 
 __all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
            'destroy_context', 'show_context',
@@ -66,7 +67,13 @@ _COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
 _m.export_into(globals())
 
 _NORMAL = lib.ECA_NORMAL
+_ECA_NORMAL = ECA.NORMAL
 _CS_CONN = lib.cs_conn
+_new = ffi.new
+_NULL = ffi.NULL
+_get_plain = lib.caffi_get_plain
+_put_double = lib.caffi_put_double
+_REQUEST_CB = lib._caffi_request_cb
 _DBF_BY_VALUE = {member.value: member for member in DBF}
 _STATE_BY_VALUE = {member.value: member for member in ChannelState}
 
@@ -424,6 +431,21 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     if type(chid) is not Channel or chid.ptr is None:
         return ECA.BADCHID, None
     ptr = chid.ptr
+    if chtype is None and count is None and callback is None:
+        # The common case, one element of a plain native type, in one C call
+        # (type and count checks and ca_array_get); -1: take the general path.
+        buf = _new(PLAIN_PTR)
+        code = _get_plain(ptr, buf)
+        if code >= 0:
+            member, value_class = PLAIN_SCALARS[code & 15]
+            status = code >> 4
+            if status == _NORMAL:
+                context = chid.context
+                if context is not None:
+                    # libca writes into the buffer until the next pend_io returns.
+                    context.pending_gets.append(buf)
+                return _ECA_NORMAL, value_class(member, buf, use_numpy)
+            return eca_enum(status), value_class(member, buf, use_numpy)
     with_callback = callable(callback)
     try:
         chtype, count = _read_request(ptr, chtype, count, with_callback)
@@ -469,6 +491,22 @@ def put(chid, value, chtype=None, count=None, callback=None):
     ECA
         NORMAL, BADCHID, BADTYPE, BADCOUNT, STRTOBIG, NOWTACCESS, DISCONN, ...
     """
+    if type(value) is float and chtype is None and count is None \
+            and type(chid) is Channel and chid.ptr is not None:
+        # The common case, a float to a connected DOUBLE channel, in one C
+        # call (state and type checks with the put); -1: the general path.
+        if callable(callback):
+            request = Request(chid, callback, False, False)
+            status = _put_double(chid.ptr, value, _REQUEST_CB, request.usr)
+            if status >= 0:
+                if status != _NORMAL:
+                    request.cancel()
+                return eca_enum(status)
+            request.cancel()
+        else:
+            status = _put_double(chid.ptr, value, _NULL, _NULL)
+            if status >= 0:
+                return eca_enum(status)
     try:
         channel = _live(chid)
         ptr = channel.ptr

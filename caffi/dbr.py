@@ -245,6 +245,9 @@ def _make_value_reader(vtype):
 
 
 _READ_VALUES = {t: _make_value_reader(t) for t in _VALUE_CTYPE}
+#: plain numeric DBR type -> C pointer type: one element is ``cast(ptr, p)[0]``
+SCALAR_POINTERS = {t: _PTR[t] for t in (_m.DBR_SHORT, _m.DBR_FLOAT, _m.DBR_ENUM, _m.DBR_CHAR,
+                                         _m.DBR_LONG, _m.DBR_DOUBLE)}
 
 
 # Metadata ------------------------------------------------------------------
@@ -446,6 +449,48 @@ class DBRValue(object):
 
     def __repr__(self):
         return "DBRValue(%s, count=%d)" % (dbr_enum(self.dbrtype), self.count)
+
+
+class _PlainScalar(DBRValue):
+    """One element of a plain type in a ``union caffi_plain`` (``ca.get``'s fast path).
+
+    A subclass per type reads its union member directly; everything else is
+    a :class:`DBRValue`.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, dbrtype, cvalue, use_numpy):
+        self.dbrtype = dbrtype
+        self.count = 1
+        self.cvalue = cvalue
+        self.use_numpy = use_numpy
+        self._owner = None
+
+
+def _plain_scalar_class(dbrtype, member):
+    if dbrtype == _m.DBR_STRING:
+        string = ffi.string
+
+        def get(self):
+            """The value of the one-element DBR_STRING get."""
+            return decode_text(string(self.cvalue.s))
+    else:
+        def get(self):
+            """The value of the one-element plain get."""
+            return getattr(self.cvalue, member)
+    name = "_Plain" + _NAMES[dbrtype].capitalize()
+    return type(name, (_PlainScalar,), {"__slots__": (), "get": get, "__module__": __name__})
+
+
+#: plain DBR type -> (DBR member, value class) of the one-element fast path
+PLAIN_SCALARS = {
+    t: (_DBR_BY_VALUE[t], _plain_scalar_class(t, member))
+    for t, member in ((_m.DBR_STRING, "s"), (_m.DBR_SHORT, "h"), (_m.DBR_FLOAT, "f"),
+                      (_m.DBR_ENUM, "e"), (_m.DBR_CHAR, "c"), (_m.DBR_LONG, "l"),
+                      (_m.DBR_DOUBLE, "d"))
+}
+PLAIN_PTR = ffi.typeof("union caffi_plain *")
 
 
 _DBR_SIZE = [lib.dbr_size[t] for t in range(_m.LAST_BUFFER_TYPE + 1)]

@@ -479,6 +479,27 @@ def test_dbrvalue(connect):
     assert dbrvalue.count == 3
 
 
+@pytest.mark.parametrize("suffix", sorted(SCALARS))
+def test_native_scalar_dbrvalue(connect, suffix):
+    # One element of a plain native type takes ca.get's one-call path: the
+    # same DBRValue as the general path (explicit type and count) gives.
+    chid = connect(suffix)
+    status, dbrvalue = ca.get(chid)
+    assert status == ca.ECA.NORMAL
+    assert isinstance(dbrvalue, ca.DBRValue)
+    assert dbrvalue.dbrtype == ca.DBR(int(NATIVE[suffix]))
+    assert isinstance(dbrvalue.dbrtype, ca.DBR)
+    assert dbrvalue.count == 1 and dbrvalue.use_numpy is False
+    assert repr(dbrvalue).startswith("DBRValue(")
+    status, general = ca.get(chid, dbrvalue.dbrtype, 1)
+    assert status == ca.ECA.NORMAL
+    assert ca.pend_io(5) == ca.ECA.NORMAL
+    assert dbrvalue.get() == general.get() == SCALARS[suffix]
+    assert type(dbrvalue.get()) is type(general.get())
+    assert ca.get(chid, use_numpy=True)[1].use_numpy is True
+    assert ca.pend_io(5) == ca.ECA.NORMAL
+
+
 def test_many_outstanding_gets(connect):
     chids = [connect(s) for s in ("ai", "longout", "stringin", "bo", "wf:double")]
     pending = []

@@ -27,6 +27,19 @@ def test_put_with_callback(connect, ioc):
     assert "-3.5" in ioc.dbgf(ioc.prefix + "scratch")
 
 
+def test_put_float_to_double_paths_agree(connect, ioc):
+    # A float to a connected DOUBLE channel takes put's one-call path; with
+    # an explicit type it takes the general one: same result, same callback.
+    chid = connect("scratch")
+    fast = ca_put(chid, 2.75)
+    assert ca_get(chid) == 2.75
+    general = ca_put(chid, 2.5, chtype=ca.DBR.DOUBLE)
+    assert ca_get(chid) == 2.5
+    assert fast == general
+    assert ca.put(chid, 1.25, callback="not callable") == ca.ECA.NORMAL
+    assert ca_get(chid) == 1.25
+
+
 def test_put_callback_order(connect):
     chid = connect("scratch")
     cb = Collector("put")

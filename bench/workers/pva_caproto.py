@@ -32,13 +32,14 @@ def get_seq(prefix, n, timeout=10, **_):
     result(t.wall, t.cpu, n)
 
 
-def monitor(prefix, n, base, timeout=60, **_):
+def monitor(prefix, n, base, timeout=60, queue=0, **_):
     from caproto.pva.sync.client import _monitor
     chan = _channel(prefix + "flood", timeout)
     target = base + n
     count, first, last = 0, 0.0, 0.0
     c0 = None
-    for _response, data in _monitor(chan, timeout, "field()", None):
+    request = "record[queueSize=%d]field()" % queue if queue else "field()"
+    for _response, data in _monitor(chan, timeout, request, None):
         value = data.value
         if c0 is None:
             ready()

@@ -14,10 +14,11 @@ server.
 As in pva_p4p.py: the PV types are the plain NTScalar / NTScalarArray
 (value, alarm, timeStamp; p4p's ``NTScalar('d')``), every flood post sets
 the value and the time stamp (p4p's ``SharedPV.post`` wraps with the current
-time), and the monitor uses the default pvRequest (no queueSize, no
-pipeline) on both sides.  The flood loop yields to the event loop after
-each post (``await asyncio.sleep(0)``) so the connections are served while
-it runs, as pvxs's worker threads serve them while p4p's main thread posts.
+time), and the monitor uses the default pvRequest (no pipeline), with
+``record[queueSize=N]`` when given ``queue=N``, on both sides.  The flood
+loop yields to the event loop after each post (``await asyncio.sleep(0)``)
+so the connections are served while it runs, as pvxs's worker threads serve
+them while p4p's main thread posts.
 """
 import asyncio
 import sys
@@ -44,7 +45,7 @@ def get_seq(prefix, n, timeout=10, **_):
     asyncio.run(run())
 
 
-def monitor(prefix, n, base, timeout=60, **_):
+def monitor(prefix, n, base, timeout=60, queue=0, **_):
     from pva.client import Value
 
     target = base + n
@@ -74,11 +75,13 @@ def monitor(prefix, n, base, timeout=60, **_):
     async def run():
         first, done = asyncio.Event(), asyncio.Event()
         async with _context() as ctxt:
-            async with ctxt.monitor(prefix + "flood") as sub:
+            request = "record[queueSize=%d]" % queue if queue else ""
+            async with ctxt.monitor(prefix + "flood", request=request,
+                                    queue_size=max(1000, queue)) as sub:
                 task = asyncio.ensure_future(consume(sub, first, done))
                 try:
                     # two waits with the timeout, as pva_p4p.py (no per-update timer)
-                    for event, why in ((first, "no initial update"),
+                    for event, why in ((first, "no initial update: timed out"),
                                        (done, "flood timed out after {} updates")):
                         waiter = asyncio.ensure_future(event.wait())
                         await asyncio.wait({waiter, task}, timeout=timeout,

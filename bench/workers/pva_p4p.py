@@ -32,7 +32,7 @@ def get_seq(prefix, n, timeout=10, **_):
     ctxt.close()
 
 
-def monitor(prefix, n, base, timeout=60, **_):
+def monitor(prefix, n, base, timeout=60, queue=0, **_):
     ctxt = _context()
     target = base + n
     done = threading.Event()
@@ -52,9 +52,10 @@ def monitor(prefix, n, base, timeout=60, **_):
         if value >= target:
             done.set()
 
-    sub = ctxt.monitor(prefix + "flood", on_update)
+    request = "record[queueSize=%d]" % queue if queue else None
+    sub = ctxt.monitor(prefix + "flood", on_update, request=request)
     if not first.wait(timeout):
-        raise SystemExit("no initial update")
+        raise SystemExit("no initial update: timed out")
     ready()
     c0 = time.process_time()
     if not done.wait(timeout):
