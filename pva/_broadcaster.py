@@ -75,6 +75,8 @@ class Broadcaster:
         self.change_count = 0
         #: sequence id -> {search instance id: channel name}
         self.pending: "collections.OrderedDict[int, Dict[int, str]]" = collections.OrderedDict()
+        #: search instance id -> channel name, for every pending search
+        self._names: Dict[int, str] = {}
 
     # ------------------------------------------------------------- decoding
     def recv(self, data: bytes, address: Optional[Tuple[str, int]] = None) -> List[Message]:
@@ -111,14 +113,16 @@ class Broadcaster:
         if self.our_role is Direction.CLIENT:
             if isinstance(message, SearchResponse):
                 names = self.pending.get(message.sequence_id)
-                if names is None:
-                    raise RemoteProtocolError(
-                        f"search response to sequence id {message.sequence_id}, never sent")
-                unknown = [i for i in message.search_instance_ids if i not in names]
-                if unknown:
-                    raise RemoteProtocolError(
-                        f"search response names ids {unknown} not in search "
-                        f"{message.sequence_id}")
+                ids = message.search_instance_ids
+                if names is None or any(i not in names for i in ids):
+                    # Interop: caproto 0.8's server answers with sequence id
+                    # 0; pvxs resolves a response by its instance ids alone.
+                    names = self._names
+                    unknown = [i for i in ids if i not in names]
+                    if unknown:
+                        raise RemoteProtocolError(
+                            f"search response (sequence id {message.sequence_id}) names "
+                            f"ids {unknown} of no pending search")
                 if not message.found:
                     return []
                 host = message.server_address
@@ -166,15 +170,19 @@ class Broadcaster:
         chans = [(next(self._ids) & 0xFFFFFFFF, n) for n in names]
         flags = (SearchFlags.UNICAST if unicast else 0) | (
             SearchFlags.REPLY_REQUIRED if reply_required else 0)
+        self.forget(seq)
         self.pending[seq] = dict(chans)
-        self.pending.move_to_end(seq)
+        self._names.update(chans)
         while len(self.pending) > MAX_PENDING_SEARCHES:
-            self.pending.popitem(last=False)
+            self.forget(next(iter(self.pending)))
         return SearchRequest(seq, reply_address, chans, flags=flags)
 
     def forget(self, sequence_id: int) -> None:
         """Stop accepting responses to a search."""
-        self.pending.pop(sequence_id, None)
+        names = self.pending.pop(sequence_id, None)
+        if names:
+            for i in names:
+                self._names.pop(i, None)
 
     def search_response(self, request: SearchRequest, found_ids: Sequence[int], *,
                         found: bool = True) -> SearchResponse:

@@ -36,7 +36,7 @@ def test_search_round_trip(order):
     # pvxs answers twice: the duplicate is still accepted
     assert client.process_command(r) == found
     client.forget(req.sequence_id)
-    with pytest.raises(RemoteProtocolError, match="never sent"):
+    with pytest.raises(RemoteProtocolError, match="of no pending search"):
         client.process_command(r)
 
 
@@ -51,10 +51,24 @@ def test_any_address_means_sender():
 def test_unknown_ids_and_not_found():
     client = Broadcaster("client")
     req = client.search(["x"])
-    with pytest.raises(RemoteProtocolError, match="not in search"):
+    with pytest.raises(RemoteProtocolError, match="of no pending search"):
         client.process_command(SearchResponse(b"g" * 12, req.sequence_id, ("1.2.3.4", 1), [999]))
     assert client.process_command(SearchResponse(b"g" * 12, req.sequence_id, ("1.2.3.4", 1),
                                                  [req.channels[0].id], found=False)) == []
+
+
+def test_response_matched_by_instance_ids():
+    """caproto 0.8's server answers every search with sequence id 0; as pvxs,
+    the instance ids alone resolve it while their search is pending."""
+    client = Broadcaster("client")
+    first = client.search(["x", "y"])
+    second = client.search(["z"])
+    ids = [first.channels[1].id, second.channels[0].id]
+    resp = SearchResponse(b"g" * 12, 0, ("1.2.3.4", 5075), ids)
+    assert client.process_command(resp) == [("y", ("1.2.3.4", 5075)), ("z", ("1.2.3.4", 5075))]
+    client.forget(second.sequence_id)
+    with pytest.raises(RemoteProtocolError, match=r"ids \[%d\] of no pending" % ids[1]):
+        client.process_command(resp)
 
 
 def test_role_rules():
