@@ -78,7 +78,7 @@ def build_cabench(python, log=print):
     flags = ["-O2", "-std=gnu99"] + ["-I" + d for d in _include_dirs(include)]
     libs = ["-L" + libdir, "-Wl,-rpath," + libdir, "-lca", "-lCom", "-lpthread"]
     # One executable per source text and command: checkouts that share
-    # bench/.envs (worktrees) neither rebuild nor overwrite each other's.
+    # bench/.envs neither rebuild nor overwrite each other's.
     digest = hashlib.sha256(" ".join([cc] + flags + libs).encode())
     with open(src, "rb") as f:
         digest.update(f.read())

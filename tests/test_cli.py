@@ -2,6 +2,7 @@
 of EPICS base's tools of the same names (modules/ca/src/tools)."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -466,14 +467,22 @@ def test_camonitor_disconnect(capsys, private_ioc):
 
 
 def test_camonitor_subprocess_interrupt(p):
+    # faulthandler: if it does not stop, SIGABRT makes it print every
+    # thread's Python stack, shown in the failure
     proc = subprocess.Popen([_script("camonitor"), p("longin")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=dict(os.environ))
+                            env=dict(os.environ, PYTHONFAULTHANDLER="1"))
     try:
         line = proc.stdout.readline().decode()
         assert re.fullmatch(re.escape("%-30s " % p("longin")) + STAMP + " 42  \n", line)
-        proc.send_signal(2)  # SIGINT
-        assert proc.wait(10) == 130
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            pytest.fail("camonitor did not stop on SIGINT:\n" + proc.stderr.read().decode())
+        assert code == 130
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -459,7 +459,10 @@ class ServerCircuit(asyncio.BufferedProtocol):
             log.warning("closing circuit from %s:%s: %s", *self.peer, reason)
         else:
             log.debug("circuit from %s:%s closed: %s", *self.peer, reason or "by the client")
-        self.context._spawn(self._teardown())
+        # usually finishes at once; a task only if an unsubscribe hook waits
+        task = start_eager(self._teardown())
+        if task is not None:
+            self.context._track(task)
 
     async def _teardown(self) -> None:
         try:
@@ -1055,7 +1058,9 @@ class Context:
                  ",".join(cfg.interfaces), port, self.udp_port)
 
     def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
+        return self._track(asyncio.ensure_future(coro))
+
+    def _track(self, task: asyncio.Task) -> asyncio.Task:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
