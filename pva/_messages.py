@@ -1564,6 +1564,42 @@ class ChannelMonitorRequest(_OpRequest):
         return self
 
 
+_STATELESS_CTX = MessageContext(send_cache=False)
+_CACHE_FREE: Dict[FieldDesc, bool] = {}
+
+
+def _cache_free(desc: FieldDesc) -> bool:
+    """True if values of ``desc`` never use the connection's type cache (no
+    variant union anywhere in it: only those carry a type with the value)."""
+    free = _CACHE_FREE.get(desc)
+    if free is None:
+        free = desc.field_type != FieldType.any and all(
+            _cache_free(d) for _, d in desc.fields)
+        _CACHE_FREE[desc] = free
+    return free
+
+
+def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
+                          overrun: Optional[BitSet], order: str) -> Optional[tuple]:
+    """The body of a monitor update (after request id and subcommand) that
+    any connection can send as the ``raw`` of a :class:`ChannelMonitorResponse`.
+
+    A server with many subscribers to one PV encodes each update once.
+    ``None`` when the type holds a variant union: its values may use the
+    connection's type cache, so they are encoded per connection.
+    """
+    if not _cache_free(desc):
+        return None
+    w = Writer(order)
+    _write_partial(w, desc, data, _STATELESS_CTX)
+    if not overrun:
+        w.buf.append(0)
+    else:
+        w.buf += encode_bitset(overrun.to_int() if isinstance(overrun, BitSet) else int(overrun),
+                               order)
+    return tuple(w.buffers())
+
+
 @_register
 class ChannelMonitorResponse(_OpResponse):
     """MONITOR reply: INIT status + type; update (0x00) BitSet + partial value +
@@ -1614,8 +1650,13 @@ class ChannelMonitorResponse(_OpResponse):
             if sub & _SUB_INIT and self.status.is_successful:
                 _write_type(w, self.pv_structure_if, ctx)
             return
-        if self.raw is not None:
-            w.add_buffer(self.raw)
+        raw = self.raw
+        if raw is not None:
+            if type(raw) is tuple:       # from encode_monitor_update()
+                for b in raw:
+                    w.add_buffer(b)
+            else:
+                w.add_buffer(raw)
             return
         _encode_data(w, ctx, self.ioid, self.pv_structure_if, self.pv_data)
         ob = self.overrun_bitset

@@ -64,7 +64,7 @@ from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          ChannelPutResponse, ChannelRequestCancel, ChannelRequestDestroy,
                          ChannelRpcRequest, ChannelRpcResponse, ConnectionValidationResponse,
                          CreateChannelRequest, Echo, EchoReply, SearchFlags,
-                         SearchRequest, SearchResponse)
+                         SearchRequest, SearchResponse, encode_monitor_update)
 from .._pvrequest import PVRequest
 from .._state import ChannelState, RequestState
 from .._netif import InterfaceMap, broadcast_addresses
@@ -81,6 +81,8 @@ log = logging.getLogger("pva.server")
 
 _OK = Status()
 _CLOSE_GRACE = 5.0      # seconds a closed connection may take to deliver its last data
+#: monitor updates that follow each other closer than this are written together
+_MONITOR_BATCH = 0.001
 
 
 class AsyncioAsyncLayer:
@@ -258,6 +260,8 @@ class ServerCircuit(asyncio.BufferedProtocol):
         self._blocked = False               # monitor sender waits for a drain
         self._drain_task: Optional[asyncio.Future] = None
         self._write_paused = False          # transport above its high-water mark
+        self._last_monitor_write = -1.0     # loop time of the last monitor write
+        self._batch_timer: Optional[asyncio.TimerHandle] = None
         self._drain_waiters: List[asyncio.Future] = []
         self._inbox: "collections.deque" = collections.deque()   # messages not handled yet
         self._handler_task: Optional[asyncio.Task] = None    # a handler that is waiting
@@ -528,6 +532,15 @@ class ServerCircuit(asyncio.BufferedProtocol):
         dirty = self._dirty
         transport = self.transport
         high = transport.get_write_buffer_limits()[1]
+        now = self._loop.time()
+        # a burst (updates again within _MONITOR_BATCH of the last write):
+        # gather this iteration's updates with the next ones for a moment,
+        # one write instead of one per update
+        burst = now - self._last_monitor_write < _MONITOR_BATCH
+        if burst:
+            self._flush_scheduled = True
+        shared = self.context._shared_update
+        order = self.vc.byte_order
         while dirty and not self._closing:
             mon, _ = dirty.popitem(last=False)
             if not mon.sendable:
@@ -535,10 +548,17 @@ class ServerCircuit(asyncio.BufferedProtocol):
             snap, bits, overrun = mon.queue.popleft()
             if mon.pipeline:
                 mon.window -= 1
-            msg = ChannelMonitorResponse(
-                mon.ioid, _OK, 0, pv_structure_if=mon.desc,
-                pv_data=DataWithBitSet(snap, _compact(bits, mon.desc)),
-                overrun_bitset=_compact(overrun, mon.desc) if overrun else None)
+            desc = mon.desc
+            cbits = _compact(bits, desc)
+            cover = _compact(overrun, desc) if overrun else None
+            raw = shared(snap, cbits, cover, desc, order)
+            if raw is not None:     # encoded once for every subscriber
+                msg = ChannelMonitorResponse(mon.ioid, _OK, 0)
+                msg.raw = raw
+            else:
+                msg = ChannelMonitorResponse(
+                    mon.ioid, _OK, 0, pv_structure_if=desc,
+                    pv_data=DataWithBitSet(snap, cbits), overrun_bitset=cover)
             if self._request_alive(mon.ioid):
                 try:
                     self._send(msg)
@@ -554,6 +574,15 @@ class ServerCircuit(asyncio.BufferedProtocol):
                     self._blocked = True
                     self._drain_task = asyncio.ensure_future(self._wait_drain())
                     return
+        if not burst:
+            self._last_monitor_write = now
+            self._flush()
+        elif self._batch_timer is None and not self._closing:
+            self._batch_timer = self._loop.call_later(_MONITOR_BATCH, self._batch_flush)
+
+    def _batch_flush(self) -> None:
+        self._batch_timer = None
+        self._last_monitor_write = self._loop.time()
         self._flush()
 
     async def _wait_drain(self) -> None:
@@ -1010,6 +1039,7 @@ class Context:
         self.port: Optional[int] = None
         self.udp_port: Optional[int] = None
         self.circuits: set = set()
+        self._updates: Dict[Any, tuple] = {}     # see _shared_update
         self._servers: list = []
         self._udp: List[UDPCollector] = []
         self._accept: Optional[frozenset] = None
@@ -1059,6 +1089,22 @@ class Context:
 
     def _spawn(self, coro) -> asyncio.Task:
         return self._track(asyncio.ensure_future(coro))
+
+    def _shared_update(self, snap, cbits, cover, desc, order) -> Optional[tuple]:
+        """The encoded body of a monitor update, shared by every circuit that
+        sends it in this event-loop iteration (``None``: encode per circuit)."""
+        key = (id(snap), id(cbits), id(cover), desc, order)
+        hit = self._updates.get(key)
+        if hit is not None and hit[0] is snap and hit[1] is cbits and hit[2] is cover:
+            return hit[3]
+        if not self._updates:
+            asyncio.get_running_loop().call_soon(self._updates.clear)
+        try:
+            raw = encode_monitor_update(desc, DataWithBitSet(snap, cbits), cover, order)
+        except LocalProtocolError:
+            raw = None          # the circuit's own encoding reports it
+        self._updates[key] = (snap, cbits, cover, raw)   # the ids stay unique meanwhile
+        return raw
 
     def _track(self, task: asyncio.Task) -> asyncio.Task:
         self._tasks.add(task)

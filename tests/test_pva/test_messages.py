@@ -445,3 +445,26 @@ def test_pvrequest_through_the_type_cache_is_not_shared():
     assert a.request == b.request == req
     with pytest.raises(DecodeError):   # another connection never saw the definition
         decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", MessageContext())
+
+
+# --- a monitor update encoded once for many connections ---------------------------
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_shared_monitor_update_is_byte_identical(order):
+    """The body encode_monitor_update() gives is what the connection's own
+    encoding of the same update produces; a type with a variant union (its
+    values may use a connection's type cache) is not shared."""
+    from pva._messages import encode_monitor_update
+    from pva._values import DataWithBitSet
+    desc = nt.NTScalar("d").type
+    value = {"value": 2.5, "timeStamp": {"secondsPastEpoch": 7, "nanoseconds": 9, "userTag": 0}}
+    bits = BitSet({desc.bit_of["value"], desc.bit_of["timeStamp"]})
+    overrun = BitSet({desc.bit_of["value"]})
+    raw = encode_monitor_update(desc, DataWithBitSet(value, bits), overrun, order)
+    plain = ChannelMonitorResponse(3, Status(), 0, pv_structure_if=desc,
+                                   pv_data=DataWithBitSet(value, bits), overrun_bitset=overrun)
+    shared = ChannelMonitorResponse(3, Status(), 0)
+    shared.raw = raw
+    assert payload(shared, order) == payload(plain, order)
+    anydesc = FieldDesc.struct([("value", FieldDesc.scalar(FieldType.any))])
+    assert encode_monitor_update(anydesc, DataWithBitSet({"value": 1.0}, BitSet({0})),
+                                 None, order) is None
