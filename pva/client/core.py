@@ -467,16 +467,7 @@ class Circuit:
         self._arm_echo()
 
     def data_received(self, data: bytes) -> None:
-        if self.state == "dead":
-            return
-        self.last_rx = self.core.reactor.time()
-        try:
-            msgs = self.vc.recv(data)
-        except PVAError as ex:
-            log.warning("%s: protocol error from server: %s", self, ex)
-            self.close()
-            return
-        self._handle(msgs)
+        self._received(self.vc.recv, data)
 
     # the BufferedProtocol form of data_received: large messages are received
     # straight into their final buffer (no copy of a big array in Python)
@@ -486,11 +477,14 @@ class Circuit:
         return self.vc.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._received(self.vc.buffer_updated, nbytes)
+
+    def _received(self, parse, arg) -> None:
         if self.state == "dead":
             return
         self.last_rx = self.core.reactor.time()
         try:
-            msgs = self.vc.buffer_updated(nbytes)
+            msgs = parse(arg)
         except PVAError as ex:
             log.warning("%s: protocol error from server: %s", self, ex)
             self.close()

@@ -26,6 +26,17 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def run_client(srv: "ServerThread", fn, timeout: float = 5.0):
+    """``await fn(ctx)`` with our client's asyncio Context connected to ``srv``."""
+    from pva.client import Context as ClientContext
+
+    async def main():
+        async with ClientContext(conf=srv.client_conf(), useenv=False,
+                                 timeout=timeout) as ctx:
+            return await fn(ctx)
+    return asyncio.run(main())
+
+
 def server_conf(**extra) -> dict:
     conf = {
         "EPICS_PVAS_INTF_ADDR_LIST": LOOPBACK,

@@ -1,7 +1,6 @@
 """ARRAY on our server: our client (element access) checked against p4p's reads."""
 from __future__ import annotations
 
-import asyncio
 from typing import List
 
 import numpy as np
@@ -9,19 +8,14 @@ import pytest
 
 from pva import nt
 from pva._messages import ChannelArrayRequest, ChannelArrayResponse, Subcommand
-from pva.client import Context, RemoteError
+from pva.client import RemoteError
 from pva.server import (AuthenticationError, AuthOperation, DataWrapperBase, PVAGroup,
                         pva_dataclass, pvaproperty, value_instance)
 from pva.server.array_ops import get_elements, put_elements, resize
 
+from server_helpers import run_client
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def run_client(srv, fn, timeout=5.0):
-    async def main():
-        async with Context(conf=srv.client_conf(), useenv=False, timeout=timeout) as ctx:
-            return await fn(ctx)
-    return asyncio.run(main())
 
 
 @pva_dataclass

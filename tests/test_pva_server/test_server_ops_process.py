@@ -8,18 +8,13 @@ import time
 import pytest
 
 from pva import nt
-from pva.client import Context, RemoteError
+from pva.client import RemoteError
 from pva.server import (AuthenticationError, AuthOperation, DataWrapperBase, PVAGroup,
                         pvaproperty)
 
+from server_helpers import run_client
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def run_client(srv, fn, timeout=5.0):
-    async def main():
-        async with Context(conf=srv.client_conf(), useenv=False, timeout=timeout) as ctx:
-            return await fn(ctx)
-    return asyncio.run(main())
 
 
 class Machine(PVAGroup):

@@ -1,25 +1,19 @@
 """PUT_GET on our server: our client and the raw protocol; p4p reads the result."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 import pva
 from pva import BitSet, nt
 from pva._messages import ChannelPutGetRequest, ChannelPutGetResponse, Subcommand
-from pva.client import Context, RemoteError
+from pva.client import RemoteError
 from pva.server import (AuthenticationError, AuthOperation, DataWrapperBase, PVAGroup,
                         pvaproperty, value_instance)
 
+from server_helpers import run_client
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def run_client(srv, fn, timeout=5.0):
-    async def main():
-        async with Context(conf=srv.client_conf(), useenv=False, timeout=timeout) as ctx:
-            return await fn(ctx)
-    return asyncio.run(main())
 
 
 class Limits(PVAGroup):
