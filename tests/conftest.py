@@ -232,6 +232,36 @@ def ca_context(ca_repeater):
     ca.destroy_context()
 
 
+#: the records tests/ioc/test.db sets, as (suffix, value); a module may name
+#: its own ``BASELINE``
+RECORD_BASELINE = (("longin", 42), ("stringin", "hello"), ("bi", 1), ("mbbi", 2),
+                   ("alarm", 95), ("ai", 1.5), ("ao", 2.25), ("mbbo", 1), ("longout", 7),
+                   ("stringout", "world"))
+
+
+@pytest.fixture
+def record_baseline(ioc, request):
+    """The session IOC's records as tests/ioc/test.db sets them, before and after
+    each test (other modules write them too)."""
+    records = getattr(request.module, "BASELINE", RECORD_BASELINE)
+    for suffix, value in records:
+        ioc.dbpf(ioc.prefix + suffix, value)
+    yield
+    for suffix, value in records:
+        ioc.dbpf(ioc.prefix + suffix, value)
+
+
+@pytest.fixture
+def shared_cache(ca_context):
+    """caffi's shared channel cache (on the session context) emptied before the
+    leak check runs: as a module's fixture it is set up after that check and
+    torn down first."""
+    from caffi import _shared
+    _shared.reset()
+    yield
+    _shared.reset()
+
+
 @pytest.fixture
 def ctx(ca_context):
     """Make sure the calling (main) thread is attached to the session context."""

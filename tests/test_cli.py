@@ -11,7 +11,6 @@ import time
 import pytest
 
 import _ioc
-from caffi import _shared
 from caffi.cli import caget as caget_tool
 from caffi.cli import cainfo as cainfo_tool
 from caffi.cli import camonitor as camonitor_tool
@@ -27,24 +26,7 @@ BASELINE = (("longin", 42), ("stringin", "hello"), ("bi", 1), ("mbbi", 2), ("ala
             ("alarm", 95),
             ("ai", 1.5), ("ao", 2.25), ("mbbo", 1), ("longout", 7), ("stringout", "world"))
 
-
-@pytest.fixture(autouse=True)
-def baseline(ioc):
-    """The session IOC's records as tests/ioc/test.db sets them, before and after
-    each test (other modules write them too)."""
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-    yield
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-
-
-@pytest.fixture(autouse=True)
-def shared_cache(ca_context):
-    """Empty the shared cache before the conftest leak check runs."""
-    _shared.reset()
-    yield
-    _shared.reset()
+pytestmark = pytest.mark.usefixtures("record_baseline", "shared_cache")
 
 
 @pytest.fixture

@@ -5,34 +5,13 @@ import numpy
 import pytest
 
 import _ioc
-from caffi import _callbacks, _shared
+from caffi import _callbacks
 from caffi.constants import ECA, AlarmCondition, AlarmSeverity
 from caffi.dbr import DBF
 from caffi.pv import PV
 from caffi.simple import CAError, caput
 
-
-BASELINE = (("longin", 42), ("stringin", "hello"), ("bi", 1), ("mbbi", 2), ("alarm", 95),
-            ("ai", 1.5), ("ao", 2.25), ("mbbo", 1), ("longout", 7), ("stringout", "world"))
-
-
-@pytest.fixture(autouse=True)
-def baseline(ioc):
-    """The session IOC's records as tests/ioc/test.db sets them, before and after
-    each test (other modules write them too)."""
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-    yield
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-
-
-@pytest.fixture(autouse=True)
-def shared_cache(ca_context):
-    """Empty the shared cache before the conftest leak check runs."""
-    _shared.reset()
-    yield
-    _shared.reset()
+pytestmark = pytest.mark.usefixtures("record_baseline", "shared_cache")
 
 
 @pytest.fixture

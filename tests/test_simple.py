@@ -13,28 +13,7 @@ from caffi.simple import (CAError, ChannelInfo, Monitor, caget, caget_many, cain
                           camonitor, caput, caput_many)
 
 
-BASELINE = (("longin", 42), ("stringin", "hello"), ("bi", 1), ("mbbi", 2), ("alarm", 95),
-            ("ai", 1.5), ("ao", 2.25), ("mbbo", 1), ("longout", 7), ("stringout", "world"))
-
-
-@pytest.fixture(autouse=True)
-def baseline(ioc):
-    """The session IOC's records as tests/ioc/test.db sets them, before and after
-    each test (other modules write them too)."""
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-    yield
-    for suffix, value in BASELINE:
-        ioc.dbpf(ioc.prefix + suffix, value)
-
-
-@pytest.fixture(autouse=True)
-def shared_cache(ca_context):
-    """The shared context is the session's; the cache is emptied before the
-    conftest leak check runs (this fixture is set up after it, torn down first)."""
-    _shared.reset()
-    yield
-    _shared.reset()
+pytestmark = pytest.mark.usefixtures("record_baseline", "shared_cache")
 
 
 @pytest.fixture
@@ -370,7 +349,6 @@ def test_reset_kills_monitors(pv):
     time.sleep(0.3)
     assert len(got.calls) == seen
     monitor.close()
-
 
 
 def test_caput_unconvertible_value_names_pv(pv):
