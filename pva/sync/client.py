@@ -189,21 +189,8 @@ class Context:
     def iterate(self, name: str, request: Any = "", timeout: Optional[float] = None,
                 maximum_events: Optional[int] = None) -> Iterator[Any]:
         """Yield monitor items; ``timeout`` bounds the wait for each item."""
-        q: "queue.Queue" = queue.Queue()
-        sub = self.monitor(name, q.put, request)
-        n = 0
-        try:
-            while maximum_events is None or n < maximum_events:
-                try:
-                    item = q.get(timeout=timeout)
-                except queue.Empty:
-                    raise Timeout(name, timeout, "no monitor update") from None
-                if isinstance(item, Finished):
-                    return
-                yield item
-                n += 1
-        finally:
-            sub.close()
+        yield from _monitor_items(self, name, request, timeout, timeout, maximum_events,
+                                  lambda sub: "no monitor update")
 
 
 class SyncSubscription:
@@ -284,17 +271,27 @@ def monitor(pv_name: str, *, pvrequest: str = "field()", verbose: bool = False,
     for the first update (channel connection); later ones are awaited
     without limit.  Stops after ``maximum_events`` updates, if given.
     """
-    ctx = default_context()
+    yield from _monitor_items(default_context(), pv_name, pvrequest, timeout, None,
+                              maximum_events,
+                              lambda sub: "no update; " + aio._why(sub._sub._op.channel))
+
+
+def _monitor_items(ctx: "Context", name: str, request: Any, first_timeout: Optional[float],
+                   timeout: Optional[float], maximum_events: Optional[int],
+                   why: Callable[["SyncSubscription"], str]) -> Iterator[Any]:
+    """Monitor items of ``name`` until ``maximum_events`` or the end; the first
+    waited for at most ``first_timeout``, the others ``timeout`` (raising
+    :class:`Timeout` with ``why(subscription)``)."""
     q: "queue.Queue" = queue.Queue()
-    sub = ctx.monitor(pv_name, q.put, pvrequest)
+    sub = ctx.monitor(name, q.put, request)
     n = 0
     try:
         while maximum_events is None or n < maximum_events:
+            wait = first_timeout if n == 0 else timeout
             try:
-                item = q.get(timeout=timeout if n == 0 else None)
+                item = q.get(timeout=wait)
             except queue.Empty:
-                raise Timeout(pv_name, timeout, "no update; " + aio._why(sub._sub._op.channel)) \
-                    from None
+                raise Timeout(name, wait, why(sub)) from None
             if isinstance(item, Finished):
                 return
             yield item
