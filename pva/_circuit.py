@@ -55,7 +55,7 @@ from ._messages import (AclChange, AuthNZ, AuthNZReply, Beacon, ChannelArrayRequ
                         CreateChannelRequest, CreateChannelResponse, Echo, EchoReply, Message,
                         MessageContext, MultipleData, OriginTag, RequestTypes, SearchRequest,
                         SearchResponse, Subcommand, decode_message,
-                        encode_message)
+                        encode_message, encode_reply_ok)
 from ._state import (CHANNEL_STALE_OK, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS,
                      FIELD_TRANSITIONS, GPR_TRANSITIONS, LIVE_CIRCUIT_STATES,
                      MONITOR_TRANSITIONS, REQUEST_STALE_OK, ChannelState, CircuitState,
@@ -467,6 +467,67 @@ class VirtualCircuit:
             out.extend(bufs)
         return out
 
+    # --- the hot path of a server: executing an open GET / PUT / PROCESS
+    def begin_exec(self, msg: Message) -> Optional[Request]:
+        """Accept a client's execution of an idle GET/PUT/PROCESS request.
+
+        The rule :meth:`process_command` applies (IDLE --EXEC--> EXECUTING,
+        or EXECUTING_LAST with the destroy bit), checked and committed in one
+        step for the common case only.  Returns the request, or ``None``
+        without changing anything when anything else applies: then
+        :meth:`process_command` validates the message fully.
+        """
+        sub = msg.subcommand
+        req = self.requests.get(msg.ioid)
+        if (req is None or req.state is not RequestState.IDLE or sub & 0x08
+                or self.state is not CircuitState.CONNECTED or self.our_role is not SERVER
+                or req.command != msg.ID or req.command not in _REPLY_OK_CMDS
+                or req.channel.sid != msg.server_chid or getattr(msg, "raw", None) is not None):
+            return None
+        req.pending = sub
+        req.state = RequestState.EXECUTING_LAST if sub & 0x10 else RequestState.EXECUTING
+        return req
+
+    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None) -> List[Any]:
+        """Buffers of the successful reply to a GET/PUT/PROCESS request.
+
+        What :meth:`send` does with a ``ChannelGetResponse`` (or PUT or
+        PROCESS response) with an OK status, without building it.  An INIT
+        reply (subcommand 0x08) announces ``desc`` and the request becomes
+        IDLE; an execution reply carries ``data`` (a DataWithBitSet of type
+        ``desc``, or None) and the request goes back to IDLE, or is gone
+        after a destroy-bit execution.
+
+        Raises
+        ------
+        LocalProtocolError
+            The request is not waiting for this reply, the subcommand does
+            not match, or the data cannot be encoded; nothing is changed.
+        """
+        if self.state is not CircuitState.CONNECTED:
+            raise LocalProtocolError(f"reply while the circuit is {self.state.name}")
+        state, cmd = req.state, req.command
+        if subcommand & 0x08:
+            ok = state is RequestState.CREATING
+        else:
+            ok = state is RequestState.EXECUTING or state is RequestState.EXECUTING_LAST
+            if ok and (subcommand & 0xC4) != (req.pending & 0xC4) and cmd in _CHECK_REPLY_KIND:
+                raise LocalProtocolError(f"reply subcommand 0x{subcommand:02x} does not match "
+                                         f"request subcommand 0x{req.pending:02x}")
+        if not ok or self.requests.get(req.ioid) is not req or cmd not in _REPLY_OK_CMDS:
+            raise LocalProtocolError(f"reply 0x{subcommand:02x} to request {req.ioid} "
+                                     f"in state {state.name}")
+        bufs = encode_reply_ok(cmd, req.ioid, subcommand, self.byte_order, self._ctx,
+                               desc, data, self.max_segment_size)
+        if state is RequestState.EXECUTING_LAST:
+            self._kill(req.ioid)
+        else:
+            req.state = RequestState.IDLE
+            if state is RequestState.CREATING and cmd in _INIT_TYPES_CMDS:
+                # the type of the request's later data messages
+                self._ctx.types[req.ioid] = RequestTypes(cmd, desc)
+        return bufs
+
     def disconnect(self) -> None:
         """The TCP connection is gone: every channel and request ends."""
         for ch in self.channels.values():
@@ -799,6 +860,8 @@ def _noop() -> None:
 
 _CHECK_REPLY_KIND = frozenset({ApplicationCommand.PUT, ApplicationCommand.PUT_GET,
                                ApplicationCommand.ARRAY})
+_REPLY_OK_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
+                            ApplicationCommand.PROCESS})
 _INIT_TYPES_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
                               ApplicationCommand.PUT_GET, ApplicationCommand.MONITOR,
                               ApplicationCommand.ARRAY})

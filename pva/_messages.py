@@ -67,6 +67,7 @@ from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
 __all__ = [
     "Subcommand", "SearchFlags", "MessageContext", "RequestTypes", "ChannelWithID",
     "Message", "MESSAGES", "encode_message", "encode_payload", "decode_message",
+    "encode_reply_ok",
     "message_class",
     # control
     "ControlMessage", "SetMarker", "AcknowledgeMarker", "SetByteOrder",
@@ -295,25 +296,51 @@ def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
     return DataWithBitSet(target, _bitset_from_int(mask), desc), off
 
 
+#: per structure type: (byte order, mask) -> (encoded BitSet, fields to write)
+_WRITERS_KEY = "_partial_writers"
+_WRITERS_MAX = 256          # distinct masks remembered per type
+
+
+def _partial_writer(desc: FieldDesc, mask: int, order: str) -> Tuple[bytes, tuple]:
+    """The BitSet bytes and ``(parents, name, encoder)`` rows for ``mask`` (cached)."""
+    try:
+        cache = desc.__dict__[_WRITERS_KEY]
+    except KeyError:
+        if desc.field_type != FieldType.struct or desc.is_array:
+            raise LocalProtocolError("partial encoding needs a structure type") from None
+        cache = {}
+        object.__setattr__(desc, _WRITERS_KEY, cache)
+    key = (order, mask)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    norm = _normalize_mask(mask, desc)
+    plan = _plan(desc, order, "e")
+    rows = []
+    m = norm
+    while m:
+        low = m & -m
+        b = low.bit_length() - 1
+        m ^= low
+        parents, name, enc, _ = plan[b]
+        rows.append((parents, name, enc))
+    hit = (encode_bitset(norm, order), tuple(rows))
+    if len(cache) >= _WRITERS_MAX:
+        cache.clear()
+    cache[key] = hit
+    return hit
+
+
 def _write_partial(w: Writer, desc: FieldDesc, data: DataWithBitSet, ctx: MessageContext) -> None:
     """BitSet + selected fields (bits under a set parent dropped, as pvxs does)."""
     bits = data.bitset
     mask = bits if isinstance(bits, int) else bits.to_int()
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise LocalProtocolError("partial encoding needs a structure type")
-    mask = _normalize_mask(mask, desc)
-    order = w.order
-    w.buf += encode_bitset(mask, order)
-    plan = _plan(desc, order, "e")
+    head, rows = _partial_writer(desc, mask, w.order)
+    w.buf += head
     ectx = ctx.ectx
     value = data.data
-    m = mask
     try:
-        while m:
-            low = m & -m
-            b = low.bit_length() - 1
-            m ^= low
-            parents, name, enc, _ = plan[b]
+        for parents, name, enc in rows:
             v = value
             for p in parents:
                 v = v[p] if type(v) is dict else _getitem(v, p)
@@ -599,16 +626,47 @@ def encode_message(msg: Union[Message, ControlMessage], byte_order: str = "<",
     byte_order = _order(byte_order)
     w = Writer(byte_order)
     _encode_checked(msg, w, ctx or MessageContext())
+    return _framed(msg.ID, msg.SENDER, w, max_segment_size)
+
+
+def _framed(command: int, sender: Direction, w: Writer,
+            max_segment_size: Optional[int]) -> List[Buffer]:
+    """Header(s) and the payload written to ``w``."""
     if max_segment_size is None and not w.chunks:
         # common case: one contiguous payload, no segmentation
-        flags = 0x40 if msg.SENDER else 0
-        if byte_order == ">":
+        order = w.order
+        flags = 0x40 if sender else 0
+        if order == ">":
             flags |= 0x80
         payload = w.buf
-        return [_HEAD[byte_order].pack(0xCA, PROTOCOL_VERSION, flags, msg.ID, len(payload)),
+        return [_HEAD[order].pack(0xCA, PROTOCOL_VERSION, flags, command, len(payload)),
                 payload]
-    return Framer(msg.SENDER, byte_order).encode(msg.ID, w.buffers(),
-                                                 max_segment_size=max_segment_size)
+    return Framer(sender, w.order).encode(command, w.buffers(),
+                                          max_segment_size=max_segment_size)
+
+
+def encode_reply_ok(command: int, ioid: int, subcommand: int, byte_order: str,
+                    ctx: MessageContext, desc: Optional[FieldDesc] = None,
+                    data: Optional[DataWithBitSet] = None,
+                    max_segment_size: Optional[int] = None) -> List[Buffer]:
+    """A successful GET / PUT / PROCESS reply, without a message object.
+
+    The same bytes as encoding :class:`ChannelGetResponse` (or the PUT or
+    PROCESS response) with an OK status: an INIT reply announces ``desc``
+    (PROCESS: nothing); an execution reply carries ``data`` of type ``desc``
+    (no data: a PUT or PROCESS reply).  The hot path of a server.
+    """
+    w = Writer(byte_order)
+    w.buf += _IB[byte_order].pack(ioid, subcommand)
+    w.buf.append(_OK_BYTE)
+    if subcommand & _SUB_INIT:
+        if command != ApplicationCommand.PROCESS:
+            _write_type(w, desc, ctx)
+    elif data is not None:
+        if desc is None:
+            raise LocalProtocolError(f"no type given for the data of request {ioid}")
+        _write_partial(w, desc, data, ctx)
+    return _framed(command, Direction.SERVER, w, max_segment_size)
 
 
 # --------------------------------------------------------------------------

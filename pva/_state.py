@@ -81,12 +81,18 @@ class CircuitState(enum.Enum):
     CLOSED = "CLOSED"
     ERROR = "ERROR"
 
+    # members compare by identity: hashing by identity keeps the lookups in
+    # the transition tables (done for every message) out of Enum.__hash__
+    __hash__ = object.__hash__
+
 
 class ChannelState(enum.Enum):
     CREATING = "CREATING"
     CONNECTED = "CONNECTED"
     DESTROYING = "DESTROYING"
     DESTROYED = "DESTROYED"
+
+    __hash__ = object.__hash__
 
 
 class RequestState(enum.Enum):
@@ -97,6 +103,8 @@ class RequestState(enum.Enum):
     EXECUTING_LAST = "EXECUTING_LAST"
     RUNNING = "RUNNING"
     DEAD = "DEAD"
+
+    __hash__ = object.__hash__
 
 
 CS = CircuitState

@@ -589,12 +589,6 @@ def _compile_encoder(desc: FieldDesc, order: str) -> Encoder:
     return enc_anyarray
 
 
-def _getter(value: Any) -> Callable[[str, Any], Any]:
-    if isinstance(value, Mapping):
-        return value.get
-    return lambda name, default: getattr(value, name, default)
-
-
 def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
     steps: List[Tuple[Any, Any, Any, bool]] = []
     run: List[Tuple[str, str, Any]] = []
@@ -616,19 +610,30 @@ def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
     plan = tuple(steps)
 
     def enc_struct(value, w, ctx):
-        if type(value) is dict:
+        if type(value) is dict or isinstance(value, Mapping):
             get = value.get
-        else:
-            get = _getter(value)
+            for a, b, c, fused in plan:
+                if fused:
+                    w.buf += b(*[get(n, d) for n, d in zip(a, c)])
+                else:
+                    v = get(a)
+                    if v is None and c.field_type not in _NULLABLE:
+                        v = default_value(c)
+                    b(v, w, ctx)
+            return
+        # a dataclass instance (or any object with attributes)
         for a, b, c, fused in plan:
             if fused:
-                w.buf += b(*[get(n, d) for n, d in zip(a, c)])
+                w.buf += b(*[getattr(value, n, d) for n, d in zip(a, c)])
             else:
-                v = get(a, None)
-                if v is None and c.field_type not in (FieldType.union, FieldType.any):
+                v = getattr(value, a, None)
+                if v is None and c.field_type not in _NULLABLE:
                     v = default_value(c)
                 b(v, w, ctx)
     return enc_struct
+
+
+_NULLABLE = frozenset({FieldType.union, FieldType.any})
 
 
 def _union_encoder(desc: FieldDesc, order: str) -> Encoder:

@@ -55,7 +55,7 @@ from .._dataclass import dataclass_from_field_desc, from_value, get_pv_structure
     is_pva_dataclass_instance
 from .._errors import LocalProtocolError, ProtocolError
 from .._forwarding import Received
-from .._header import ControlMessage, Direction, EchoRequest
+from .._header import Direction, EchoRequest
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          ChannelProcessRequest, ChannelProcessResponse, ChannelPutGetRequest,
                          ChannelPutGetResponse, ChannelFieldInfoRequest,
@@ -278,7 +278,10 @@ class ServerCircuit(asyncio.BufferedProtocol):
 
     # ------------------------------------------------------------ sending
     def _send(self, *messages) -> None:
-        bufs = self.vc.send(*messages)
+        self._queue(self.vc.send(*messages))
+
+    def _queue(self, bufs) -> None:
+        """Write ``bufs`` at the end of this loop iteration, with the others."""
         if not self._closing:
             self._out.extend(bufs)
             for b in bufs:
@@ -312,12 +315,32 @@ class ServerCircuit(asyncio.BufferedProtocol):
         try:
             self._send(msg)
         except LocalProtocolError as ex:
-            log.warning("%s: cannot send reply to request %d: %s", self, msg.ioid, ex)
-            if self._request_alive(msg.ioid):
-                try:
-                    self._send(error_reply(Status.create_error(f"server: {ex}")))
-                except LocalProtocolError as ex2:
-                    log.error("%s: cannot send error reply: %s", self, ex2)
+            self._reply_failed(msg.ioid, ex, error_reply)
+
+    def _reply_failed(self, ioid: int, ex: LocalProtocolError,
+                      error_reply: Callable[[Status], Any]) -> None:
+        log.warning("%s: cannot send reply to request %d: %s", self, ioid, ex)
+        if self._request_alive(ioid):
+            try:
+                self._send(error_reply(Status.create_error(f"server: {ex}")))
+            except LocalProtocolError as ex2:
+                log.error("%s: cannot send error reply: %s", self, ex2)
+
+    def _reply_ok(self, op: "_Op", sub: int, data, response_cls) -> None:
+        """The successful reply to ``op``'s INIT (its type) or an execution
+        (with ``data`` if not None).
+
+        What ``_reply(response_cls(ioid, OK, sub, ...))`` sends, without building
+        the message (GET, PUT and PROCESS)."""
+        vc = self.vc
+        req = vc.requests.get(op.ioid)
+        if req is None or req.state is RequestState.DEAD:
+            return  # destroyed or cancelled meanwhile
+        try:
+            self._queue(vc.reply_ok(req, sub, op.desc, None if data is None
+                                    else DataWithBitSet(data, op.mask)))
+        except LocalProtocolError as ex:
+            self._reply_failed(op.ioid, ex, lambda status: response_cls(op.ioid, status, sub))
 
     def close(self, reason: str) -> None:
         """Close the connection (what was sent so far is still delivered)."""
@@ -382,14 +405,26 @@ class ServerCircuit(asyncio.BufferedProtocol):
         self._flush_scheduled = True     # one write at the end, not one per reply
         while inbox and not self._closing:
             msg = inbox.popleft()
+            if type(msg) is ChannelGetRequest:
+                # the hot path: an execution of an open GET, accepted in one step
+                op = self.ops.get(msg.ioid)
+                if op is not None and vc.begin_exec(msg) is not None:
+                    self._spawn(op, self._exec_get(op, msg.subcommand))
+                    continue
             try:
                 if not vc.process_command(msg):
                     continue
             except ProtocolError as ex:
                 self.close(f"protocol violation: {ex}")
                 break
+            handler = _HANDLERS.get(type(msg))
+            if handler is None:
+                continue            # a control message without a reply (marker, ack)
             try:
-                task = start_eager(self._dispatch(msg))
+                # a handler that never waits is a plain function (None); the
+                # others are coroutines, run at once until they first wait
+                coro = handler(self, msg)
+                task = None if coro is None else start_eager(coro)
             except Exception as ex:
                 log.exception("%s: handling %s failed", self, type(msg).__name__)
                 self.close(f"internal error: {ex}")
@@ -483,22 +518,32 @@ class ServerCircuit(asyncio.BufferedProtocol):
 
     async def _cleanup(self) -> None:
         for op in list(self.ops.values()):
-            await self._drop_op(op)
+            await self._drop_and_wait(op)
         self.ops.clear()
 
-    async def _drop_op(self, op: _Op) -> None:
+    def _drop_op(self, op: _Op):
+        """Forget an operation; a coroutine (the unsubscribe) for a monitor, else None."""
         if op.task is not None and not op.task.done():
             op.task.cancel()
-        if isinstance(op, _Monitor):
-            op.alive = False
-            op.queue.clear()
-            try:
-                await op.entry.unsubscribe(None, op)
-            except Exception:
-                log.exception("%s: unsubscribe of %s failed", self, op.entry)
         ioids = self.chan_ops.get(op.sid)
         if ioids is not None:
             ioids.discard(op.ioid)
+        if isinstance(op, _Monitor):
+            op.alive = False
+            op.queue.clear()
+            return self._unsubscribe(op)
+        return None
+
+    async def _drop_and_wait(self, op: _Op) -> None:
+        unsubscribe = self._drop_op(op)
+        if unsubscribe is not None:
+            await unsubscribe
+
+    async def _unsubscribe(self, op: "_Monitor") -> None:
+        try:
+            await op.entry.unsubscribe(None, op)
+        except Exception:
+            log.exception("%s: unsubscribe of %s failed", self, op.entry)
 
     async def _watchdog(self) -> None:
         tmo = self.context.config.conn_timeout
@@ -597,14 +642,10 @@ class ServerCircuit(asyncio.BufferedProtocol):
             self._loop.call_soon(self._monitor_sender)
 
     # ------------------------------------------------------------ dispatch
-    async def _dispatch(self, msg) -> None:
-        if isinstance(msg, ControlMessage):
-            if isinstance(msg, EchoRequest):
-                self._send(self.vc.echo_response(msg))
-            return
-        handler = _HANDLERS.get(type(msg))
-        if handler is not None:
-            await handler(self, msg)
+    # ------------------------------------------------------------ handlers
+    # one per message type (_HANDLERS); ``async`` where the handling may wait
+    def _on_echo_request(self, msg: EchoRequest) -> None:
+        self._send(self.vc.echo_response(msg))
 
     async def _on_validation(self, msg: ConnectionValidationResponse) -> None:
         auth = self.authorization
@@ -628,7 +669,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         if not status.is_successful:
             self.close(f"connection refused: {status.message}")
 
-    async def _on_echo(self, msg: Echo) -> None:
+    def _on_echo(self, msg: Echo) -> None:
         self._send(EchoReply(msg.payload))
 
     async def _on_search(self, msg: SearchRequest) -> None:
@@ -659,15 +700,16 @@ class ServerCircuit(asyncio.BufferedProtocol):
         for ioid in list(self.chan_ops.pop(sid, ())):
             op = self.ops.pop(ioid, None)
             if op is not None:
-                await self._drop_op(op)
+                await self._drop_and_wait(op)
         self.entries.pop(sid, None)
         if ch is not None and ch.state is ChannelState.DESTROYING:
             self._send(ch.disconnect())
 
-    async def _on_request_destroy(self, msg: ChannelRequestDestroy) -> None:
+    def _on_request_destroy(self, msg: ChannelRequestDestroy):
         op = self.ops.pop(msg.ioid, None)
         if op is not None:
-            await self._drop_op(op)
+            return self._drop_op(op)
+        return None
 
     async def _on_request_cancel(self, msg: ChannelRequestCancel) -> None:
         op = self.ops.get(msg.ioid)
@@ -706,36 +748,39 @@ class ServerCircuit(asyncio.BufferedProtocol):
         """Execute an operation: at once, continued in a task if it waits."""
         op.task = start_eager(coro)
 
-    async def _on_get(self, msg: ChannelGetRequest) -> None:
+    def _on_get(self, msg: ChannelGetRequest):
         ioid = msg.ioid
 
         def err(status):
             return ChannelGetResponse(ioid, status, msg.subcommand)
-        if msg.is_init:
-            res = await self._init_op(msg, AuthOperation.read, err)
-            if res is None:
-                return
-            entry, request, desc, mask = res
-            op = _Op(ioid, msg.server_chid, entry, ChannelGetRequest, request, desc, mask)
-            self._register(op)
-            self._reply(ChannelGetResponse(ioid, _OK, msg.subcommand, pv_structure_if=desc), err)
-            return
+        if msg.subcommand & 0x08:
+            return self._init_get(msg, err)
         op = self.ops.get(ioid)
-        if op is None:
-            return
-        self._spawn(op, self._exec_get(op, msg.subcommand, err))
+        if op is not None:
+            self._spawn(op, self._exec_get(op, msg.subcommand))
+        return None
 
-    async def _exec_get(self, op: _Op, sub: int, err) -> None:
+    async def _init_get(self, msg: ChannelGetRequest, err) -> None:
+        res = await self._init_op(msg, AuthOperation.read, err)
+        if res is None:
+            return
+        entry, request, desc, mask = res
+        ioid = msg.ioid
+        op = _Op(ioid, msg.server_chid, entry, ChannelGetRequest, request, desc, mask)
+        self._register(op)
+        self._reply_ok(op, msg.subcommand, None, ChannelGetResponse)
+
+    async def _exec_get(self, op: _Op, sub: int) -> None:
         try:
             data = await op.entry.read(op.request)
         except asyncio.CancelledError:
             raise
         except Exception as ex:
             log.debug("%s: read of %s failed", self, op.entry.name, exc_info=True)
-            self._reply(err(_error(ex)), err)
+            error = ChannelGetResponse(op.ioid, _error(ex), sub)
+            self._reply(error, lambda status: ChannelGetResponse(op.ioid, status, sub))
         else:
-            self._reply(ChannelGetResponse(op.ioid, _OK, sub, pv_structure_if=op.desc,
-                                           pv_data=DataWithBitSet(data, op.mask)), err)
+            self._reply_ok(op, sub, data, ChannelGetResponse)
         self._finish(op, sub)
 
     def _finish(self, op: _Op, sub: int) -> None:
@@ -746,33 +791,34 @@ class ServerCircuit(asyncio.BufferedProtocol):
             if ioids is not None:
                 ioids.discard(op.ioid)
 
-    async def _on_put(self, msg: ChannelPutRequest) -> None:
+    def _on_put(self, msg: ChannelPutRequest):
         ioid = msg.ioid
 
         def err(status):
             return ChannelPutResponse(ioid, status, msg.subcommand)
-        if msg.is_init:
-            res = await self._init_op(msg, AuthOperation.write, err)
-            if res is None:
-                return
-            entry, request, desc, mask = res
-            op = _Op(ioid, msg.server_chid, entry, ChannelPutRequest, request, desc, mask)
-            self._register(op)
-            self._reply(ChannelPutResponse(ioid, _OK, msg.subcommand, put_structure_if=desc),
-                        err)
-            return
+        if msg.subcommand & 0x08:
+            return self._init_put(msg, err)
         op = self.ops.get(ioid)
-        if op is None:
+        if op is not None:
+            self._spawn(op, self._exec_put(op, msg, err))
+        return None
+
+    async def _init_put(self, msg: ChannelPutRequest, err) -> None:
+        res = await self._init_op(msg, AuthOperation.write, err)
+        if res is None:
             return
-        self._spawn(op, self._exec_put(op, msg, err))
+        entry, request, desc, mask = res
+        ioid = msg.ioid
+        op = _Op(ioid, msg.server_chid, entry, ChannelPutRequest, request, desc, mask)
+        self._register(op)
+        self._reply_ok(op, msg.subcommand, None, ChannelPutResponse)
 
     async def _exec_put(self, op: _Op, msg: ChannelPutRequest, err) -> None:
         sub = msg.subcommand
+        data = None
         try:
             if sub & 0x40:
                 data = await op.entry.read(op.request)
-                reply = ChannelPutResponse(op.ioid, _OK, sub, put_structure_if=op.desc,
-                                           pv_data=DataWithBitSet(data, op.mask))
             else:
                 update = msg.put_data
                 if update.data is None:
@@ -781,13 +827,13 @@ class ServerCircuit(asyncio.BufferedProtocol):
                     await op.entry.write(update)
                 else:
                     self._detach(op.entry, "put", op.entry.write(update))
-                reply = ChannelPutResponse(op.ioid, _OK, sub)
         except asyncio.CancelledError:
             raise
         except Exception as ex:
             log.debug("%s: put to %s failed", self, op.entry.name, exc_info=True)
-            reply = err(_error(ex))
-        self._reply(reply, err)
+            self._reply(err(_error(ex)), err)
+        else:
+            self._reply_ok(op, sub, data, ChannelPutResponse)
         self._finish(op, sub)
 
     def _detach(self, entry: DataWrapperBase, what: str, coro) -> None:
@@ -950,7 +996,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
             return
         if sub & 0x10:
             self.ops.pop(ioid, None)
-            await self._drop_op(mon)
+            await self._drop_and_wait(mon)
             return
         if sub & 0x80 and msg.nfree is not None:
             mon.window += msg.nfree
@@ -992,6 +1038,7 @@ _HANDLERS = {
     ChannelPutGetRequest: ServerCircuit._on_put_get,
     ChannelProcessRequest: ServerCircuit._on_process,
     ChannelArrayRequest: on_array,
+    EchoRequest: ServerCircuit._on_echo_request,
 }
 
 

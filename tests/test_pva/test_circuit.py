@@ -282,6 +282,95 @@ def test_stale_reply_after_destroy_is_ignored():
     assert p.cli.state is CircuitState.CONNECTED
 
 
+def _connected_pair(order="<", segment=None):
+    p = Pair(order, segment)
+    p.s2c(p.srv.set_byte_order(order))
+    p.s2c(p.srv.validate_connection())
+    p.c2s(ConnectionValidationResponse())
+    p.s2c(p.srv.validated_connection())
+    ch = p.cli.create_channel("x")
+    p.c2s(ch.create())
+    p.s2c(p.srv.channel_by_cid(ch.cid).create())
+    return p, p.cli.channel_by_cid(ch.cid)
+
+
+@pytest.mark.parametrize("order,segment", [("<", None), (">", None), ("<", 16)])
+def test_exec_hot_path_matches_the_generic_path(order, segment):
+    """begin_exec + reply_ok: the transitions and bytes of process_command + send."""
+    v = nt.NTScalar("d").wrap(2.5, timestamp=3.0)
+    results = []
+    for hot in (False, True):
+        p, ch = _connected_pair(order, segment)
+        srv = p.srv
+        get, put, proc = ch.read(), ch.write(), ch.process()
+        wire = []
+        for op, resp, desc in ((get, ChannelGetResponse(get.ioid).to_init(NTD), NTD),
+                               (put, ChannelPutResponse(put.ioid).to_init(NTD), NTD),
+                               (proc, ChannelProcessResponse(proc.ioid), None)):
+            p.c2s(op)
+            req = srv.requests[op.ioid]
+            wire.append(joined(srv.reply_ok(req, 0x08, desc) if hot else srv.send(resp)))
+            for m in p.cli.recv(wire[-1]):
+                assert p.cli.process_command(m) is True
+            assert req.state is RequestState.IDLE
+        types = [srv.request_types(op.ioid) for op in (get, put, proc)]
+        assert types[0].type == NTD and types[2] is None
+        for op, cls, sub, payload in ((get, ChannelGetRequest, 0x00, v),
+                                      (put, ChannelPutRequest, 0x40, v),
+                                      (proc, ChannelProcessRequest, 0x00, None),
+                                      (get, ChannelGetRequest, 0x10, v)):
+            (msg,) = srv.recv(joined(p.cli.send(cls(ch.sid, op.ioid, sub))))
+            req = srv.requests[op.ioid]
+            body = None if payload is None else data(payload, {0})
+            if hot:
+                assert srv.begin_exec(msg) is req
+                bufs = srv.reply_ok(req, sub, NTD, body)
+            else:
+                assert srv.process_command(msg) is True
+                reply = {ChannelGetRequest: ChannelGetResponse,
+                         ChannelPutRequest: ChannelPutResponse,
+                         ChannelProcessRequest: ChannelProcessResponse}[cls]
+                kw = {} if body is None else (
+                    {"pv_structure_if": NTD, "pv_data": body} if cls is ChannelGetRequest
+                    else {"put_structure_if": NTD, "pv_data": body})
+                bufs = srv.send(reply(op.ioid, Status(), sub, **kw))
+            wire.append(joined(bufs))
+            for m in p.cli.recv(wire[-1]):
+                assert p.cli.process_command(m) is True
+        states = {op.ioid: srv.requests[op.ioid].state for op in (get, put, proc)}
+        results.append((wire, states, types))
+    assert results[0] == results[1]
+    wire, states, types = results[1]
+    assert states[get.ioid] is RequestState.DEAD and states[put.ioid] is RequestState.IDLE
+
+
+def test_exec_hot_path_leaves_the_rest_to_process_command():
+    p, ch = _connected_pair()
+    srv = p.srv
+    get = ch.read()
+    p.c2s(get)
+    # not created yet (INIT unanswered): the full validation applies
+    assert srv.begin_exec(ChannelGetRequest(ch.sid, get.ioid, 0x00)) is None
+    assert srv.requests[get.ioid].state is RequestState.CREATING
+    p.s2c(ChannelGetResponse(get.ioid).to_init(NTD))
+    for bad in (ChannelGetRequest(ch.sid + 1, get.ioid, 0x00),      # foreign channel id
+                ChannelGetRequest(ch.sid, get.ioid + 1, 0x00),      # unknown request
+                ChannelPutRequest(ch.sid, get.ioid, 0x00),          # a GET request
+                ChannelGetRequest(ch.sid, get.ioid, 0x08, "")):     # an INIT
+        assert srv.begin_exec(bad) is None
+        assert srv.requests[get.ioid].state is RequestState.IDLE
+    req = srv.requests[get.ioid]
+    with pytest.raises(LocalProtocolError, match="state IDLE"):
+        srv.reply_ok(req, 0x00, NTD, data({"value": 1.0}, {0}))
+    assert srv.begin_exec(ChannelGetRequest(ch.sid, get.ioid, 0x00)) is req
+    assert srv.begin_exec(ChannelGetRequest(ch.sid, get.ioid, 0x00)) is None   # executing
+    with pytest.raises(LocalProtocolError, match="cannot encode"):
+        srv.reply_ok(req, 0x00, NTD, data({"value": "not a number"}, {0}))
+    assert req.state is RequestState.EXECUTING          # a refused reply changes nothing
+    srv.reply_ok(req, 0x00, NTD, data({"value": 1.0}, {0}))
+    assert req.state is RequestState.IDLE
+
+
 def test_declared_size_refused_before_allocation():
     import tracemalloc
     srv = ServerVirtualCircuit(max_message_size=1 << 20)
