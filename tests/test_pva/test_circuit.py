@@ -260,15 +260,20 @@ def test_send_refusal_changes_nothing():
         p.cli.send(__import__("pva._messages", fromlist=["OriginTag"]).OriginTag())
 
 
-def test_stale_reply_after_destroy_is_ignored():
-    p = Pair()
+def _connected_pair(order="<", segment=None):
+    p = Pair(order, segment)
+    p.s2c(p.srv.set_byte_order(order))
     p.s2c(p.srv.validate_connection())
     p.c2s(ConnectionValidationResponse())
     p.s2c(p.srv.validated_connection())
     ch = p.cli.create_channel("x")
     p.c2s(ch.create())
     p.s2c(p.srv.channel_by_cid(ch.cid).create())
-    ch = p.cli.channel_by_cid(ch.cid)
+    return p, p.cli.channel_by_cid(ch.cid)
+
+
+def test_stale_reply_after_destroy_is_ignored():
+    p, ch = _connected_pair()
     mon = ch.subscribe()
     p.c2s(mon)
     p.s2c(ChannelMonitorResponse(mon.ioid).to_init(Status(), NTD))
@@ -280,18 +285,6 @@ def test_stale_reply_after_destroy_is_ignored():
     (m,) = p.cli.recv(update)
     assert p.cli.process_command(m) is False
     assert p.cli.state is CircuitState.CONNECTED
-
-
-def _connected_pair(order="<", segment=None):
-    p = Pair(order, segment)
-    p.s2c(p.srv.set_byte_order(order))
-    p.s2c(p.srv.validate_connection())
-    p.c2s(ConnectionValidationResponse())
-    p.s2c(p.srv.validated_connection())
-    ch = p.cli.create_channel("x")
-    p.c2s(ch.create())
-    p.s2c(p.srv.channel_by_cid(ch.cid).create())
-    return p, p.cli.channel_by_cid(ch.cid)
 
 
 @pytest.mark.parametrize("order,segment", [("<", None), (">", None), ("<", 16)])
