@@ -34,6 +34,14 @@ def _bits_of(x: int) -> Iterable[int]:
         x ^= low
 
 
+def _trusted(bits: Iterable[int]) -> "BitSet":
+    """A BitSet of indices known to be valid (from other BitSets, ranges): no
+    per-bit check."""
+    out = set.__new__(BitSet)
+    set.update(out, bits)
+    return out
+
+
 class BitSet(set):
     """A set of bit indices with the pvAccess wire form.
 
@@ -65,10 +73,10 @@ class BitSet(set):
         return BitSet(set.__or__(self, set(other)))
 
     def __and__(self, other: Iterable[int]) -> "BitSet":
-        return BitSet(set.__and__(self, set(other)))
+        return _trusted(set.__and__(self, set(other)))     # a subset of self
 
     def __sub__(self, other: Iterable[int]) -> "BitSet":
-        return BitSet(set.__sub__(self, set(other)))
+        return _trusted(set.__sub__(self, set(other)))
 
     def __xor__(self, other: Iterable[int]) -> "BitSet":
         return BitSet(set.__xor__(self, set(other)))
@@ -88,7 +96,7 @@ class BitSet(set):
         for b in self:
             if b < nbits:
                 out.update(range(b, b + spans[b]))
-        return BitSet(out)
+        return _trusted(out)
 
     def compact(self, desc: FieldDesc) -> "BitSet":
         """Minimal equivalent set: members covered by a set parent removed and

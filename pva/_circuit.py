@@ -55,7 +55,7 @@ from ._messages import (AclChange, AuthNZ, AuthNZReply, Beacon, ChannelArrayRequ
                         CreateChannelRequest, CreateChannelResponse, Echo, EchoReply, Message,
                         MessageContext, MultipleData, OriginTag, RequestTypes, SearchRequest,
                         SearchResponse, Subcommand, decode_message,
-                        encode_message, encode_reply_ok)
+                        encode_message, encode_monitor_raw, encode_reply_ok)
 from ._state import (CHANNEL_STALE_OK, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS,
                      FIELD_TRANSITIONS, GPR_TRANSITIONS, LIVE_CIRCUIT_STATES,
                      MONITOR_TRANSITIONS, REQUEST_STALE_OK, ChannelState, CircuitState,
@@ -527,6 +527,28 @@ class VirtualCircuit:
                 # the type of the request's later data messages
                 self._ctx.types[req.ioid] = RequestTypes(cmd, desc)
         return bufs
+
+    def send_update(self, ioid: int, raw: tuple) -> List[Any]:
+        """Buffers of a monitor update whose body is ``raw`` (from
+        :func:`~pva._messages.encode_monitor_update`).
+
+        What :meth:`send` does with a ``ChannelMonitorResponse`` (subcommand
+        0) carrying ``raw``, without building it: an update is allowed on a
+        created monitor, running or stopped, and changes no state.
+
+        Raises
+        ------
+        LocalProtocolError
+            No such monitor, or not in a state that takes updates.
+        """
+        req = self.requests.get(ioid)
+        if (req is None or req.command != ApplicationCommand.MONITOR
+                or self.state is not CircuitState.CONNECTED
+                or (req.state is not RequestState.RUNNING and req.state is not RequestState.IDLE)):
+            what = "no monitor" if req is None or req.command != ApplicationCommand.MONITOR \
+                else f"the monitor is {req.state.name}"
+            raise LocalProtocolError(f"update for request {ioid}: {what}")
+        return encode_monitor_raw(ioid, raw, self.byte_order, self.max_segment_size)
 
     def disconnect(self) -> None:
         """The TCP connection is gone: every channel and request ends."""

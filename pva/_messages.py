@@ -67,7 +67,7 @@ from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
 __all__ = [
     "Subcommand", "SearchFlags", "MessageContext", "RequestTypes", "ChannelWithID",
     "Message", "MESSAGES", "encode_message", "encode_payload", "decode_message",
-    "encode_reply_ok",
+    "encode_reply_ok", "encode_monitor_raw",
     "message_class",
     # control
     "ControlMessage", "SetMarker", "AcknowledgeMarker", "SetByteOrder",
@@ -1656,6 +1656,18 @@ def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
         w.buf += encode_bitset(overrun.to_int() if isinstance(overrun, BitSet) else int(overrun),
                                order)
     return tuple(w.buffers())
+
+
+def encode_monitor_raw(ioid: int, raw: tuple, byte_order: str,
+                       max_segment_size: Optional[int] = None) -> List[Buffer]:
+    """A monitor update (subcommand 0) whose body came from
+    :func:`encode_monitor_update`: the bytes of a ``ChannelMonitorResponse``
+    with that ``raw``, without a message object."""
+    w = Writer(byte_order)
+    w.buf += _IB[byte_order].pack(ioid, 0)
+    for b in raw:
+        w.add_buffer(b)
+    return _framed(ApplicationCommand.MONITOR, Direction.SERVER, w, max_segment_size)
 
 
 @_register

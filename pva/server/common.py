@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet
@@ -99,13 +100,28 @@ def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
     server's own updates replace them rather than mutate them.
     """
     out: Dict[str, Any] = {}
-    getter = obj.get if isinstance(obj, Mapping) else (lambda n, _o=obj: getattr(_o, n, None))
-    for name, child in desc.fields:
-        v = getter(name)
-        if child.field_type == FieldType.struct and not child.is_array and v is not None:
-            v = snapshot(child, v)
-        out[name] = v
+    if isinstance(obj, _Mapping):
+        get = obj.get
+        for name, sub in _snapshot_plan(desc):
+            v = get(name)
+            out[name] = v if sub is None or v is None else snapshot(sub, v)
+    else:
+        for name, sub in _snapshot_plan(desc):
+            v = getattr(obj, name, None)
+            out[name] = v if sub is None or v is None else snapshot(sub, v)
     return out
+
+
+def _snapshot_plan(desc: FieldDesc) -> tuple:
+    """``(name, FieldDesc if a structure to descend into, else None)`` per member (cached)."""
+    try:
+        return desc.__dict__["_snapshot_plan"]
+    except KeyError:
+        pass
+    plan = tuple((name, child if child.field_type == FieldType.struct and not child.is_array
+                  else None) for name, child in desc.fields)
+    object.__setattr__(desc, "_snapshot_plan", plan)
+    return plan
 
 
 def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:

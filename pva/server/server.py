@@ -217,7 +217,7 @@ class _Monitor(_Op):
             return
         q = self.queue
         if len(q) < self.queue_size:
-            q.append([snap, BitSet(bits), BitSet()])
+            q.append([snap, bits, BitSet()])        # ``bits`` is a new set
         else:
             last = q[-1]
             last[2] |= last[1] & bits
@@ -585,7 +585,8 @@ class ServerCircuit(asyncio.BufferedProtocol):
         if burst:
             self._flush_scheduled = True
         shared = self.context._shared_update
-        order = self.vc.byte_order
+        vc = self.vc
+        order = vc.byte_order
         while dirty and not self._closing:
             mon, _ = dirty.popitem(last=False)
             if not mon.sendable:
@@ -597,16 +598,14 @@ class ServerCircuit(asyncio.BufferedProtocol):
             cbits = _compact(bits, desc)
             cover = _compact(overrun, desc) if overrun else None
             raw = shared(snap, cbits, cover, desc, order)
-            if raw is not None:     # encoded once for every subscriber
-                msg = ChannelMonitorResponse(mon.ioid, _OK, 0)
-                msg.raw = raw
-            else:
-                msg = ChannelMonitorResponse(
-                    mon.ioid, _OK, 0, pv_structure_if=desc,
-                    pv_data=DataWithBitSet(snap, cbits), overrun_bitset=cover)
             if self._request_alive(mon.ioid):
                 try:
-                    self._send(msg)
+                    if raw is not None:     # encoded once for every subscriber
+                        self._queue(vc.send_update(mon.ioid, raw))
+                    else:
+                        self._send(ChannelMonitorResponse(
+                            mon.ioid, _OK, 0, pv_structure_if=desc,
+                            pv_data=DataWithBitSet(snap, cbits), overrun_bitset=cover))
                 except LocalProtocolError as ex:
                     log.warning("%s: monitor update of %s not sent: %s", self,
                                 mon.entry.name, ex)

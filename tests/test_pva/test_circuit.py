@@ -364,6 +364,39 @@ def test_exec_hot_path_leaves_the_rest_to_process_command():
     assert req.state is RequestState.IDLE
 
 
+@pytest.mark.parametrize("order,segment", [("<", None), (">", None), ("<", 16)])
+def test_monitor_update_hot_path_matches_the_generic_path(order, segment):
+    from pva._messages import encode_monitor_update
+    p, ch = _connected_pair(order, segment)
+    srv = p.srv
+    mon = ch.subscribe()
+    p.c2s(mon)
+    p.s2c(ChannelMonitorResponse(mon.ioid).to_init(Status(), NTD))
+    value = nt.NTScalar("d").wrap(4.5, timestamp=6.0)
+    for running in (False, True):       # updates go to stopped and running monitors
+        if running:
+            p.c2s(ChannelMonitorRequest(ch.sid, mon.ioid).to_start())
+        for bits, overrun in (({0}, None), ({1, 4}, BitSet({1}))):
+            body = data(value, bits)
+            raw = encode_monitor_update(NTD, body, overrun, order)
+            hot = joined(srv.send_update(mon.ioid, raw))
+            generic = joined(srv.send(ChannelMonitorResponse(
+                mon.ioid, Status(), 0, pv_structure_if=NTD, pv_data=body,
+                overrun_bitset=overrun)))
+            assert hot == generic
+            (m,) = p.cli.recv(hot)
+            assert p.cli.process_command(m) is True
+            assert m.pv_data.data["value"] == 4.5
+    assert srv.requests[mon.ioid].state is RequestState.RUNNING
+    get = ch.read()
+    p.c2s(get)
+    with pytest.raises(LocalProtocolError, match="no monitor"):
+        srv.send_update(get.ioid, raw)
+    p.c2s(ChannelRequestDestroy(ch.sid, mon.ioid))
+    with pytest.raises(LocalProtocolError, match="the monitor is DEAD"):
+        srv.send_update(mon.ioid, raw)
+
+
 def test_declared_size_refused_before_allocation():
     import tracemalloc
     srv = ServerVirtualCircuit(max_message_size=1 << 20)
