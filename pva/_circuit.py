@@ -394,8 +394,9 @@ class VirtualCircuit:
         learn = self.our_role is CLIENT
         for fr in frames:
             if type(fr) is Frame:
-                msg = decode_message(fr.command, their, fr.payload, fr.byte_order, ctx)
-                if learn and msg.ID in _INIT_TYPES_CMDS:
+                msg = decode_message(fr.command, their, fr.payload,
+                                     ">" if fr.flags & 0x80 else "<", ctx)   # fr.byte_order
+                if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & 0x08:
                     _learn_types(ctx, msg)
                 out.append(msg)
             else:
