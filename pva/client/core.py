@@ -492,11 +492,18 @@ class Circuit:
         self._handle(msgs)
 
     def _handle(self, msgs) -> None:
+        vc = self.vc
+        accept_update = vc.accept_update
         for msg in msgs:
             if self.state == "dead":
                 return
             try:
-                if not self.vc.process_command(msg):
+                if accept_update(msg):      # a monitor update, checked in one step
+                    op = self.ops.get(msg.ioid)
+                    if op is not None:
+                        op._on_message(msg)
+                    continue
+                if not vc.process_command(msg):
                     continue
                 self._dispatch(msg)
             except ProtocolError as ex:
