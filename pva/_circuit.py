@@ -394,8 +394,9 @@ class VirtualCircuit:
         learn = self.our_role is CLIENT
         for fr in frames:
             if type(fr) is Frame:
-                msg = decode_message(fr.command, their, fr.payload, fr.byte_order, ctx)
-                if learn and msg.ID in _INIT_TYPES_CMDS:
+                msg = decode_message(fr.command, their, fr.payload,
+                                     ">" if fr.flags & 0x80 else "<", ctx)   # fr.byte_order
+                if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & 0x08:
                     _learn_types(ctx, msg)
                 out.append(msg)
             else:
@@ -975,6 +976,30 @@ class ClientVirtualCircuit(VirtualCircuit):
                                                    connection_qos=connection_qos)
         return ConnectionValidationResponse(buffer_size, registry_size, connection_qos,
                                             auth_nz, data)
+
+    # --- the hot path of a client: monitor updates
+    def accept_update(self, message: Any) -> bool:
+        """Accept a server's update of a started (or stopped) monitor.
+
+        The rule :meth:`process_command` applies to an update (circuit
+        CONNECTED, the request a MONITOR in a state an UPDATE keeps), checked
+        in one step; an accepted update changes no state.  Returns ``False``
+        for anything else, without changing anything: then
+        :meth:`process_command` validates the message fully.
+        """
+        if (type(message) is not ChannelMonitorResponse or message.subcommand & 0x18
+                or message.raw is not None or self.state not in _UPDATE_CIRCUIT_KEEPS):
+            return False
+        req = self.requests.get(message.ioid)
+        return req is not None and req.command == _MONITOR and req.state in _UPDATE_KEEPS
+
+
+#: what accept_update() relies on: the states an UPDATE leaves as they are
+_MONITOR = ApplicationCommand.MONITOR
+_UPDATE_CIRCUIT_KEEPS = frozenset(state for (state, event), nxt in CIRCUIT_TRANSITIONS.items()
+                                  if event == (SERVER, "CHANNEL") and nxt is state)
+_UPDATE_KEEPS = frozenset(state for (state, event), nxt in MONITOR_TRANSITIONS.items()
+                          if event == (SERVER, "UPDATE") and nxt is state)
 
 
 class ServerVirtualCircuit(VirtualCircuit):

@@ -648,6 +648,7 @@ class Deframer:
         fast_mask, fast_val = self._fast_mask, self._fast_val
         seg_open = self._seg_cmd is not None
         be_unpack = _U32_BE_UNPACK
+        new_frame = tuple.__new__      # Frame(...) without its Python-level __new__
         while n - pos >= HEADER_SIZE:
             magic, version, flags, command, size = unpack(data, pos)
             if flags & 0x80:
@@ -657,7 +658,7 @@ class Deframer:
                 end = pos + HEADER_SIZE + size
                 if end > n:
                     break
-                out.append(Frame(version, flags, command, mv[pos + HEADER_SIZE:end]))
+                out.append(new_frame(Frame, (version, flags, command, mv[pos + HEADER_SIZE:end])))
                 pos = end
                 continue
             # slow path: validation errors, control, big endian, segments

@@ -60,7 +60,7 @@ from ._introspection import (FieldDesc, FieldType, IntrospectionCache,
 from ._pvrequest import PVRequest
 from ._values import (DataWithBitSet, DecodeContext, EncodeContext,
                       FieldDescAndData, Status, get_decoder, get_encoder,
-                      _normalize_mask, _plan)
+                      _fixed_char, _normalize_mask, _plan)
 from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
                     pack_string, read_size, read_string)
 
@@ -266,34 +266,131 @@ def _read_mask(buf: memoryview, off: int, order: str, max_bytes: int) -> Tuple[i
     return decode_bitset(buf, off, order, max_bytes=max_bytes)
 
 
-def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
-                  ctx: MessageContext) -> Tuple[DataWithBitSet, int]:
-    """BitSet + the fields it selects, into a fresh dict (hot path)."""
+#: per structure type and byte order: (bit count, BitSet size limit, mask -> reader)
+_READERS_KEY = {"<": "_partial_readers_le", ">": "_partial_readers_be"}
+_READERS_MAX = 256          # distinct masks remembered per type
+_new_data = DataWithBitSet.__new__
+
+
+def _partial_readers(desc: FieldDesc, order: str) -> Tuple[int, int, dict]:
+    nbits = len(_plan(desc, order, "d"))
+    state = (nbits, (nbits + 7) // 8 + 64, {})
+    object.__setattr__(desc, _READERS_KEY[order], state)
+    return state
+
+
+def _partial_reader(desc: FieldDesc, mask: int, order: str, readers: dict) -> tuple:
+    """How :func:`_read_partial` reads the fields of ``mask`` (cached in ``readers``).
+
+    ``(bits, rows, unpack, size, names)``: the set bits (for the BitSet);
+    the ``(parents, name, decoder)`` of the fields on the wire, in order (a
+    set structure bit covers its children, bit 0 the whole value); when
+    every row is a fixed-size scalar field, ``unpack`` reads them all at
+    once (``size`` bytes) and ``names`` are their names if none is nested;
+    else ``unpack`` is None.
+    """
     plan = _plan(desc, order, "d")
-    nbits = len(plan)
-    mask, off = _read_mask(buf, off, order, (nbits + 7) // 8 + 64)
-    mask &= (1 << nbits) - 1
-    target: Dict[str, Any] = {}
-    dctx = ctx.dctx
-    dctx.depth = 0
+    subs = desc.descendants
+    bits = []
+    m = mask
+    while m:
+        low = m & -m
+        bits.append(low.bit_length() - 1)
+        m ^= low
+    rows = []
+    chars: Optional[List[str]] = []
     m = mask
     while m:
         low = m & -m
         b = low.bit_length() - 1
         parents, name, dec, span = plan[b]
-        v, off = dec(buf, off, dctx)
+        rows.append((parents, name, dec))
+        c = _fixed_char(subs[b - 1][1]) if b else None
+        if c is None:
+            chars = None
+        elif chars is not None:
+            chars.append(c)
         if not name:
-            target = v
             break
-        d = target
-        for p in parents:
-            nxt = d.get(p)
-            if nxt is None:
-                nxt = d[p] = {}
-            d = nxt
-        d[name] = v
         m &= ~((1 << (b + span)) - 1)
-    return DataWithBitSet(target, _bitset_from_int(mask), desc), off
+    unpack = size = names = None
+    if chars is not None:
+        st = struct.Struct(order + "".join(chars))
+        unpack, size = st.unpack_from, st.size
+        if not any(parents for parents, _, _ in rows):
+            names = tuple(name for _, name, _ in rows)
+    hit = (tuple(bits), tuple(rows), unpack, size, names)
+    if len(readers) >= _READERS_MAX:
+        readers.clear()
+    readers[mask] = hit
+    return hit
+
+
+def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
+                  ctx: MessageContext) -> Tuple[DataWithBitSet, int]:
+    """BitSet + the fields it selects, into a fresh dict (hot path).
+
+    The fields of a BitSet are read as :func:`_partial_reader` planned them
+    for that mask: fixed-size scalars with one ``unpack``; when that fails
+    (truncated input), field by field, which raises the precise error.
+    """
+    try:
+        nbits, max_bytes, readers = desc.__dict__[_READERS_KEY[order]]
+    except KeyError:
+        nbits, max_bytes, readers = _partial_readers(desc, order)
+    end = len(buf)
+    n = buf[off] if off < end else 8
+    if n < 8 and off + 1 + n <= end:        # the short form of _read_mask
+        mask = buf[off + 1] if n == 1 else int.from_bytes(buf[off + 1:off + 1 + n], "little")
+        off += 1 + n
+    else:
+        mask, off = _read_mask(buf, off, order, max_bytes)
+    mask &= (1 << nbits) - 1
+    hit = readers.get(mask)
+    if hit is None:
+        hit = _partial_reader(desc, mask, order, readers)
+    bits, rows, unpack, size, names = hit
+    target: Any = None
+    if unpack is not None:
+        try:
+            values = unpack(buf, off)
+        except struct.error:
+            pass            # read field by field below, for the precise error
+        else:
+            off += size
+            if names is not None:
+                target = dict(zip(names, values))
+            else:
+                target = {}
+                for (parents, name, _), v in zip(rows, values):
+                    d = target
+                    for p in parents:
+                        nxt = d.get(p)
+                        if nxt is None:
+                            nxt = d[p] = {}
+                        d = nxt
+                    d[name] = v
+    if target is None:
+        dctx = ctx.dctx
+        dctx.depth = 0
+        target = {}
+        for parents, name, dec in rows:
+            v, off = dec(buf, off, dctx)
+            if not name:
+                target = v
+                break
+            d = target
+            for p in parents:
+                nxt = d.get(p)
+                if nxt is None:
+                    nxt = d[p] = {}
+                d = nxt
+            d[name] = v
+    bitset = _new_bitset(BitSet)
+    _set_update(bitset, bits)
+    data = _new_data(DataWithBitSet)
+    data.data, data.bitset, data.interface = target, bitset, desc
+    return data, off
 
 
 #: per structure type: (byte order, mask) -> (encoded BitSet, fields to write)
@@ -579,8 +676,10 @@ def decode_message(command: int, sender: Direction, payload: Buffer, byte_order:
         buf = buf.cast("B")
     if ctx is None:
         ctx = MessageContext()
+    if type(byte_order) is not str or (byte_order != "<" and byte_order != ">"):
+        byte_order = _order(byte_order)
     try:
-        return cls._decode(buf, 0, _order(byte_order), ctx)
+        return cls._decode(buf, 0, byte_order, ctx)
     except DecodeError:
         raise
     except _LOW_LEVEL as ex:
@@ -1737,11 +1836,13 @@ class ChannelMonitorResponse(_OpResponse):
 
     @classmethod
     def _decode(cls, buf, off, order, ctx):
-        _need(buf, off, 5, "request id and subcommand")
+        end = len(buf)
+        if off + 5 > end:
+            _need(buf, off, 5, "request id and subcommand")
         ioid, sub = _IB[order].unpack_from(buf, off)
         off += 5
         self = cls.__new__(cls)
-        self._blank()
+        self.raw = self.pv_structure_if = self.pv_data = self.overrun_bitset = None
         self.ioid, self.subcommand = ioid, sub
         self.status = _OK
         if sub & (_SUB_INIT | _SUB_DESTROY):
@@ -1749,15 +1850,20 @@ class ChannelMonitorResponse(_OpResponse):
             if sub & _SUB_INIT and self.status.is_successful:
                 self.pv_structure_if, off = _read_type(buf, off, order, ctx)
             return self
-        desc = _op_type(ctx, ioid)
+        # an update: the hot path of a client
+        types = ctx.types.get(ioid)
+        desc = None if types is None else types.type
         if desc is None:
             self.raw = _rest(buf, off)
             return self
         self.pv_structure_if = desc
         self.pv_data, off = _read_partial(buf, off, order, desc, ctx)
-        if off < len(buf):
-            mask, off = _read_mask(buf, off, order, len(buf))
-            self.overrun_bitset = _bitset_from_int(mask)
+        if off < end:
+            if buf[off]:
+                mask, off = _read_mask(buf, off, order, end)
+                self.overrun_bitset = _bitset_from_int(mask)
+            else:           # the usual empty overrun BitSet
+                self.overrun_bitset = _new_bitset(BitSet)
         else:  # overrun BitSet missing (tolerated, as pvxs's reader would fail softly)
             self.overrun_bitset = BitSet()
         return self

@@ -533,9 +533,12 @@ class Subscription:
                 raise StopAsyncIteration
             self._wake = self.ctx._loop.create_future()
             await self._wake
+            self._wake = None
         item = self._queue.popleft()
         if isinstance(item, Value):
-            self._op.ack(1)
+            if self._op.pipeline:       # ack() does nothing otherwise
+                self._op.ack(1)
+            return item
         if isinstance(item, Finished):
             self.closed = True
             self.ctx._subs.discard(self)
@@ -545,8 +548,7 @@ class Subscription:
     def __aiter__(self) -> "Subscription":
         return self
 
-    async def __anext__(self) -> Any:
-        return await self._next()
+    __anext__ = _next
 
     async def _run_cb(self, cb) -> None:
         try:

@@ -154,10 +154,15 @@ class Value(dict):
 
     def __getattr__(self, name: str) -> Any:
         try:
-            v = self[name]
+            v = _dict_getitem(self, name)      # self[name] without the dotted-path test
         except KeyError:
-            raise AttributeError(name) from None
-        return self._wrap(name, v)
+            try:
+                v = self[name]
+            except KeyError:
+                raise AttributeError(name) from None
+        if type(v) is dict:
+            return self._wrap(name, v)
+        return v
 
     def _wrap(self, name: str, v: Any) -> Any:
         if type(v) is dict:
@@ -199,6 +204,11 @@ class Value(dict):
 
     def __reduce__(self):
         return (Value, (dict(self), self.type, self.changed))
+
+
+_dict_getitem = dict.__getitem__
+_dict_update = dict.update
+_new_value = Value.__new__
 
 
 def _plain(v: Any) -> Any:
@@ -492,11 +502,18 @@ class Circuit:
         self._handle(msgs)
 
     def _handle(self, msgs) -> None:
+        vc = self.vc
+        accept_update = vc.accept_update
         for msg in msgs:
             if self.state == "dead":
                 return
             try:
-                if not self.vc.process_command(msg):
+                if accept_update(msg):      # a monitor update, checked in one step
+                    op = self.ops.get(msg.ioid)
+                    if op is not None:
+                        op._on_message(msg)
+                    continue
+                if not vc.process_command(msg):
                     continue
                 self._dispatch(msg)
             except ProtocolError as ex:
@@ -1177,9 +1194,16 @@ class MonitorOp(_Op):
     def _on_message(self, msg: ChannelMonitorResponse) -> None:
         sub = msg.subcommand
         if not sub & _INIT_OR_DESTROY:      # an update: the hot path
-            self.current = current = _merged(self.current, msg.pv_data.data)
+            data = msg.pv_data
+            self.current = current = _merged(self.current, data.data)
             self.connected_once = True
-            self._emit(Value(current, self.desc, msg.pv_data.bitset))
+            value = _new_value(Value)       # Value(current, desc, bits), inline
+            _dict_update(value, current)
+            value.type, value.changed = self.desc, data.bitset
+            try:                            # _emit, inline
+                self.on_event(value)
+            except Exception:
+                log.exception("subscriber of %s failed", self.name)
             return
         if sub & _INIT:
             if not msg.status.is_successful:

@@ -397,6 +397,63 @@ def test_monitor_update_hot_path_matches_the_generic_path(order, segment):
         srv.send_update(mon.ioid, raw)
 
 
+def _request_states(c):
+    return c.state, {i: r.state for i, r in c.requests.items()}, dict(c._ctx.types)
+
+
+def test_monitor_update_hot_path_follows_process_command():
+    """accept_update takes the updates process_command accepts without a change
+    of state, changes nothing itself, and leaves everything else to it."""
+    from pva._messages import MessageContext, RequestTypes, decode_message, encode_payload
+    v = nt.NTScalar("d").wrap(2.5, timestamp=3.0)
+    p, ch = _connected_pair()
+    cli = p.cli
+    mon, creating, get = ch.subscribe(), ch.subscribe(), ch.read()
+    for m in (mon, creating, get):
+        p.c2s(m)
+    p.s2c(ChannelMonitorResponse(mon.ioid).to_init(Status(), NTD))
+    p.s2c(ChannelGetResponse(get.ioid).to_init(NTD))
+
+    def received(msg):
+        tx = MessageContext()
+        tx.types[msg.ioid] = RequestTypes(13, NTD)
+        body = joined(encode_payload(msg, "<", tx))
+        return decode_message(msg.ID, S, body, "<", cli._ctx)
+
+    def update(ioid):
+        return received(ChannelMonitorResponse(ioid, subcommand=0).to_default(data(v, {1})))
+
+    def check(msg, expect):
+        before = _request_states(cli)
+        assert cli.accept_update(msg) is expect
+        assert _request_states(cli) == before
+        twin = _clone(cli)
+        try:
+            ok = twin.process_command(msg)
+        except RemoteProtocolError:
+            ok = None
+        if expect:
+            assert ok is True and _request_states(twin) == before
+        return ok
+
+    check(update(mon.ioid), True)                          # IDLE (not started)
+    p.c2s(ChannelMonitorRequest(ch.sid, mon.ioid).to_start())
+    assert cli.requests[mon.ioid].state is RequestState.RUNNING
+    check(update(mon.ioid), True)
+    assert check(update(creating.ioid), False) is None     # no type yet: raw
+    assert check(update(9999), False) is None              # never created
+    assert check(update(get.ioid), False) is None          # a GET request
+    assert check(received(ChannelMonitorResponse(mon.ioid, Status(), Subcommand.DESTROY)),
+                 False) is True                            # FINISH: a change of state
+    assert check(received(ChannelMonitorResponse(mon.ioid).to_init(Status(), NTD)),
+                 False) is None
+    assert check(ChannelGetResponse(get.ioid, Status(), 0), False) is None   # none asked
+    p.c2s(ChannelRequestDestroy(ch.sid, mon.ioid))
+    assert check(update(mon.ioid), False) is False         # stale: ignored
+    cli.state = CircuitState.CLOSED
+    assert check(update(get.ioid), False) is None
+
+
 def test_declared_size_refused_before_allocation():
     import tracemalloc
     srv = ServerVirtualCircuit(max_message_size=1 << 20)

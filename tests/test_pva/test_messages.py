@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pva_strategies import names, structs_and_values, values_for
+from pva_strategies import names, structs_and_values, values_equal, values_for
 
 from pva import BitSet, DecodeError, FieldDesc, FieldType, LocalProtocolError, PVRequest, Status, nt
 from pva._header import Deframer, Direction, SetByteOrder
@@ -468,3 +468,66 @@ def test_shared_monitor_update_is_byte_identical(order):
     anydesc = FieldDesc.struct([("value", FieldDesc.scalar(FieldType.any))])
     assert encode_monitor_update(anydesc, DataWithBitSet({"value": 1.0}, BitSet({0})),
                                  None, order) is None
+
+
+# --- partial values: the planned read (fixed fields in one unpack) -----------------
+def _key_order(v):
+    """The keys of nested dicts in insertion order (what == does not compare)."""
+    if isinstance(v, dict):
+        return [(k, _key_order(x)) for k, x in v.items()]
+    return None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(dv=structs_and_values(), order=st.sampled_from(ORDERS), data=st.data())
+def test_monitor_update_read_as_the_field_by_field_decoder(dv, order, data):
+    """A monitor update decodes as decode_partial (one field at a time) does:
+    same values, key order and bits; every truncation is a DecodeError."""
+    from pva._values import decode_partial, encode_partial
+    desc, value = dv
+    nbits = desc.num_bits
+    bits = data.draw(st.sets(st.integers(0, nbits - 1), max_size=nbits))
+    body = encode_partial(desc, value, BitSet(bits), order)
+    ref, ref_bits, end = decode_partial(desc, body, 0, order)
+    assert end == len(body)
+    ioid = struct.pack(order + "I", 5)
+    msg = ioid + b"\x00" + body + b"\x00"
+    for _ in range(2):          # planned the first time, then from the plan cache
+        ctx = MessageContext()
+        ctx.types[5] = RequestTypes(13, desc)
+        back = decode_message(13, Direction.SERVER, msg, order, ctx)
+        assert values_equal(back.pv_data.data, ref)
+        assert _key_order(back.pv_data.data) == _key_order(ref)
+        assert back.pv_data.bitset == ref_bits and type(back.pv_data.bitset) is BitSet
+        assert back.overrun_bitset == BitSet()
+    for cut in range(5, 5 + len(body)):
+        with pytest.raises(DecodeError):
+            decode_partial(desc, body[:cut - 5], 0, order)
+        with pytest.raises(DecodeError):
+            decode_message(13, Direction.SERVER, msg[:cut], order, ctx)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_monitor_update_truncated_in_fixed_fields(order):
+    """The error for fixed fields cut short is the one of the field-by-field read."""
+    desc = nt.NTScalar("d").type
+    ts = desc.bit_of["timeStamp"]
+    bits = BitSet({desc.bit_of["value"], ts + 1, ts + 2})      # three fixed fields
+    value = {"value": 2.5, "timeStamp": {"secondsPastEpoch": 7, "nanoseconds": 9}}
+    body = encode_partial_bytes(desc, value, bits, order)
+    ctx = MessageContext()
+    ctx.types[5] = RequestTypes(13, desc)
+    head = struct.pack(order + "IB", 5, 0)
+    back = decode_message(13, Direction.SERVER, head + body + b"\x02\x02\x02", order, ctx)
+    assert back.pv_data.data == value and back.overrun_bitset == BitSet({1, 9})
+    assert list(back.pv_data.data) == ["value", "timeStamp"]
+    # the value was read; the seconds (8 bytes at 5 + 3 + 8) are cut short
+    with pytest.raises(DecodeError, match="for unpacking 8 bytes at offset 16 "):
+        decode_message(13, Direction.SERVER, head + body[:-9], order, ctx)
+    with pytest.raises(DecodeError, match="BitSet of 2 bytes exceeds the input"):
+        decode_message(13, Direction.SERVER, head + body + b"\x02\x02", order, ctx)
+
+
+def encode_partial_bytes(desc, value, bits, order):
+    from pva._values import encode_partial
+    return encode_partial(desc, value, bits, order)
