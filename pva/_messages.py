@@ -326,6 +326,17 @@ def _partial_reader(desc: FieldDesc, mask: int, order: str, readers: dict) -> tu
     return hit
 
 
+def _place(target: dict, parents: Tuple[str, ...], name: str, v: Any) -> None:
+    """``target[parents...][name] = v``, creating the nested dicts."""
+    d = target
+    for p in parents:
+        nxt = d.get(p)
+        if nxt is None:
+            nxt = d[p] = {}
+        d = nxt
+    d[name] = v
+
+
 def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
                   ctx: MessageContext) -> Tuple[DataWithBitSet, int]:
     """BitSet + the fields it selects, into a fresh dict (hot path).
@@ -363,13 +374,7 @@ def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
             else:
                 target = {}
                 for (parents, name, _), v in zip(rows, values):
-                    d = target
-                    for p in parents:
-                        nxt = d.get(p)
-                        if nxt is None:
-                            nxt = d[p] = {}
-                        d = nxt
-                    d[name] = v
+                    _place(target, parents, name, v)
     if target is None:
         dctx = ctx.dctx
         dctx.depth = 0
@@ -379,13 +384,7 @@ def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
             if not name:
                 target = v
                 break
-            d = target
-            for p in parents:
-                nxt = d.get(p)
-                if nxt is None:
-                    nxt = d[p] = {}
-                d = nxt
-            d[name] = v
+            _place(target, parents, name, v)
     bitset = _new_bitset(BitSet)
     _set_update(bitset, bits)
     data = _new_data(DataWithBitSet)
