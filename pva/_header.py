@@ -448,7 +448,12 @@ _CONTROL_CLASSES = {
 
 _EMPTY = bytearray()
 _DIRECT_MIN = 0x10000        # receive the rest of a message directly when this big
-_SCRATCH_SIZE = 0x40000      # size of a read into the scratch buffer
+# The size of a read into the scratch buffer.  All the messages of one read
+# are handled before anything else runs: a larger read would hand a monitor's
+# queue more updates at once than a consumer sees between reads (a 256 KiB
+# read holds 6,000 small updates).  Data left in the socket is instead
+# held back by TCP flow control, and the server squashes what it must.
+_SCRATCH_SIZE = 0x10000
 
 
 def _message_buffer(size: int):
