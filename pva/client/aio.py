@@ -100,6 +100,45 @@ class _Udp(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
+#: search replies read at one wakeup, at most
+_MAX_REPLIES_PER_WAKEUP = 64
+
+
+class _UdpReader:
+    """The search socket read with ``add_reader``: every reply waiting is read at
+    once.  (asyncio's datagram transport reads one datagram per event-loop
+    iteration: replies to a burst of searches would wait behind the TCP traffic
+    of the channels found first, and be searched for again meanwhile.)"""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                 core: ClientCore):
+        self.loop, self.sock, self.core = loop, sock, core
+        loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        recvfrom, received = self.sock.recvfrom, self.core.datagram_received
+        for _ in range(_MAX_REPLIES_PER_WAKEUP):
+            try:
+                data, addr = recvfrom(0x10000)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as ex:   # ICMP port unreachable and the like
+                log.debug("UDP error: %s", ex)
+                return
+            received(data, addr[:2])
+
+    def sendto(self, data: bytes, addr) -> None:
+        try:
+            self.sock.sendto(data, addr)
+        except (BlockingIOError, InterruptedError):
+            log.debug("search to %s dropped: socket buffer full", addr)
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
 def _why(ch: Channel, op: Any = None) -> str:
     if ch.state == "connected" and op is not None and op.ioid is not None:
         # pvxs servers ignore the requests they do not implement (PUT_GET,
@@ -174,7 +213,11 @@ class Context:
         port = sock.getsockname()[1]
 
         async def open_udp():
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), sock=sock)
+            try:
+                transport = _UdpReader(loop, sock, core)
+            except NotImplementedError:     # a loop without add_reader
+                transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core),
+                                                                   sock=sock)
             if self.closed:
                 transport.close()
                 return

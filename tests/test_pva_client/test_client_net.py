@@ -95,3 +95,39 @@ def _core(sync_ctx):
             await asyncio.sleep(0.01)
         return core
     return sync_ctx._call(opened(sync_ctx._ctx), 10)
+
+
+def test_search_replies_waiting_are_read_at_one_wakeup():
+    """The search socket reads every reply that is waiting when it wakes up (a
+    datagram transport would read one per event-loop iteration, leaving the
+    rest behind the TCP traffic of the channels found first)."""
+    import socket
+    from pva.client.aio import _UdpReader
+
+    async def run():
+        received, wakeups = [], []
+
+        class Core:
+            def datagram_received(self, data, addr):
+                received.append((data, addr))
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((LOOPBACK, 0))
+        sock.setblocking(False)
+        reader = _UdpReader(asyncio.get_running_loop(), sock, Core())
+        readable = reader._readable
+        reader.loop.remove_reader(sock.fileno())
+        reader.loop.add_reader(sock.fileno(), lambda: (wakeups.append(1), readable()))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            for i in range(20):          # delivered at once on loopback
+                out.sendto(b"reply %d" % i, sock.getsockname())
+            deadline = time.monotonic() + 5
+            while len(received) < 20 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            reader.sendto(b"search", out.getsockname())
+            assert out.recv(100) == b"search"
+        reader.close()
+        assert [d for d, _ in received] == [b"reply %d" % i for i in range(20)]
+        assert len(wakeups) == 1
+        assert received[0][1][0] == LOOPBACK
+    asyncio.run(run())
