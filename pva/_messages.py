@@ -203,7 +203,36 @@ def _write_status(w: Writer, status: Status) -> None:
         w.buf += status.encode(w.order)
 
 
+#: decoded type descriptions by content: (byte order, limits, the message's
+#: bytes from the type on) -> (FieldDesc, length).  Shared and read-only.
+_TYPE_CACHE: Dict[Tuple[str, Any, bytes], Tuple[FieldDesc, int]] = {}
+_TYPE_CACHE_SIZE = 512
+_TYPE_CACHE_MAX_BYTES = 4096
+
+
 def _read_type(buf: memoryview, off: int, order: str, ctx: MessageContext):
+    """The type description at ``off``.
+
+    Servers that do not use the type cache (pvxs) send the whole type in every
+    INIT reply, so a type sent inline is decoded once per distinct content: the
+    same FieldDesc object comes back, and what is cached on it (codecs, plans)
+    serves every request of that type.  A description that may define or use
+    the connection's type cache (any 0xFD / 0xFE byte) is always decoded.
+    The rest of the message is the key, so the length consumed is known too.
+    """
+    rest = len(buf) - off
+    if 0 < rest <= _TYPE_CACHE_MAX_BYTES:
+        raw = bytes(buf[off:])
+        if b"\xfd" not in raw and b"\xfe" not in raw:
+            key = (order, ctx.limits, raw)
+            hit = _TYPE_CACHE.get(key)
+            if hit is not None:
+                return hit[0], off + hit[1]
+            desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+            if len(_TYPE_CACHE) >= _TYPE_CACHE_SIZE:
+                _TYPE_CACHE.clear()
+            _TYPE_CACHE[key] = (desc, end - off)
+            return desc, end
     return decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
 
 

@@ -447,6 +447,55 @@ def test_pvrequest_through_the_type_cache_is_not_shared():
         decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", MessageContext())
 
 
+# --- type descriptions decoded once per content -------------------------------------
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_inline_type_decoded_once_per_content(order):
+    """pvxs sends the whole type in every INIT reply: the same FieldDesc object
+    comes back for the same bytes (its cached codecs serve every request),
+    equal to a fresh decode; the rest of the message is still read."""
+    from pva import _messages
+    from pva._wire import Limits
+    desc, nti = nt.NTScalar("d").type, nt.NTScalar("i").type
+    init = payload(ChannelPutGetResponse(3, Status(), Subcommand.INIT,
+                                         put_structure_if=desc, get_structure_if=nti), order)
+    ctx = MessageContext()
+    a = decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init, order, ctx)
+    b = decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init, order,
+                       MessageContext())
+    assert a.put_structure_if is b.put_structure_if and a.put_structure_if == desc
+    assert a.get_structure_if is b.get_structure_if and a.get_structure_if == nti
+    _messages._TYPE_CACHE.clear()
+    c = decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init, order,
+                       MessageContext())
+    assert c.put_structure_if is not a.put_structure_if and c.put_structure_if == desc
+    # the limits of the receiving connection still apply to a cached type
+    strict = MessageContext(limits=Limits(max_fields=2))
+    with pytest.raises(DecodeError):
+        decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init, order, strict)
+    # a cut type is refused, then and later
+    for _ in range(2):
+        with pytest.raises(DecodeError):
+            decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init[:-3], order,
+                           MessageContext())
+
+
+def test_type_through_the_type_cache_is_not_shared():
+    """A type sent through the connection's type cache (0xFD defines an id) is
+    decoded every time: the definition registers the id on that connection."""
+    sender = MessageContext(send_cache=True)
+    desc = nt.NTScalar("d").type
+    first = payload(ChannelGetResponse(1, Status(), Subcommand.INIT, pv_structure_if=desc),
+                    "<", sender)
+    second = payload(ChannelGetResponse(2, Status(), Subcommand.INIT, pv_structure_if=desc),
+                     "<", sender)
+    receiver = MessageContext()
+    a = decode_message(ChannelGetResponse.ID, Direction.SERVER, first, "<", receiver)
+    b = decode_message(ChannelGetResponse.ID, Direction.SERVER, second, "<", receiver)
+    assert a.pv_structure_if == b.pv_structure_if == desc
+    with pytest.raises(DecodeError):   # another connection never saw the definition
+        decode_message(ChannelGetResponse.ID, Direction.SERVER, second, "<", MessageContext())
+
+
 # --- a monitor update encoded once for many connections ---------------------------
 @pytest.mark.parametrize("order", ["<", ">"])
 def test_shared_monitor_update_is_byte_identical(order):
