@@ -430,21 +430,27 @@ def test_pvrequest_decoded_once_per_content(order):
     assert (d.server_chid, d.ioid) == (6, 78) and d.request is c.request
 
 
-def test_pvrequest_through_the_type_cache_is_not_shared():
-    """A request whose type comes through the connection's type cache (0xFD
+@pytest.mark.parametrize("make,read,at", [
+    (lambda ioid: ChannelGetRequest(1, ioid, Subcommand.INIT, PVRequest.parse("field(value)")),
+     lambda msg: msg.request, 9),
+    (lambda ioid: ChannelGetResponse(ioid, Status(), Subcommand.INIT,
+                                     pv_structure_if=nt.NTScalar("d").type),
+     lambda msg: msg.pv_structure_if, 6),
+], ids=["pvRequest", "INIT reply type"])
+def test_through_the_type_cache_is_not_shared(make, read, at):
+    """A pvRequest or type sent through the connection's type cache (0xFD
     defines an id, 0xFE refers to it) depends on that connection: decoded
     every time, and the definition registers the id."""
     sender = MessageContext(send_cache=True)
-    req = PVRequest.parse("field(value)")
-    first = payload(ChannelGetRequest(1, 1, Subcommand.INIT, req), "<", sender)
-    second = payload(ChannelGetRequest(1, 2, Subcommand.INIT, req), "<", sender)
-    assert first[9] == 0xFD and second[9] == 0xFE
+    first, second = payload(make(1), "<", sender), payload(make(2), "<", sender)
+    assert first[at] == 0xFD and second[at] == 0xFE
+    cls = type(make(1))
     receiver = MessageContext()
-    a = decode_message(ChannelGetRequest.ID, Direction.CLIENT, first, "<", receiver)
-    b = decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", receiver)
-    assert a.request == b.request == req
+    a = decode_message(cls.ID, cls.SENDER, first, "<", receiver)
+    b = decode_message(cls.ID, cls.SENDER, second, "<", receiver)
+    assert read(a) == read(b) == read(make(1))
     with pytest.raises(DecodeError):   # another connection never saw the definition
-        decode_message(ChannelGetRequest.ID, Direction.CLIENT, second, "<", MessageContext())
+        decode_message(cls.ID, cls.SENDER, second, "<", MessageContext())
 
 
 # --- type descriptions decoded once per content -------------------------------------
@@ -477,23 +483,6 @@ def test_inline_type_decoded_once_per_content(order):
         with pytest.raises(DecodeError):
             decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init[:-3], order,
                            MessageContext())
-
-
-def test_type_through_the_type_cache_is_not_shared():
-    """A type sent through the connection's type cache (0xFD defines an id) is
-    decoded every time: the definition registers the id on that connection."""
-    sender = MessageContext(send_cache=True)
-    desc = nt.NTScalar("d").type
-    first = payload(ChannelGetResponse(1, Status(), Subcommand.INIT, pv_structure_if=desc),
-                    "<", sender)
-    second = payload(ChannelGetResponse(2, Status(), Subcommand.INIT, pv_structure_if=desc),
-                     "<", sender)
-    receiver = MessageContext()
-    a = decode_message(ChannelGetResponse.ID, Direction.SERVER, first, "<", receiver)
-    b = decode_message(ChannelGetResponse.ID, Direction.SERVER, second, "<", receiver)
-    assert a.pv_structure_if == b.pv_structure_if == desc
-    with pytest.raises(DecodeError):   # another connection never saw the definition
-        decode_message(ChannelGetResponse.ID, Direction.SERVER, second, "<", MessageContext())
 
 
 # --- a monitor update encoded once for many connections ---------------------------
