@@ -50,7 +50,7 @@ import struct
 from typing import (Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple, Type, Union)
 
-from ._bitset import BitSet, decode_bitset, encode_bitset
+from ._bitset import BitSet, _bits_of, _trusted, decode_bitset, encode_bitset
 from ._errors import DecodeError, LocalProtocolError
 from ._header import (PROTOCOL_VERSION, AcknowledgeMarker, ApplicationCommand,
                       ControlMessage, Direction, EchoRequest, EchoResponse, Framer,
@@ -265,22 +265,6 @@ def _write_full(w: Writer, desc: FieldDesc, value: Any, ctx: MessageContext) -> 
         raise LocalProtocolError(f"cannot encode {value!r} as {desc.field_type.name}: {ex}") from None
 
 
-_new_bitset = BitSet.__new__
-_set_update = set.update
-
-
-def _bitset_from_int(mask: int) -> BitSet:
-    """BitSet from a mask without per-bit validation (hot path)."""
-    bs = _new_bitset(BitSet)
-    bits = []
-    while mask:
-        low = mask & -mask
-        bits.append(low.bit_length() - 1)
-        mask ^= low
-    _set_update(bs, bits)
-    return bs
-
-
 def _read_mask(buf: memoryview, off: int, order: str, max_bytes: int) -> Tuple[int, int]:
     """A wire BitSet as an integer mask (fast path for short little-endian words)."""
     try:
@@ -320,12 +304,7 @@ def _partial_reader(desc: FieldDesc, mask: int, order: str, readers: dict) -> tu
     """
     plan = _plan(desc, order, "d")
     subs = desc.descendants
-    bits = []
-    m = mask
-    while m:
-        low = m & -m
-        bits.append(low.bit_length() - 1)
-        m ^= low
+    bits = tuple(_bits_of(mask))
     rows = []
     chars: Optional[List[str]] = []
     m = mask
@@ -348,7 +327,7 @@ def _partial_reader(desc: FieldDesc, mask: int, order: str, readers: dict) -> tu
         unpack, size = st.unpack_from, st.size
         if not any(parents for parents, _, _ in rows):
             names = tuple(name for _, name, _ in rows)
-    hit = (tuple(bits), tuple(rows), unpack, size, names)
+    hit = (bits, tuple(rows), unpack, size, names)
     if len(readers) >= _READERS_MAX:
         readers.clear()
     readers[mask] = hit
@@ -414,10 +393,8 @@ def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
                 target = v
                 break
             _place(target, parents, name, v)
-    bitset = _new_bitset(BitSet)
-    _set_update(bitset, bits)
     data = _new_data(DataWithBitSet)
-    data.data, data.bitset, data.interface = target, bitset, desc
+    data.data, data.bitset, data.interface = target, _trusted(bits), desc
     return data, off
 
 
@@ -1889,9 +1866,9 @@ class ChannelMonitorResponse(_OpResponse):
         if off < end:
             if buf[off]:
                 mask, off = _read_mask(buf, off, order, end)
-                self.overrun_bitset = _bitset_from_int(mask)
+                self.overrun_bitset = _trusted(_bits_of(mask))
             else:           # the usual empty overrun BitSet
-                self.overrun_bitset = _new_bitset(BitSet)
+                self.overrun_bitset = _trusted(())
         else:  # overrun BitSet missing (tolerated, as pvxs's reader would fail softly)
             self.overrun_bitset = BitSet()
         return self
