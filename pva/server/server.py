@@ -178,13 +178,12 @@ def _compact(bits: BitSet, desc) -> BitSet:
 class _Op:
     """Server state of one request (ioid) on a circuit."""
 
-    __slots__ = ("ioid", "sid", "entry", "command", "request", "desc", "mask", "task")
+    __slots__ = ("ioid", "sid", "entry", "request", "desc", "mask", "task")
 
-    def __init__(self, ioid, sid, entry, command, request, desc, mask):
+    def __init__(self, ioid, sid, entry, request, desc, mask):
         self.ioid = ioid
         self.sid = sid
         self.entry = entry
-        self.command = command
         self.request = request
         self.desc = desc
         self.mask = mask          # BitSet to send (compacted)
@@ -198,7 +197,7 @@ class _Monitor(_Op):
                  "alive", "mask_full")
 
     def __init__(self, circuit, ioid, sid, entry, request, desc, mask, queue_size, pipeline):
-        super().__init__(ioid, sid, entry, ChannelMonitorRequest, request, desc, mask)
+        super().__init__(ioid, sid, entry, request, desc, mask)
         self.circuit = circuit
         self.queue: "collections.deque[list]" = collections.deque()
         self.queue_size = queue_size
@@ -739,6 +738,25 @@ class ServerCircuit(asyncio.BufferedProtocol):
             return None
         return entry, request, desc, mask
 
+    async def _open(self, msg, operation: AuthOperation, error_reply) -> Optional[_Op]:
+        """The INIT of a GET, PUT, PUT_GET, PROCESS or RPC: the checks of
+        :meth:`_init_op`, then the operation registered (None: refused, the
+        error reply sent)."""
+        res = await self._init_op(msg, operation, error_reply)
+        if res is None:
+            return None
+        entry, request, desc, mask = res
+        op = _Op(msg.ioid, msg.server_chid, entry, request, desc, mask)
+        self._register(op)
+        return op
+
+    async def _init_reply_ok(self, msg, operation: AuthOperation, error_reply,
+                             response_cls) -> None:
+        """The INIT of a GET or PUT, answered with the PV's type."""
+        op = await self._open(msg, operation, error_reply)
+        if op is not None:
+            self._reply_ok(op, msg.subcommand, None, response_cls)
+
     def _register(self, op: _Op) -> None:
         self.ops[op.ioid] = op
         self.chan_ops.setdefault(op.sid, set()).add(op.ioid)
@@ -753,21 +771,11 @@ class ServerCircuit(asyncio.BufferedProtocol):
         def err(status):
             return ChannelGetResponse(ioid, status, msg.subcommand)
         if msg.subcommand & 0x08:
-            return self._init_get(msg, err)
+            return self._init_reply_ok(msg, AuthOperation.read, err, ChannelGetResponse)
         op = self.ops.get(ioid)
         if op is not None:
             self._spawn(op, self._exec_get(op, msg.subcommand))
         return None
-
-    async def _init_get(self, msg: ChannelGetRequest, err) -> None:
-        res = await self._init_op(msg, AuthOperation.read, err)
-        if res is None:
-            return
-        entry, request, desc, mask = res
-        ioid = msg.ioid
-        op = _Op(ioid, msg.server_chid, entry, ChannelGetRequest, request, desc, mask)
-        self._register(op)
-        self._reply_ok(op, msg.subcommand, None, ChannelGetResponse)
 
     async def _exec_get(self, op: _Op, sub: int) -> None:
         try:
@@ -796,21 +804,11 @@ class ServerCircuit(asyncio.BufferedProtocol):
         def err(status):
             return ChannelPutResponse(ioid, status, msg.subcommand)
         if msg.subcommand & 0x08:
-            return self._init_put(msg, err)
+            return self._init_reply_ok(msg, AuthOperation.write, err, ChannelPutResponse)
         op = self.ops.get(ioid)
         if op is not None:
             self._spawn(op, self._exec_put(op, msg, err))
         return None
-
-    async def _init_put(self, msg: ChannelPutRequest, err) -> None:
-        res = await self._init_op(msg, AuthOperation.write, err)
-        if res is None:
-            return
-        entry, request, desc, mask = res
-        ioid = msg.ioid
-        op = _Op(ioid, msg.server_chid, entry, ChannelPutRequest, request, desc, mask)
-        self._register(op)
-        self._reply_ok(op, msg.subcommand, None, ChannelPutResponse)
 
     async def _exec_put(self, op: _Op, msg: ChannelPutRequest, err) -> None:
         sub = msg.subcommand
@@ -853,16 +851,13 @@ class ServerCircuit(asyncio.BufferedProtocol):
         def err(status):
             return ChannelPutGetResponse(ioid, status, msg.subcommand)
         if msg.is_init:
-            res = await self._init_op(msg, AuthOperation.write, err)
-            if res is None:
-                return
-            entry, request, desc, mask = res
-            op = _Op(ioid, msg.server_chid, entry, ChannelPutGetRequest, request, desc, mask)
-            self._register(op)
-            # as pvAccessCPP for a plain PV: both structures are the PV's, the
-            # get part marked by the request's field selection
-            self._reply(ChannelPutGetResponse(ioid, _OK, msg.subcommand, put_structure_if=desc,
-                                              get_structure_if=desc), err)
+            op = await self._open(msg, AuthOperation.write, err)
+            if op is not None:
+                # as pvAccessCPP for a plain PV: both structures are the PV's,
+                # the get part marked by the request's field selection
+                self._reply(ChannelPutGetResponse(ioid, _OK, msg.subcommand,
+                                                  put_structure_if=op.desc,
+                                                  get_structure_if=op.desc), err)
             return
         op = self.ops.get(ioid)
         if op is None:
@@ -900,13 +895,8 @@ class ServerCircuit(asyncio.BufferedProtocol):
             return ChannelProcessResponse(ioid, status, msg.subcommand)
         if msg.is_init:
             # processing may change the PV: it needs write access (as in qsrv)
-            res = await self._init_op(msg, AuthOperation.write, err)
-            if res is None:
-                return
-            entry, request, desc, mask = res
-            op = _Op(ioid, msg.server_chid, entry, ChannelProcessRequest, request, desc, mask)
-            self._register(op)
-            self._reply(ChannelProcessResponse(ioid, _OK, msg.subcommand), err)
+            if await self._open(msg, AuthOperation.write, err) is not None:
+                self._reply(ChannelProcessResponse(ioid, _OK, msg.subcommand), err)
             return
         op = self.ops.get(ioid)
         if op is None:
@@ -934,13 +924,8 @@ class ServerCircuit(asyncio.BufferedProtocol):
         def err(status):
             return ChannelRpcResponse(ioid, status, msg.subcommand)
         if msg.is_init:
-            res = await self._init_op(msg, AuthOperation.call, err)
-            if res is None:
-                return
-            entry, request, desc, mask = res
-            op = _Op(ioid, msg.server_chid, entry, ChannelRpcRequest, request, desc, mask)
-            self._register(op)
-            self._reply(ChannelRpcResponse(ioid, _OK, msg.subcommand), err)
+            if await self._open(msg, AuthOperation.call, err) is not None:
+                self._reply(ChannelRpcResponse(ioid, _OK, msg.subcommand), err)
             return
         op = self.ops.get(ioid)
         if op is None:
