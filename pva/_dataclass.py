@@ -131,8 +131,11 @@ def _default_factory(desc: FieldDesc) -> Any:
     if desc.is_array:
         return list
     if desc.field_type == FieldType.struct:
+        # a sub-structure is an instance too (attribute access, as its
+        # decoded values), of the dataclass registered for its type or of
+        # one made for it on first use
         cls = _dataclass_cache.get(desc)
-        return cls if cls is not None else (lambda: default_value(desc))
+        return cls if cls is not None else (lambda: dataclass_from_field_desc(desc)())
     return None
 
 
@@ -276,10 +279,18 @@ def _fill(obj: Any, value: Dict[str, Any], desc: FieldDesc, base: int, bits: Bit
         child = children[key]
         path = f"{prefix}.{key}" if prefix else key
         if child.field_type == FieldType.struct and not child.is_array and isinstance(v, dict):
-            _fill(getattr(obj, key), v, child, base, bits, bit_of, path)
+            _fill(_member(obj, key), v, child, base, bits, bit_of, path)
         else:
-            setattr(obj, key, v)
+            if isinstance(obj, dict):
+                obj[key] = v
+            else:
+                setattr(obj, key, v)
             bits.add(bit_of[path])
+
+
+def _member(obj: Any, key: str) -> Any:
+    """A member of a structure held as an instance or as a dict."""
+    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
 
 
 def fields_to_bitset(instance: Any, field_dict: Dict[str, Any]) -> BitSet:

@@ -41,7 +41,7 @@ from .._values import DataWithBitSet, FieldDescAndData, Status
 
 __all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
            "DataWrapperBase", "ServerStatus", "snapshot", "wrap_pvdb", "value_instance",
-           "error_status", "timestamp_changes"]
+           "error_status", "log_handler_error", "timestamp_changes"]
 
 log = logging.getLogger("pva.server")
 
@@ -77,6 +77,21 @@ def error_status(ex: BaseException) -> Status:
     """The error :class:`~pva.Status` a client receives for a handler's exception."""
     text = str(ex)
     return Status.create_error(f"{type(ex).__name__}: {text}" if text else type(ex).__name__)
+
+
+def log_handler_error(circuit: Any, what: str, name: str, ex: BaseException) -> None:
+    """Log the exception a handler raised for ``what`` (``"put"``, ...) on PV ``name``.
+
+    A refusal the server API defines (:class:`AuthenticationError`,
+    ``NotImplementedError``) is logged at DEBUG level; anything else at
+    WARNING with its traceback, so a failing putter or getter shows on the
+    server and not only in the client's error message.
+    """
+    if isinstance(ex, (AuthenticationError, NotImplementedError)):
+        log.debug("%s: %s of %s refused: %s", circuit, what, name, ex)
+    else:
+        log.warning("%s: %s of %s failed: %s", circuit, what, name, error_status(ex).message,
+                    exc_info=ex)
 
 
 def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:

@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from .. import nt
 from .._dataclass import (dataclass_from_field_desc, from_value, get_pv_structure,
                           is_pva_dataclass, is_pva_dataclass_instance, pva_dataclass)
-from .._introspection import FieldType
+from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._values import DataWithBitSet, FieldDescAndData
 from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError,
@@ -95,14 +95,19 @@ class DataclassOverlayInstance:
     """A view of a dataclass instance that records attribute writes as changes.
 
     Reads return the pending change if there is one, else the instance's value;
-    sub-structures are overlays too, their changes nested dicts.
+    sub-structures are overlays too, their changes nested dicts.  Members read
+    and write as attributes or as items (``instance.control.limitLow`` or
+    ``instance.control["limitLow"]``); a sub-structure held as a plain dict
+    is read the same way.
     """
 
     __slots__ = ("_instance_", "_struct_", "_changes_", "_subs_", "_owner_")
 
-    def __init__(self, instance: Any, *, owner: Any = None, changes: Optional[dict] = None):
+    def __init__(self, instance: Any, *, owner: Any = None, changes: Optional[dict] = None,
+                 struct: Optional[FieldDesc] = None):
         object.__setattr__(self, "_instance_", instance)
-        object.__setattr__(self, "_struct_", get_pv_structure(instance))
+        object.__setattr__(self, "_struct_",
+                           struct if struct is not None else get_pv_structure(instance))
         object.__setattr__(self, "_changes_", {} if changes is None else changes)
         object.__setattr__(self, "_subs_", {})
         object.__setattr__(self, "_owner_", owner)
@@ -111,7 +116,16 @@ class DataclassOverlayInstance:
         return f"<overlay of {self._instance_!r} changes={self._changes_!r}>"
 
     def __dir__(self):
-        return dir(self._instance_)
+        return list(self._struct_.children)
+
+    def _current(self, attr: str) -> Any:
+        inst = self._instance_
+        if isinstance(inst, dict):
+            try:
+                return inst[attr]
+            except KeyError:
+                raise AttributeError(attr) from None
+        return getattr(inst, attr)
 
     def __getattr__(self, attr: str) -> Any:
         children = self._struct_.children
@@ -122,15 +136,15 @@ class DataclassOverlayInstance:
                 sub = self._subs_.get(attr)
                 if sub is None or sub._changes_ is not pending and pending is not None:
                     changes = pending if pending is not None else {}
-                    sub = DataclassOverlayInstance(getattr(self._instance_, attr),
-                                                   owner=self._owner_, changes=changes)
+                    sub = DataclassOverlayInstance(self._current(attr), owner=self._owner_,
+                                                   changes=changes, struct=child)
                     self._subs_[attr] = sub
                     if pending is None:
                         self._changes_[attr] = changes
                 return sub
         if attr in self._changes_:
             return self._changes_[attr]
-        return getattr(self._instance_, attr)
+        return self._current(attr)
 
     def __setattr__(self, attr: str, value: Any) -> None:
         if attr in self._struct_.children:
@@ -140,6 +154,8 @@ class DataclassOverlayInstance:
             elif is_pva_dataclass_instance(value):
                 value = _as_dict(value)
             self._changes_[attr] = value
+        elif isinstance(self._instance_, dict):
+            raise AttributeError(f"{attr!r} is not a member of this structure")
         else:
             setattr(self._instance_, attr, value)
 
@@ -147,15 +163,31 @@ class DataclassOverlayInstance:
         self._subs_.pop(attr, None)
         self._changes_.pop(attr, None)
 
+    def _member_name(self, key: str) -> str:
+        if key not in self._struct_.children:
+            raise KeyError(key)
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, self._member_name(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, self._member_name(key), value)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._struct_.children
+
 
 def _as_dict(obj: Any) -> Dict[str, Any]:
     desc = get_pv_structure(obj)
     out = {}
     for name, child in desc.fields:
         v = getattr(obj, name)
-        if child.field_type == FieldType.struct and not child.is_array and \
-                is_pva_dataclass_instance(v):
-            v = _as_dict(v)
+        if child.field_type == FieldType.struct and not child.is_array:
+            if is_pva_dataclass_instance(v):
+                v = _as_dict(v)
+            elif isinstance(v, dict):
+                v = copy.deepcopy(v)
         out[name] = v
     return out
 

@@ -73,7 +73,8 @@ from .._values import DataWithBitSet, FieldDescAndData, Status
 from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
 from .array_ops import on_array
-from .common import AuthOperation, DataWrapperBase, error_status, snapshot, wrap_pvdb
+from .common import (AuthOperation, DataWrapperBase, error_status, log_handler_error, snapshot,
+                     wrap_pvdb)
 
 __all__ = ["Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer"]
 
@@ -783,7 +784,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: read of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "read", op.entry.name, ex)
             error = ChannelGetResponse(op.ioid, _error(ex), sub)
             self._reply(error, lambda status: ChannelGetResponse(op.ioid, status, sub))
         else:
@@ -827,7 +828,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: put to %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "put", op.entry.name, ex)
             self._reply(err(_error(ex)), err)
         else:
             self._reply_ok(op, sub, data, ChannelPutResponse)
@@ -883,7 +884,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: put-get of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "put-get", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)
@@ -913,7 +914,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: process of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "process", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)
@@ -940,7 +941,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: RPC to %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "RPC", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)

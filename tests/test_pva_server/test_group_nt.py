@@ -1,0 +1,93 @@
+"""PVAGroup with normative types, through p4p: putters reading NT sub-structures
+(display, control, valueAlarm), handler errors in the server's log."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from p4p.client.thread import RemoteError
+
+from pva import nt
+from pva.server import PVAGroup, pvaproperty
+
+
+class Limited(PVAGroup):
+    """A setpoint clipped to its control limits, read by attribute and by item."""
+
+    setpoint = pvaproperty(value=nt.NTScalarFloat64(value=1.0))
+    broken = pvaproperty(value=2.0)
+
+    @setpoint.putter
+    async def setpoint(self, instance, update):
+        if "value" in update:
+            low = instance.control.limitLow
+            high = instance.control["limitHigh"]
+            if low < high:
+                instance.value = min(max(update.instance.value, low), high)
+
+    @broken.putter
+    async def broken(self, instance, update):
+        raise ZeroDivisionError("putter bug")
+
+
+@pytest.fixture
+def limited(serve, p4p_client):
+    ioc = Limited("lim:")
+    srv = serve(ioc.pvdb)
+    return ioc, p4p_client(srv)
+
+
+def test_putter_reads_control_limits(limited):
+    ioc, c = limited
+    # the limits arrive in a put of their own (a nested change of a sub-structure)
+    c.put("lim:setpoint", {"control.limitLow": -2.0, "control.limitHigh": 5.0}, timeout=5)
+    got = c.get("lim:setpoint", timeout=5)
+    assert (got.control.limitLow, got.control.limitHigh) == (-2.0, 5.0)
+    c.put("lim:setpoint", 9.5, timeout=5)
+    assert c.get("lim:setpoint", timeout=5).value == 5.0
+    c.put("lim:setpoint", -7.0, timeout=5)
+    assert c.get("lim:setpoint", timeout=5).value == -2.0
+    c.put("lim:setpoint", 3.25, timeout=5)
+    assert c.get("lim:setpoint", timeout=5).value == 3.25
+    # the server's own instance holds the sub-structure as attributes too
+    assert ioc.setpoint.data.control.limitHigh == 5.0
+
+
+def test_nt_substructures_are_instances():
+    x = nt.NTScalarFloat64()
+    for member in ("display", "control", "valueAlarm"):
+        sub = getattr(x, member)
+        assert not isinstance(sub, dict)
+        assert sub.limitLow == 0.0 if member != "valueAlarm" else sub.active is False
+
+
+def test_handler_error_logged(limited, caplog):
+    ioc, c = limited
+    with caplog.at_level(logging.WARNING, logger="pva.server"):
+        with pytest.raises(RemoteError, match="putter bug"):
+            c.put("lim:broken", 3.0, timeout=5)
+    records = [r for r in caplog.records if "lim:broken" in r.getMessage()]
+    assert records, caplog.text
+    assert records[0].levelno == logging.WARNING
+    assert records[0].exc_info and records[0].exc_info[0] is ZeroDivisionError
+
+
+def test_overlay_of_dict_substructure():
+    """A sub-structure the user set to a plain dict reads and commits like an instance."""
+    from pva._dataclass import fill_dataclass
+    from pva.server.group import DataclassOverlayInstance, _prune
+    x = nt.NTScalarFloat64(value=1.0)
+    x.control = {"limitLow": -1.0, "limitHigh": 4.0, "minStep": 0.0}
+    overlay = DataclassOverlayInstance(x)
+    assert overlay.control.limitLow == -1.0
+    assert overlay["control"]["limitHigh"] == 4.0
+    overlay.control["minStep"] = 0.5
+    overlay.value = 2.0
+    changes = _prune(overlay._changes_)
+    assert changes == {"control": {"minStep": 0.5}, "value": 2.0}
+    bits = fill_dataclass(x, changes)
+    assert x.control == {"limitLow": -1.0, "limitHigh": 4.0, "minStep": 0.5}
+    desc = nt.NTScalarFloat64._pva_struct_
+    assert set(bits) == {desc.bit_of["control.minStep"], desc.bit_of["value"]}
+    with pytest.raises(KeyError):
+        overlay["nonesuch"]
