@@ -94,16 +94,36 @@ def log_handler_error(circuit: Any, what: str, name: str, ex: BaseException) -> 
                     exc_info=ex)
 
 
+def _time_stamp_of(desc: FieldDesc) -> Optional[FieldDesc]:
+    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None (cached)."""
+    try:
+        return desc.__dict__["_time_stamp_member"]
+    except KeyError:
+        pass
+    ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
+    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
+            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+        ts = None
+    object.__setattr__(desc, "_time_stamp_member", ts)
+    return ts
+
+
 def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:
     """``{'timeStamp': {...}}`` set to ``when`` (default now) if ``desc`` has a
     ``time_t``-like ``timeStamp`` field, else ``{}``."""
-    ts = desc.children.get("timeStamp")
-    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
-            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+    if _time_stamp_of(desc) is None:
         return {}
     now = time.time() if when is None else when
-    sec = int(now)
-    return {"timeStamp": {"secondsPastEpoch": sec, "nanoseconds": int((now - sec) * 1e9)}}
+    sec = int(now // 1)
+    return {"timeStamp": {"secondsPastEpoch": sec,
+                          "nanoseconds": min(int((now - sec) * 1e9), 999999999)}}
+
+
+def _unset_time_stamp(data: Any) -> bool:
+    ts = getattr(data, "timeStamp", None)
+    if isinstance(ts, dict):
+        return not ts.get("secondsPastEpoch") and not ts.get("nanoseconds")
+    return not getattr(ts, "secondsPastEpoch", 1) and not getattr(ts, "nanoseconds", 1)
 
 
 def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
@@ -139,6 +159,18 @@ def _snapshot_plan(desc: FieldDesc) -> tuple:
     return plan
 
 
+def _time_stamp_bits(desc: FieldDesc) -> frozenset:
+    """Bit numbers of ``timeStamp`` and its members (cached)."""
+    try:
+        return desc.__dict__["_time_stamp_bits"]
+    except KeyError:
+        pass
+    bits = frozenset(bit for path, bit in desc.bit_of.items()
+                     if path == "timeStamp" or path.startswith("timeStamp."))
+    object.__setattr__(desc, "_time_stamp_bits", bits)
+    return bits
+
+
 def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:
     """A pva dataclass instance from an instance, or from ``desc`` + a dict."""
     if is_pva_dataclass_instance(value):
@@ -163,6 +195,8 @@ class DataWrapperBase:
         self.name = name
         self.data = data
         self._subscribers: set = set()
+        if _time_stamp_of(self.structure) is not None and _unset_time_stamp(data):
+            fill_dataclass(data, timestamp_changes(self.structure))   # served from now on
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
@@ -217,7 +251,11 @@ class DataWrapperBase:
         self._subscribers.discard(sub)
 
     async def commit(self, changes: dict) -> None:
-        """Apply a nested dict of ``changes`` to the data and publish them."""
+        """Apply a nested dict of ``changes`` to the data and publish them.
+
+        Changes that do not set ``timeStamp`` (of a structure that has a
+        ``time_t`` one) are stamped with the current time (see :meth:`post`).
+        """
         changed = fill_dataclass(self.data, changes)
         await self._publish(changed)
 
@@ -225,8 +263,21 @@ class DataWrapperBase:
         self.post(changed_bitset)
 
     def post(self, changed_bitset: BitSet) -> None:
-        """Publish fields of ``self.data`` already changed in place."""
-        if not changed_bitset or not self._subscribers:
+        """Publish fields of ``self.data`` already changed in place.
+
+        If the changed fields leave out a ``time_t`` ``timeStamp``, it is set
+        to the current time and published with them, as p4p's
+        ``SharedPV.post`` of a normative type and a processed IOC record do.
+        """
+        if not changed_bitset:
+            return
+        desc = self.structure
+        if _time_stamp_of(desc) is not None:
+            ts_bits = _time_stamp_bits(desc)
+            if 0 not in changed_bitset and ts_bits.isdisjoint(changed_bitset):
+                changed_bitset = BitSet(changed_bitset) | fill_dataclass(
+                    self.data, timestamp_changes(desc))
+        if not self._subscribers:
             return
         snap = snapshot(self.structure, self.data)
         for sub in list(self._subscribers):

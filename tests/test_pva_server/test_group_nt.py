@@ -1,13 +1,17 @@
 """PVAGroup with normative types, through p4p: putters reading NT sub-structures
-(display, control, valueAlarm), handler errors in the server's log."""
+(display, control, valueAlarm), handler errors in the server's log, time stamps
+set when a value is created, put, committed or posted without one."""
 from __future__ import annotations
 
 import logging
+import queue
+import time
 
 import pytest
 from p4p.client.thread import RemoteError
 
 from pva import nt
+from pva._bitset import BitSet
 from pva.server import PVAGroup, pvaproperty
 
 
@@ -91,3 +95,101 @@ def test_overlay_of_dict_substructure():
     assert set(bits) == {desc.bit_of["control.minStep"], desc.bit_of["value"]}
     with pytest.raises(KeyError):
         overlay["nonesuch"]
+
+
+class Stamped(PVAGroup):
+    """Time stamps: set at creation, refreshed by puts, commits and posts."""
+
+    plain = pvaproperty(value=1.5)
+    guarded = pvaproperty(value=nt.NTScalarInt32(value=1))
+    fixed = pvaproperty(value=nt.NTScalarInt32(value=1))
+
+    @guarded.putter
+    async def guarded(self, instance, update):
+        update.accept("value")
+
+
+def _stamp(v) -> float:
+    ts = v.timeStamp
+    return ts.secondsPastEpoch + ts.nanoseconds * 1e-9
+
+
+def _within(stamp: float, before: float, after: float) -> bool:
+    # whole-nanosecond truncation: allow 1 us either side
+    return before - 1e-6 <= stamp <= after + 1e-6
+
+
+def test_time_stamps_start_at_creation(serve, p4p_client):
+    before = time.time()
+    ioc = Stamped("ts:")
+    after = time.time()
+    c = p4p_client(serve(ioc.pvdb))
+    for name in ("ts:plain", "ts:guarded", "ts:fixed"):
+        assert _within(_stamp(c.get(name, timeout=5)), before, after), name
+    # a plain pvdb entry with an unset time stamp is stamped when wrapped
+    data = nt.NTScalarFloat64(value=2.0)
+    before = time.time()
+    c2 = p4p_client(serve({"raw": data}))
+    assert _within(_stamp(c2.get("raw", timeout=5)), before, time.time())
+
+
+def test_puts_refresh_time_stamps(serve, p4p_client):
+    ioc = Stamped("ts:")
+    srv = serve(ioc.pvdb)
+    c = p4p_client(srv)
+    for name in ("ts:plain", "ts:guarded"):
+        q = queue.Queue()
+        sub = c.monitor(name, q.put)
+        try:
+            q.get(timeout=5)
+            before = time.time()
+            c.put(name, 3, timeout=5)       # without a putter, and through a putter
+            after = time.time()
+            upd = q.get(timeout=5)
+            assert upd.value == 3
+            assert {"timeStamp.secondsPastEpoch", "timeStamp.nanoseconds"} <= upd.changedSet()
+            assert _within(_stamp(upd), before, after), name
+        finally:
+            sub.close()
+    # a client that sends its own time stamp keeps it
+    c.put("ts:plain", {"value": 4.0, "timeStamp.secondsPastEpoch": 1234,
+                       "timeStamp.nanoseconds": 5}, timeout=5)
+    assert _stamp(c.get("ts:plain", timeout=5)) == pytest.approx(1234 + 5e-9)
+
+
+def test_commit_and_post_refresh_time_stamps(serve, p4p_client):
+    ioc = Stamped("ts:")
+    srv = serve(ioc.pvdb)
+    c = p4p_client(srv)
+    q = queue.Queue()
+    sub = c.monitor("ts:fixed", q.put)
+    try:
+        q.get(timeout=5)
+
+        async def commit_block():
+            async with ioc.fixed as fixed:
+                fixed.value = 10
+        before = time.time()
+        srv.call(commit_block)
+        upd = q.get(timeout=5)
+        assert upd.value == 10 and _within(_stamp(upd), before, time.time())
+
+        async def commit_with_own_stamp():
+            async with ioc.fixed as fixed:
+                fixed.value = 11
+                fixed.timeStamp.secondsPastEpoch = 99
+                fixed.timeStamp.nanoseconds = 0
+        srv.call(commit_with_own_stamp)
+        upd = q.get(timeout=5)
+        assert upd.value == 11 and _stamp(upd) == 99
+
+        def post_in_place():
+            wrapper = ioc.fixed
+            wrapper.data.value = 12
+            wrapper.post(BitSet({wrapper.structure.bit_of["value"]}))
+        before = time.time()
+        srv.call(post_in_place)
+        upd = q.get(timeout=5)
+        assert upd.value == 12 and _within(_stamp(upd), before, time.time())
+    finally:
+        sub.close()
