@@ -36,6 +36,7 @@ import socket
 import time
 import types
 from contextvars import ContextVar
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .. import nt
@@ -50,7 +51,8 @@ from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError
 __all__ = ["PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
            "DataclassOverlayInstance", "ServerRPC", "SignatureDefinitionError",
            "verify_getter", "verify_putter", "verify_rpc_call", "verify_startup",
-           "verify_shutdown", "verify_processor", "expand_macros"]
+           "verify_shutdown", "verify_processor", "expand_macros", "NTURIArguments",
+           "rpc_argument"]
 
 module_logger = logging.getLogger(__name__)
 
@@ -369,12 +371,73 @@ class GroupDataWrapper(DataWrapperBase):
     async def call(self, request: PVRequest, data: FieldDescAndData) -> Any:
         if self.user_call is None:
             raise NotImplementedError(f"{self.name} does not support RPC")
-        arg = data.data
-        if data.interface is not None and data.interface.field_type == FieldType.struct \
-                and isinstance(arg, dict):
-            arg = from_value(dataclass_from_field_desc(data.interface), arg)
+        arg = rpc_argument(data)
         async with self() as overlay:
             return await self.user_call(overlay, arg)
+
+
+def rpc_argument(data: FieldDescAndData) -> Any:
+    """The argument an RPC handler receives for a request's ``data``.
+
+    A structure becomes an instance of its pva dataclass; an ``NTURI`` (what
+    ``pvcall``, p4p's ``rpcproxy`` and pvxs send) becomes an
+    :class:`NTURIArguments`, whose query arguments read as attributes.
+    """
+    arg = data.data
+    desc = data.interface
+    if desc is None or desc.field_type != FieldType.struct or not isinstance(arg, dict):
+        return arg
+    instance = from_value(dataclass_from_field_desc(desc), arg)
+    if nt.builder_for(desc.type_id) is nt.NTURI and "query" in desc.children:
+        return NTURIArguments(instance)
+    return instance
+
+
+class NTURIArguments(Mapping):
+    """The arguments of an RPC call made with an ``epics:nt/NTURI`` request.
+
+    ``args.x`` and ``args["x"]`` are the query argument ``x`` (as the client
+    typed it: strings from ``pvcall``, numbers from p4p's ``rpcproxy``);
+    ``args.scheme``, ``args.authority``, ``args.path`` and ``args.query`` are
+    the NTURI's own fields (an argument named like one of them is read as an
+    item).  As a mapping it holds the query arguments, so
+    ``handler(**args)`` passes them as keywords, as p4p's ``NTURIDispatcher``
+    does.
+    """
+
+    __slots__ = ("_uri",)
+    _OWN = ("scheme", "authority", "path", "query")
+
+    def __init__(self, uri: Any):
+        object.__setattr__(self, "_uri", uri)
+
+    def __getattr__(self, attr: str) -> Any:
+        uri = object.__getattribute__(self, "_uri")
+        if attr in NTURIArguments._OWN:
+            return getattr(uri, attr, "" if attr != "query" else None)
+        try:
+            return self[attr]
+        except KeyError:
+            raise AttributeError(f"the RPC request has no argument {attr!r} "
+                                 f"(arguments: {', '.join(self) or 'none'})") from None
+
+    def __getitem__(self, key: str) -> Any:
+        query = self._uri.query
+        if isinstance(query, dict):
+            return query[key]
+        if key not in get_pv_structure(query).children:
+            raise KeyError(key)
+        return getattr(query, key)
+
+    def __iter__(self):
+        query = self._uri.query
+        return iter(query if isinstance(query, dict) else get_pv_structure(query).children)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"NTURIArguments(path={self.path!r}, {dict(self)!r})"
 
 
 @dataclasses.dataclass

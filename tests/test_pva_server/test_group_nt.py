@@ -193,3 +193,24 @@ def test_commit_and_post_refresh_time_stamps(serve, p4p_client):
         assert upd.value == 12 and _within(_stamp(upd), before, time.time())
     finally:
         sub.close()
+
+
+def test_nturi_rpc_arguments():
+    from pva._values import FieldDescAndData
+    from pva.server.group import NTURIArguments, rpc_argument
+    uri = nt.NTURI([("a", "s"), ("path", "d")])
+    args = rpc_argument(FieldDescAndData(uri.type, uri.wrap("svc:add", {"a": "1", "path": 2.5})))
+    assert isinstance(args, NTURIArguments)
+    assert args.a == "1" and args["a"] == "1"
+    assert args.path == "svc:add" and args["path"] == 2.5      # own field, then the argument
+    assert args.scheme == "pva" and args.query.a == "1"
+    assert dict(args) == {"a": "1", "path": 2.5}
+
+    def handler(a, path):
+        return a, path
+    assert handler(**args) == ("1", 2.5)
+    with pytest.raises(AttributeError, match="no argument 'b'.*a, path"):
+        args.b
+    # a plain structure stays a dataclass instance
+    point = rpc_argument(FieldDescAndData(nt.NTScalar("d").type, nt.NTScalar("d").wrap(1.5)))
+    assert point.value == 1.5 and not isinstance(point, NTURIArguments)
