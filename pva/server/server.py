@@ -141,6 +141,12 @@ def _request_mask(request: PVRequest, desc) -> BitSet:
     return mask
 
 
+def _get_mask(op: "_Op") -> BitSet:
+    """What a put-get reads back: the request's ``getField(...)`` if it has one."""
+    get = op.request.for_get()
+    return op.mask if get is op.request else _request_mask(get, op.desc)
+
+
 def _compute_request_mask(request: PVRequest, desc) -> BitSet:
     bits = request.to_bitset(desc)
     if len(bits) >= desc.num_bits:
@@ -880,7 +886,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
                     await op.entry.write(update)
                 data = await op.entry.read(op.request)
                 reply = ChannelPutGetResponse(op.ioid, _OK, sub, get_structure_if=op.desc,
-                                              pv_data=DataWithBitSet(data, op.mask))
+                                              pv_data=DataWithBitSet(data, _get_mask(op)))
         except asyncio.CancelledError:
             raise
         except Exception as ex:
