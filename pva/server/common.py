@@ -33,8 +33,9 @@ from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet
-from .._dataclass import (dataclass_from_field_desc, fill_dataclass, from_value,
-                          get_pv_structure, is_pva_dataclass_instance, pva_dataclass)
+from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_dataclass,
+                          from_value, get_pv_structure, is_pva_dataclass_instance,
+                          pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._values import DataWithBitSet, FieldDescAndData, Status
@@ -188,12 +189,14 @@ class DataWrapperBase:
     name : str
         The associated name of the data.
     data : pva dataclass instance
-        The dataclass holding the data.
+        The dataclass holding the data.  Lists in its numeric and boolean
+        array fields are converted to numpy arrays here, and so are those
+        of every later :meth:`commit`, so that reads send them as they are.
     """
 
     def __init__(self, name: str, data: Any):
         self.name = name
-        self.data = data
+        self.data = convert_arrays(data)    # lists to numpy arrays, once
         self._subscribers: set = set()
         if _time_stamp_of(self.structure) is not None and _unset_time_stamp(data):
             fill_dataclass(data, timestamp_changes(self.structure))   # served from now on

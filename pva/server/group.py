@@ -35,9 +35,11 @@ import os
 import socket
 import time
 import types
-from contextvars import ContextVar
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
 
 from .. import nt
 from .._dataclass import (dataclass_from_field_desc, from_value, get_pv_structure,
@@ -570,6 +572,11 @@ class PVAGroupMeta(type):
         return cls
 
 
+#: numpy dtype (native order) -> NTScalarArray dataclass of that element type
+_NT_ARRAY_BY_DTYPE = {np.dtype(ft.struct_char): getattr(nt, "NTScalarArray" + suffix)
+                      for ft, suffix in nt._SUFFIX.items() if ft != FieldType.string}
+
+
 class PVAGroup(metaclass=PVAGroupMeta):
     """Class which groups a set of PVs for a high-level server.
 
@@ -612,17 +619,30 @@ class PVAGroup(metaclass=PVAGroupMeta):
             return copy.deepcopy(value)
         if is_pva_dataclass(value):
             return value(**prop.cls_kwargs)
+        if isinstance(value, np.ndarray):
+            return self._array_instance(attr, value, prop)
         if isinstance(value, (list, tuple)):
             if not value:
                 raise DatabaseDefinitionError(f"{attr}: an empty list has no element type")
             cls = self.array_type_map[type(value[0])]
-            return cls(value=list(value), **prop.cls_kwargs)
+            return cls(value=list(value), **prop.cls_kwargs)   # numpy: see DataWrapperBase
         try:
             cls = self.type_map[type(value)]
         except KeyError:
             raise DatabaseDefinitionError(
                 f"{attr}: cannot serve a value of type {type(value).__name__}") from None
         return cls(value=value, **prop.cls_kwargs)
+
+    def _array_instance(self, attr: str, value: np.ndarray, prop: pvaproperty) -> Any:
+        """An NTScalarArray of the array's own element type (a copy of the array)."""
+        native = value.dtype.newbyteorder("=")
+        cls = _NT_ARRAY_BY_DTYPE.get(native)
+        if cls is None or value.ndim != 1:
+            what = f"dtype {value.dtype}" if cls is None else f"shape {value.shape}"
+            raise DatabaseDefinitionError(
+                f"{attr}: an NTScalarArray holds a one-dimensional numeric or bool array, "
+                f"not {what} (images: nt.NTNDArray)")
+        return cls(value=np.array(value, dtype=native), **prop.cls_kwargs)
 
     def _create_pv(self, attr: str, prop: pvaproperty) -> GroupDataWrapper:
         value = self._instantiate_value_from_pvaproperty(attr, prop)

@@ -1,18 +1,20 @@
 """PVAGroup with normative types, through p4p: putters reading NT sub-structures
 (display, control, valueAlarm), handler errors in the server's log, time stamps
-set when a value is created, put, committed or posted without one."""
+set when a value is created, put, committed or posted without one, RPC
+arguments of an NTURI, array PVs from numpy arrays and lists."""
 from __future__ import annotations
 
 import logging
 import queue
 import time
 
+import numpy as np
 import pytest
 from p4p.client.thread import RemoteError
 
 from pva import nt
 from pva._bitset import BitSet
-from pva.server import PVAGroup, pvaproperty
+from pva.server import DatabaseDefinitionError, PVAGroup, pvaproperty
 
 
 class Limited(PVAGroup):
@@ -214,3 +216,58 @@ def test_nturi_rpc_arguments():
     # a plain structure stays a dataclass instance
     point = rpc_argument(FieldDescAndData(nt.NTScalar("d").type, nt.NTScalar("d").wrap(1.5)))
     assert point.value == 1.5 and not isinstance(point, NTURIArguments)
+
+
+class Arrays(PVAGroup):
+    """Array PVs from numpy arrays and lists."""
+
+    ints = pvaproperty(value=np.arange(5, dtype=">i4"))     # any byte order
+    flags = pvaproperty(value=np.array([True, False]))
+    doubles = pvaproperty(value=[1.0, 2.0, 3.0])
+    words = pvaproperty(value=["a", "b"])
+    small = pvaproperty(value=nt.NTScalarArrayUInt8(value=[1, 2]))
+
+
+def test_numpy_array_properties(serve, p4p_client):
+    ioc = Arrays("arr:")
+    c = p4p_client(serve(ioc.pvdb))
+    ints = c.get("arr:ints", timeout=5)
+    assert ints.type()["value"] == "ai" and ints.value.tolist() == [0, 1, 2, 3, 4]
+    flags = c.get("arr:flags", timeout=5)
+    assert flags.type()["value"] == "a?" and flags.value.tolist() == [True, False]
+    assert c.get("arr:doubles", timeout=5).value.tolist() == [1.0, 2.0, 3.0]
+    assert list(c.get("arr:words", timeout=5).value) == ["a", "b"]
+    for bad in (np.zeros((2, 2)), np.array([object()])):
+        class Bad(PVAGroup):
+            x = pvaproperty(value=bad)
+        with pytest.raises(DatabaseDefinitionError, match="one-dimensional numeric"):
+            Bad("bad:")
+
+
+def test_lists_are_converted_once_when_assigned(serve, p4p_client):
+    ioc = Arrays("arr:")
+    srv = serve(ioc.pvdb)
+    c = p4p_client(srv)
+
+    def stored(attr):
+        return ioc.attr_pvdb[attr].data.value
+    # at creation: a list becomes an array of the field's type
+    assert isinstance(stored("doubles"), np.ndarray) and stored("doubles").dtype == np.float64
+    assert stored("small").dtype == np.uint8
+    assert isinstance(stored("words"), list)
+
+    async def assign():
+        async with ioc.doubles as doubles:
+            doubles.value = [4, 5]
+    srv.call(assign)
+    assert stored("doubles").dtype == np.float64 and stored("doubles").tolist() == [4.0, 5.0]
+    # a contiguous array of the right type is kept as it is (no copy)
+    mine = np.arange(3, dtype=np.float64)
+    srv.call(lambda: ioc.doubles.commit({"value": mine}))
+    assert stored("doubles") is mine
+    c.put("arr:small", [7, 8, 9], timeout=5)
+    assert stored("small").dtype == np.uint8 and stored("small").tolist() == [7, 8, 9]
+    # a value that does not fit the type is refused, the old one kept
+    with pytest.raises(OverflowError):
+        srv.call(lambda: ioc.small.commit({"value": [1, 300]}))
+    assert c.get("arr:small", timeout=5).value.tolist() == [7, 8, 9]
