@@ -27,7 +27,7 @@ from .._introspection import FieldDesc, FieldType
 from .._values import Variant, default_value
 
 __all__ = ["format_tree", "format_delta", "format_type", "format_raw", "format_nt",
-           "format_json", "type_name", "marked_bits"]
+           "format_json", "type_name"]
 
 _NAMES = {
     FieldType.boolean: "bool", FieldType.int8: "int8_t", FieldType.int16: "int16_t",
@@ -218,34 +218,6 @@ def format_raw(desc: FieldDesc, value: Any) -> str:
 
 
 # ---- delta ----------------------------------------------------------------
-def marked_bits(desc: FieldDesc, changed: Optional[BitSet]) -> Set[int]:
-    """The fields pvxs marks when it decodes an update with ``changed``.
-
-    Each set bit is marked, and if it is a structure, so are its members
-    that are not structures themselves; bits inside a structure already
-    taken are skipped.  ``changed`` None (a full value): everything but the
-    structures.
-    """
-    descendants = desc.descendants
-    if changed is None:
-        return {i for i, (_, d) in enumerate(descendants, 1)
-                if d.field_type != FieldType.struct or d.is_array}
-    out: Set[int] = set()
-    skip_to = 0
-    for bit in sorted(changed):
-        if bit < skip_to or bit > len(descendants):
-            continue
-        sub = desc if bit == 0 else descendants[bit - 1][1]
-        out.add(bit)
-        span = sub.num_bits if sub.field_type == FieldType.struct and not sub.is_array else 1
-        for i in range(bit + 1, bit + span):
-            d = descendants[i - 1][1]
-            if d.field_type != FieldType.struct or d.is_array:
-                out.add(i)
-        skip_to = bit + span
-    return out
-
-
 def _marked_members(desc: FieldDesc, marked: Set[int]) -> Iterator[Tuple[str, FieldDesc]]:
     """Marked descendants in order; a marked structure brings all its members."""
     descendants = desc.descendants
@@ -295,10 +267,11 @@ def _delta_top(prefix: str, desc: Optional[FieldDesc], v: Any, top: bool,
     if desc.field_type != FieldType.struct or desc.is_array:
         _delta_field(prefix, desc, v, top, limit, pad, out)
         return
-    marked = marked_bits(desc, changed)
-    if top and 0 not in marked:
-        pass                                    # the structure's own line: only if marked
-    elif not top or 0 in marked:
+    if changed is None:     # a structure inside a union or an array: all its members
+        marked = BitSet({0}).marked(desc) - {0}
+    else:
+        marked = BitSet(changed).marked(desc)
+    if not top or 0 in marked:      # the top structure's own line only if its bit is set
         _delta_field(prefix, desc, v, top, limit, pad, out)
     for path, d in _marked_members(desc, marked):
         name = path if top else prefix + "." + path

@@ -5,6 +5,7 @@ arguments of an NTURI, array PVs from numpy arrays and lists."""
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 
@@ -271,3 +272,34 @@ def test_lists_are_converted_once_when_assigned(serve, p4p_client):
     with pytest.raises(OverflowError):
         srv.call(lambda: ioc.small.commit({"value": [1, 300]}))
     assert c.get("arr:small", timeout=5).value.tolist() == [7, 8, 9]
+
+
+def test_docs_limits_example(serve, p4p_client):
+    """The example of 'Display and control limits' in docs/pva-server.rst."""
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "pva-server.rst")
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("Display and control limits\n", 1)[1]
+    block = section.split("::\n\n", 1)[1].split("\n\nIn a handler", 1)[0]
+    namespace: dict = {}
+    exec(compile("\n".join(line[4:] for line in block.splitlines()), doc, "exec"), namespace)
+    ioc = namespace["Motor"]("doc:")
+    c = p4p_client(serve(ioc.pvdb))
+    got = c.get("doc:position", timeout=5)
+    assert (got.display.limitHigh, got.display.units, got.control.limitLow) == (10.0, "mm", -5.0)
+    c.put("doc:position", 7.5, timeout=5)
+    assert c.get("doc:position", timeout=5).value == 5.0
+    c.put("doc:position", {"control.limitHigh": 8.0}, timeout=5)
+    c.put("doc:position", 7.5, timeout=5)
+    assert c.get("doc:position", timeout=5).value == 7.5
+
+
+def test_nt_help_is_short():
+    import pydoc
+    text = pydoc.render_doc(nt.NTScalarFloat64, renderer=pydoc.plaintext)
+    assert "FieldDesc(" not in text and len(text) < 3000
+    assert "control: pva.nt.NTControlFloat64" in text and "value: pva._dataclass.Float64" in text
+    # the named sub-structures keep p4p's layout (anonymous structures)
+    assert nt.NTControlFloat64._pva_struct_ == nt.NTScalar("d", control=True).type["control"]
+    assert nt.NTScalarFloat64._pva_struct_ == nt.NTScalar(
+        "d", display=True, control=True, valueAlarm=True).type
