@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Tuple
 
 from ._errors import DecodeError
-from ._introspection import FieldDesc
+from ._introspection import FieldDesc, FieldType
 from ._wire import pack_size, read_size
 
 __all__ = ["BitSet", "encode_bitset", "decode_bitset"]
@@ -119,6 +119,27 @@ class BitSet(set):
                 b += 1
         return BitSet(out)
 
+    def marked(self, desc: FieldDesc) -> "BitSet":
+        """The fields a receiver marks as carried, as pvxs marks them.
+
+        Each set bit (in order) marks its field and, for a structure, the
+        members that are not structures themselves; set bits inside a
+        structure already taken are passed over.  (The text of pvxs's
+        delta format, and p4p's ``changedSet()``, list these.)
+        """
+        spans = _spans(desc)
+        leafy = _leaves(desc)
+        out = set()
+        skip_to = 0
+        for b in sorted(self):
+            if b < skip_to or b >= len(spans):
+                continue
+            out.add(b)
+            span = spans[b]
+            out.update(i for i in range(b + 1, b + span) if leafy[i])
+            skip_to = b + span
+        return _trusted(out)
+
     def covers(self, bit: int, desc: FieldDesc) -> bool:
         """Is ``bit`` set, directly or through one of its parent structures?"""
         return bit in self.expand(desc)
@@ -146,6 +167,17 @@ def _spans(desc: FieldDesc) -> Tuple[int, ...]:
         spans = [desc.num_bits] + [d.num_bits for _, d in desc.descendants]
         res = tuple(spans)
         object.__setattr__(desc, "_spans", res)
+        return res
+
+
+def _leaves(desc: FieldDesc) -> Tuple[bool, ...]:
+    """Per bit: is the field something other than a (plain) sub-structure? (cached)"""
+    try:
+        return desc.__dict__["_leaves"]
+    except KeyError:
+        res = (False,) + tuple(not (d.field_type == FieldType.struct and not d.is_array)
+                               for _, d in desc.descendants)
+        object.__setattr__(desc, "_leaves", res)
         return res
 
 

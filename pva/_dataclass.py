@@ -49,6 +49,8 @@ __all__ = [
     "from_value",
     "fill_dataclass",
     "fields_to_bitset",
+    "as_array",
+    "convert_arrays",
 ]
 
 Int8 = typing.NewType("Int8", int)
@@ -131,8 +133,11 @@ def _default_factory(desc: FieldDesc) -> Any:
     if desc.is_array:
         return list
     if desc.field_type == FieldType.struct:
+        # a sub-structure is an instance too (attribute access, as its
+        # decoded values), of the dataclass registered for its type or of
+        # one made for it on first use
         cls = _dataclass_cache.get(desc)
-        return cls if cls is not None else (lambda: default_value(desc))
+        return cls if cls is not None else (lambda: dataclass_from_field_desc(desc)())
     return None
 
 
@@ -276,10 +281,66 @@ def _fill(obj: Any, value: Dict[str, Any], desc: FieldDesc, base: int, bits: Bit
         child = children[key]
         path = f"{prefix}.{key}" if prefix else key
         if child.field_type == FieldType.struct and not child.is_array and isinstance(v, dict):
-            _fill(getattr(obj, key), v, child, base, bits, bit_of, path)
+            _fill(_member(obj, key), v, child, base, bits, bit_of, path)
         else:
-            setattr(obj, key, v)
+            if child.is_array and child.field_type in _ARRAY_DTYPES:
+                v = as_array(child, v)
+            if isinstance(obj, dict):
+                obj[key] = v
+            else:
+                setattr(obj, key, v)
             bits.add(bit_of[path])
+
+
+def _member(obj: Any, key: str) -> Any:
+    """A member of a structure held as an instance or as a dict."""
+    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+
+
+#: numeric and boolean array fields: the numpy dtype their values are kept in
+_ARRAY_DTYPES = {ft: np.dtype(ft.struct_char) for ft in FieldType
+                 if ft.is_numeric or ft == FieldType.boolean}
+
+
+def as_array(desc: FieldDesc, value: Any) -> Any:
+    """A numeric or boolean array field's value as a numpy array of its type.
+
+    Lists (and arrays of another dtype) are converted here, once, when they
+    are assigned, so that every later encoding sends the array as it is; a
+    contiguous array of the right dtype is kept without a copy.  Values that
+    do not fit the type raise (``OverflowError``, ``ValueError``).
+    """
+    dtype = _ARRAY_DTYPES[desc.field_type]
+    if isinstance(value, np.ndarray) and value.dtype == dtype and value.ndim == 1 and \
+            value.flags.c_contiguous:
+        return value
+    arr = np.ascontiguousarray(value, dtype=dtype)
+    if arr.ndim != 1:
+        raise ValueError(f"an array field holds one dimension, not the shape {arr.shape}")
+    return arr
+
+
+def convert_arrays(instance: Any) -> Any:
+    """Convert the list values of ``instance``'s numeric and boolean array fields
+    (sub-structures included) to numpy arrays with :func:`as_array`; returns it."""
+    _convert(instance, get_pv_structure(instance))
+    return instance
+
+
+def _convert(obj: Any, desc: FieldDesc) -> None:
+    for name, child in desc.fields:
+        v = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+        if v is None:
+            continue
+        if child.is_array and child.field_type in _ARRAY_DTYPES:
+            arr = as_array(child, v)
+            if arr is not v:
+                if isinstance(obj, dict):
+                    obj[name] = arr
+                else:
+                    setattr(obj, name, arr)
+        elif child.field_type == FieldType.struct and not child.is_array:
+            _convert(v, child)
 
 
 def fields_to_bitset(instance: Any, field_dict: Dict[str, Any]) -> BitSet:

@@ -3,25 +3,33 @@
 Theory of operation
 -------------------
 A request such as ``field(value,alarm.severity)record[queueSize=4]`` selects
-fields and sets options.  Grammar accepted (pvxs's grammar, plus the pvData
-forms ``a{b,c}`` and per-field options ``a[k=v]`` that pvAccessCPP accepts)::
+fields and sets options.  Grammar accepted (pvxs's grammar, plus the forms
+pvDataCPP's ``createRequest`` accepts: ``a{b,c}``, per-field options
+``a[k=v]`` and the ``getField``/``putField`` selections of a put-get)::
 
-    request  := entry*
-    entry    := 'field' '(' fields? ')' | 'record' '[' options? ']' | NAME
+    request  := entry ((',')? entry)*
+    entry    := PART '(' fields? ')' | 'record' '[' options? ']' | item
+    PART     := 'field' | 'getField' | 'putField'
     fields   := item (',' item)*
     item     := NAME ('[' options? ']')? ('{' fields? '}')?
     options  := NAME '=' VALUE (',' NAME '=' VALUE)*
     NAME     := [A-Za-z0-9_.]+        VALUE := [^,\\]\\s]+
 
-A bare ``NAME`` at top level is short for ``field(NAME)``; ``a.b`` and
-``a{b}`` are the same selection.  Spaces between tokens are ignored.  Parse
-errors raise :class:`~pva.PVRequestError` carrying the position.
+A bare ``item`` at top level is short for ``field(item)`` (``a{b{c}}`` is
+``field(a{b{c}})``); ``a.b`` and ``a{b}`` are the same selection.  Spaces
+between tokens are ignored; empty items and a repeated name are merged (as
+pvxs does; pvDataCPP refuses a repeated name).  ``getField(...)`` and
+``putField(...)`` select what a put-get reads back and writes; without
+``getField`` the read-back is ``field(...)``'s selection.  Parse errors raise
+:class:`~pva.PVRequestError` carrying the position.
 
 On the wire the request is a structure (as built by pvxs)::
 
     struct {
         struct field { struct a {}  struct b { struct c {} } }
         struct record { struct _options { string queueSize } }
+        struct getField { ... }     # only if given (pvDataCPP's put-get form)
+        struct putField { ... }
     }
 
 Record options are emitted sorted by name (pvxs keeps them in a
@@ -122,19 +130,22 @@ class _Parser:
             if c == close:
                 self.pos += 1
                 return
-            name = self.name()
-            path = f"{prefix}.{name}" if prefix else name
-            req._add_field(path)
-            if self.peek() == "[":
-                self.pos += 1
-                req.field_options.setdefault(path, {}).update(self.options("]"))
-            if self.peek() == "{":
-                self.pos += 1
-                self.fields(req, path, "}")
+            self.item(req, prefix, self.name())
             c = self.peek()
             if c != "," and c != close:
                 found = repr(c) if c else "end of input"
                 raise self.error(f"expected ',' or {close!r}, found {found}")
+
+    def item(self, req: "PVRequest", prefix: str, name: str) -> None:
+        """``name`` (already read), then its ``[options]`` and ``{members}``."""
+        path = f"{prefix}.{name}" if prefix else name
+        req._add_field(path)
+        if self.peek() == "[":
+            self.pos += 1
+            req.field_options.setdefault(path, {}).update(self.options("]"))
+        if self.peek() == "{":
+            self.pos += 1
+            self.fields(req, path, "}")
 
     def parse(self) -> "PVRequest":
         req = PVRequest()
@@ -145,20 +156,24 @@ class _Parser:
             if c in _PUNCT:
                 raise self.error(f"unexpected {c!r}")
             word = self.name("'field(', 'record[' or a field name")
-            if word == "field" and self.peek() == "(":
+            if word in _PARTS and self.peek() == "(":
                 self.pos += 1
-                self.fields(req, "", ")")
+                self.fields(req._part(word), "", ")")
             elif word == "record":
                 if self.peek() != "[":
                     raise self.error("expected '[' after 'record'")
                 self.pos += 1
                 req.record_options.update(self.options("]"))
-            elif word == "field":
-                raise self.error("expected '(' after 'field'")
+            elif word in _PARTS:
+                raise self.error(f"expected '(' after {word!r}")
             else:
-                req._add_field(word)
+                self.item(req, "", word)
             if self.peek() == ",":
                 self.pos += 1
+
+
+#: the field selections of a request: its own, and a put-get's two (pvDataCPP)
+_PARTS = ("field", "getField", "putField")
 
 
 class PVRequest:
@@ -173,6 +188,12 @@ class PVRequest:
     field_options : dict, optional
         Per-field options (pvData form ``field(value[k=v])``), keyed by
         dotted field name.
+
+    Attributes
+    ----------
+    get_field, put_field : PVRequest or None
+        The ``getField(...)`` / ``putField(...)`` selections of a put-get
+        request (pvDataCPP's form), as requests of their own; None if absent.
 
     Examples
     --------
@@ -198,6 +219,23 @@ class PVRequest:
         self.field_options: Dict[str, Dict[str, str]] = {
             k: {kk: _option_str(vv) for kk, vv in v.items()} for k, v in (field_options or {}).items()
         }
+        self.get_field: Optional[PVRequest] = None
+        self.put_field: Optional[PVRequest] = None
+
+    def _part(self, name: str) -> "PVRequest":
+        """The request holding the selection ``name`` (``field``: this one)."""
+        if name == "field":
+            return self
+        attr = "get_field" if name == "getField" else "put_field"
+        part = getattr(self, attr)
+        if part is None:
+            part = PVRequest()
+            setattr(self, attr, part)
+        return part
+
+    def for_get(self) -> "PVRequest":
+        """The selection a put-get reads back: ``getField(...)``, else this request."""
+        return self.get_field if self.get_field is not None else self
 
     # ---- construction -----------------------------------------------
     @classmethod
@@ -273,6 +311,9 @@ class PVRequest:
         text = "field(" + ",".join(fmt(self.tree, "")) + ")"
         if self.record_options:
             text += "record[" + ",".join(f"{k}={v}" for k, v in self.record_options.items()) + "]"
+        for name, part in (("getField", self.get_field), ("putField", self.put_field)):
+            if part is not None:
+                text += name + str(part)[len("field"):]
         return text
 
     def __repr__(self) -> str:
@@ -281,12 +322,29 @@ class PVRequest:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PVRequest):
             return NotImplemented
-        return (self.tree, self.record_options, self.field_options) == (
-            other.tree, other.record_options, other.field_options)
+        return (self.tree, self.record_options, self.field_options, self.get_field,
+                self.put_field) == (other.tree, other.record_options, other.field_options,
+                                    other.get_field, other.put_field)
 
     # ---- wire structure ---------------------------------------------
     def to_structure(self) -> Tuple[FieldDesc, Dict[str, Any]]:
         """The request as ``(FieldDesc, value)`` ready to be encoded."""
+        fdesc, fvalue = self._selection_structure()
+        members = [("field", fdesc)]
+        value: Dict[str, Any] = {"field": fvalue}
+        if self.record_options:
+            od, ov = _options_struct(self.record_options)
+            members.append(("record", FieldDesc.struct([("_options", od)])))
+            value["record"] = {"_options": ov}
+        for name, part in (("getField", self.get_field), ("putField", self.put_field)):
+            if part is not None:
+                pdesc, pvalue = part._selection_structure()
+                members.append((name, pdesc))
+                value[name] = pvalue
+        return FieldDesc.struct(members), value
+
+    def _selection_structure(self) -> Tuple[FieldDesc, Dict[str, Any]]:
+        """The ``field`` member: one empty structure per selected name."""
         def build(node: Tree, prefix: str) -> Tuple[FieldDesc, Dict[str, Any]]:
             members = []
             value: Dict[str, Any] = {}
@@ -301,15 +359,7 @@ class PVRequest:
                 members.append((name, d))
                 value[name] = v
             return FieldDesc.struct(members), value
-
-        fdesc, fvalue = build(self.tree, "")
-        members = [("field", fdesc)]
-        value: Dict[str, Any] = {"field": fvalue}
-        if self.record_options:
-            od, ov = _options_struct(self.record_options)
-            members.append(("record", FieldDesc.struct([("_options", od)])))
-            value["record"] = {"_options": ov}
-        return FieldDesc.struct(members), value
+        return build(self.tree, "")
 
     @classmethod
     def from_structure(cls, desc: Optional[FieldDesc], value: Optional[Dict[str, Any]]) -> "PVRequest":
@@ -318,26 +368,30 @@ class PVRequest:
         if desc is None or desc.field_type != FieldType.struct:
             return req
         value = value or {}
-        fdesc = desc.children.get("field")
-        if fdesc is not None and fdesc.field_type == FieldType.struct and not fdesc.is_array:
-            def walk(d: FieldDesc, v: Dict[str, Any], prefix: str) -> None:
-                for name, child in d.fields:
-                    if child.field_type != FieldType.struct or child.is_array:
-                        continue
-                    cv = v.get(name) or {}
-                    if name == "_options":
-                        req.field_options[prefix] = _options_from(child, cv)
-                        continue
-                    path = f"{prefix}.{name}" if prefix else name
-                    req._add_field(path)
-                    walk(child, cv, path)
-            walk(fdesc, value.get("field") or {}, "")
+        for name in _PARTS:
+            fdesc = desc.children.get(name)
+            if fdesc is not None and fdesc.field_type == FieldType.struct and not fdesc.is_array:
+                req._part(name)._read_selection(fdesc, value.get(name) or {})
         rdesc = desc.children.get("record")
         if rdesc is not None and rdesc.field_type == FieldType.struct:
             odesc = rdesc.children.get("_options")
             if odesc is not None and odesc.field_type == FieldType.struct:
                 req.record_options = _options_from(odesc, (value.get("record") or {}).get("_options") or {})
         return req
+
+    def _read_selection(self, fdesc: FieldDesc, fvalue: Dict[str, Any]) -> None:
+        def walk(d: FieldDesc, v: Dict[str, Any], prefix: str) -> None:
+            for name, child in d.fields:
+                if child.field_type != FieldType.struct or child.is_array:
+                    continue
+                cv = v.get(name) or {}
+                if name == "_options":
+                    self.field_options[prefix] = _options_from(child, cv)
+                    continue
+                path = f"{prefix}.{name}" if prefix else name
+                self._add_field(path)
+                walk(child, cv, path)
+        walk(fdesc, fvalue, "")
 
     def encode(self, order: str = "<", cache: Optional[IntrospectionCache] = None) -> bytes:
         """Type description + value, as sent in an INIT request."""

@@ -449,24 +449,53 @@ _ANNOTATIONS = {
 }
 
 
-def _make_nt_dataclasses(suffix: str, ft: FieldType, array: bool) -> Tuple[type, type]:
+def _meta_dataclasses(suffix: str, ft: FieldType) -> Dict[str, type]:
+    """Named dataclasses for the display / control / valueAlarm members of
+    NTScalar(Array)<suffix> (their structures keep the empty type id)."""
+    out: Dict[str, type] = {}
+    for name, desc in _meta_fields(ft, True, True, True, False):
+        cls_name = "NT" + name[0].upper() + name[1:] + suffix
+        annotations = {m: _ANNOTATIONS.get(d.field_type, d) if not d.is_array else d
+                       for m, d in desc.fields}
+        cls = pva_dataclass(type(cls_name, (), {"__annotations__": annotations,
+                                                "__doc__": f"``{name}`` of NTScalar{suffix}."}),
+                            name="")
+        cls.__module__ = __name__
+        assert cls._pva_struct_ == desc
+        out[name] = cls
+    return out
+
+
+def _make_nt_dataclasses(suffix: str, ft: FieldType, array: bool) -> Tuple[type, ...]:
     base_name = ("NTScalarArray" if array else "NTScalar") + suffix
     full_desc = NTScalar(ft, display=True, control=True, valueAlarm=True, _array=array).type
+    meta = _META.setdefault(ft, _meta_dataclasses(suffix, ft))
     annotations: Dict[str, Any] = {}
     for name, desc in full_desc.fields:
         if name == "alarm":
             annotations[name] = NTAlarm
         elif name == "timeStamp":
             annotations[name] = NTTimestamp
+        elif name == "value":
+            annotations[name] = List[_ANNOTATIONS[ft]] if array else _ANNOTATIONS[ft]
         else:
-            annotations[name] = desc
+            annotations[name] = meta[name]
     base_ann = {k: annotations[k] for k in ("value", "alarm", "timeStamp")}
-    base = pva_dataclass(type(base_name + "Base", (), {"__annotations__": base_ann}),
-                         name=full_desc.type_id)
-    full = pva_dataclass(type(base_name, (), {"__annotations__": annotations}),
-                         name=full_desc.type_id)
+    doc = (f"``{full_desc.type_id}`` of {_ANNOTATIONS[ft].__name__}"
+           f"{' elements' if array else ''}: ")
+    base = pva_dataclass(type(base_name + "Base", (), {
+        "__annotations__": base_ann, "__doc__": doc + "value, alarm, timeStamp."}),
+        name=full_desc.type_id)
+    full = pva_dataclass(type(base_name, (), {
+        "__annotations__": annotations,
+        "__doc__": doc + ", ".join(annotations) + " (p4p's full layout)."}),
+        name=full_desc.type_id)
+    assert full._pva_struct_ == full_desc
     base.__module__ = full.__module__ = __name__
-    return base, full
+    return (base, full) + tuple(c for c in meta.values() if c.__name__ not in globals())
+
+
+_META: Dict[FieldType, Dict[str, type]] = {}
 
 
 _SUFFIX = {
@@ -478,8 +507,7 @@ _SUFFIX = {
 
 for _ft, _suffix in _SUFFIX.items():
     for _array in (False, True):
-        _b, _f = _make_nt_dataclasses(_suffix, _ft, _array)
-        globals()[_b.__name__] = _b
-        globals()[_f.__name__] = _f
-        __all__ += [_b.__name__, _f.__name__]
-del _ft, _suffix, _array, _b, _f
+        for _cls in _make_nt_dataclasses(_suffix, _ft, _array):
+            globals()[_cls.__name__] = _cls
+            __all__.append(_cls.__name__)
+del _ft, _suffix, _array, _cls

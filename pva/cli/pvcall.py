@@ -1,33 +1,42 @@
 """pvcall: call an RPC service.  ``pvcall name [arg=value ...]``
 
-The arguments go in an NTURI query as strings (as pvxs's and p4p's tools send them).
+The arguments go in an NTURI query as strings (as pvxs's ``pvxcall`` and
+p4p's tools send them); the result is printed in pvxs's tree form (``-M``
+for one line).
 """
 from __future__ import annotations
 
 import sys
 
 from .. import nt
-from ._options import mode_of, parse_assignments, parser, run, show
+from ._format import format_tree
+from ._options import EXIT_ERROR, output_format, parser, run, show
 
 __all__ = ["main"]
 
 
 def _call(args, ctx) -> int:
-    kws = parse_assignments(args.args)
-    if kws is None:
-        print("arguments must be name=value", file=sys.stderr)
-        return 2
-    kws = {k: v if isinstance(v, str) else str(v) for k, v in kws.items()}
+    keys = []
+    for item in args.args:
+        k, sep, _ = item.partition("=")
+        if not sep:
+            print(f"Error: expected <fld>=<value> not \"{item}\"", file=sys.stderr)
+            return EXIT_ERROR
+        if k in keys:
+            print(f"Error: duplicate argument name {k}", file=sys.stderr)
+            return EXIT_ERROR
+        keys.append(k)
+    kws = dict(item.split("=", 1) for item in args.args)
     uri = nt.NTURI([(k, "s") for k in kws])
-    arg = (uri.type, uri.wrap(args.name, kws))
-    result = ctx.rpc(args.name, arg, args.request, args.timeout)
-    print(show(result, "raw" if mode_of(args) == "nt" and not _is_nt(result) else mode_of(args)))
+    result = ctx.rpc(args.name, (uri.type, uri.wrap(args.name, kws)), args.request,
+                     args.timeout)
+    if args.mode is not None:
+        sys.stdout.write(show(args.name, result, output_format(args)))
+    elif getattr(result, "type", None) is not None:
+        sys.stdout.write(format_tree(result.type, result))
+    elif result is not None:
+        print(repr(result))
     return 0
-
-
-def _is_nt(v) -> bool:
-    t = getattr(v, "type", None)
-    return t is not None and t.type_id.startswith(("epics:nt/NTScalar", "epics:nt/NTEnum"))
 
 
 def main(argv=None) -> None:

@@ -190,13 +190,13 @@ class Value(dict):
 
     @property
     def changed_fields(self) -> List[str]:
-        """Names of the fields in :attr:`changed` (``''`` is the whole structure)."""
+        """Names of the fields this value carried, in order: each changed
+        field, and every member of a changed structure (what p4p's
+        ``changedSet()`` gives; a full value lists all its fields)."""
         if self.changed is None or self.type is None:
             return []
-        bits = set(self.changed)
-        out = [""] if 0 in bits else []
-        out += [p for p, b in self.type.bit_of.items() if b in bits and p]
-        return out
+        marked = BitSet(self.changed).marked(self.type)
+        return [p for p, b in self.type.bit_of.items() if b in marked and p]
 
     def __repr__(self) -> str:
         tid = self.type.type_id if self.type is not None else ""

@@ -8,8 +8,8 @@ from .cli import ioc_arg_parser, run, template_arg_parser
 from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError,
                      DataWrapperBase, ServerStatus, value_instance, wrap_pvdb)
 from .config import ServerConfig, ServerLimits
-from .group import (DataclassOverlayInstance, GroupDataWrapper, PVAGroup, PVAGroupMeta,
-                    ServerRPC, WriteUpdate, pvaproperty, verify_getter, verify_putter,
+from .group import (DataclassOverlayInstance, GroupDataWrapper, NTURIArguments, PVAGroup,
+                    PVAGroupMeta, ServerRPC, WriteUpdate, pvaproperty, verify_getter, verify_putter,
                     verify_processor, verify_rpc_call, verify_shutdown, verify_startup)
 from .server import AsyncioAsyncLayer, Context, ServerCircuit, start_server
 from .._dataclass import pva_dataclass
@@ -20,7 +20,7 @@ __all__ = [
     "AuthOperation", "AuthenticationError", "DatabaseDefinitionError", "DataWrapperBase",
     "ServerStatus", "wrap_pvdb", "value_instance",
     "PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
-    "DataclassOverlayInstance", "ServerRPC", "verify_getter", "verify_putter",
+    "DataclassOverlayInstance", "NTURIArguments", "ServerRPC", "verify_getter", "verify_putter",
     "verify_rpc_call", "verify_startup", "verify_shutdown", "verify_processor",
     "ioc_arg_parser", "template_arg_parser", "pva_dataclass",
 ]

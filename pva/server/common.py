@@ -33,15 +33,16 @@ from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet
-from .._dataclass import (dataclass_from_field_desc, fill_dataclass, from_value,
-                          get_pv_structure, is_pva_dataclass_instance, pva_dataclass)
+from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_dataclass,
+                          from_value, get_pv_structure, is_pva_dataclass_instance,
+                          pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._values import DataWithBitSet, FieldDescAndData, Status
 
 __all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
            "DataWrapperBase", "ServerStatus", "snapshot", "wrap_pvdb", "value_instance",
-           "error_status", "timestamp_changes"]
+           "error_status", "log_handler_error", "timestamp_changes"]
 
 log = logging.getLogger("pva.server")
 
@@ -79,16 +80,51 @@ def error_status(ex: BaseException) -> Status:
     return Status.create_error(f"{type(ex).__name__}: {text}" if text else type(ex).__name__)
 
 
+def log_handler_error(circuit: Any, what: str, name: str, ex: BaseException) -> None:
+    """Log the exception a handler raised for ``what`` (``"put"``, ...) on PV ``name``.
+
+    A refusal the server API defines (:class:`AuthenticationError`,
+    ``NotImplementedError``) is logged at DEBUG level; anything else at
+    WARNING with its traceback, so a failing putter or getter shows on the
+    server and not only in the client's error message.
+    """
+    if isinstance(ex, (AuthenticationError, NotImplementedError)):
+        log.debug("%s: %s of %s refused: %s", circuit, what, name, ex)
+    else:
+        log.warning("%s: %s of %s failed: %s", circuit, what, name, error_status(ex).message,
+                    exc_info=ex)
+
+
+def _time_stamp_of(desc: FieldDesc) -> Optional[FieldDesc]:
+    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None (cached)."""
+    try:
+        return desc.__dict__["_time_stamp_member"]
+    except KeyError:
+        pass
+    ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
+    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
+            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+        ts = None
+    object.__setattr__(desc, "_time_stamp_member", ts)
+    return ts
+
+
 def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:
     """``{'timeStamp': {...}}`` set to ``when`` (default now) if ``desc`` has a
     ``time_t``-like ``timeStamp`` field, else ``{}``."""
-    ts = desc.children.get("timeStamp")
-    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
-            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+    if _time_stamp_of(desc) is None:
         return {}
     now = time.time() if when is None else when
-    sec = int(now)
-    return {"timeStamp": {"secondsPastEpoch": sec, "nanoseconds": int((now - sec) * 1e9)}}
+    sec = int(now // 1)
+    return {"timeStamp": {"secondsPastEpoch": sec,
+                          "nanoseconds": min(int((now - sec) * 1e9), 999999999)}}
+
+
+def _unset_time_stamp(data: Any) -> bool:
+    ts = getattr(data, "timeStamp", None)
+    if isinstance(ts, dict):
+        return not ts.get("secondsPastEpoch") and not ts.get("nanoseconds")
+    return not getattr(ts, "secondsPastEpoch", 1) and not getattr(ts, "nanoseconds", 1)
 
 
 def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
@@ -124,6 +160,18 @@ def _snapshot_plan(desc: FieldDesc) -> tuple:
     return plan
 
 
+def _time_stamp_bits(desc: FieldDesc) -> frozenset:
+    """Bit numbers of ``timeStamp`` and its members (cached)."""
+    try:
+        return desc.__dict__["_time_stamp_bits"]
+    except KeyError:
+        pass
+    bits = frozenset(bit for path, bit in desc.bit_of.items()
+                     if path == "timeStamp" or path.startswith("timeStamp."))
+    object.__setattr__(desc, "_time_stamp_bits", bits)
+    return bits
+
+
 def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:
     """A pva dataclass instance from an instance, or from ``desc`` + a dict."""
     if is_pva_dataclass_instance(value):
@@ -141,13 +189,17 @@ class DataWrapperBase:
     name : str
         The associated name of the data.
     data : pva dataclass instance
-        The dataclass holding the data.
+        The dataclass holding the data.  Lists in its numeric and boolean
+        array fields are converted to numpy arrays here, and so are those
+        of every later :meth:`commit`, so that reads send them as they are.
     """
 
     def __init__(self, name: str, data: Any):
         self.name = name
-        self.data = data
+        self.data = convert_arrays(data)    # lists to numpy arrays, once
         self._subscribers: set = set()
+        if _time_stamp_of(self.structure) is not None and _unset_time_stamp(data):
+            fill_dataclass(data, timestamp_changes(self.structure))   # served from now on
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
@@ -202,7 +254,11 @@ class DataWrapperBase:
         self._subscribers.discard(sub)
 
     async def commit(self, changes: dict) -> None:
-        """Apply a nested dict of ``changes`` to the data and publish them."""
+        """Apply a nested dict of ``changes`` to the data and publish them.
+
+        Changes that do not set ``timeStamp`` (of a structure that has a
+        ``time_t`` one) are stamped with the current time (see :meth:`post`).
+        """
         changed = fill_dataclass(self.data, changes)
         await self._publish(changed)
 
@@ -210,8 +266,21 @@ class DataWrapperBase:
         self.post(changed_bitset)
 
     def post(self, changed_bitset: BitSet) -> None:
-        """Publish fields of ``self.data`` already changed in place."""
-        if not changed_bitset or not self._subscribers:
+        """Publish fields of ``self.data`` already changed in place.
+
+        If the changed fields leave out a ``time_t`` ``timeStamp``, it is set
+        to the current time and published with them, as p4p's
+        ``SharedPV.post`` of a normative type and a processed IOC record do.
+        """
+        if not changed_bitset:
+            return
+        desc = self.structure
+        if _time_stamp_of(desc) is not None:
+            ts_bits = _time_stamp_bits(desc)
+            if 0 not in changed_bitset and ts_bits.isdisjoint(changed_bitset):
+                changed_bitset = BitSet(changed_bitset) | fill_dataclass(
+                    self.data, timestamp_changes(desc))
+        if not self._subscribers:
             return
         snap = snapshot(self.structure, self.data)
         for sub in list(self._subscribers):

@@ -35,13 +35,16 @@ import os
 import socket
 import time
 import types
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
 
 from .. import nt
 from .._dataclass import (dataclass_from_field_desc, from_value, get_pv_structure,
                           is_pva_dataclass, is_pva_dataclass_instance, pva_dataclass)
-from .._introspection import FieldType
+from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._values import DataWithBitSet, FieldDescAndData
 from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError,
@@ -50,7 +53,8 @@ from .common import (AuthenticationError, AuthOperation, DatabaseDefinitionError
 __all__ = ["PVAGroup", "PVAGroupMeta", "pvaproperty", "WriteUpdate", "GroupDataWrapper",
            "DataclassOverlayInstance", "ServerRPC", "SignatureDefinitionError",
            "verify_getter", "verify_putter", "verify_rpc_call", "verify_startup",
-           "verify_shutdown", "verify_processor", "expand_macros"]
+           "verify_shutdown", "verify_processor", "expand_macros", "NTURIArguments",
+           "rpc_argument"]
 
 module_logger = logging.getLogger(__name__)
 
@@ -95,14 +99,19 @@ class DataclassOverlayInstance:
     """A view of a dataclass instance that records attribute writes as changes.
 
     Reads return the pending change if there is one, else the instance's value;
-    sub-structures are overlays too, their changes nested dicts.
+    sub-structures are overlays too, their changes nested dicts.  Members read
+    and write as attributes or as items (``instance.control.limitLow`` or
+    ``instance.control["limitLow"]``); a sub-structure held as a plain dict
+    is read the same way.
     """
 
     __slots__ = ("_instance_", "_struct_", "_changes_", "_subs_", "_owner_")
 
-    def __init__(self, instance: Any, *, owner: Any = None, changes: Optional[dict] = None):
+    def __init__(self, instance: Any, *, owner: Any = None, changes: Optional[dict] = None,
+                 struct: Optional[FieldDesc] = None):
         object.__setattr__(self, "_instance_", instance)
-        object.__setattr__(self, "_struct_", get_pv_structure(instance))
+        object.__setattr__(self, "_struct_",
+                           struct if struct is not None else get_pv_structure(instance))
         object.__setattr__(self, "_changes_", {} if changes is None else changes)
         object.__setattr__(self, "_subs_", {})
         object.__setattr__(self, "_owner_", owner)
@@ -111,7 +120,16 @@ class DataclassOverlayInstance:
         return f"<overlay of {self._instance_!r} changes={self._changes_!r}>"
 
     def __dir__(self):
-        return dir(self._instance_)
+        return list(self._struct_.children)
+
+    def _current(self, attr: str) -> Any:
+        inst = self._instance_
+        if isinstance(inst, dict):
+            try:
+                return inst[attr]
+            except KeyError:
+                raise AttributeError(attr) from None
+        return getattr(inst, attr)
 
     def __getattr__(self, attr: str) -> Any:
         children = self._struct_.children
@@ -122,15 +140,15 @@ class DataclassOverlayInstance:
                 sub = self._subs_.get(attr)
                 if sub is None or sub._changes_ is not pending and pending is not None:
                     changes = pending if pending is not None else {}
-                    sub = DataclassOverlayInstance(getattr(self._instance_, attr),
-                                                   owner=self._owner_, changes=changes)
+                    sub = DataclassOverlayInstance(self._current(attr), owner=self._owner_,
+                                                   changes=changes, struct=child)
                     self._subs_[attr] = sub
                     if pending is None:
                         self._changes_[attr] = changes
                 return sub
         if attr in self._changes_:
             return self._changes_[attr]
-        return getattr(self._instance_, attr)
+        return self._current(attr)
 
     def __setattr__(self, attr: str, value: Any) -> None:
         if attr in self._struct_.children:
@@ -140,6 +158,8 @@ class DataclassOverlayInstance:
             elif is_pva_dataclass_instance(value):
                 value = _as_dict(value)
             self._changes_[attr] = value
+        elif isinstance(self._instance_, dict):
+            raise AttributeError(f"{attr!r} is not a member of this structure")
         else:
             setattr(self._instance_, attr, value)
 
@@ -147,15 +167,31 @@ class DataclassOverlayInstance:
         self._subs_.pop(attr, None)
         self._changes_.pop(attr, None)
 
+    def _member_name(self, key: str) -> str:
+        if key not in self._struct_.children:
+            raise KeyError(key)
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, self._member_name(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, self._member_name(key), value)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._struct_.children
+
 
 def _as_dict(obj: Any) -> Dict[str, Any]:
     desc = get_pv_structure(obj)
     out = {}
     for name, child in desc.fields:
         v = getattr(obj, name)
-        if child.field_type == FieldType.struct and not child.is_array and \
-                is_pva_dataclass_instance(v):
-            v = _as_dict(v)
+        if child.field_type == FieldType.struct and not child.is_array:
+            if is_pva_dataclass_instance(v):
+                v = _as_dict(v)
+            elif isinstance(v, dict):
+                v = copy.deepcopy(v)
         out[name] = v
     return out
 
@@ -337,12 +373,73 @@ class GroupDataWrapper(DataWrapperBase):
     async def call(self, request: PVRequest, data: FieldDescAndData) -> Any:
         if self.user_call is None:
             raise NotImplementedError(f"{self.name} does not support RPC")
-        arg = data.data
-        if data.interface is not None and data.interface.field_type == FieldType.struct \
-                and isinstance(arg, dict):
-            arg = from_value(dataclass_from_field_desc(data.interface), arg)
+        arg = rpc_argument(data)
         async with self() as overlay:
             return await self.user_call(overlay, arg)
+
+
+def rpc_argument(data: FieldDescAndData) -> Any:
+    """The argument an RPC handler receives for a request's ``data``.
+
+    A structure becomes an instance of its pva dataclass; an ``NTURI`` (what
+    ``pvcall``, p4p's ``rpcproxy`` and pvxs send) becomes an
+    :class:`NTURIArguments`, whose query arguments read as attributes.
+    """
+    arg = data.data
+    desc = data.interface
+    if desc is None or desc.field_type != FieldType.struct or not isinstance(arg, dict):
+        return arg
+    instance = from_value(dataclass_from_field_desc(desc), arg)
+    if nt.builder_for(desc.type_id) is nt.NTURI and "query" in desc.children:
+        return NTURIArguments(instance)
+    return instance
+
+
+class NTURIArguments(Mapping):
+    """The arguments of an RPC call made with an ``epics:nt/NTURI`` request.
+
+    ``args.x`` and ``args["x"]`` are the query argument ``x`` (as the client
+    typed it: strings from ``pvcall``, numbers from p4p's ``rpcproxy``);
+    ``args.scheme``, ``args.authority``, ``args.path`` and ``args.query`` are
+    the NTURI's own fields (an argument named like one of them is read as an
+    item).  As a mapping it holds the query arguments, so
+    ``handler(**args)`` passes them as keywords, as p4p's ``NTURIDispatcher``
+    does.
+    """
+
+    __slots__ = ("_uri",)
+    _OWN = ("scheme", "authority", "path", "query")
+
+    def __init__(self, uri: Any):
+        object.__setattr__(self, "_uri", uri)
+
+    def __getattr__(self, attr: str) -> Any:
+        uri = object.__getattribute__(self, "_uri")
+        if attr in NTURIArguments._OWN:
+            return getattr(uri, attr, "" if attr != "query" else None)
+        try:
+            return self[attr]
+        except KeyError:
+            raise AttributeError(f"the RPC request has no argument {attr!r} "
+                                 f"(arguments: {', '.join(self) or 'none'})") from None
+
+    def __getitem__(self, key: str) -> Any:
+        query = self._uri.query
+        if isinstance(query, dict):
+            return query[key]
+        if key not in get_pv_structure(query).children:
+            raise KeyError(key)
+        return getattr(query, key)
+
+    def __iter__(self):
+        query = self._uri.query
+        return iter(query if isinstance(query, dict) else get_pv_structure(query).children)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"NTURIArguments(path={self.path!r}, {dict(self)!r})"
 
 
 @dataclasses.dataclass
@@ -475,6 +572,11 @@ class PVAGroupMeta(type):
         return cls
 
 
+#: numpy dtype (native order) -> NTScalarArray dataclass of that element type
+_NT_ARRAY_BY_DTYPE = {np.dtype(ft.struct_char): getattr(nt, "NTScalarArray" + suffix)
+                      for ft, suffix in nt._SUFFIX.items() if ft != FieldType.string}
+
+
 class PVAGroup(metaclass=PVAGroupMeta):
     """Class which groups a set of PVs for a high-level server.
 
@@ -517,17 +619,30 @@ class PVAGroup(metaclass=PVAGroupMeta):
             return copy.deepcopy(value)
         if is_pva_dataclass(value):
             return value(**prop.cls_kwargs)
+        if isinstance(value, np.ndarray):
+            return self._array_instance(attr, value, prop)
         if isinstance(value, (list, tuple)):
             if not value:
                 raise DatabaseDefinitionError(f"{attr}: an empty list has no element type")
             cls = self.array_type_map[type(value[0])]
-            return cls(value=list(value), **prop.cls_kwargs)
+            return cls(value=list(value), **prop.cls_kwargs)   # numpy: see DataWrapperBase
         try:
             cls = self.type_map[type(value)]
         except KeyError:
             raise DatabaseDefinitionError(
                 f"{attr}: cannot serve a value of type {type(value).__name__}") from None
         return cls(value=value, **prop.cls_kwargs)
+
+    def _array_instance(self, attr: str, value: np.ndarray, prop: pvaproperty) -> Any:
+        """An NTScalarArray of the array's own element type (a copy of the array)."""
+        native = value.dtype.newbyteorder("=")
+        cls = _NT_ARRAY_BY_DTYPE.get(native)
+        if cls is None or value.ndim != 1:
+            what = f"dtype {value.dtype}" if cls is None else f"shape {value.shape}"
+            raise DatabaseDefinitionError(
+                f"{attr}: an NTScalarArray holds a one-dimensional numeric or bool array, "
+                f"not {what} (images: nt.NTNDArray)")
+        return cls(value=np.array(value, dtype=native), **prop.cls_kwargs)
 
     def _create_pv(self, attr: str, prop: pvaproperty) -> GroupDataWrapper:
         value = self._instantiate_value_from_pvaproperty(attr, prop)

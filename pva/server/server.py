@@ -73,7 +73,8 @@ from .._values import DataWithBitSet, FieldDescAndData, Status
 from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
 from .array_ops import on_array
-from .common import AuthOperation, DataWrapperBase, error_status, snapshot, wrap_pvdb
+from .common import (AuthOperation, DataWrapperBase, error_status, log_handler_error, snapshot,
+                     wrap_pvdb)
 
 __all__ = ["Context", "ServerCircuit", "start_server", "run", "AsyncioAsyncLayer"]
 
@@ -138,6 +139,12 @@ def _request_mask(request: PVRequest, desc) -> BitSet:
     mask = _compute_request_mask(request, desc)
     _MASK_CACHE[key] = (request, mask)    # keeps ``request`` alive: ids stay unique
     return mask
+
+
+def _get_mask(op: "_Op") -> BitSet:
+    """What a put-get reads back: the request's ``getField(...)`` if it has one."""
+    get = op.request.for_get()
+    return op.mask if get is op.request else _request_mask(get, op.desc)
 
 
 def _compute_request_mask(request: PVRequest, desc) -> BitSet:
@@ -783,7 +790,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: read of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "read", op.entry.name, ex)
             error = ChannelGetResponse(op.ioid, _error(ex), sub)
             self._reply(error, lambda status: ChannelGetResponse(op.ioid, status, sub))
         else:
@@ -827,7 +834,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: put to %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "put", op.entry.name, ex)
             self._reply(err(_error(ex)), err)
         else:
             self._reply_ok(op, sub, data, ChannelPutResponse)
@@ -879,11 +886,11 @@ class ServerCircuit(asyncio.BufferedProtocol):
                     await op.entry.write(update)
                 data = await op.entry.read(op.request)
                 reply = ChannelPutGetResponse(op.ioid, _OK, sub, get_structure_if=op.desc,
-                                              pv_data=DataWithBitSet(data, op.mask))
+                                              pv_data=DataWithBitSet(data, _get_mask(op)))
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: put-get of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "put-get", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)
@@ -913,7 +920,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: process of %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "process", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)
@@ -940,7 +947,7 @@ class ServerCircuit(asyncio.BufferedProtocol):
         except asyncio.CancelledError:
             raise
         except Exception as ex:
-            log.debug("%s: RPC to %s failed", self, op.entry.name, exc_info=True)
+            log_handler_error(self, "RPC", op.entry.name, ex)
             reply = err(_error(ex))
         self._reply(reply, err)
         self._finish(op, sub)

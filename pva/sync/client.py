@@ -78,7 +78,11 @@ class Context:
             raise RuntimeError("a synchronous call from the client's own event loop thread")
         fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
         wait = None if timeout is None else timeout + _MARGIN
-        return fut.result(wait)
+        try:
+            return fut.result(wait)
+        except BaseException:
+            fut.cancel()        # interrupted (Ctrl-C) or timed out: stop the operation too
+            raise
 
     def _tmo(self, timeout: Optional[float]) -> float:
         return self.timeout if timeout is None else timeout
@@ -96,6 +100,7 @@ class Context:
         self.closed = True
         try:
             self._call(self._ctx.close(), 10)
+            self._call(_finish_tasks(), 10)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
@@ -191,6 +196,16 @@ class Context:
         """Yield monitor items; ``timeout`` bounds the wait for each item."""
         yield from _monitor_items(self, name, request, timeout, timeout, maximum_events,
                                   lambda sub: "no monitor update")
+
+
+async def _finish_tasks() -> None:
+    """Cancel and wait for the loop's other tasks (operations a Ctrl-C left),
+    so the loop stops with none pending."""
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class SyncSubscription:

@@ -27,6 +27,16 @@ from pva import (FieldDesc, FieldType, LocalProtocolError, PVRequest,
     ("field(value)record[process=true,block=false]", "field(value)record[process=true,block=false]"),
     ("record[]field()", "field()"),
     ("record[ackAny=50%,pipeline=true]", "field()record[ackAny=50%,pipeline=true]"),
+    # forms of pvDataCPP's createRequest
+    ("record[]field()getField()putField()", "field()getField()putField()"),
+    ("record[a=b,x=y]field(a) putField(a),getField(a)",
+     "field(a)record[a=b,x=y]getField(a)putField(a)"),
+    ("putField(value)getField(value,alarm)", "field()getField(value,alarm)putField(value)"),
+    ("a{b{c{d}}}", "field(a.b.c.d)"),
+    ("value[x=y],alarm", "field(value[x=y],alarm)"),
+    ("field(a.b[x=y]{c.d[x=y]})", "field(a.b[x=y],a.b.c.d[x=y])"),
+    ("record [ process = true ] field ( alarm , timeStamp [ shareData = true ] )",
+     "field(alarm,timeStamp[shareData=true])record[process=true]"),
 ])
 def test_parse_and_format(text, canonical):
     req = PVRequest.parse(text)
@@ -47,6 +57,9 @@ def test_parse_and_format(text, canonical):
     ("field(a..b)", 6, "invalid field name"),
     ("field(a{b)", 9, "expected ',' or '}'"),
     ("field(#)", 6, "expected a field name"),
+    ("getField value", 9, "expected '\\(' after 'getField'"),
+    ("putField(a", 10, "expected ',' or '\\)'"),
+    ("a{b", 3, "expected ',' or '}'"),
 ])
 def test_parse_errors_carry_position(text, position, match):
     with pytest.raises(PVRequestError, match=match) as info:
@@ -89,6 +102,37 @@ def test_wire_round_trip(fields, options, order):
     back, off = PVRequest.decode(req.encode(order), 0, order)
     assert back == req and off == len(req.encode(order))
     assert PVRequest.parse(str(req)) == req
+
+
+def _paths(desc, prefix=""):
+    for name, child in desc.fields:
+        path = f"{prefix}.{name}" if prefix else name
+        yield path
+        yield from _paths(child, path)
+
+
+def test_put_get_selections_on_the_wire():
+    """The members pvDataCPP's createRequest builds for a put-get request."""
+    text = ("record[process=true,xxx=yyy]putField(power.value)"
+            "getField(alarm,timeStamp,power{value,alarm},ps0{alarm,current{value,alarm}})")
+    req = PVRequest.parse(text)
+    desc, value = req.to_structure()
+    paths = set(_paths(desc))
+    for path in ("record._options.process", "record._options.xxx", "putField.power.value",
+                 "getField.alarm", "getField.timeStamp", "getField.power.value",
+                 "getField.power.alarm", "getField.ps0.alarm", "getField.ps0.current.value",
+                 "getField.ps0.current.alarm"):
+        assert path in paths, path
+    assert [n for n, _ in desc.fields] == ["field", "record", "getField", "putField"]
+    assert not desc.children["field"].fields
+    assert value["record"]["_options"] == {"process": "true", "xxx": "yyy"}
+    for order in "<>":
+        back, _ = PVRequest.decode(req.encode(order), 0, order)
+        assert back == req and str(back) == str(req)
+    assert req.for_get() is req.get_field and req.get_field.fields[:2] == ["alarm", "timeStamp"]
+    assert req.put_field.fields == ["power.value"]
+    plain = PVRequest.parse("field(value)")
+    assert plain.for_get() is plain and plain.get_field is None and plain.put_field is None
 
 
 def test_from_structure_is_lenient():

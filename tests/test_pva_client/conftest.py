@@ -80,3 +80,56 @@ def pva_server():
 def ioc(tmp_path_factory) -> Iterator[Ioc]:
     with start_ioc(tmp_path_factory.mktemp("ioc")) as running:
         yield running
+
+
+def build_pvxs_format(out_dir) -> str:
+    """Compile ``pvxs_format.cpp`` against the libpvxs of the installed pvxslibs
+    (p4p's dependency); returns the executable's path.
+
+    The program prints a PV as libpvxs's value formatter prints it, laid out
+    as pvxs's command-line tools lay it out: the reference our tools are
+    compared with.  pvxslibs is built with the pre-C++11 string ABI.
+    """
+    import subprocess
+    import epicscorelibs.config
+    import epicscorelibs.path
+    import pvxslibs.path
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pvxs_format.cpp")
+    exe = os.path.join(str(out_dir), "pvxs_format")
+    inc = epicscorelibs.path.include_path
+    pvxs_lib = os.path.join(os.path.dirname(pvxslibs.path.__file__), "lib")
+    os_class = epicscorelibs.config.get_config_var("OS_CLASS")
+    cmplr = epicscorelibs.config.get_config_var("CMPLR_CLASS")
+    cmd = ["c++", "-std=c++11", "-D_GLIBCXX_USE_CXX11_ABI=0", "-o", exe, src,
+           "-I" + pvxslibs.path.include_path, "-I" + inc,
+           "-I" + os.path.join(inc, "os", os_class),
+           "-I" + os.path.join(inc, "compiler", cmplr),
+           "-L" + pvxs_lib, "-L" + epicscorelibs.path.lib_path, "-lpvxs", "-lCom",
+           "-Wl,-rpath," + pvxs_lib, "-Wl,-rpath," + epicscorelibs.path.lib_path]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+class PvxsFormat:
+    """The compiled pvxs reference program: ``run(conf, *args)`` runs it to
+    completion, ``exe`` is its path (for a process of its own)."""
+
+    def __init__(self, exe: str):
+        self.exe = exe
+
+    @staticmethod
+    def env(conf) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("EPICS_PVA", "PVXS"))}
+        env.update(conf)
+        return env
+
+    def __call__(self, conf, *args):
+        import subprocess
+        return subprocess.run([self.exe, *args], env=self.env(conf), capture_output=True,
+                              text=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pvxs_format(tmp_path_factory) -> PvxsFormat:
+    return PvxsFormat(build_pvxs_format(tmp_path_factory.mktemp("pvxs")))

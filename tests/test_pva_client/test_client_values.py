@@ -86,3 +86,39 @@ def test_value_access_and_plain_dict():
     import pickle
     w = pickle.loads(pickle.dumps(v))
     assert w == v and w.type == v.type
+
+
+def test_changed_fields_as_p4p_lists_them(pva_server):
+    """A full get and a monitor update that changes a whole structure: the
+    names are those p4p's changedSet() gives for the same message."""
+    import queue
+    from p4p.client.thread import Context as P4PContext
+    from pva.server import DataWrapperBase
+    from pva.sync import Context as SyncContext
+    wrapper = DataWrapperBase("v:x", nt.NTScalarFloat64(value=1.0))
+    srv = pva_server({"v:x": wrapper})
+    conf = srv.client_conf()
+    ours = SyncContext(conf=conf, useenv=False)
+    theirs = P4PContext("pva", conf=conf, useenv=False, nt=False)
+    try:
+        full = ours.get("v:x")
+        ref = theirs.get("v:x")
+        assert "" not in full.changed_fields and "alarm.severity" in full.changed_fields
+        assert set(full.changed_fields) == ref.changedSet()
+        q_ours, q_theirs = queue.Queue(), queue.Queue()
+        s1 = ours.monitor("v:x", q_ours.put)
+        s2 = theirs.monitor("v:x", q_theirs.put)
+        try:
+            q_ours.get(timeout=10)
+            q_theirs.get(timeout=10)
+            srv.call(lambda: wrapper.commit({"alarm": {"severity": 1, "status": 2,
+                                                       "message": "m"}}))
+            upd, ref_upd = q_ours.get(timeout=10), q_theirs.get(timeout=10)
+            assert set(upd.changed_fields) == ref_upd.changedSet()
+            assert "alarm.message" in upd.changed_fields
+        finally:
+            s1.close()
+            s2.close()
+    finally:
+        ours.close()
+        theirs.close()

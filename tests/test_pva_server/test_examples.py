@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from p4p import Type, Value
 from p4p.client.thread import Context as P4PContext, RemoteError
+from p4p.nt import NTURI
+from p4p.rpc import rpccall, rpcproxy
 
 from server_helpers import client_conf_for
 
@@ -196,5 +198,26 @@ def test_docs_opening_example(example, tmp_path):
             c.put("demo:setpoint", -1.0, timeout=10)
         res = c.rpc("demo:doubler", Value(Type([("x", "i")]), {"x": 21}), timeout=10)
         assert res.todict() == {"value": 42, "info": "doubled"}
+        # NTURI requests: strings, as the pvcall tools send them ...
+        uri = NTURI([("x", "s")]).wrap("demo:doubler", kws={"x": "5"})
+        assert c.rpc("demo:doubler", uri, timeout=10).todict() == {
+            "value": 10, "info": "doubled"}
+        # ... typed, as p4p's rpcproxy sends them ...
+        proxy = _Doubler(context=c, format="demo:")
+        assert proxy.double(x=8).todict() == {"value": 16, "info": "doubled"}
+        # ... and our own pvcall, run as a user runs it
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EPICS_PVA")}
+        env.update(client_conf_for(ioc.udp_port))
+        out = subprocess.run([sys.executable, "-m", "pva.cli.pvcall", "demo:doubler", "x=12"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "int64_t value = 24" in out.stdout and '"doubled"' in out.stdout
     finally:
         c.close()
+
+
+@rpcproxy
+class _Doubler:
+    @rpccall("%sdoubler")
+    def double(x="i"):
+        pass

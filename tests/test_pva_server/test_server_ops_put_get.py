@@ -57,6 +57,20 @@ def test_put_get_field_selection_marks_the_get_part(serve):
     assert full.value == 2.5 and full.alarm.severity == 2
 
 
+@pytest.mark.parametrize("request_text", [
+    "putField(value,alarm.severity)getField(alarm)",
+    "field(value)getField(alarm)",          # getField wins over field for the read-back
+])
+def test_put_get_getfield_selects_the_read_back(serve, request_text):
+    srv = serve({"x": nt.NTScalarFloat64(value=1.0)})
+    v = run_client(srv, lambda ctx: ctx.put_get("x", {"value": 2.5, "alarm.severity": 2},
+                                                 request=request_text))
+    desc = v.type
+    assert desc.bit_of["alarm"] in v.changed and desc.bit_of["value"] not in v.changed
+    assert v.alarm.severity == 2 and v.value == 0.0
+    assert run_client(srv, lambda ctx: ctx.get("x")).value == 2.5
+
+
 def test_put_get_subcommands_raw(serve, raw_client):
     """Default: put then get; GET_GET (0x40): get only; GET_PUT (0x80): the put structure."""
     data = nt.NTScalarInt32(value=5)
