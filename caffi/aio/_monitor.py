@@ -53,7 +53,8 @@ class Subscription(object):
         Called (in the loop) with each augmented value; may be async.
     state : int
         ``OPENING`` until the channel connected and the subscription was
-        made, then ``OPEN``; ``CLOSED`` after :meth:`close`.
+        made (at once for a channel the loop already has connected), then
+        ``OPEN``; ``CLOSED`` after :meth:`close`.
     dropped_callbacks : int
         Updates replaced by a newer one before the callback saw them.
     pending_values : collections.deque
@@ -98,7 +99,12 @@ class Subscription(object):
         self._timer = None
         self.state = self.OPENING
         self.channel = channels.channel(name)
-        loop.call_soon(self._start, connect_timeout)
+        if self.channel.connected:
+            # Subscribe now: the subscription reaches the server before any
+            # request the caller makes next (a put whose effect it wants to see).
+            self._open()
+        else:
+            loop.call_soon(self._start, connect_timeout)
 
     # Opening (loop thread) --------------------------------------------------------
     def _start(self, connect_timeout):
