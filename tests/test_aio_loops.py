@@ -205,3 +205,23 @@ def test_ipython_top_level_await(aio):
     rc, out, err = _ioc.run_python(code, timeout=120, env=os.environ)
     assert rc == 0, err
     assert "RESULT 2.25 [3.25, 4.5]" in out, out + err
+
+
+def test_a_destroyed_context_is_replaced(aio):
+    """Destroying the shared context kills its channels; the next call makes new ones."""
+    code = textwrap.dedent("""
+        import asyncio
+        from caffi import ca
+        from caffi.aio import caget, camonitor
+
+        async def main():
+            m = camonitor(%(ai)r, print)
+            value = await caget(%(ai)r)
+            ca.destroy_context()            # in the loop's thread, the loop goes on
+            m.close()
+            return value, await caget(%(ai)r, timeout=5), m.state
+        print("RESULT", *asyncio.run(main()))
+    """) % {"ai": aio("ai")}
+    rc, out, err = _ioc.run_python(code, timeout=60, env=os.environ)
+    assert rc == 0, err
+    assert "RESULT 1.5 1.5 2" in out, out + err

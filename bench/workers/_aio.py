@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import time
 
-from _common import Timer, main, ready, result
+from _common import FloodCount, Timer, main, ready, result
 
 
 def workloads(module):
@@ -47,8 +47,7 @@ def workloads(module):
 
     def amonitor(prefix, n, base, timeout=60, **_):
         aio = lib()
-        target = base + n
-        state = {"count": 0, "first": 0.0, "last": 0.0}
+        flood = FloodCount(base, n)
 
         async def run():
             subscribed = asyncio.Event()
@@ -57,13 +56,7 @@ def workloads(module):
             def on_update(value):
                 if value <= base:
                     subscribed.set()    # the current value: the subscription is in place
-                    return
-                now = time.perf_counter()
-                if state["count"] == 0:
-                    state["first"] = now
-                state["count"] += 1
-                state["last"] = now
-                if value >= target:
+                elif flood(value):
                     done.set()
             m = aio.camonitor(prefix + "flood", on_update, all_updates=True,
                               events=aio.DBE_VALUE)
@@ -73,12 +66,12 @@ def workloads(module):
             try:
                 await asyncio.wait_for(done.wait(), timeout)
             except asyncio.TimeoutError:
-                raise SystemExit("monitor flood timed out after %d events" % state["count"])
+                raise SystemExit("monitor flood timed out after %d events" % flood.count)
             cpu = time.process_time() - c0
             m.close()
             return cpu
         cpu = asyncio.run(run())
-        result(state["last"] - state["first"], cpu, state["count"], lost=n - state["count"])
+        result(flood.last - flood.first, cpu, flood.count, lost=n - flood.count)
 
     return {f.__name__: f for f in (aget_one, aget_many, amonitor)}
 

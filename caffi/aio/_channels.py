@@ -19,7 +19,9 @@ channel connects (its native type may have changed) or the limit is reached.
 Owner and eviction: the registry below owns the caches.  A cache lives until
 :func:`purge_channel_caches`, or until a cache is made for another loop
 after its own loop was closed; then its channels are cleared (closing their
-subscriptions, failing the requests still waiting) and it is forgotten.
+subscriptions, failing the requests still waiting) and it is forgotten.  If
+the shared context was destroyed (``caffi.ca.destroy_context``), the next
+call finds a new one and drops the channels of the old.
 """
 import asyncio
 import atexit
@@ -152,12 +154,13 @@ class Channel(object):
 class ChannelCache(object):
     """The channels of one event loop, by PV name."""
 
-    __slots__ = ("loop", "bridge", "thread", "channels")
+    __slots__ = ("loop", "bridge", "thread", "context", "channels")
 
     def __init__(self, loop):
         self.loop = loop
         self.bridge = LoopBridge(loop)
         self.thread = None
+        self.context = None
         self.channels = {}
 
     def channel(self, name):
@@ -191,9 +194,9 @@ def cache(loop=None):
     if loop is None:
         loop = asyncio.get_running_loop()
     found = _caches.get(loop)
-    if found is not None and found.thread == _get_ident():
+    if found is not None and found.thread == _get_ident() and found.context.alive:
         return found
-    _shared.context()           # join the shared context (RuntimeError if foreign)
+    context = _shared.context()     # join the shared context (RuntimeError if foreign)
     with _lock:
         found = _caches.get(loop)
         if found is None:
@@ -203,9 +206,18 @@ def cache(loop=None):
             found = _caches[loop] = ChannelCache(loop)
         else:
             stale = ()
+        if found.context is not context:
+            # A new shared context (the old one was destroyed): its channels are dead.
+            dead = list(found.channels.values())
+            found.channels.clear()
+        else:
+            dead = ()
+        found.context = context
         found.thread = _get_ident()
     for old in stale:
         old.purge()
+    for channel in dead:
+        channel.purge()
     return found
 
 

@@ -218,26 +218,21 @@ def make_converter(name, dbrcode, base, datatype, element_count):
         read = _value_reader(STRING, None, element_count)
     else:
         read = _value_reader(base, datatype, element_count)
-    plain = dbrcode in _BASIC or dbrcode == _CLASS_NAME
-    if plain:
-        def dbr_to_value(raw_dbr, code, count):
-            if code != dbrcode:
-                raise ValueError("DBR type %d delivered for a request of %d" % (code, dbrcode))
-            value = read(raw_dbr, count)
-            value.name = name
-            value.ok = True
-            value.element_count = element_count
-            value.datatype = base
-            return value
-        return dbr_to_value
-    struct, fill = _metadata(dbrcode, base)
-    offset = lib.dbr_value_offset[dbrcode]
+    if dbrcode in _BASIC or dbrcode == _CLASS_NAME:
+        struct = fill = None
+        offset = 0
+    else:
+        struct, fill = _metadata(dbrcode, base)
+        offset = lib.dbr_value_offset[dbrcode]
 
     def dbr_to_value(raw_dbr, code, count):
         if code != dbrcode:
             raise ValueError("DBR type %d delivered for a request of %d" % (code, dbrcode))
-        value = read(_cast(_CHARP, raw_dbr) + offset, count)
-        fill(_cast(struct, raw_dbr), value)
+        if struct is None:
+            value = read(raw_dbr, count)
+        else:
+            value = read(_cast(_CHARP, raw_dbr) + offset, count)
+            fill(_cast(struct, raw_dbr), value)
         value.name = name
         value.ok = True
         value.element_count = element_count
