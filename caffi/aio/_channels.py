@@ -26,6 +26,7 @@ call finds a new one and drops the channels of the old.
 import asyncio
 import atexit
 import threading
+from typing import List
 
 from .. import _shared, ca
 from .._ffi import lib
@@ -221,7 +222,7 @@ def cache(loop=None):
     return found
 
 
-def purge_channel_caches():
+def purge_channel_caches() -> None:
     """Clear every channel of caffi.aio, in every loop, and forget the caches.
 
     Their subscriptions are closed and requests still waiting fail with
@@ -261,7 +262,7 @@ class ChannelInfo(object):
             self.name, self.connected, self.subscriber_count)
 
 
-def get_channel_infos():
+def get_channel_infos() -> List["ChannelInfo"]:
     """:class:`ChannelInfo` of every channel of the running loop's cache."""
     return [ChannelInfo(c.name, c.connected, len(c.subscriptions))
             for c in cache().channels.values()]

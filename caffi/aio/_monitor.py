@@ -23,6 +23,7 @@ import inspect
 import sys
 import threading
 import traceback
+from typing import Any, Awaitable, Callable, List, Optional, Sequence, Union
 
 from .. import _shared
 from .._ffi import lib
@@ -30,6 +31,7 @@ from . import _raw
 from ._channels import cache
 from ._convert import FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME, InvalidDatatype
 from ._errors import ECA_DISCONN, ECA_TIMEOUT, CAException, CANothing, delay_of
+from .types import Count, Datatype, Dbe, Format, Timeout
 
 __all__ = ["Subscription", "camonitor"]
 
@@ -230,7 +232,7 @@ class Subscription(object):
             self._queue(CANothing(self.name, ECA_DISCONN))
 
     # Closing ---------------------------------------------------------------------------
-    def close(self, exc_info=None):
+    def close(self, exc_info=None) -> None:
         """Cancel the subscription; no callback runs after this, even one queued.
 
         Idempotent; callable from any thread, also after the loop closed.
@@ -262,8 +264,10 @@ class Subscription(object):
             self.name, ("opening", "open", "closed")[self.state])
 
 
-def camonitor(pv, callback, events=None, datatype=None, format=FORMAT_RAW, count=0,
-              all_updates=False, notify_disconnect=False, connect_timeout=None):
+def camonitor(pv: Union[str, Sequence[str]], callback: Callable[..., Optional[Awaitable[Any]]],
+              events: Dbe = None, datatype: Datatype = None, format: Format = FORMAT_RAW,
+              count: Count = 0, all_updates: bool = False, notify_disconnect: bool = False,
+              connect_timeout: Timeout = None) -> Union["Subscription", List["Subscription"]]:
     """Subscribe to one PV, or to each of a list of PVs.
 
     Must be called with an event loop running; the callback runs in it.

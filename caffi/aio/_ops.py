@@ -18,12 +18,17 @@ request, :class:`Disconnected` for a channel found disconnected.  With
 ``throw=False`` those become :class:`CANothing` values in the result, per
 PV; other exceptions (a bad datatype, a bad argument) are always raised.
 """
+from typing import Any, List, Sequence, Union
+
 from .._ffi import ffi, lib
 from . import _raw
 from ._channels import cache
 from ._convert import FORMAT_RAW, put_buffer
 from ._errors import (CA_FAILURES, ECA_TIMEOUT, CAException, CANothing,
                       Disconnected, as_nothing, delay_of)
+from .types import AugmentedValue, Count, Datatype, Format, Timeout
+
+PVs = Union[str, Sequence[str]]
 
 __all__ = ["caget", "caput", "connect", "cainfo", "CAInfo", "DEFAULT_TIMEOUT"]
 
@@ -194,8 +199,9 @@ def _start_get(batch, index, channel):
         raise CAException(status, "ca_array_get_callback")
 
 
-async def caget(pv, datatype=None, format=FORMAT_RAW, count=0, *,
-                timeout=DEFAULT_TIMEOUT, throw=True):
+async def caget(pv: PVs, datatype: Datatype = None, format: Format = FORMAT_RAW,
+                count: Count = 0, *, timeout: Timeout = DEFAULT_TIMEOUT,
+                throw: bool = True) -> Union[AugmentedValue, List[AugmentedValue]]:
     """Read one PV, or a list (or tuple) of PVs in parallel.
 
     Parameters
@@ -257,8 +263,9 @@ def _values_for(pvs, values, repeat_value):
     return values
 
 
-async def caput(pv, value, datatype=None, wait=False, *, repeat_value=False,
-                timeout=DEFAULT_TIMEOUT, throw=True):
+async def caput(pv: PVs, value: Any, datatype: Datatype = None, wait: bool = False, *,
+                repeat_value: bool = False, timeout: Timeout = DEFAULT_TIMEOUT,
+                throw: bool = True) -> Union[CANothing, List[CANothing]]:
     """Write one PV, or a list of PVs in parallel.
 
     Parameters
@@ -299,7 +306,8 @@ def _start_info(batch, index, channel):
     batch.settle(index, CAInfo(channel.name, channel))
 
 
-async def connect(pv, wait=True, *, timeout=DEFAULT_TIMEOUT, throw=True):
+async def connect(pv: PVs, wait: bool = True, *, timeout: Timeout = DEFAULT_TIMEOUT,
+                  throw: bool = True) -> Union[CANothing, List[CANothing]]:
     """Connect one PV or a list of PVs (optional: the other calls connect too).
 
     With ``wait=False`` the channels are created and the call returns at once.
@@ -313,7 +321,8 @@ async def connect(pv, wait=True, *, timeout=DEFAULT_TIMEOUT, throw=True):
     return await _execute(list(pv), _start_connect, None, timeout, throw, False, wait)
 
 
-async def cainfo(pv, wait=True, *, timeout=DEFAULT_TIMEOUT, throw=True):
+async def cainfo(pv: PVs, wait: bool = True, *, timeout: Timeout = DEFAULT_TIMEOUT,
+                 throw: bool = True) -> Union["CAInfo", List["CAInfo"]]:
     """:class:`CAInfo` of one PV or a list of PVs (``wait=False``: as they are now)."""
     if type(pv) is str or not _is_list(pv):
         return (await _execute((pv,), _start_info, None, timeout, throw, True, wait))[0]

@@ -7,6 +7,7 @@ set and open, else a new one, and closes the loop when done.
 """
 import asyncio
 import warnings
+from typing import Any, Coroutine
 
 __all__ = ["run"]
 
@@ -23,7 +24,7 @@ def _loop():
     return loop
 
 
-def run(coro, forever=False):
+def run(coro: Coroutine[Any, Any, Any], forever: bool = False) -> Any:
     """Run *coro* to completion (or, with *forever*, until the loop is stopped).
 
     Parameters
