@@ -43,6 +43,7 @@ _DEFAULT_EVENTS = {
     FORMAT_CTRL: _DBE_VALUE | _DBE_ALARM | _DBE_PROPERTY,
 }
 _isawaitable = inspect.isawaitable
+_CLOSED = 2
 
 
 class Subscription(object):
@@ -68,7 +69,7 @@ class Subscription(object):
 
     OPENING = 0
     OPEN = 1
-    CLOSED = 2
+    CLOSED = _CLOSED
 
     __slots__ = ("name", "callback", "dbr_to_value", "channel", "state",
                  "dropped_callbacks", "all_updates", "notify_disconnect", "pending_values",
@@ -160,7 +161,7 @@ class Subscription(object):
     # Updates ------------------------------------------------------------------------
     def _on_update(self, args):
         # libca thread
-        if self.state == self.CLOSED:
+        if self.state == _CLOSED:
             return
         try:
             if args.status != _NORMAL:
@@ -169,7 +170,13 @@ class Subscription(object):
         except Exception:
             self._bridge.post(self.close, sys.exc_info())
             return
-        self._queue(value)
+        if self.all_updates:
+            self.pending_values.append(value)
+            if not self._signalled:
+                self._signalled = True
+                self._bridge.post(self._deliver, None)
+        else:
+            self._queue(value)
 
     def _queue(self, value):
         pending = self.pending_values
@@ -195,8 +202,15 @@ class Subscription(object):
         if self._task is not None:
             return              # the running async callback takes the values
         pending = self.pending_values
-        while pending and self.state != self.CLOSED:
-            if not self._call(self._pop()):
+        pop = pending.popleft if self.all_updates else self._pop
+        while pending and self.state != _CLOSED:
+            try:
+                result = self.callback(pop())
+            except Exception:
+                self.close(sys.exc_info())
+                return
+            if result is not None and _isawaitable(result):
+                self._task = self._loop.create_task(self._consume(result))
                 return
 
     def _call(self, value):
