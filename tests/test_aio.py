@@ -294,3 +294,22 @@ def test_errors_are_aiocas():
     assert str(bad) == "pv: Virtual circuit disconnect"
     assert issubclass(CAException, cadef.CAException)
     assert issubclass(Disconnected, cadef.Disconnected)
+
+
+def test_bad_arguments_raise_clearly(aio):
+    async def main():
+        with pytest.raises(edbr.InvalidDatatype):
+            await caget(aio("ai"), datatype=complex, throw=False)
+        with pytest.raises(edbr.InvalidDatatype):
+            await caget(aio("ai"), format=7)
+        with pytest.raises(TypeError):
+            await caget(42)
+        with pytest.raises(ValueError):
+            await caput(aio("wf:double"), [[1, 2], [3, 4]])
+        bad_name = await caget("with\0nul", throw=False)
+        return bad_name
+    bad_name = run(main())
+    assert not bad_name and bad_name.errorcode == int(ca.ECA.BADSTR)
+    with pytest.raises(RuntimeError):
+        from caffi.aio import camonitor
+        camonitor(aio("ai"), print)         # no running event loop
