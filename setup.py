@@ -22,7 +22,9 @@ setup(
         abi_requires(),
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1", "sphinx>=5"],
+        "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1", "sphinx>=5",
+                 # aioca's suite run against caffi.aio; IPython's top-level await
+                 "pytest-asyncio>=0.23", "ipython"],
         "docs": ["sphinx>=5"],
     },
     entry_points={

@@ -13,12 +13,13 @@ import sys
 import _envs
 from _report import NOT_IMPLEMENTED
 
-__all__ = ["OURS", "Impl", "ca_impls", "pva_impls", "ours_python"]
+__all__ = ["OURS", "AIOCA", "Impl", "ca_impls", "pva_impls", "aio_impls", "ours_python"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKERS = os.path.join(HERE, "workers")
 OURS = "ours"
+AIOCA = "aioca"
 
 
 def _log(msg):
@@ -130,4 +131,13 @@ def pva_impls():
              requirements=["p4p", "numpy"], dist="p4p"),
         Impl("caproto", "pva_caproto.py", venv="caproto", python=python39(),
              requirements=["caproto==0.8.1", "numpy"], dist="caproto"),
+    ]
+
+
+def aio_impls():
+    """caffi.aio against aioca (its pinned release, in its own venv)."""
+    return [
+        Impl(OURS, "aio_ours.py", python=ours_python(), dist="caffi"),
+        Impl(AIOCA, "aio_aioca.py", venv="aioca", python=base_python(),
+             requirements=["aioca==2.1", "numpy"], dist="aioca"),
     ]

@@ -84,18 +84,18 @@ def _cell(summary, note=None):
     return text + ("" if note is None else " " + note)
 
 
-def _target_text(metric, ours_summary, ratio_c):
+def _target_text(metric, ours_summary, ratio_c, baseline="C"):
     kind, value = metric.target
     if kind == "max":
         want = "< %s %s" % (fmt(value), metric.unit)
         got = None if ours_summary is None else ours_summary[0]
         ok = got is not None and got < value
     elif kind == "max_ratio_c":
-        want = "<= %sx C" % fmt(value)
+        want = "<= %sx %s" % (fmt(value), baseline)
         got = ratio_c
         ok = got is not None and got <= value
     else:
-        want = ">= %s of C" % ("%.0f%%" % (value * 100))
+        want = ">= %s of %s" % ("%.0f%%" % (value * 100), baseline)
         got = ratio_c
         ok = got is not None and got >= value
     if got is None:
@@ -156,6 +156,6 @@ def table(rows, impls, ours, baseline):
             else:
                 ours_vals = per_impl.get(ours)
                 cells.append(_target_text(metric, summarize(ours_vals) if ours_vals else None,
-                                          ratios.get(baseline)))
+                                          ratios.get(baseline), baseline or "C"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -5,7 +5,7 @@ Each ``Workload.key`` is the name a worker takes on its command line; each
 """
 from _report import Metric
 
-__all__ = ["WF_ELEMENTS", "Workload", "CA_WORKLOADS", "PVA_WORKLOADS"]
+__all__ = ["WF_ELEMENTS", "Workload", "CA_WORKLOADS", "PVA_WORKLOADS", "AIO_WORKLOADS"]
 
 WF_ELEMENTS = 1000000
 
@@ -103,4 +103,28 @@ PVA_WORKLOADS = [
         Metric("10 clients", "ms", lambda r: r["cpu10"] / r["n"] * 1e7)]),
     Workload("server_mem", "server memory (RSS)", {"npvs": [1000, 100000]},
              {"npvs": [1000]}, []),
+]
+
+# Channel Access from asyncio: caffi.aio against aioca, the same calls (workers/_aio.py).
+# Targets are ratios to aioca ("max_ratio_c"/"min_ratio_c" against the baseline column).
+AIO_WORKLOADS = [
+    Workload("aget_one", "A1. await caget of one connected PV, 2,000 in sequence",
+             {"n": 2000}, {"n": 300}, [
+        Metric("time per get", "us", per_op("wall"), target=("max_ratio_c", 1.0)),
+        Metric("CPU per get", "us", per_op("cpu"))]),
+    Workload("aget_many", "A2. caget of a list of 1,000 PVs", {"nchan": 1000},
+             {"nchan": 1000}, [
+        Metric("new channels: connected and read", "ms", lambda r: r["wall"] * 1e3,
+               target=("max_ratio_c", 0.5)),
+        Metric("client CPU, new channels", "ms", lambda r: r["cpu"] * 1e3),
+        Metric("channels connected: read", "ms", lambda r: r["wall_cached"] * 1e3,
+               target=("max_ratio_c", 0.5)),
+        Metric("client CPU, connected", "ms", lambda r: r["cpu_cached"] * 1e3)]),
+    Workload("amonitor", "A3. camonitor flood, all_updates=True (writer puts 50,000 values)",
+             {"n": 50000}, {"n": 5000}, [
+        Metric("events delivered", "1/s", rate, better="higher",
+               target=("min_ratio_c", 2.0)),
+        Metric("client CPU per event", "us", per_op("cpu"), target=("max_ratio_c", 0.5)),
+        Metric("events not delivered (coalesced by the server)", "count",
+               lambda r: r["lost"], info=True)]),
 ]

@@ -28,9 +28,9 @@ import _envs
 import _pva
 import _report
 import _servers
-from _impls import OURS, ca_impls, ours_python, pva_impls
+from _impls import AIOCA, OURS, aio_impls, ca_impls, ours_python, pva_impls
 from _runner import Runner, error_result
-from _workloads import CA_WORKLOADS, WF_ELEMENTS
+from _workloads import AIO_WORKLOADS, CA_WORKLOADS, WF_ELEMENTS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -44,13 +44,19 @@ def log(msg):
 
 
 # CA ----------------------------------------------------------------------------
-def run_ca(args, impls, env, workdir, rng):
+def run_ca(args, impls, env, workdir, rng, workloads=CA_WORKLOADS, writer=None, tag="CA"):
+    """Rounds of *workloads* (CA, or the asyncio ones) against one soft IOC.
+
+    *writer* is the C implementation that floods (default: the C column).
+    """
     ready = [i for i in impls if i.command]
     results = {w.key: {i.label: (i.reason if not i.command else
                                  [] if w.only is None or i.label in w.only else
                                  "n/a (no such API)") for i in impls}
-               for w in CA_WORKLOADS}
+               for w in workloads}
     c_impl = next((i for i in impls if i.native and i.command), None)
+    if writer is not None and writer.command:
+        c_impl = writer
     db = os.path.join(workdir, "bench.db")
     _servers.write_ioc_db(db, PREFIX, 1000, WF_ELEMENTS)
     repeater = ioc = None
@@ -61,10 +67,10 @@ def run_ca(args, impls, env, workdir, rng):
         ioc = _servers.start_ioc(ours_python(), db, env, workdir)
         log("  soft IOC pid %d, caRepeater pid %d, CA port %s"
             % (ioc.pid, repeater.pid, env["EPICS_CA_SERVER_PORT"]))
-        if c_impl is not None:
+        if c_impl is not None and c_impl in impls:
             runner.run(c_impl, "fill", {"prefix": PREFIX})
         for rep in range(args.repeats):
-            for w in CA_WORKLOADS:
+            for w in workloads:
                 order = [i for i in ready if w.only is None or i.label in w.only]
                 rng.shuffle(order)
                 times = []
@@ -72,8 +78,8 @@ def run_ca(args, impls, env, workdir, rng):
                     t0 = time.monotonic()
                     params = dict(w.params(args.quick), prefix=PREFIX)
                     try:
-                        if w.key == "monitor":
-                            res = _ca_flood(runner, impl, c_impl, params)
+                        if w.key in ("monitor", "amonitor"):
+                            res = _ca_flood(runner, impl, c_impl, params, w.key)
                         else:
                             res = runner.run(impl, w.key, params)
                     except Exception as exc:   # recorded, the run goes on
@@ -81,7 +87,8 @@ def run_ca(args, impls, env, workdir, rng):
                     results[w.key][impl.label].append(res)
                     times.append("%s %.1fs%s" % (impl.label, time.monotonic() - t0,
                                                  " ERROR" if "error" in res else ""))
-                log("  [CA %d/%d] %-10s %s" % (rep + 1, args.repeats, w.key, ", ".join(times)))
+                log("  [%s %d/%d] %-10s %s" % (tag, rep + 1, args.repeats, w.key,
+                                               ", ".join(times)))
     finally:
         for p in (ioc, repeater):
             if p is not None:
@@ -89,14 +96,14 @@ def run_ca(args, impls, env, workdir, rng):
     return results
 
 
-def _ca_flood(runner, impl, c_impl, params):
+def _ca_flood(runner, impl, c_impl, params, key="monitor"):
     if c_impl is None:
         raise _servers.ProcError("the monitor flood needs the C writer (cabench)")
 
     def start(base, n):
         return runner.run(c_impl, "writer", {"prefix": PREFIX, "n": n, "base": base})
 
-    results, writer, _ = runner.flood([impl], "monitor", params, start)
+    results, writer, _ = runner.flood([impl], key, params, start)
     res = results[0]
     res["writer_wall"] = writer["wall"]
     return res
@@ -127,7 +134,7 @@ def _notes(workloads, results, quick):
     return notes
 
 
-def render(args, meta, ca, pva, ca_list, pva_list):
+def render(args, meta, ca, pva, ca_list, pva_list, aio=None, aio_list=()):
     out = []
     out.append("Run %s, %s mode, %d rounds; %s." % (
         meta["date"], "quick" if args.quick else "full", args.repeats, meta["machine"]))
@@ -143,12 +150,12 @@ def render(args, meta, ca, pva, ca_list, pva_list):
                "a ratio below 1 means ours is better; for higher-is-better rows, above 1).")
     out.append("")
     versions = {}
-    for i in ca_list + pva_list:
+    for i in ca_list + pva_list + list(aio_list):
         if i.command:
             versions.setdefault(i.label, i.version)
     out.append("Versions: " + "; ".join("%s = %s" % kv for kv in versions.items()) + ".")
     missing = {}
-    for i in ca_list + pva_list:
+    for i in ca_list + pva_list + list(aio_list):
         if not i.command and i.detail:
             missing.setdefault(i.label, "%s: %s" % (i.reason, i.detail))
     for label, why in missing.items():
@@ -160,6 +167,19 @@ def render(args, meta, ca, pva, ca_list, pva_list):
         out.append(_report.table(_rows(CA_WORKLOADS, ca),
                                  [i.label for i in ca_list], OURS, "C"))
         notes = _notes(CA_WORKLOADS, ca, args.quick)
+        if notes:
+            out.append("")
+            out += notes
+    if aio is not None:
+        out.append("")
+        out.append("## Channel Access from asyncio (caffi.aio and aioca)")
+        out.append("")
+        out.append("The same calls through `caffi.aio` and aioca (bench/workers/_aio.py), "
+                   "each in `asyncio.run`; the targets are ratios to aioca.")
+        out.append("")
+        out.append(_report.table(_rows(AIO_WORKLOADS, aio), [i.label for i in aio_list],
+                                 OURS, AIOCA))
+        notes = _notes(AIO_WORKLOADS, aio, args.quick)
         if notes:
             out.append("")
             out += notes
@@ -196,7 +216,8 @@ def main(argv=None):
                         help="rounds (default 3; 1 with --quick)")
     parser.add_argument("--write-docs", action="store_true",
                         help="write the result to docs/performance.md")
-    parser.add_argument("--only", choices=("ca", "pva"), help="one protocol only")
+    parser.add_argument("--only", choices=("ca", "pva", "aio"),
+                        help="one part only: CA, pvAccess, or CA from asyncio")
     parser.add_argument("--max-rss-mb", type=int, default=6000,
                         help="kill a worker whose RSS exceeds this (default 6000 MB)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed")
@@ -219,23 +240,30 @@ def main(argv=None):
     }
     log("preparing implementations ...")
     cabench = _envs.build_cabench(ours_python(), log=log)
-    ca_list = ca_impls() if args.only != "pva" else []
-    pva_list = pva_impls() if args.only != "ca" else []
-    for impl in ca_list + pva_list:
+    ca_list = ca_impls() if args.only in (None, "ca") else []
+    pva_list = pva_impls() if args.only in (None, "pva") else []
+    aio_list = aio_impls() if args.only in (None, "aio") else []
+    for impl in ca_list + pva_list + aio_list:
         impl.prepare(cabench)
         log("  %-12s %s" % (impl.label, impl.version if impl.command else impl.reason))
+    writer = next((i for i in ca_impls() if i.native), None)
+    if aio_list and writer is not None:
+        writer.prepare(cabench)
     env = _servers.epics_env()
-    ca = pva = None
+    ca = pva = aio = None
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         if ca_list:
             log("Channel Access (%s) ..." % ("quick" if args.quick else "full"))
             ca = run_ca(args, ca_list, env, workdir, rng)
+        if aio_list:
+            log("Channel Access from asyncio ...")
+            aio = run_ca(args, aio_list, env, workdir, rng, AIO_WORKLOADS, writer, "aio")
         if pva_list:
             log("pvAccess, every client against every server ...")
             pva = _pva.run(args, pva_list, env, workdir, rng, PREFIX, log)
     meta["load_end"] = "%.2f" % os.getloadavg()[0]
     meta["seconds"] = round(time.monotonic() - t_start, 1)
-    text = render(args, meta, ca, pva, ca_list, pva_list)
+    text = render(args, meta, ca, pva, ca_list, pva_list, aio, aio_list)
     text += "\nTotal run time %.0f s (seed %d).\n" % (meta["seconds"], seed)
     print(text)
     raw = args.json or os.path.join(_envs.ENVS_DIR, "last-run.json")
@@ -243,7 +271,8 @@ def main(argv=None):
     pva_raw = None if pva is None else {
         "pairs": {"%s -> %s" % k: v for k, v in pva["pairs"].items()}, "mem": pva["mem"]}
     with open(raw, "w") as f:
-        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "pva": pva_raw}, f, indent=1)
+        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "aio": aio, "pva": pva_raw},
+                  f, indent=1)
     if args.write_docs:
         with open(DOCS, "w") as f:
             f.write(DOC_HEAD + text)

@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 
-__all__ = ["Timer", "params", "ready", "result", "rss_kb", "main"]
+__all__ = ["Timer", "FloodCount", "params", "ready", "result", "rss_kb", "main"]
 
 
 def rss_kb():
@@ -39,6 +39,31 @@ class Timer:
         self.wall = time.perf_counter() - self.w0
         self.cpu = time.process_time() - self.c0
         return False
+
+
+class FloodCount:
+    """Counts the updates of a flood: values above *base*, up to *base* + *n*.
+
+    ``count``, ``first`` and ``last`` (perf_counter of the first and last
+    update counted); calling it with a value returns True once the last
+    value arrived.
+    """
+
+    def __init__(self, base, n):
+        self.base = base
+        self.target = base + n
+        self.count = 0
+        self.first = self.last = 0.0
+
+    def __call__(self, value):
+        if value <= self.base:
+            return False        # the value before the flood
+        now = time.perf_counter()
+        if self.count == 0:
+            self.first = now
+        self.count += 1
+        self.last = now
+        return value >= self.target
 
 
 def params(argv):
