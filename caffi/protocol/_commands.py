@@ -43,7 +43,7 @@ __all__ = [
     "NotFoundResponse", "EchoRequest", "EchoResponse", "Beacon", "RepeaterRegisterRequest",
     "RepeaterConfirmResponse", "EventAddRequest", "EventAddResponse", "EventCancelRequest",
     "EventCancelResponse", "ReadRequest", "ReadResponse", "WriteRequest", "EventsOffRequest",
-    "EventsOnRequest", "ReadSyncRequest", "ErrorResponse", "ClearChannelRequest",
+    "EventsOnRequest", "ReadSyncRequest", "ReadSyncResponse", "ErrorResponse", "ClearChannelRequest",
     "ClearChannelResponse", "ReadNotifyRequest", "ReadNotifyResponse", "CreateChanRequest",
     "CreateChanResponse", "WriteNotifyRequest", "WriteNotifyResponse", "ClientNameRequest",
     "HostNameRequest", "AccessRightsResponse", "CreateChFailResponse",
@@ -221,13 +221,16 @@ class VersionResponse(Message):
 class _DataMessage(Message):
     """A command with a DBR payload: ``data`` and ``metadata``."""
     __slots__ = ("data", "metadata")
+    #: one DBR_STRING goes as its characters and NUL only (see encode_payload)
+    BARE_STRING = False
 
     def _set_data(self, data, data_type, data_count, metadata, p1, p2):
         try:
             data_type = int(data_type)
             if not 0 <= data_type <= 38:
                 raise CaprotoValueError("no DBR type %r" % (data_type,))
-            buffers, _, data_count = encode_payload(data_type, data, data_count, metadata)
+            buffers, _, data_count = encode_payload(data_type, data, data_count, metadata,
+                                                     self.BARE_STRING)
         except CaprotoValueError as exc:
             raise CaprotoValueError("%s: %s" % (type(self).__name__, exc)) from None
         size = sum(len(b) for b in buffers)
@@ -338,6 +341,7 @@ class ReadRequest(Message):
 class ReadResponse(_DataMessage):
     """Answer to a :class:`ReadRequest` (deprecated)."""
     __slots__ = ()
+    BARE_STRING = True
     ID = 3
     SENDER = SERVER
     _fields = ("data", "data_type", "data_count", "sid", "ioid", "metadata")
@@ -352,6 +356,7 @@ class ReadResponse(_DataMessage):
 class WriteRequest(_DataMessage):
     """Write without notification."""
     __slots__ = ()
+    BARE_STRING = True
     ID = 4
     _fields = ("data", "data_type", "data_count", "sid", "ioid", "metadata")
 
@@ -465,6 +470,13 @@ class ReadSyncRequest(_Empty):
     """Deprecated: see :class:`ReadNotifyRequest`."""
     __slots__ = ()
     ID = 10
+
+
+class ReadSyncResponse(_Empty):
+    """rsrv's answer to a :class:`ReadSyncRequest` (the request echoed)."""
+    __slots__ = ()
+    ID = 10
+    SENDER = SERVER
 
 
 class EchoRequest(_Empty):
@@ -623,6 +635,7 @@ class ReadNotifyResponse(_DataMessage):
 class WriteNotifyRequest(_DataMessage):
     """Write a channel and be told when the write completed."""
     __slots__ = ()
+    BARE_STRING = True
     ID = 19
     _fields = ("data", "data_type", "data_count", "sid", "ioid", "metadata")
 

@@ -21,8 +21,8 @@ accepts a sequence, a numpy array (converted to the big-endian dtype; no copy
 when it already is one) or a bytes-like object holding the big-endian values.
 
 Size checks happen before anything is built: ``data_count`` values must fit
-in the payload received (a bare DBR_STRING is the exception: libca and rsrv
-both send one string as its characters and NUL only).
+in the payload received (a bare DBR_STRING is the exception: libca sends
+one string to put as its characters and NUL only).
 """
 import array
 import collections
@@ -358,7 +358,7 @@ def decode_payload(data_type: int, data_count: int, payload) -> Tuple[Any, Any]:
     size = len(payload)
     need = layout.metadata_size + data_count * layout.value_size
     if size < need:
-        # one bare DBR_STRING travels as its characters and NUL only (libca, rsrv)
+        # one bare DBR_STRING travels as its characters and NUL only (libca's puts)
         if not (data_type == 0 and data_count == 1 and size > 0):
             raise RemoteProtocolError(
                 "%d %s values need %d bytes of payload, got %d"
@@ -399,14 +399,17 @@ def _is_string_data(data) -> bool:
 
 
 def encode_payload(data_type: int, data, data_count: Optional[int] = None,
-                   metadata=None) -> Tuple[List[Any], int, int]:
+                   metadata=None, bare_string: bool = False) -> Tuple[List[Any], int, int]:
     """Buffers of a payload: ``(buffers, unpadded size, data_count)``.
 
     ``buffers`` (metadata bytes, values, padding) join to a multiple of 8
     bytes.  ``data`` is a sequence, a numpy array, or a bytes-like object of
     big-endian values; for the string types a sequence of ``str``/``bytes``.
     ``data_count`` defaults to the number of values; fewer values than
-    ``data_count`` are padded with zeros.
+    ``data_count`` are padded with zeros.  With ``bare_string``, one
+    DBR_STRING is sent as its characters and NUL only (libca's puts and
+    rsrv's answer to the deprecated READ do this; rsrv's READ_NOTIFY and
+    subscription answers send all 40 bytes).
     """
     layout = DBR_LAYOUTS[data_type]
     buffers: List[Any] = []
@@ -421,7 +424,7 @@ def encode_payload(data_type: int, data, data_count: Optional[int] = None,
             data = data.tolist()
         if data_count is None:
             data_count = len(data)
-        values = _encode_strings(data, data_count, bare=(data_type == 0))
+        values = _encode_strings(data, data_count, bare=(bare_string and data_type == 0))
     else:
         dtype = layout.value_dtype
         if isinstance(data, np.ndarray):

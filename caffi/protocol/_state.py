@@ -93,7 +93,7 @@ CIRCUIT_COMMANDS: Dict[Role, FrozenSet[str]] = {
                        "ReadSyncRequest", "HostNameRequest", "ClientNameRequest",
                        # name-server searches over TCP (CA 4.12)
                        "SearchRequest"}),
-    SERVER: frozenset({"EchoResponse", "ErrorResponse", "SearchResponse",
+    SERVER: frozenset({"EchoResponse", "ErrorResponse", "SearchResponse", "ReadSyncResponse",
                        "NotFoundResponse"}),
 }
 

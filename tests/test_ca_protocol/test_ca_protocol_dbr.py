@@ -41,9 +41,10 @@ def test_enum_strings():
 
 
 def test_bare_string_is_strlen_plus_nul_padded():
-    buffers, size, count = ca.encode_payload(0, ["hello"])
+    buffers, size, count = ca.encode_payload(0, ["hello"], bare_string=True)
     assert b"".join(bytes(b) for b in buffers) == b"hello\x00\x00\x00"
     assert (size, count) == (6, 1)
+    assert len(b"".join(bytes(b) for b in ca.encode_payload(0, ["hello"])[0])) == 40
     # a payload shorter than 40 bytes decodes for DBR_STRING count 1 only
     assert ca.decode_payload(0, 1, memoryview(b"hello\x00\x00\x00")) == (None, [b"hello"])
     with pytest.raises(ca.RemoteProtocolError):
