@@ -38,13 +38,13 @@ from ._errors import (CaprotoValueError, LocalProtocolError, ProtocolError,
                       RemoteProtocolError)
 from ._sentinels import (CLIENT, CLOSED, DISCONNECTED, FAILED, IDLE, NEED_DATA,
                          SEND_VERSION_REQUEST, SERVER, Role)
-from ._state import (CHANNEL_BY_CID, CHANNEL_BY_SID, CHANNEL_TRANSITIONS, CIRCUIT_COMMANDS,
-                     CIRCUIT_OPEN, CIRCUIT_TRANSITIONS)
+from ._state import (CHANNEL_BY_CID, CHANNEL_BY_IOID, CHANNEL_BY_SID, CHANNEL_BY_SUBSCRIPTION,
+                     CHANNEL_TRANSITIONS, CIRCUIT_COMMANDS, CIRCUIT_OPEN, CIRCUIT_TRANSITIONS)
 
 __all__ = ["VirtualCircuit", "CircuitState"]
 
 _READS = frozenset({"ReadNotifyRequest", "WriteNotifyRequest", "ReadRequest"})
-_READ_ANSWERS = frozenset({"ReadNotifyResponse", "WriteNotifyResponse", "ReadResponse"})
+_READ_ANSWERS = CHANNEL_BY_IOID
 
 
 class CircuitState:
@@ -287,12 +287,13 @@ class VirtualCircuit:
                 cls = ClientChannel if self.our_role is CLIENT else ServerChannel
                 chan = cls(command.name, self, cid=command.cid)
             return chan
-        # a response to a read/write or a subscription
-        if name in _READ_ANSWERS:
+        if name in CHANNEL_BY_IOID:
             entry = self._ioids.get(command.ioid)
             if entry is None:
                 self._fail(sender, "%s for unknown ioid %d" % (name, command.ioid))
             return entry[0]
+        if name not in CHANNEL_BY_SUBSCRIPTION:
+            self._fail(sender, "a %s does not send %s on a circuit" % (sender.name.lower(), name))
         request = self.event_add_commands.get(command.subscriptionid)
         if request is None:
             self._fail(sender, "%s for unknown subscriptionid %d" % (name, command.subscriptionid))

@@ -53,7 +53,8 @@ from ._sentinels import (AWAIT_CREATE_CHAN_RESPONSE, AWAIT_VERSION_RESPONSE, CLI
 
 __all__ = [
     "CIRCUIT_TRANSITIONS", "CIRCUIT_OPEN", "CIRCUIT_COMMANDS", "CHANNEL_TRANSITIONS",
-    "CHANNEL_BY_CID", "CHANNEL_BY_SID", "BROADCAST_COMMANDS", "StatePair",
+    "CHANNEL_BY_CID", "CHANNEL_BY_SID", "CHANNEL_BY_IOID", "CHANNEL_BY_SUBSCRIPTION",
+    "BROADCAST_COMMANDS", "StatePair",
 ]
 
 StatePair = Tuple[States, States]
@@ -135,6 +136,10 @@ CHANNEL_BY_CID = frozenset({"CreateChanRequest", "CreateChanResponse", "CreateCh
                             "ClearChannelRequest", "ClearChannelResponse"})
 #: channel commands that name their channel by the server's id
 CHANNEL_BY_SID = frozenset(_CLIENT_OPERATIONS)
+#: answers that name their request by ``ioid``
+CHANNEL_BY_IOID = frozenset({"ReadNotifyResponse", "WriteNotifyResponse", "ReadResponse"})
+#: answers that name their subscription by ``subscriptionid``
+CHANNEL_BY_SUBSCRIPTION = frozenset({"EventAddResponse", "EventCancelResponse"})
 
 # --------------------------------------------------------------------------- #
 # UDP
