@@ -9,8 +9,8 @@ The names are caproto's (``VersionRequest``, ``VirtualCircuit``,
 runs with ``import caffi.protocol as caproto``.  Nothing here opens a socket,
 starts a thread or reads the user or host name, except :func:`bcast_socket`
 and the interface discovery behind the automatic address lists
-(:mod:`caffi.protocol._sockets`).  :mod:`caffi.protocol.convert` converts
-values between DBR types as an IOC does.
+(:mod:`caffi.protocol._sockets`).  :func:`read_dbr` and :func:`write_value`
+convert values between DBR types as an IOC does.
 """
 from ._broadcaster import REPEATER_TRANSITIONS, Broadcaster
 from ._channel import ClientChannel, ServerChannel, resolve_data_type
@@ -32,6 +32,8 @@ from ._constants import (CA_REPEATER_PORT, CA_SERVER_PORT, DEFAULT_MAX_ARRAY_BYT
                          MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
                          MAX_UNITS_SIZE, NO_REPLY, AccessRights, AlarmSeverity, AlarmStatus,
                          ChannelType, ConnStatus, SubscriptionType)
+from ._convert import (NativeMetadata, convert_values, format_double, format_float,
+                       parse_float, parse_integer, read_dbr, write_value)
 from ._dbr import (DBR_LAYOUTS, DBR_TYPES, DbrLayout, TimeStamp, char_types, control_types,
                    dbr_size, dbr_size_n, decode_payload, encode_payload, enum_types,
                    epics_timestamp_to_unix, float_types, graphical_types, int_types,
@@ -87,6 +89,9 @@ __all__ = [
     "string_types", "int_types", "float_types", "enum_types", "char_types",
     "special_types", "dbr_size", "dbr_size_n", "decode_payload", "encode_payload",
     "epics_timestamp_to_unix", "timestamp_to_epics",
+    # conversions as the IOC does them
+    "NativeMetadata", "read_dbr", "write_value", "convert_values", "format_float",
+    "format_double", "parse_integer", "parse_float",
     # status
     "CAStatus", "CAStatusCode", "CASeverity",
     # constants
