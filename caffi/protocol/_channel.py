@@ -53,6 +53,11 @@ class _BaseChannel:
         self.string_encoding = string_encoding
         self._state = (SEND_CREATE_CHAN_REQUEST, IDLE)
 
+    def _register(self):
+        """Made by the user: the circuit uses this object for the channel's
+        CreateChanRequest (its cid is taken from now on)."""
+        self.circuit.channels.setdefault(self.cid, self)
+
     @property
     def states(self):
         from ._circuit import CircuitState
@@ -70,7 +75,7 @@ class _BaseChannel:
 
 
 class ClientChannel(_BaseChannel):
-    """A channel as a client sees it.
+    """A channel as a client sees it (registered with ``circuit``).
 
     Parameters
     ----------
@@ -82,6 +87,10 @@ class ClientChannel(_BaseChannel):
     string_encoding : str
         Encoding of string values (latin-1).
     """
+
+    def __init__(self, name, circuit, cid=None, string_encoding="latin-1"):
+        super().__init__(name, circuit, cid, string_encoding)
+        self._register()
 
     def version(self, priority=0):
         return VersionRequest(priority=priority, version=self.protocol_version)
