@@ -55,25 +55,14 @@ from ._sentinels import (AWAIT_CREATE_CHAN_RESPONSE, AWAIT_SEARCH_RESPONSE,
                          SEND_VERSION_RESPONSE, SERVER, Direction, Role, States)
 from ._sockets import bcast_socket
 from ._status import CASeverity, CAStatus, CAStatusCode
-from . import _dbr
+from . import _commands, _dbr
 
 # the metadata classes, named as in C (DBR_TIME_DOUBLE ...)
 globals().update({name: getattr(_dbr, name) for name in _dbr.__all__
                   if name.startswith("DBR_") and name not in ("DBR_LAYOUTS", "DBR_TYPES")})
 
-__all__ = [
-    # commands
-    "Message", "VersionRequest", "VersionResponse", "SearchRequest", "SearchResponse",
-    "NotFoundResponse", "EchoRequest", "EchoResponse", "Beacon", "RepeaterRegisterRequest",
-    "RepeaterConfirmResponse", "EventAddRequest", "EventAddResponse", "EventCancelRequest",
-    "EventCancelResponse", "ReadRequest", "ReadResponse", "WriteRequest", "EventsOffRequest",
-    "EventsOnRequest", "ReadSyncRequest", "ReadSyncResponse", "ErrorResponse", "ClearChannelRequest",
-    "ClearChannelResponse", "ReadNotifyRequest", "ReadNotifyResponse", "CreateChanRequest",
-    "CreateChanResponse", "WriteNotifyRequest", "WriteNotifyResponse", "ClientNameRequest",
-    "HostNameRequest", "AccessRightsResponse", "CreateChFailResponse",
-    "ServerDisconnResponse", "COMMANDS", "MessageHeader", "ExtendedMessageHeader",
-    "read_from_bytestream", "read_datagram", "extract_address", "ipv4_to_int",
-    "int_to_ipv4", "max_payload_size",
+__all__ = list(_commands.__all__) + [
+    "MessageHeader", "ExtendedMessageHeader",
     # state
     "VirtualCircuit", "CircuitState", "Broadcaster", "REPEATER_TRANSITIONS",
     "ClientChannel", "ServerChannel", "resolve_data_type", "Role", "Direction", "States",

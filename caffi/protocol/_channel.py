@@ -17,7 +17,7 @@ from ._commands import (ClearChannelRequest, ClearChannelResponse, ClientNameReq
                         WriteNotifyResponse, WriteRequest)
 from ._constants import AccessRights, ChannelType, SubscriptionType
 from ._errors import CaprotoValueError
-from ._sentinels import CLIENT, IDLE, SEND_CREATE_CHAN_REQUEST
+from ._sentinels import IDLE, SEND_CREATE_CHAN_REQUEST
 from ._status import CAStatus
 
 __all__ = ["ClientChannel", "ServerChannel", "resolve_data_type"]
@@ -191,5 +191,3 @@ class ServerChannel(_BaseChannel):
     def disconnect(self):
         return ServerDisconnResponse(self.cid)
 
-
-_unused = CLIENT

@@ -31,8 +31,7 @@ from collections import deque
 from typing import Deque, Dict, Optional, Tuple
 
 from ._channel import ClientChannel, ServerChannel, _BaseChannel
-from ._commands import (CreateChanRequest, Message, SearchResponse, max_payload_size,
-                        read_from_bytestream)
+from ._commands import Message, max_payload_size, read_from_bytestream
 from ._constants import DEFAULT_MAX_ARRAY_BYTES, DEFAULT_PROTOCOL_VERSION
 from ._errors import (CaprotoValueError, LocalProtocolError, ProtocolError,
                       RemoteProtocolError)
@@ -363,5 +362,3 @@ def _as_cancel_response(cmd):
     from ._commands import EventCancelResponse
     return EventCancelResponse.from_wire(cmd.header, cmd._raw_header, memoryview(b""))
 
-
-_unused = (CreateChanRequest, SearchResponse)

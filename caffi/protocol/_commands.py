@@ -28,15 +28,15 @@ in the bytes received.  Everything that fails raises
 import socket
 import struct
 from collections import deque
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Deque, Dict, Tuple
 
 from ._constants import (DEFAULT_PROTOCOL_VERSION, MAX_UDP_RECV, NO_REPLY, DO_REPLY,
                          AccessRights, ChannelType)
 from ._dbr import DBR_LAYOUTS, decode_payload, encode_payload
 from ._errors import CaprotoValueError, RemoteProtocolError
-from ._header import HEADER, MessageHeader, pack_header, unpack_header
+from ._header import MessageHeader, pack_header, unpack_header
 from ._sentinels import CLIENT, NEED_DATA, SERVER, Role
-from ._status import CAStatus, eca_value, status_from_wire
+from ._status import eca_value, status_from_wire
 
 __all__ = [
     "Message", "VersionRequest", "VersionResponse", "SearchRequest", "SearchResponse",
@@ -849,5 +849,3 @@ def extract_address(search_response: SearchResponse) -> Tuple[str, int]:
         ip = search_response.sender_address[0]
     return ip, search_response.port
 
-
-_unused: Any = (Optional, HEADER, CAStatus)

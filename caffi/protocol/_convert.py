@@ -149,11 +149,18 @@ def _nan_text(value) -> str:
     return "-nan" if math.copysign(1.0, value) < 0 else "nan"
 
 
-def _fixed(whole: int, fraction: int, precision: int, negative: bool) -> str:
+def _fixed(whole: int, fraction10: int, precision: int, negative: bool) -> bytes:
+    """The fixed-point text of cvtFast.c from the whole part and ten times
+    the fraction (rounded here, carrying into the whole part)."""
+    fplace = _FRAC[precision]
+    fraction = (fraction10 + 5) // 10
+    if fraction // fplace >= 1:
+        whole += 1
+        fraction -= fplace
     text = "%d" % whole
     if precision > 0:
         text += ".%0*d" % (precision, fraction)
-    return ("-" if negative else "") + text
+    return (("-" if negative else "") + text).encode()
 
 
 def _c_printf(fmt: str, width: int, precision: int, value: float) -> str:
@@ -182,11 +189,7 @@ def format_float(value, precision: int) -> bytes:
     ftemp = np.float32(f - np.float32(whole))
     fplace = _FRAC[precision]
     fraction = int(np.float32(np.float32(ftemp * np.float32(fplace)) * np.float32(10)))
-    fraction = (fraction + 5) // 10
-    if fraction // fplace >= 1:
-        whole += 1
-        fraction -= fplace
-    return _fixed(whole, fraction, precision, negative).encode()
+    return _fixed(whole, fraction, precision, negative)
 
 
 def format_double(value, precision: int) -> bytes:
@@ -205,11 +208,7 @@ def format_double(value, precision: int) -> bytes:
     ftemp = v - whole
     fplace = _FRAC[precision]
     fraction = int(ftemp * fplace * 10)
-    fraction = (fraction + 5) // 10
-    if fraction // fplace >= 1:
-        whole += 1
-        fraction -= fplace
-    return _fixed(whole, fraction, precision, negative).encode()
+    return _fixed(whole, fraction, precision, negative)
 
 
 def _enum_string(index: int, enum_strings) -> bytes:

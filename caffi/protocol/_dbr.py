@@ -28,7 +28,7 @@ import array
 import collections
 import struct
 import time
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
