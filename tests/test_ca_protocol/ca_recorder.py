@@ -335,6 +335,8 @@ def _protocol_scenario(tcp_port, udp_port, repeater_port):
     sid = created.sid
     send(caproto.ReadRequest(5, 1, sid, 1))  # deprecated READ: ReadResponse
     recv(1)
+    send(caproto.ReadRequest(0, 1, sid, 2))  # ... which rsrv sends as a bare string
+    recv(1)
     send(caproto.EventsOffRequest(), caproto.EventsOnRequest(), caproto.ReadSyncRequest(),
          caproto.EchoRequest())
     recv(1)                                  # EchoResponse

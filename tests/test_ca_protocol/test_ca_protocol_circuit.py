@@ -309,6 +309,11 @@ def test_extended_header_round_trip():
     c = ca.VirtualCircuit(ca.CLIENT, ("h", 1), 0, max_array_bytes=0x20000)
     (again,), _ = c.recv(bytes(big))
     assert again.data_count == 0x10000 and bytes(again) == bytes(big)
+    # a payload that needs it with a small count
+    wide = ca.ReadNotifyResponse(np.zeros(9000), 6, 9000, 1, 1)
+    assert wide.header.extended and len(wide._raw_header) == 24
+    (again,), _ = c.recv(bytes(wide))
+    assert bytes(again) == bytes(wide)
     # a count that needs the extended header even without a payload
     chan = ca.CreateChanResponse(6, 100000, 1, 2)
     assert len(bytes(chan)) == 24

@@ -154,6 +154,10 @@ def test_recorded_values_decode_as_the_ioc_set_them():
     np.testing.assert_array_equal(reads["wf:double"].data, np.arange(16.0))
     assert reads["big"].header.extended and len(reads["big"]._raw_header) == 24
     np.testing.assert_array_equal(reads["big"].data, np.arange(10000.0))
+    # rsrv answers the deprecated READ of one string with the string and its NUL only
+    (bare,) = [c for c in _all_commands()
+               if type(c).__name__ == "ReadResponse" and c.data_type == 0]
+    assert bare.header.payload_size == 8 and bare.data == [b"123456"]   # as the scenario put it
 
 
 def test_rerecord(tmp_path):
