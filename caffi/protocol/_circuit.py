@@ -182,11 +182,12 @@ class VirtualCircuit:
         if self._avail < self._needed:
             return commands, self._needed - self._avail
         data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        view = memoryview(data)
         offset = 0
         role = self.their_role
         try:
             while True:
-                cmd, n = read_from_bytestream(data, role, self.max_payload, offset)
+                cmd, n = read_from_bytestream(view, role, self.max_payload, offset)
                 if cmd is NEED_DATA:
                     break
                 if (type(cmd).__name__ == "EventAddResponse" and not cmd.payload

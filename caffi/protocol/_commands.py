@@ -34,7 +34,7 @@ from ._constants import (DEFAULT_PROTOCOL_VERSION, MAX_UDP_RECV, NO_REPLY, DO_RE
                          AccessRights, ChannelType)
 from ._dbr import DBR_LAYOUTS, decode_payload, encode_payload
 from ._errors import CaprotoValueError, RemoteProtocolError
-from ._header import MessageHeader, pack_header, unpack_header
+from ._header import HEADER, MessageHeader, pack_header, unpack_header
 from ._sentinels import CLIENT, NEED_DATA, SERVER, Role
 from ._status import eca_value, status_from_wire
 
@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 _PAD = b"\x00" * 8
+_unpack_header = HEADER.unpack_from
+_unpack_sizes = struct.Struct(">II").unpack_from
 _STRING_ENCODING = "latin-1"
 
 
@@ -233,11 +235,14 @@ class _DataMessage(Message):
                                                      self.BARE_STRING)
         except CaprotoValueError as exc:
             raise CaprotoValueError("%s: %s" % (type(self).__name__, exc)) from None
-        size = sum(len(b) for b in buffers)
+        size = 0
+        for b in buffers:
+            size += len(b)
         self._set(size, data_type, data_count, p1, p2, tuple(buffers))
         self.data = data
-        self.metadata = (DBR_LAYOUTS[data_type].make_metadata(metadata)
-                         if DBR_LAYOUTS[data_type].metadata_class is not None else None)
+        layout = DBR_LAYOUTS[data_type]
+        self.metadata = (layout.make_metadata(metadata)
+                         if layout.metadata_class is not None else None)
 
     def _decode(self, payload):
         h = self.header
@@ -799,10 +804,18 @@ def read_from_bytestream(data, role: Role, max_payload: int, offset: int = 0):
     that does not decode raise :class:`RemoteProtocolError` (before any of
     the payload is waited for).
     """
-    header, n = unpack_header(data, offset)
-    if header is None:
-        return NEED_DATA, n
-    size = header.payload_size
+    avail = len(data) - offset
+    if avail < 16:
+        return NEED_DATA, 16 - avail
+    command, size, data_type, count, p1, p2 = _unpack_header(data, offset)
+    if size == 0xFFFF:
+        if avail < 24:
+            return NEED_DATA, 24 - avail
+        size, count = _unpack_sizes(data, offset + 16)
+        n = 24
+    else:
+        n = 16
+    header = MessageHeader(command, size, data_type, count, p1, p2)
     if size > max_payload:
         raise RemoteProtocolError("%s announces a payload of %d bytes (limit %d)"
                                   % (header, size, max_payload))
@@ -813,7 +826,7 @@ def read_from_bytestream(data, role: Role, max_payload: int, offset: int = 0):
     end = offset + n + size
     if end > len(data):
         return NEED_DATA, end - len(data)
-    view = memoryview(data)
+    view = data if type(data) is memoryview else memoryview(data)
     cmd = cls.from_wire(header, view[offset:offset + n], view[offset + n:end])
     return cmd, n + size
 

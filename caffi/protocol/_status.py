@@ -117,6 +117,8 @@ _BY_WIRE = {member.value.code_with_severity: member.value for member in CAStatus
 def eca_value(status: Union["CAStatus", CAStatusCode, int]) -> int:
     """The wire value (``code_with_severity``) of a status given as a
     :class:`CAStatus` member, a :class:`CAStatusCode` or an int."""
+    if type(status) is int:
+        return status
     if isinstance(status, CAStatus):
         return status.value.code_with_severity
     if isinstance(status, CAStatusCode):

@@ -127,3 +127,28 @@ def test_payload_round_trip(case):
         np.testing.assert_array_equal(data, np.array(values, dtype=data.dtype))
     again = b"".join(bytes(b) for b in ca.encode_payload(t, data, metadata=md)[0])
     assert again == raw
+
+
+@given(_payloads())
+def test_scalar_fast_path_matches_the_general_one(case):
+    """One Python number is packed by one precompiled struct; a numpy array
+    of the same value goes the general way: the bytes must be the same."""
+    t, values, metadata = case
+    layout = ca.DBR_LAYOUTS[t]
+    if layout._scalar is None:
+        return
+    value = values[0]
+    fast = ca.encode_payload(t, (value,), metadata=metadata)
+    general = ca.encode_payload(t, np.array([value], dtype=layout.value_dtype),
+                                metadata=metadata)
+    assert len(fast[0]) == 1     # one buffer: the fast path was taken
+    assert b"".join(bytes(b) for b in fast[0]) == b"".join(bytes(b) for b in general[0])
+    assert fast[1:] == general[1:]
+
+
+def test_fast_path_refusals_fall_back():
+    # a float for an integer type, and an out-of-range value, take the general
+    # path, which converts or refuses as before
+    assert ca.encode_payload(1, (1.7,))[0] == ca.encode_payload(1, [1.7, ][:1])[0]
+    with pytest.raises(ca.CaprotoValueError):
+        ca.encode_payload(4, (256,))
