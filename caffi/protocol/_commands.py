@@ -179,7 +179,10 @@ def _p(index):
     return property(lambda self: self.header[index])
 
 
-_DT = property(lambda self: ChannelType(self.header.data_type))
+_TYPES = {int(t): t for t in ChannelType}
+#: the DBR type as a ChannelType (an unknown code stays an int: a server
+#: answers such a request with ECA_BADTYPE, as rsrv does)
+_DT = property(lambda self: _TYPES.get(self.header.data_type, self.header.data_type))
 
 
 # --------------------------------------------------------------------------- #

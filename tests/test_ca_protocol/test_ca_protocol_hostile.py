@@ -86,6 +86,8 @@ def _feed(circuit, data, rng):
         commands, _ = circuit.recv(data[i:i + step])
         for cmd in commands:
             circuit.process_command(cmd)
+            for name in cmd._fields:     # every field of an accepted command reads
+                getattr(cmd, name)
         i += step
 
 
