@@ -472,7 +472,13 @@ def encode_payload(data_type: int, data, data_count: Optional[int] = None,
             if not isinstance(data, (list, tuple)):
                 data = list(data) if hasattr(data, "__iter__") else [data]
             try:
-                values = memoryview(np.array(data, dtype=dtype).reshape(-1)).cast("B")
+                arr = np.array(data)
+                if arr.dtype.kind in "iu" and dtype.kind in "iu" and arr.size:
+                    # numpy 1 wraps out-of-range Python ints, numpy 2 refuses them
+                    info = np.iinfo(dtype)
+                    if arr.min() < info.min or arr.max() > info.max:
+                        raise OverflowError("out of range")
+                values = memoryview(arr.astype(dtype).reshape(-1)).cast("B")
             except (OverflowError, ValueError, TypeError) as exc:
                 raise CaprotoValueError("cannot encode %r as %s: %s"
                                         % (data, layout.native.name, exc)) from None
