@@ -25,7 +25,7 @@ multiple of 8 bytes (rsrv rejects anything else), and element counts must fit
 in the bytes received.  Everything that fails raises
 :class:`~caffi.protocol.RemoteProtocolError`.
 """
-import socket
+import ipaddress
 import struct
 from collections import deque
 from typing import Deque, Dict, Tuple
@@ -60,13 +60,13 @@ _STRING_ENCODING = "latin-1"
 def ipv4_to_int(address: str) -> int:
     """``'127.0.0.1'`` -> 0x7f000001 (``''`` is 0.0.0.0)."""
     try:
-        return struct.unpack(">I", socket.inet_aton(address or "0.0.0.0"))[0]
-    except OSError:
+        return int(ipaddress.IPv4Address(address or "0.0.0.0"))
+    except ValueError:
         raise CaprotoValueError("not an IPv4 address: %r" % (address,)) from None
 
 
 def int_to_ipv4(value: int) -> str:
-    return socket.inet_ntoa(struct.pack(">I", value))
+    return "%d.%d.%d.%d" % (value >> 24, (value >> 16) & 255, (value >> 8) & 255, value & 255)
 
 
 def max_payload_size(max_array_bytes: int) -> int:

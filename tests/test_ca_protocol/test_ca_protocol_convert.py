@@ -10,6 +10,7 @@ way: a value written with each plain type through libca must leave the
 record with what :func:`write_value` computes.
 """
 import math
+import os
 
 import numpy as np
 import pytest
@@ -37,11 +38,11 @@ VALUES = {
 
 
 @pytest.fixture(scope="module")
-def conv_ioc(ca_context):
-    """A private IOC (its own records and port) for this module."""
-    from conftest import _PORT_POOL
-    port = _PORT_POOL.take()
-    server = _ioc.IOC(macros="P=conv:", env=__import__("os").environ, ca_port=port,
+def conv_ioc(ca_context, ports):
+    """A private IOC (its own records) for this module, on the last of the
+    ports the suite reserves for private IOCs (libca searches them; the
+    per-test ``private_ioc`` factory hands them out from the first)."""
+    server = _ioc.IOC(macros="P=conv:", env=os.environ, ca_port=ports.private[-1],
                       name="convert-ioc")
     server.prefix = "conv:"
     server.start()
@@ -49,7 +50,6 @@ def conv_ioc(ca_context):
         yield server
     finally:
         server.stop()
-        _PORT_POOL.give(port)
 
 
 class _Channels(dict):

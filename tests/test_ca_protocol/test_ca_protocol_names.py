@@ -99,3 +99,26 @@ def test_documented_examples():
     r2 = caproto.ReadNotifyResponse(data_type=caproto.ChannelType.TIME_DOUBLE, data_count=1,
                                     data=(7,), metadata=(1, 0, 3, 5), status=1, ioid=0)
     assert bytes(r) == bytes(r2)
+
+
+def test_sans_io_modules_import_no_io():
+    """Only ``_sockets`` may import socket, threading, asyncio, select or getpass."""
+    import ast
+    import os
+    folder = os.path.dirname(caproto.__file__)
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py") or name == "_sockets.py":
+            continue
+        with open(os.path.join(folder, name)) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] not in (
+                    "socket", "threading", "asyncio", "select", "getpass", "selectors"), (
+                    name, module)

@@ -19,8 +19,9 @@ DB = os.path.join(ROOT, "docs", "random_walk.db")
 
 
 @pytest.fixture
-def tutorial_ioc(ca_repeater, monkeypatch):
-    (port,) = _ioc.pick_free_ports(1, exclude=_ioc_ports())
+def tutorial_ioc(ca_repeater, ports, monkeypatch):
+    (port,) = _ioc.pick_free_ports(
+        1, exclude=(ports.server, ports.repeater) + tuple(ports.private))
     env = dict(os.environ)
     env.update({"EPICS_CA_SERVER_PORT": str(port), "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
                 "EPICS_CA_ADDR_LIST": "127.0.0.1", "EPICS_CA_AUTO_ADDR_LIST": "NO"})
@@ -32,11 +33,6 @@ def tutorial_ioc(ca_repeater, monkeypatch):
         yield server
     finally:
         server.stop()
-
-
-def _ioc_ports():
-    from conftest import _Ports
-    return (_Ports.server, _Ports.repeater) + tuple(_Ports.private)
 
 
 def test_tutorial_page_runs(tutorial_ioc):
