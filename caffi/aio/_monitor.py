@@ -171,6 +171,9 @@ class Subscription(object):
             self._bridge.post(self.close, sys.exc_info())
             return
         if self.all_updates:
+            if self._signalled and self._loop.is_closed():
+                self._lost()
+                return
             self.pending_values.append(value)
             if not self._signalled:
                 self._signalled = True
@@ -178,7 +181,17 @@ class Subscription(object):
         else:
             self._queue(value)
 
+    def _lost(self):
+        # libca thread, the loop is closed: nothing will ever take the value,
+        # so it is counted and dropped (pending_values stays bounded); the
+        # bridge reports the loss once per loop.
+        self.dropped_callbacks += 1
+        self._bridge.post(self._deliver, None)
+
     def _queue(self, value):
+        if self._signalled and self._loop.is_closed():
+            self._lost()
+            return
         pending = self.pending_values
         if self.all_updates:
             pending.append(value)
