@@ -29,8 +29,9 @@ Differences from the C API
   destroyed or foreign identifier is refused here (``ECA.BADCHID``,
   ``ECA.BADMONID``, ``ECA.NOCACTX``; ``TypeError``/``ValueError`` from the
   functions that return information) and never reaches libca.
-- A count above the channel's element count is ``ECA.BADCOUNT``; a string of
-  40 bytes or more for ``DBR_STRING`` is ``ECA.STRTOBIG``.
+- A count above the channel's element count is clamped to it (as caffi 1.0.4
+  did; libca would return ``ECA.BADCOUNT``); a string of 40 bytes or more for
+  ``DBR_STRING`` is ``ECA.STRTOBIG``.
 """
 import atexit
 import numbers
@@ -155,7 +156,7 @@ def _read_request(ptr, chtype, count, zero_is_dynamic):
             count = native
         elif count > native:
             _connected(ptr)
-            raise _Refused(ECA.BADCOUNT)
+            count = native  # clamped, as caffi 1.0.4 did
     if count == 0 and not zero_is_dynamic:
         _connected(ptr)  # never connected: no native count to read
     return chtype, count
@@ -166,10 +167,8 @@ def _write_request(ptr, value, chtype, count):
     _connected(ptr)
     native = lib.ca_element_count(ptr)
     count = native if count is None else _integer(count, "count")
-    if count <= 0:
-        count = native
-    elif count > native:
-        raise _Refused(ECA.BADCOUNT)
+    if count <= 0 or count > native:
+        count = native  # a larger count is clamped, as caffi 1.0.4 did
     if chtype is not None:
         chtype = _dbr_type(chtype)
     try:
@@ -414,8 +413,9 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     chtype : DBR or int or None
         Requested type; default the native type.
     count : int or None
-        Element count; default the native count.  With a callback, 0 asks
-        for the server's current length.
+        Element count; default (None, 0 or negative) the native count, and a
+        larger count is clamped to it.  With a callback, 0 asks for the
+        server's current length.
     callback : callable or None
         Called with ``{'chid', 'type', 'count', 'status', 'value'}``.  Without
         it, read the value with ``DBRValue.get()`` after :func:`pend_io`
@@ -426,7 +426,7 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     Returns
     -------
     (ECA, DBRValue or None)
-        NORMAL, BADCHID, BADTYPE, BADCOUNT, DISCONN, NORDACCESS, ...
+        NORMAL, BADCHID, BADTYPE, DISCONN, NORDACCESS, ...
     """
     if type(chid) is not Channel or chid.ptr is None:
         return ECA.BADCHID, None
@@ -480,8 +480,9 @@ def put(chid, value, chtype=None, count=None, callback=None):
     chtype : DBR or int or None
         Type of the written value; default the native type.
     count : int or None
-        Element count; default the native count, reduced to the length of
-        *value*.
+        Element count; default (None, 0 or negative) the native count; a
+        larger count is clamped to it, and the count is reduced to the length
+        of *value*.
     callback : callable or None
         Called with ``{'chid', 'type', 'count', 'status'}`` when the put and
         all the processing it causes completed.
@@ -489,7 +490,7 @@ def put(chid, value, chtype=None, count=None, callback=None):
     Returns
     -------
     ECA
-        NORMAL, BADCHID, BADTYPE, BADCOUNT, STRTOBIG, NOWTACCESS, DISCONN, ...
+        NORMAL, BADCHID, BADTYPE, STRTOBIG, NOWTACCESS, DISCONN, ...
     """
     if type(value) is float and chtype is None and count is None \
             and type(chid) is Channel and chid.ptr is not None:
@@ -537,7 +538,8 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
         Requested type; default the native type.
     count : int or None
         Element count; default the native count, 0 for the server's current
-        length.
+        length; a larger count is clamped to the native count (of a connected
+        channel).
     mask : DBE or int or None
         Trigger mask; default ``DBE.VALUE | DBE.ALARM``.
     use_numpy : bool
@@ -565,10 +567,8 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
         return ECA.BADTYPE, None
     native = lib.ca_element_count(ptr)
     count = native if count is None else _integer(count, "count")
-    if count < 0:
-        count = native
-    elif connected and count > native:
-        return ECA.BADCOUNT, None
+    if count < 0 or (connected and count > native):
+        count = native  # a larger count is clamped, as caffi 1.0.4 did
     mask = _m.DBE_VALUE | _m.DBE_ALARM if mask is None else _integer(mask, "mask")
     subscription = Subscription(channel, callback, use_numpy)
     pevid = ffi.new("evid *")
