@@ -30,6 +30,17 @@ def test_public_names_exist(module):
     assert missing == []
 
 
+def test_star_import_binds_what_104_bound():
+    namespace = {}
+    exec("from caffi import *", namespace)
+    missing = [name for name in NAMES["caffi"]
+               if name not in NOT_API and name not in namespace]
+    assert missing == []
+    import caffi
+    for name in ("ca", "compat", "constants", "dbr", "macros"):
+        assert namespace[name] is getattr(caffi, name)
+
+
 def test_same_values_for_macros_everywhere():
     from caffi import ca, constants, dbr, macros
     for name in macros.__all__:
