@@ -15,5 +15,6 @@ version_info = (2, 0, 0)
 
 # ``from caffi import *`` binds the submodules as caffi 1.0.4's did.
 __all__ = ["ca", "compat", "constants", "dbr", "macros",
-           "DBF", "DBR", "ECA", "CA_OP", "AlarmCondition", "AlarmSeverity", "caget", "caget_many", "caput", "caput_many", "camonitor", "cainfo", "CAError",
+           "DBF", "DBR", "ECA", "CA_OP", "AlarmCondition", "AlarmSeverity",
+           "caget", "caget_many", "caput", "caput_many", "camonitor", "cainfo", "CAError",
            "PV", "__version__", "version_info"]
