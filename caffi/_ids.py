@@ -44,15 +44,16 @@ def current():
 class Context(object):
     """A CA client context (what ``current_context()`` returns)."""
 
-    __slots__ = ("_ptr", "channels", "pending_gets", "groups", "exception_handler",
+    __slots__ = ("_ptr", "channels", "io_group", "groups", "exception_handler",
                  "__weakref__")
 
     def __init__(self, ptr):
         self._ptr = ptr
         self.channels = set()
-        # Buffers of gets without callback, kept until the next pend_io.
-        self.pending_gets = []
-        # gid -> buffers of sg_get requests not yet known to be complete.
+        # The gets without callback that pend_io waits for (a caffi._sg.Group,
+        # made by the first one).
+        self.io_group = None
+        # gid -> its caffi._sg.Group
         self.groups = {}
         self.exception_handler = None
 
@@ -60,10 +61,12 @@ class Context(object):
     def alive(self):
         return self._ptr is not None
 
-    def take_pending_gets(self):
-        """Hand over the get buffers issued so far (kept until pend_io returns)."""
-        pending, self.pending_gets = self.pending_gets, []
-        return pending
+    def make_io_group(self):
+        """The context's :attr:`io_group`, made if needed."""
+        if self.io_group is None:
+            from ._sg import Group
+            self.io_group = Group()
+        return self.io_group
 
     def invalidate(self):
         """Forget everything after ``ca_context_destroy`` destroyed it in libca."""
@@ -74,8 +77,13 @@ class Context(object):
         for channel in list(self.channels):
             channel.invalidate()
         self.channels.clear()
-        self.pending_gets = []
+        groups = list(self.groups.values())
+        if self.io_group is not None:
+            groups.append(self.io_group)
+            self.io_group = None
         self.groups.clear()
+        for group in groups:
+            group.free()  # libca calls back no more
         if self.exception_handler is not None:
             unregister(self.exception_handler.usr)
             self.exception_handler = None
@@ -93,7 +101,8 @@ class Channel(object):
 
     registry_kind = "channels"
     __slots__ = ("ptr", "usr", "_name", "context", "connection_callback",
-                 "access_rights_callback", "subscriptions", "requests", "__weakref__")
+                 "access_rights_callback", "subscriptions", "requests",
+                 "late_requests", "__weakref__")
 
     def __init__(self, name, connection_callback):
         self.ptr = None
@@ -103,6 +112,9 @@ class Channel(object):
         self.access_rights_callback = None
         self.subscriptions = set()
         self.requests = set()
+        # Requests (caffi._sg) forgotten before they completed: libca may
+        # still call back with them until the channel is cleared.
+        self.late_requests = []
         self.usr = register(self)
 
     @property
@@ -130,6 +142,7 @@ class Channel(object):
         for usr in list(self.requests):
             unregister(usr)
         self.requests.clear()
+        self.late_requests = []
         if self.context is not None:
             self.context.channels.discard(self)
 

@@ -36,6 +36,7 @@ Differences from the C API
 import atexit
 import numbers
 
+from . import _sg, _wait
 from . import macros as _m
 from ._callbacks import clear_registry, unregister
 from ._ffi import ffi, lib
@@ -68,11 +69,13 @@ _COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
 _m.export_into(globals())
 
 _NORMAL = lib.ECA_NORMAL
+_TIMEOUT = lib.ECA_TIMEOUT
 _ECA_NORMAL = ECA.NORMAL
 _CS_CONN = lib.cs_conn
 _new = ffi.new
 _NULL = ffi.NULL
 _get_plain = lib.caffi_get_plain
+_REQUEST_PTR = _sg.REQUEST_PTR
 _put_double = lib.caffi_put_double
 _REQUEST_CB = lib._caffi_request_cb
 _DBF_BY_VALUE = {member.value: member for member in DBF}
@@ -187,7 +190,7 @@ def _context(context):
 
 
 def _sync_group(gid):
-    """Checked gid and the buffer list the current context keeps for it."""
+    """Checked gid and its :class:`caffi._sg.Group` in the current context."""
     gid = _gid(gid)
     context = current()
     if context is None or gid not in context.groups:
@@ -433,17 +436,17 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     ptr = chid.ptr
     if chtype is None and count is None and callback is None:
         # The common case, one element of a plain native type, in one C call
-        # (type and count checks and ca_array_get); -1: take the general path.
+        # (type and count checks and the request); -1: take the general path.
+        context = chid.context
+        group = context.io_group or context.make_io_group()
         buf = _new(PLAIN_PTR)
-        code = _get_plain(ptr, buf)
+        request = _new(_REQUEST_PTR)
+        code = _get_plain(ptr, buf, group._ptr, request)
         if code >= 0:
             member, value_class = PLAIN_SCALARS[code & 15]
             status = code >> 4
             if status == _NORMAL:
-                context = chid.context
-                if context is not None:
-                    # libca writes into the buffer until the next pend_io returns.
-                    context.pending_gets.append(buf)
+                group.add(chid, request, buf)  # pend_io waits for it
                 return _ECA_NORMAL, value_class(member, buf, use_numpy)
             return eca_enum(status), value_class(member, buf, use_numpy)
     with_callback = callable(callback)
@@ -460,10 +463,9 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
             request.cancel()
         return eca_enum(status), None
     cvalue, owner = allocate(chtype, count, use_numpy)
-    status = lib.ca_array_get(chtype, count, ptr, cvalue)
-    if status == _NORMAL and channel.context is not None:
-        # libca writes into the buffer until the next pend_io returns.
-        channel.context.pending_gets.append(cvalue)
+    context = channel.context
+    group = context.io_group or context.make_io_group()
+    status = group.get(channel, chtype, count, cvalue, _m.dbr_size_n(chtype, count))
     return eca_enum(status), DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
@@ -603,9 +605,10 @@ def clear_subscription(evid):
 def pend_event(timeout):
     """Process CA activity for *timeout* seconds, 0 for ever (``ca_pend_event``).
 
-    Returns ``ECA.TIMEOUT`` on success, as in C.
+    Returns ``ECA.TIMEOUT`` on success, as in C.  Ctrl-C interrupts it
+    (KeyboardInterrupt), as every blocking call of this module.
     """
-    return eca_enum(lib.ca_pend_event(_timeout(timeout)))
+    return eca_enum(_wait.pend_event(_timeout(timeout)))
 
 
 def poll():
@@ -613,22 +616,26 @@ def poll():
     return eca_enum(lib.ca_poll())
 
 
-def _pend_for_io(wait, timeout):
-    """Run libca's *wait(timeout)* that ends a pend_io period (ca_pend_io, ca_pend early).
+def _pend_for_io(finish, timeout):
+    """Wait as ca_pend_io (or ca_pend early), *finish* being that libca function.
 
-    The get buffers issued before the call are held until it returns: from then
-    on libca ignores replies to them, so their buffers may go.
+    The gets of the context's pend_io group are forgotten when it returns
+    (their buffers may go: a late reply writes nowhere); an interrupted
+    (KeyboardInterrupt) or refused (EVDISALLOW) wait keeps them.
     """
     timeout = _timeout(timeout)
     context = current()
-    issued = context.take_pending_gets() if context is not None else None
-    status = wait(timeout)
-    del issued
+    group = context.io_group if context is not None else None
+    status, failures = _wait.pend_io(timeout, group, finish)
+    if failures:
+        _sg.report_failures(context, failures)
     return eca_enum(status)
 
 
 def pend_io(timeout):
     """Flush and wait for gets without callback and first connections (``ca_pend_io``).
+
+    0 waits for ever, as in C.
 
     Returns
     -------
@@ -642,7 +649,7 @@ def pend(timeout, early):
     """:func:`pend_io` if *early* else :func:`pend_event` (``ca_pend``)."""
     if early:
         return _pend_for_io(lambda t: lib.ca_pend(t, 1), timeout)
-    return eca_enum(lib.ca_pend(_timeout(timeout), 0))
+    return pend_event(timeout)
 
 
 def test_io():
@@ -650,6 +657,10 @@ def test_io():
 
     Returns ``ECA.IODONE`` or ``ECA.IOINPROGRESS``.
     """
+    context = current()
+    group = context.io_group if context is not None else None
+    if group is not None and group.test() != lib.ECA_IODONE:
+        return ECA.IOINPROGRESS
     return eca_enum(lib.ca_test_io())
 
 
@@ -721,30 +732,34 @@ def version():
 
 
 # Synchronous groups ------------------------------------------------------------
+# caffi keeps the groups itself (see caffi._sg): libca's ca_sg_test can
+# deadlock against libca's own threads, and ca_sg_block ignores Ctrl-C.
 def sg_create():
     """Create a synchronous group (``ca_sg_create``); return ``(ECA, gid or None)``."""
-    pgid = ffi.new("CA_SYNC_GID *")
-    status = lib.ca_sg_create(pgid)
-    if status != _NORMAL:
-        return eca_enum(status), None
-    gid = pgid[0]
     context = current()
-    if context is not None:
-        context.groups[gid] = []
-    return ECA.NORMAL, gid
+    if context is None:
+        lib.ca_poll()  # a thread's first CA call creates its context, as in C
+        context = current()
+        if context is None:
+            return ECA.NOCACTX, None
+    try:
+        group = _sg.Group()
+    except MemoryError:
+        return ECA.ALLOCMEM, None
+    context.groups[group.gid] = group
+    return ECA.NORMAL, group.gid
 
 
 def sg_delete(gid):
     """Delete a synchronous group (``ca_sg_delete``): NORMAL or BADSYNCGRP."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_delete(gid)
     context = current()
-    if status == _NORMAL and context is not None:
-        context.groups.pop(gid, None)
-    return eca_enum(status)
+    del context.groups[gid]
+    _sg.report_failures(context, group.free())
+    return ECA.NORMAL
 
 
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
@@ -757,15 +772,14 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
     """
     try:
         channel = _live(chid)
-        gid, buffers = _sync_group(gid)
+        gid, group = _sync_group(gid)
         chtype, count = _read_request(channel.ptr, chtype, count, False)
     except _Refused as exc:
         return exc.status, None
     cvalue, owner = allocate(chtype, count, use_numpy)
-    status = lib.ca_sg_array_get(gid, chtype, count, channel.ptr, cvalue)
+    status = group.get(channel, chtype, count, cvalue, _m.dbr_size_n(chtype, count))
     if status != _NORMAL:
         return eca_enum(status), None
-    buffers.append(cvalue)
     return ECA.NORMAL, DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
@@ -773,56 +787,53 @@ def sg_put(gid, chid, value, chtype=None, count=None):
     """Write a value within a synchronous group (``ca_sg_array_put``)."""
     try:
         channel = _live(chid)
-        gid, _ = _sync_group(gid)
+        gid, group = _sync_group(gid)
         chtype, count, buf = _write_request(channel.ptr, value, chtype, count)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_sg_array_put(gid, chtype, count, channel.ptr, buf))
-
-
-def _release_group_buffers(gid):
-    context = current()
-    if context is not None and gid in context.groups:
-        context.groups[gid] = []
+    return eca_enum(group.put(channel, chtype, count, buf))
 
 
 def sg_block(gid, timeout):
-    """Flush and wait for the group's requests (``ca_sg_block``).
+    """Flush and wait for the group's requests, then reset it (``ca_sg_block``).
+
+    A *timeout* of 0 or less does not wait.  Ctrl-C interrupts the wait
+    (KeyboardInterrupt; the requests stay in the group).
 
     Returns
     -------
     ECA
-        NORMAL, TIMEOUT, EVDISALLOW or BADSYNCGRP.
+        NORMAL, TIMEOUT, EVDISALLOW (inside a callback) or BADSYNCGRP.
     """
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_block(gid, _timeout(timeout))
-    if status == _NORMAL:
-        _release_group_buffers(gid)  # every request completed
+    timeout = _timeout(timeout)
+    status = lib.ca_poll()  # flushes; EVDISALLOW inside a callback, as ca_sg_block
+    if status == _TIMEOUT and timeout >= 0:
+        status = _NORMAL if group.wait(timeout) == lib.ECA_IODONE else _TIMEOUT
+    _sg.report_failures(current(), group.reset())
     return eca_enum(status)
 
 
 def sg_test(gid):
     """``ECA.IODONE`` if the group's requests completed, else ``ECA.IOINPROGRESS``."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_sg_test(gid))
+    return eca_enum(group.test())
 
 
 def sg_reset(gid):
     """Forget the group's outstanding requests (``ca_sg_reset``)."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_reset(gid)
-    if status == _NORMAL:
-        _release_group_buffers(gid)
-    return eca_enum(status)
+    _sg.report_failures(current(), group.reset())
+    return ECA.NORMAL
 
 
 @atexit.register

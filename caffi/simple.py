@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence
 
-from . import _shared, ca
+from . import _sg, _shared, ca
 from . import macros as _m
 from .constants import DBE, ECA, ChannelState
 from ._ffi import lib
@@ -39,7 +39,7 @@ __all__ = ["CAError", "caget", "caget_many", "caput", "caput_many", "camonitor",
 
 _NORMAL = ECA.NORMAL
 _NORMAL_CODE = int(ECA.NORMAL)
-_TIMEOUT_CODE = int(ECA.TIMEOUT)
+_IODONE_CODE = int(ECA.IODONE)
 _FORMS = ("native", "time", "ctrl")
 
 
@@ -155,40 +155,35 @@ def _check_form(form):
 def read(entries, deadline, form="native", as_string=False, count=None, as_numpy=True):
     """Read connected cached channels in one synchronous group; list of values.
 
-    This is the hot path of caget: it calls libca's ``ca_sg_array_get`` and
-    ``ca_sg_block`` directly (the buffers stay referenced here until the group
-    completed or was reset, after which libca no longer writes to them).
+    This is the hot path of caget: one group request per channel (no Python
+    runs per reply) and one wait for all, which Ctrl-C interrupts.
     """
     gid = _shared.acquire_group()
+    group = _shared.context().groups[gid]
     completed = False
     try:
         pending = []
         for entry in entries:
-            ptr = entry.chid.ptr if entry.chid is not None else None
-            if ptr is None:
-                lib.ca_sg_reset(gid)
+            chid = entry.chid
+            if chid is None or chid.ptr is None:
                 raise CAError(ECA.BADCHID, entry.name, "read failed (channel cleared)")
-            chtype, n, text = _request(ptr, form, as_string, count)
+            chtype, n, text = _request(chid.ptr, form, as_string, count)
             cvalue, owner = allocate(chtype, n, as_numpy)
-            status = lib.ca_sg_array_get(gid, chtype, n, ptr, cvalue)
+            status = group.get(chid, chtype, n, cvalue, _m.dbr_size_n(chtype, n))
             if status != _NORMAL_CODE:
-                lib.ca_sg_reset(gid)
                 raise CAError(eca_enum(status), entry.name, "read failed")
             pending.append((CONVERTERS[chtype], n, cvalue, owner, text))
         remaining = deadline - time.monotonic()
-        status = lib.ca_sg_block(gid, remaining if remaining > 0 else 0.0)
-        if status != _NORMAL_CODE:
-            lib.ca_sg_reset(gid)
-            if status == _TIMEOUT_CODE:
-                if len(entries) == 1:
-                    raise TimeoutError("read of %r timed out" % entries[0].name)
-                raise TimeoutError("read of %d PVs timed out" % len(entries))
-            raise CAError(eca_enum(status), entries[0].name if len(entries) == 1 else None,
-                          "read failed")
+        lib.ca_flush_io()
+        if group.wait(remaining if remaining > 0 else 0.0) != _IODONE_CODE:
+            if len(entries) == 1:
+                raise TimeoutError("read of %r timed out" % entries[0].name)
+            raise TimeoutError("read of %d PVs timed out" % len(entries))
         completed = True
         return [_finish(convert(cvalue, n, as_numpy, owner), text)
                 for convert, n, cvalue, owner, text in pending]
     finally:
+        _sg.report_failures(_shared.context(), group.reset())
         _shared.release_group(gid, completed)
 
 

@@ -1,0 +1,169 @@
+"""Synchronous groups (``ca_sg_*``) and pend_io's gets, kept by caffi.
+
+Theory of operation
+-------------------
+libca's own groups cannot be used safely: ``ca_sg_test`` locks the context
+mutex before the callback mutex, the reverse of libca's receive threads, so a
+test while replies arrive deadlocks (with libca's priority-inheriting mutexes
+the C library aborts the process); and ``ca_sg_block`` waits on a condition
+variable that Ctrl-C does not interrupt.
+
+A :class:`Group` issues each request as ``ca_array_get_callback`` or
+``ca_array_put_callback`` with a C completion function (``caffi_group_done``,
+no Python on that path) that copies a read value into its buffer and counts
+the group down; a waiter wakes when the count reaches zero.  As in libca, a
+request that fails (its completion carries an error status) is reported to
+the context's exception handler and stays pending, so ``sg_block`` times out;
+and a group is reset (its requests forgotten) when ``sg_block`` returns,
+whatever it returns.
+
+Each context also has one group for the gets without callback that
+``pend_io`` waits for (besides the first connections libca counts), so that
+``pend_io`` wakes as soon as the last reply came and a late reply after a
+timeout writes nowhere.
+
+Lifetimes: a request record (``struct caffi_request``) is Python memory.  A
+forgotten request that may still complete stays alive with its channel (in
+``Channel.late_requests``) until the channel is cleared, because libca may still
+call back with it; its completion then copies and counts nothing, so read
+buffers can go at once.  The C group (event and counter) is freed by
+:meth:`Group.free` after every request was forgotten.
+"""
+import itertools
+
+from ._callbacks import logger, report_error
+from ._ffi import ffi, lib
+from ._wait import SLICE
+from .constants import CA_OP, ECA
+
+__all__ = ["Group", "REQUEST_PTR", "report_failures"]
+
+if lib.caffi_groups_init() != 0:  # pragma: no cover - out of memory at import
+    raise MemoryError("cannot create the lock of caffi's synchronous groups")
+
+_gids = itertools.count(1)
+REQUEST_PTR = ffi.typeof("struct caffi_request *")
+_new = ffi.new
+_NORMAL = lib.ECA_NORMAL
+_IODONE = lib.ECA_IODONE
+_now = lib.caffi_monotonic
+#: A channel's list of forgotten requests is pruned of completed ones when it
+#: grows past this many.
+_PRUNE_AT = 64
+
+
+class Group(object):
+    """One synchronous group of a context (what ``sg_create`` makes)."""
+
+    __slots__ = ("gid", "_ptr", "_requests")
+
+    def __init__(self):
+        self._ptr = lib.caffi_group_new()
+        if self._ptr == ffi.NULL:
+            raise MemoryError("cannot create a synchronous group")
+        self.gid = next(_gids)
+        # (channel, record, buffer or None) issued since the last reset
+        self._requests = []
+
+    def get(self, channel, chtype, count, cvalue, size):
+        """Issue a read of *count* elements of *chtype* into *cvalue* (*size* bytes)."""
+        request = _new(REQUEST_PTR)
+        status = lib.caffi_group_get(self._ptr, request, chtype, count, channel.ptr,
+                                     cvalue, size)
+        if status == _NORMAL:
+            self._requests.append((channel, request, cvalue))
+        return status
+
+    def put(self, channel, chtype, count, buf):
+        """Issue a write (libca copies *buf* during the call)."""
+        request = _new(REQUEST_PTR)
+        status = lib.caffi_group_put(self._ptr, request, chtype, count, channel.ptr, buf)
+        if status == _NORMAL:
+            self._requests.append((channel, request, None))
+        return status
+
+    def test(self):
+        """``ECA_IODONE`` if every request completed, else ``ECA_IOINPROGRESS``."""
+        return _IODONE if lib.caffi_group_pending(self._ptr) == 0 else lib.ECA_IOINPROGRESS
+
+    def wait(self, timeout):
+        """Wait up to *timeout* seconds (0 or less: no wait) for the requests.
+
+        Returns ``ECA_IODONE`` or ``ECA_TIMEOUT``.
+        """
+        started = _now()
+        return self.wait_until(started, started + timeout if timeout > 0 else started)
+
+    def wait_until(self, started, deadline):
+        """Wait until the requests completed (``ECA_IODONE``) or the monotonic
+        time *deadline* (``ECA_TIMEOUT``); *started* is when the wait began.
+
+        Signal handlers run at least every :data:`~caffi._wait.SLICE` seconds
+        (a KeyboardInterrupt leaves the requests pending).
+        """
+        while True:
+            status = lib.caffi_group_wait(self._ptr, started, deadline, _now() + SLICE)
+            if status != -1:
+                return status
+
+    def add(self, channel, request, buf):
+        """Remember a request issued by C code (``caffi_get_plain``)."""
+        self._requests.append((channel, request, buf))
+
+    def reset(self):
+        """Forget every request (their completions copy and count nothing).
+
+        Returns
+        -------
+        list of (channel, status, op)
+            The requests that had completed with an error status.
+        """
+        requests, self._requests = self._requests, []
+        failed = []
+        for channel, request, buf in requests:
+            if lib.caffi_request_abandon(request):
+                if request.status != _NORMAL:
+                    failed.append((channel, request.status,
+                                   CA_OP.GET if buf is not None else CA_OP.PUT))
+            elif channel.ptr is not None:
+                _keep_until_cleared(channel, request)
+        return failed
+
+    def free(self):
+        """Reset, then release the C group (the object is dead afterwards)."""
+        failed = self.reset()
+        if self._ptr is not None:
+            lib.caffi_group_free(self._ptr)
+            self._ptr = None
+        return failed
+
+
+def _keep_until_cleared(channel, request):
+    late = channel.late_requests
+    if len(late) >= _PRUNE_AT:
+        late[:] = [r for r in late if not lib.caffi_request_done(r)]
+    late.append(request)
+
+
+def report_failures(context, failures):
+    """Give failed requests to the context's exception handler, as libca does.
+
+    Without a handler installed with ``add_exception_event`` they are logged
+    on the ``caffi`` logger with the PV name.
+    """
+    handler = context.exception_handler if context is not None else None
+    for channel, status, op in failures:
+        stat = ECA(status) if status in _ECA_VALUES else status
+        if handler is None:
+            logger.warning("CA exception: %s: %s (synchronous group %s)", channel.name,
+                           stat.message() if isinstance(stat, ECA) else stat, op.name)
+            continue
+        try:
+            handler.callback({"chid": channel, "type": None, "count": 0, "addr": None,
+                              "stat": stat, "op": op, "ctx": "synchronous group request",
+                              "file": "", "lineNo": 0})
+        except BaseException:
+            report_error("exception", handler.callback)
+
+
+_ECA_VALUES = frozenset(member.value for member in ECA)
