@@ -21,16 +21,31 @@ never reaches libca.
 """
 import itertools
 import logging
+import threading
 
 from ._ffi import ffi, lib
 
 __all__ = ["register", "unregister", "clear_registry", "lookup", "registry_counts",
-           "call_user"]
+           "call_user", "in_callback"]
 
 logger = logging.getLogger("caffi")
 
 _registry = {}
 _keys = itertools.count(1)
+
+
+class _Depth(threading.local):
+    """How many callbacks the calling thread is inside (libca may also call
+    one synchronously, from inside a caffi call of the user's thread)."""
+    depth = 0
+
+
+_thread = _Depth()
+
+
+def in_callback():
+    """True inside a callback (in any thread)."""
+    return _thread.depth > 0
 
 
 def register(obj):
@@ -87,21 +102,33 @@ def _onerror(exc_type, exc_value, tb):
 def _caffi_connection_cb(args):
     channel = lookup(lib.ca_puser(args.chid))
     if channel is not None:
-        channel.on_connection(args.op)
+        _thread.depth += 1
+        try:
+            channel.on_connection(args.op)
+        finally:
+            _thread.depth -= 1
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_access_rights_cb(args):
     channel = lookup(lib.ca_puser(args.chid))
     if channel is not None:
-        channel.on_access_rights(bool(args.ar.read_access), bool(args.ar.write_access))
+        _thread.depth += 1
+        try:
+            channel.on_access_rights(bool(args.ar.read_access), bool(args.ar.write_access))
+        finally:
+            _thread.depth -= 1
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_event_cb(args):
     subscription = lookup(args.usr)
     if subscription is not None:
-        subscription.on_event(args)
+        _thread.depth += 1
+        try:
+            subscription.on_event(args)
+        finally:
+            _thread.depth -= 1
 
 
 @ffi.def_extern(onerror=_onerror)
@@ -109,14 +136,22 @@ def _caffi_request_cb(args):
     # Completion of a get or put with callback: called once per request.
     request = lookup(args.usr)
     if request is not None:
-        request.on_done(args)
+        _thread.depth += 1
+        try:
+            request.on_done(args)
+        finally:
+            _thread.depth -= 1
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_exception_cb(args):
     handler = lookup(args.usr)
     if handler is not None:
-        handler.on_exception(args)
+        _thread.depth += 1
+        try:
+            handler.on_exception(args)
+        finally:
+            _thread.depth -= 1
 
 
 def call_user(what, func, arg):

@@ -6,6 +6,8 @@ identifier is refused in Python and never reaches libca, even if libca later
 reuses the same address for a new object.  The objects compare by identity,
 and callbacks deliver the very object that ``create_channel`` returned.
 """
+import threading
+
 from ._callbacks import call_user, lookup, register, report_error, unregister
 from ._ffi import ffi, lib
 from .constants import CA_OP, ECA
@@ -15,6 +17,7 @@ __all__ = ["Context", "Channel", "Subscription", "Request", "ExceptionHandler",
            "current", "NORMAL"]
 
 NORMAL = lib.ECA_NORMAL
+_NOCACTX = lib.ECA_NOCACTX
 _ECA_NORMAL = ECA.NORMAL
 _CA_OP = {member.value: member for member in CA_OP}
 _NULL = ffi.NULL
@@ -22,6 +25,10 @@ _cast = ffi.cast
 
 # address of a live ca_client_context -> Context
 _contexts = {}
+# thread ident -> address of the context it was attached to when another
+# thread destroyed it: libca clears only the destroying thread's pointer.
+_stale = {}
+_get_ident = threading.get_ident
 
 
 def _address(ptr):
@@ -30,6 +37,8 @@ def _address(ptr):
 
 def current():
     """The calling thread's :class:`Context`, or None if it has none."""
+    if _stale:
+        _forget_stale()
     ptr = lib.ca_current_context()
     if ptr == _NULL:
         return None
@@ -38,14 +47,24 @@ def current():
     if context is None:
         # Created here, or implicitly by libca on the first call of a thread.
         context = _contexts.setdefault(address, Context(ptr))
+        context.threads.add(_get_ident())
     return context
+
+
+def _forget_stale():
+    """Detach the calling thread from a context another thread destroyed."""
+    address = _stale.pop(_get_ident(), None)
+    if address is not None:
+        ptr = lib.ca_current_context()
+        if ptr != _NULL and _address(ptr) == address:
+            lib.ca_detach_context()  # libca would use the freed memory
 
 
 class Context(object):
     """A CA client context (what ``current_context()`` returns)."""
 
     __slots__ = ("_ptr", "channels", "io_group", "groups", "exception_handler",
-                 "__weakref__")
+                 "threads", "closing", "_waits", "_waits_cond", "_gone", "__weakref__")
 
     def __init__(self, ptr):
         self._ptr = ptr
@@ -56,6 +75,15 @@ class Context(object):
         # gid -> its caffi._sg.Group
         self.groups = {}
         self.exception_handler = None
+        # Idents of the threads caffi attached to it (created, attached, or
+        # implicitly created in).
+        self.threads = set()
+        # Waits (pend_*, sg_block) of threads in this context, and whether
+        # destroy_context asked them to end.
+        self.closing = False
+        self._waits = 0
+        self._waits_cond = threading.Condition(threading.Lock())
+        self._gone = threading.Event()
 
     @property
     def alive(self):
@@ -68,11 +96,44 @@ class Context(object):
             self.io_group = Group()
         return self.io_group
 
+    def enter_wait(self):
+        """Count a wait of the calling thread; False if the context is closing."""
+        with self._waits_cond:
+            if self.closing:
+                return False
+            self._waits += 1
+            return True
+
+    def leave_wait(self, status=None):
+        """End a wait; one that ended with ``ECA_NOCACTX`` (*status*) returns
+        only once the context is destroyed and the thread detached from it."""
+        with self._waits_cond:
+            self._waits -= 1
+            self._waits_cond.notify_all()
+        if status == _NOCACTX and self.closing:
+            self._gone.wait(60)
+            current()
+
+    def end_waits(self):
+        """Make the other threads' waits in this context end (they return
+        ``ECA.NOCACTX`` within a slice of :mod:`caffi._wait`); wait for them."""
+        with self._waits_cond:
+            self.closing = True
+            while self._waits:
+                self._waits_cond.wait()
+
     def invalidate(self):
         """Forget everything after ``ca_context_destroy`` destroyed it in libca."""
         if self._ptr is None:
             return
-        _contexts.pop(_address(self._ptr), None)
+        address = _address(self._ptr)
+        _contexts.pop(address, None)
+        me = _get_ident()
+        for ident in self.threads:
+            if ident != me:
+                _stale[ident] = address
+        self.threads.clear()
+        self._gone.set()
         self._ptr = None
         for channel in list(self.channels):
             channel.invalidate()

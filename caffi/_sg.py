@@ -30,6 +30,7 @@ buffers can go at once.  The C group (event and counter) is freed by
 :meth:`Group.free` after every request was forgotten.
 """
 import itertools
+import threading
 
 from ._callbacks import logger, report_error
 from ._ffi import ffi, lib
@@ -46,6 +47,7 @@ REQUEST_PTR = ffi.typeof("struct caffi_request *")
 _new = ffi.new
 _NORMAL = lib.ECA_NORMAL
 _IODONE = lib.ECA_IODONE
+_BADSYNCGRP = lib.ECA_BADSYNCGRP
 _now = lib.caffi_monotonic
 #: A channel's list of forgotten requests is pruned of completed ones when it
 #: grows past this many.
@@ -53,9 +55,13 @@ _PRUNE_AT = 64
 
 
 class Group(object):
-    """One synchronous group of a context (what ``sg_create`` makes)."""
+    """One synchronous group of a context (what ``sg_create`` makes).
 
-    __slots__ = ("gid", "_ptr", "_requests")
+    Any thread may use it; :meth:`free` while another thread waits on it
+    ends that wait (``ECA_BADSYNCGRP``) and releases the C group after it.
+    """
+
+    __slots__ = ("gid", "_ptr", "_requests", "_lock", "_waiters", "_dead")
 
     def __init__(self):
         self._ptr = lib.caffi_group_new()
@@ -64,51 +70,84 @@ class Group(object):
         self.gid = next(_gids)
         # (channel, record, buffer or None) issued since the last reset
         self._requests = []
+        self._lock = threading.Lock()
+        self._waiters = 0
+        self._dead = False
 
     def get(self, channel, chtype, count, cvalue, size):
         """Issue a read of *count* elements of *chtype* into *cvalue* (*size* bytes)."""
         request = _new(REQUEST_PTR)
-        status = lib.caffi_group_get(self._ptr, request, chtype, count, channel.ptr,
-                                     cvalue, size)
-        if status == _NORMAL:
-            self._requests.append((channel, request, cvalue))
+        with self._lock:
+            if self._dead:
+                return _BADSYNCGRP
+            status = lib.caffi_group_get(self._ptr, request, chtype, count, channel.ptr,
+                                         cvalue, size)
+            if status == _NORMAL:
+                self._requests.append((channel, request, cvalue))
         return status
 
     def put(self, channel, chtype, count, buf):
         """Issue a write (libca copies *buf* during the call)."""
         request = _new(REQUEST_PTR)
-        status = lib.caffi_group_put(self._ptr, request, chtype, count, channel.ptr, buf)
-        if status == _NORMAL:
-            self._requests.append((channel, request, None))
+        with self._lock:
+            if self._dead:
+                return _BADSYNCGRP
+            status = lib.caffi_group_put(self._ptr, request, chtype, count, channel.ptr,
+                                         buf)
+            if status == _NORMAL:
+                self._requests.append((channel, request, None))
         return status
+
+    def add(self, channel, request, buf):
+        """Remember a request issued by C code (``caffi_get_plain``)."""
+        with self._lock:
+            self._requests.append((channel, request, buf))
 
     def test(self):
         """``ECA_IODONE`` if every request completed, else ``ECA_IOINPROGRESS``."""
-        return _IODONE if lib.caffi_group_pending(self._ptr) == 0 else lib.ECA_IOINPROGRESS
+        with self._lock:
+            if self._dead:
+                return _BADSYNCGRP
+            pending = lib.caffi_group_pending(self._ptr)
+        return _IODONE if pending == 0 else lib.ECA_IOINPROGRESS
 
-    def wait(self, timeout):
+    def wait(self, timeout, context=None):
         """Wait up to *timeout* seconds (0 or less: no wait) for the requests.
 
-        Returns ``ECA_IODONE`` or ``ECA_TIMEOUT``.
+        Returns ``ECA_IODONE``, ``ECA_TIMEOUT``, ``ECA_NOCACTX`` or
+        ``ECA_BADSYNCGRP`` (see :meth:`wait_until`).
         """
         started = _now()
-        return self.wait_until(started, started + timeout if timeout > 0 else started)
+        return self.wait_until(started, started + timeout if timeout > 0 else started,
+                               context)
 
-    def wait_until(self, started, deadline):
+    def wait_until(self, started, deadline, context=None):
         """Wait until the requests completed (``ECA_IODONE``) or the monotonic
         time *deadline* (``ECA_TIMEOUT``); *started* is when the wait began.
 
         Signal handlers run at least every :data:`~caffi._wait.SLICE` seconds
-        (a KeyboardInterrupt leaves the requests pending).
+        (a KeyboardInterrupt leaves the requests pending).  ``ECA_NOCACTX``
+        when another thread destroys *context* meanwhile, ``ECA_BADSYNCGRP``
+        when another thread deletes the group.
         """
-        while True:
-            status = lib.caffi_group_wait(self._ptr, started, deadline, _now() + SLICE)
-            if status != -1:
-                return status
-
-    def add(self, channel, request, buf):
-        """Remember a request issued by C code (``caffi_get_plain``)."""
-        self._requests.append((channel, request, buf))
+        with self._lock:
+            if self._dead:
+                return _BADSYNCGRP
+            self._waiters += 1
+        try:
+            while True:
+                status = lib.caffi_group_wait(self._ptr, started, deadline, _now() + SLICE)
+                if self._dead:
+                    return _BADSYNCGRP
+                if status != -1:
+                    return status
+                if context is not None and context.closing:
+                    return lib.ECA_NOCACTX
+        finally:
+            with self._lock:
+                self._waiters -= 1
+                if self._dead and not self._waiters:
+                    self._release()
 
     def reset(self):
         """Forget every request (their completions copy and count nothing).
@@ -118,6 +157,29 @@ class Group(object):
         list of (channel, status, op)
             The requests that had completed with an error status.
         """
+        with self._lock:
+            return self._reset()
+
+    def forget_completed(self):
+        """Forget the completed requests only; the others stay pending (they
+        were issued by other threads after a wait saw the group complete)."""
+        with self._lock:
+            requests = self._requests
+            self._requests = [entry for entry in requests
+                              if not lib.caffi_request_done(entry[1])]
+
+    def free(self):
+        """Reset and delete the group (released once no thread waits on it)."""
+        with self._lock:
+            if self._dead:
+                return []
+            self._dead = True
+            failed = self._reset()
+            if not self._waiters:
+                self._release()
+        return failed
+
+    def _reset(self):
         requests, self._requests = self._requests, []
         failed = []
         for channel, request, buf in requests:
@@ -129,13 +191,10 @@ class Group(object):
                 _keep_until_cleared(channel, request)
         return failed
 
-    def free(self):
-        """Reset, then release the C group (the object is dead afterwards)."""
-        failed = self.reset()
+    def _release(self):
         if self._ptr is not None:
             lib.caffi_group_free(self._ptr)
             self._ptr = None
-        return failed
 
 
 def _keep_until_cleared(channel, request):

@@ -43,6 +43,7 @@ _wait_events = lib.caffi_wait_events
 _poll = lib.ca_poll
 _IODONE = lib.ECA_IODONE
 _TIMEOUT = lib.ECA_TIMEOUT
+_NOCACTX = lib.ECA_NOCACTX
 
 
 def _deadline(start, timeout):
@@ -51,12 +52,14 @@ def _deadline(start, timeout):
     return start + timeout if timeout > 0 else _INF
 
 
-def pend_io(timeout, group, finish=lib.ca_pend_io):
+def pend_io(timeout, group, finish=lib.ca_pend_io, context=None):
     """Wait as ``ca_pend_io(timeout)`` (or *finish*, e.g. ``ca_pend(t, 1)``).
 
     *group* (a :class:`caffi._sg.Group` or None) holds the context's gets
     without callback; libca counts the first connections.  0 waits for ever,
     as in C.  Raises what a signal handler raises (the requests stay pending).
+    Returns ``ECA_NOCACTX`` at once, touching libca no more, when another
+    thread destroys *context* meanwhile.
 
     Returns
     -------
@@ -69,12 +72,17 @@ def pend_io(timeout, group, finish=lib.ca_pend_io):
             return status, []
         started = _now()
         deadline = _deadline(started, timeout)
-        done = group is None or group.wait_until(started, deadline) == _IODONE
+        status = _IODONE if group is None else group.wait_until(started, deadline, context)
+        if status == _NOCACTX:
+            return status, []
+        done = status == _IODONE
         while done:
             status = _wait_io(started, deadline, _now() + SLICE)
             if status != -1:
                 done = status == _IODONE
                 break
+            if context is not None and context.closing:
+                return _NOCACTX, []
         left = deadline - _now()
         if not done:
             timeout = _NO_WAIT
@@ -87,13 +95,20 @@ def pend_io(timeout, group, finish=lib.ca_pend_io):
     status = finish(timeout)
     if group is None:
         return status, []
-    if group.test() != _IODONE:
-        status = _TIMEOUT
-    return status, group.reset()
+    if done:
+        # Complete when the wait ended; gets other threads issued since stay
+        # for the next pend_io (libca would no longer count them, but still
+        # write them).
+        group.forget_completed()
+        return status, []
+    return _TIMEOUT, group.reset()
 
 
-def pend_event(timeout):
-    """``ca_pend_event(timeout)`` as a C int status: 0 waits for ever, as in C."""
+def pend_event(timeout, context=None):
+    """``ca_pend_event(timeout)`` as a C int status: 0 waits for ever, as in C.
+
+    ``ECA_NOCACTX`` when another thread destroys *context* meanwhile.
+    """
     if timeout < 0:
         return lib.ca_pend_event(timeout)
     status = _poll()
@@ -101,5 +116,6 @@ def pend_event(timeout):
         return status
     deadline = _deadline(_now(), timeout)
     while _wait_events(deadline, _now() + SLICE) != _TIMEOUT:
-        pass
+        if context is not None and context.closing:
+            return _NOCACTX
     return _TIMEOUT

@@ -35,10 +35,11 @@ Differences from the C API
 """
 import atexit
 import numbers
+import threading
 
 from . import _sg, _wait
 from . import macros as _m
-from ._callbacks import clear_registry, unregister
+from ._callbacks import clear_registry, in_callback, logger, unregister
 from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
@@ -216,9 +217,10 @@ def create_context(preemptive_callback=True):
     """
     select = (lib.ca_enable_preemptive_callback if preemptive_callback
               else lib.ca_disable_preemptive_callback)
+    current()  # forgets a destroyed context this thread was attached to
     status = lib.ca_context_create(select)
     if status == _NORMAL:
-        current()
+        current().threads.add(threading.get_ident())
     return eca_enum(status)
 
 
@@ -226,12 +228,28 @@ def destroy_context():
     """Shut down the calling thread's context (``ca_context_destroy``).
 
     Every channel, subscription and callback of the context is released; their
-    identifiers are refused from then on.
+    identifiers are refused from then on.  The waits (``pend_*``, ``sg_block``)
+    other threads are in end first, returning ``ECA.NOCACTX``; threads still
+    attached to the context are detached from it at their next call.
+
+    Returns
+    -------
+    ECA
+        NORMAL, or EVDISALLOW inside a callback: a callback runs in a thread of
+        the context, which cannot be destroyed from there (libca would crash);
+        the call is refused and the context stays usable.
     """
+    if in_callback():
+        logger.warning("destroy_context() inside a CA callback is refused (ECA.EVDISALLOW); "
+                       "destroy the context after the callback returned")
+        return ECA.EVDISALLOW
     context = current()
+    if context is not None:
+        context.end_waits()
     lib.ca_context_destroy()
     if context is not None:
         context.invalidate()
+    return ECA.NORMAL
 
 
 def attach_context(context):
@@ -247,12 +265,30 @@ def attach_context(context):
         ptr = _context(context)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_attach_context(ptr))
+    current()  # forgets a destroyed context this thread was attached to
+    status = lib.ca_attach_context(ptr)
+    if status == _NORMAL:
+        context.threads.add(threading.get_ident())
+    return eca_enum(status)
 
 
 def detach_context():
-    """Detach the calling thread from its CA context (``ca_detach_context``)."""
+    """Detach the calling thread from its CA context (``ca_detach_context``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, or EVDISALLOW inside a callback (the thread is libca's own: it
+        stays attached).
+    """
+    if in_callback():
+        logger.warning("detach_context() inside a CA callback is refused (ECA.EVDISALLOW)")
+        return ECA.EVDISALLOW
+    context = current()  # (forgets a destroyed context)
+    if context is not None:
+        context.threads.discard(threading.get_ident())
     lib.ca_detach_context()
+    return ECA.NORMAL
 
 
 def current_context():
@@ -272,6 +308,7 @@ def show_context(context=None, level=0):
     """
     level = _integer(level, "level")
     if context is None:
+        current()  # forgets a destroyed context
         status = lib.ca_client_status(level)
     else:
         try:
@@ -289,6 +326,7 @@ def add_exception_event(callback=None):
     The callback receives a dict with keys chid, type, count, addr, stat, op,
     ctx, file and lineNo.  None reinstalls libca's default handler.
     """
+    current()  # forgets a destroyed context
     if callable(callback):
         handler = ExceptionHandler(callback)
         status = lib.ca_add_exception_event(lib._caffi_exception_cb, handler.usr)
@@ -336,6 +374,7 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     priority = _integer(priority, "priority")
     if not _m.CA_PRIORITY_MIN <= priority <= _m.CA_PRIORITY_MAX:
         return ECA.BADPRIORITY, None
+    current()  # forgets a destroyed context
     channel = Channel(decode_text(raw), callback if callable(callback) else None)
     pchid = ffi.new("chid *")
     connect = (lib._caffi_connection_cb if channel.connection_callback is not None
@@ -608,11 +647,23 @@ def pend_event(timeout):
     Returns ``ECA.TIMEOUT`` on success, as in C.  Ctrl-C interrupts it
     (KeyboardInterrupt), as every blocking call of this module.
     """
-    return eca_enum(_wait.pend_event(_timeout(timeout)))
+    timeout = _timeout(timeout)
+    context = current()
+    if context is None:
+        return eca_enum(_wait.pend_event(timeout))
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status = _wait.pend_event(timeout, context)
+    finally:
+        context.leave_wait(status)
+    return eca_enum(status)
 
 
 def poll():
     """Flush and process outstanding CA activity without blocking (``ca_poll``)."""
+    current()  # forgets a destroyed context
     return eca_enum(lib.ca_poll())
 
 
@@ -625,8 +676,15 @@ def _pend_for_io(finish, timeout):
     """
     timeout = _timeout(timeout)
     context = current()
-    group = context.io_group if context is not None else None
-    status, failures = _wait.pend_io(timeout, group, finish)
+    if context is None:
+        return eca_enum(_wait.pend_io(timeout, None, finish)[0])
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status, failures = _wait.pend_io(timeout, context.io_group, finish, context)
+    finally:
+        context.leave_wait(status)
     if failures:
         _sg.report_failures(context, failures)
     return eca_enum(status)
@@ -666,6 +724,7 @@ def test_io():
 
 def flush_io():
     """Send buffered requests to the servers (``ca_flush_io``)."""
+    current()  # forgets a destroyed context
     return eca_enum(lib.ca_flush_io())
 
 
@@ -810,10 +869,20 @@ def sg_block(gid, timeout):
     except _Refused as exc:
         return exc.status
     timeout = _timeout(timeout)
-    status = lib.ca_poll()  # flushes; EVDISALLOW inside a callback, as ca_sg_block
-    if status == _TIMEOUT and timeout >= 0:
-        status = _NORMAL if group.wait(timeout) == lib.ECA_IODONE else _TIMEOUT
-    _sg.report_failures(current(), group.reset())
+    context = current()
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status = lib.ca_poll()  # flushes; EVDISALLOW inside a callback, as ca_sg_block
+        if status == _TIMEOUT and timeout >= 0:
+            status = group.wait(timeout, context)
+            if status in (lib.ECA_IODONE, _TIMEOUT):
+                status = _NORMAL if status == lib.ECA_IODONE else _TIMEOUT
+    finally:
+        context.leave_wait(status)
+    if status != lib.ECA_NOCACTX:
+        _sg.report_failures(context, group.reset())
     return eca_enum(status)
 
 

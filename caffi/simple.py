@@ -40,6 +40,7 @@ __all__ = ["CAError", "caget", "caget_many", "caput", "caput_many", "camonitor",
 _NORMAL = ECA.NORMAL
 _NORMAL_CODE = int(ECA.NORMAL)
 _IODONE_CODE = int(ECA.IODONE)
+_TIMEOUT_CODE = int(ECA.TIMEOUT)
 _FORMS = ("native", "time", "ctrl")
 
 
@@ -158,8 +159,9 @@ def read(entries, deadline, form="native", as_string=False, count=None, as_numpy
     This is the hot path of caget: one group request per channel (no Python
     runs per reply) and one wait for all, which Ctrl-C interrupts.
     """
+    context = _shared.context()
     gid = _shared.acquire_group()
-    group = _shared.context().groups[gid]
+    group = context.groups[gid]
     completed = False
     try:
         pending = []
@@ -175,7 +177,16 @@ def read(entries, deadline, form="native", as_string=False, count=None, as_numpy
             pending.append((CONVERTERS[chtype], n, cvalue, owner, text))
         remaining = deadline - time.monotonic()
         lib.ca_flush_io()
-        if group.wait(remaining if remaining > 0 else 0.0) != _IODONE_CODE:
+        if not context.enter_wait():
+            raise CAError(ECA.NOCACTX, None, "read failed")
+        status = None
+        try:
+            status = group.wait(remaining if remaining > 0 else 0.0, context)
+        finally:
+            context.leave_wait(status)
+        if status != _IODONE_CODE:
+            if status != _TIMEOUT_CODE:
+                raise CAError(eca_enum(status), None, "read failed")
             if len(entries) == 1:
                 raise TimeoutError("read of %r timed out" % entries[0].name)
             raise TimeoutError("read of %d PVs timed out" % len(entries))
@@ -183,7 +194,7 @@ def read(entries, deadline, form="native", as_string=False, count=None, as_numpy
         return [_finish(convert(cvalue, n, as_numpy, owner), text)
                 for convert, n, cvalue, owner, text in pending]
     finally:
-        _sg.report_failures(_shared.context(), group.reset())
+        _sg.report_failures(context, group.reset())
         _shared.release_group(gid, completed)
 
 
