@@ -154,6 +154,38 @@ def _caffi_exception_cb(args):
             _thread.depth -= 1
 
 
+def _text(ptr):
+    return ffi.string(ptr).decode("utf-8", "replace") if ptr != ffi.NULL else ""
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_default_exception_cb(args):
+    # Every context caffi sees gets this handler instead of libca's, which
+    # prints to stderr (in the middle of an interactive prompt) and aborts
+    # the program for an error status: the exception is logged on the
+    # ``caffi`` logger with the PV name.
+    name = ""
+    if args.chid != ffi.NULL:
+        channel = lookup(lib.ca_puser(args.chid))
+        name = channel.name if hasattr(channel, "name") else _text(lib.ca_name(args.chid))
+    status = args.stat
+    severity = status & 7  # CA_EXTRACT_MSG_SEVERITY
+    level = logging.WARNING if severity in (lib.CA_K_WARNING, lib.CA_K_INFO) else logging.ERROR
+    detail = []
+    if args.op != lib.CA_OP_OTHER:
+        detail.append("op %s" % {lib.CA_OP_GET: "get", lib.CA_OP_PUT: "put",
+                                 lib.CA_OP_CREATE_CHANNEL: "create channel",
+                                 lib.CA_OP_ADD_EVENT: "subscribe",
+                                 lib.CA_OP_CLEAR_EVENT: "unsubscribe"}.get(args.op, args.op))
+    if args.chid != ffi.NULL and 0 <= args.type <= lib.LAST_BUFFER_TYPE:
+        detail.append("%s, count %d" % (_text(lib.dbr_text[args.type]), args.count))
+    context = _text(args.ctx)
+    if context:
+        detail.append(context)
+    logger.log(level, "CA exception%s: %s%s", " for %s" % name if name else "",
+               _text(lib.ca_message(status)), " (%s)" % "; ".join(detail) if detail else "")
+
+
 def call_user(what, func, arg):
     """Call a user callback with *arg*, logging what it raises."""
     try:

@@ -46,8 +46,12 @@ def current():
     context = _contexts.get(address)
     if context is None:
         # Created here, or implicitly by libca on the first call of a thread.
-        context = _contexts.setdefault(address, Context(ptr))
-        context.threads.add(_get_ident())
+        new = Context(ptr)
+        context = _contexts.setdefault(address, new)
+        if context is new:
+            context.threads.add(_get_ident())
+            # libca's own handler would print, and abort for an error.
+            lib.ca_add_exception_event(lib._caffi_default_exception_cb, _NULL)
     return context
 
 

@@ -44,6 +44,7 @@ from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
+from ._errors import SEVCHK, CAError, signal
 from .compat import basestring, to_bytes, to_string
 from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, PLAIN_PTR, PLAIN_SCALARS, DBRValue,
                   PutRefused, allocate, dbr_enum, decode_text, eca_enum, format_dbr,
@@ -58,7 +59,8 @@ __all__ = ['create_context', 'current_context', 'attach_context', 'detach_contex
            'write_access',
            'pend_event', 'pend_io', 'poll', 'pend', 'flush_io', 'test_io', 'message',
            'sg_create', 'sg_delete', 'sg_get', 'sg_put', 'sg_reset', 'sg_block', 'sg_test',
-           'version']
+           'version', 'search_attempts', 'beacon_period', 'receive_watchdog_delay',
+           'get_ioc_connection_count', 'beacon_anomaly_count', 'SEVCHK', 'CAError']
 
 # caffi 1.0 exposed these through star imports; scripts use ``ca.ECA`` etc.
 libca = lib
@@ -324,7 +326,9 @@ def add_exception_event(callback=None):
     """Replace the context's exception handler (``ca_add_exception_event``).
 
     The callback receives a dict with keys chid, type, count, addr, stat, op,
-    ctx, file and lineNo.  None reinstalls libca's default handler.
+    ctx, file and lineNo.  None reinstalls caffi's default handler, which logs
+    the exception on the ``caffi`` logger with the PV name (libca's own
+    prints it, and aborts the program for an error status).
     """
     current()  # forgets a destroyed context
     if callable(callback):
@@ -332,7 +336,7 @@ def add_exception_event(callback=None):
         status = lib.ca_add_exception_event(lib._caffi_exception_cb, handler.usr)
     else:
         handler = None
-        status = lib.ca_add_exception_event(ffi.NULL, ffi.NULL)
+        status = lib.ca_add_exception_event(lib._caffi_default_exception_cb, ffi.NULL)
     context = current()
     if status != _NORMAL or context is None:
         if handler is not None:
@@ -790,6 +794,36 @@ def version():
     return decode_text(ffi.string(lib.ca_version()))
 
 
+def search_attempts(chid):
+    """Search requests sent for the channel so far (``ca_search_attempts``)."""
+    return lib.ca_search_attempts(_info_channel(chid))
+
+
+def beacon_period(chid):
+    """Seconds between the beacons of the channel's server, measured; -1 if
+    unknown (``ca_beacon_period``)."""
+    return lib.ca_beacon_period(_info_channel(chid))
+
+
+def receive_watchdog_delay(chid):
+    """Seconds since the channel's circuit last received something
+    (``ca_receive_watchdog_delay``)."""
+    return lib.ca_receive_watchdog_delay(_info_channel(chid))
+
+
+def get_ioc_connection_count():
+    """Number of servers (IOCs) the calling thread's context is connected to
+    (``ca_get_ioc_connection_count``)."""
+    current()  # forgets a destroyed context
+    return lib.ca_get_ioc_connection_count()
+
+
+def beacon_anomaly_count():
+    """Beacon anomalies seen since the program started (``ca_beacon_anomaly_count``)."""
+    current()  # forgets a destroyed context
+    return lib.ca_beacon_anomaly_count()
+
+
 # Synchronous groups ------------------------------------------------------------
 # caffi keeps the groups itself (see caffi._sg): libca's ca_sg_test can
 # deadlock against libca's own threads, and ca_sg_block ignores Ctrl-C.
@@ -903,6 +937,19 @@ def sg_reset(gid):
         return exc.status
     _sg.report_failures(current(), group.reset())
     return ECA.NORMAL
+
+
+# What dir() and tab completion show: the API, the C macro names and what
+# caffi 1.0.4's module showed; the helpers imported above stay reachable but
+# out of sight.
+_SHOWN = frozenset(__all__) | frozenset(_m.__all__) | frozenset((
+    "AlarmCondition", "AlarmSeverity", "CA_K", "CA_OP", "CA_PRIORITY", "ChannelState", "DBE",
+    "DBF", "DBR", "DBRValue", "DBR_TYPE_STRING", "ECA", "basestring", "ffi", "format_dbr",
+    "libca", "numbers", "to_bytes", "to_string", "signal"))
+
+
+def __dir__():
+    return sorted(_SHOWN)
 
 
 @atexit.register

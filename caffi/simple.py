@@ -32,6 +32,7 @@ from . import _sg, _shared, ca
 from . import macros as _m
 from .constants import DBE, ECA, ChannelState
 from ._ffi import lib
+from ._errors import CAError
 from .dbr import CONVERTERS, DBF, allocate, decode_text, eca_enum
 
 __all__ = ["CAError", "caget", "caget_many", "caput", "caput_many", "camonitor",
@@ -42,28 +43,6 @@ _NORMAL_CODE = int(ECA.NORMAL)
 _IODONE_CODE = int(ECA.IODONE)
 _TIMEOUT_CODE = int(ECA.TIMEOUT)
 _FORMS = ("native", "time", "ctrl")
-
-
-class CAError(Exception):
-    """A Channel Access operation failed.
-
-    Attributes
-    ----------
-    status : ECA
-        The CA status code.
-    pvname : str or None
-        The PV the operation was for.
-    """
-
-    def __init__(self, status, pvname=None, what=None):
-        self.status = status
-        self.pvname = pvname
-        text = ca.message(int(status))
-        if what:
-            text = "%s: %s" % (what, text)
-        if pvname is not None:
-            text = "%s: %s" % (pvname, text)
-        Exception.__init__(self, text)
 
 
 # Connecting ---------------------------------------------------------------------
@@ -105,12 +84,15 @@ def _connect(names, timeout):
 def _check_name(pv):
     if not isinstance(pv, str):
         raise TypeError("PV name must be str, got %r" % (pv,))
+    if not pv.strip():
+        raise ValueError("PV name must not be empty, got %r" % (pv,))
     return pv
 
 
 # Reading ------------------------------------------------------------------------
 _DBF_CHAR = int(DBF.CHAR)
 _DBF_STRING = int(DBF.STRING)
+_DBF_ENUM = int(DBF.ENUM)
 _TIME = _m.dbf_type_to_DBR_TIME
 _CTRL = _m.dbf_type_to_DBR_CTRL
 
@@ -281,8 +263,34 @@ class _Completion(object):
                 self.event.set()
 
 
+def _checked(entry, value, deadline):
+    """*value* as it will be put to *entry*, checked before anything is sent.
+
+    As the caput tool, a string for an ENUM PV is looked up in its states
+    (then taken as an index); what cannot be sent raises here instead of
+    failing in the server later, where nobody would see it.
+    """
+    if value is None:
+        raise TypeError("%s: cannot put None" % entry.name)
+    if isinstance(value, (str, bytes)) and lib.ca_field_type(entry.chid.ptr) == _DBF_ENUM:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        states = read((entry,), deadline, "ctrl")[0]["strs"]
+        if text in states:
+            return states.index(text)
+        if text.strip().isdigit() and int(text) < max(len(states), 1):
+            return int(text)
+        raise CAError(ECA.BADSTR, entry.name, "%r is not one of its states %s"
+                      % (text, ", ".join(repr(s) for s in states) or "(none)"))
+    return value
+
+
 def write(entries, values, wait, deadline, callback=None):
-    """Put *values* to connected cached channels; wait for completion if *wait*."""
+    """Put *values* to connected cached channels; wait for completion if *wait*.
+
+    Every value is checked (:func:`_checked`, and converted as ``ca.put``
+    does) before the first is sent.
+    """
+    values = [_checked(entry, value, deadline) for entry, value in zip(entries, values)]
     completion = _Completion(len(entries)) if wait else None
     for entry, value in zip(entries, values):
         if callback is not None:
@@ -295,7 +303,7 @@ def write(entries, values, wait, deadline, callback=None):
             status = ca.put(entry.chid, value, callback=cb)
         except (TypeError, ValueError) as exc:
             ca.flush_io()  # the puts issued before this one go out
-            raise type(exc)("%s: %s" % (entry.name, exc)) from exc
+            raise type(exc)("%s: %s" % (entry.name, exc)) from None
         if status != _NORMAL:
             ca.flush_io()
             raise CAError(status, entry.name, "put failed")
@@ -331,7 +339,12 @@ def caput(pv: str, value: Any, *, wait: bool = False, timeout: float = 1.0) -> N
     TimeoutError
         The PV did not connect, or the put did not complete, within *timeout*.
     CAError
-        The put was refused (no write access, bad type, ...).
+        The put was refused (no write access, ...), or a str for an enum PV
+        is neither one of its states nor an index (``ECA.BADSTR``; checked
+        before anything is sent).
+    TypeError, ValueError
+        The value cannot be converted to the PV's type (None, a str that is
+        not a number for a numeric PV, ...); nothing is sent.
     """
     entries, deadline = _connect((_check_name(pv),), timeout)
     write(entries, (value,), wait, deadline)
