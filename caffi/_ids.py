@@ -113,7 +113,8 @@ class Context(object):
         only once the context is destroyed and the thread detached from it."""
         with self._waits_cond:
             self._waits -= 1
-            self._waits_cond.notify_all()
+            if self.closing:
+                self._waits_cond.notify_all()
         if status == _NOCACTX and self.closing:
             self._gone.wait(60)
             current()
