@@ -21,7 +21,7 @@ never reaches libca.
 """
 import itertools
 import logging
-import threading
+import sys
 
 from ._ffi import ffi, lib
 
@@ -34,18 +34,19 @@ _registry = {}
 _keys = itertools.count(1)
 
 
-class _Depth(threading.local):
-    """How many callbacks the calling thread is inside (libca may also call
-    one synchronously, from inside a caffi call of the user's thread)."""
-    depth = 0
-
-
-_thread = _Depth()
-
-
 def in_callback():
-    """True inside a callback (in any thread)."""
-    return _thread.depth > 0
+    """True inside a callback, in whatever thread (libca may also call one
+    synchronously, from inside a caffi call of the user's thread).
+
+    Found on the Python stack (a trampoline's frame), so that the callbacks
+    themselves pay nothing for it.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code in _TRAMPOLINES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def register(obj):
@@ -102,33 +103,21 @@ def _onerror(exc_type, exc_value, tb):
 def _caffi_connection_cb(args):
     channel = lookup(lib.ca_puser(args.chid))
     if channel is not None:
-        _thread.depth += 1
-        try:
-            channel.on_connection(args.op)
-        finally:
-            _thread.depth -= 1
+        channel.on_connection(args.op)
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_access_rights_cb(args):
     channel = lookup(lib.ca_puser(args.chid))
     if channel is not None:
-        _thread.depth += 1
-        try:
-            channel.on_access_rights(bool(args.ar.read_access), bool(args.ar.write_access))
-        finally:
-            _thread.depth -= 1
+        channel.on_access_rights(bool(args.ar.read_access), bool(args.ar.write_access))
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_event_cb(args):
     subscription = lookup(args.usr)
     if subscription is not None:
-        _thread.depth += 1
-        try:
-            subscription.on_event(args)
-        finally:
-            _thread.depth -= 1
+        subscription.on_event(args)
 
 
 @ffi.def_extern(onerror=_onerror)
@@ -136,22 +125,14 @@ def _caffi_request_cb(args):
     # Completion of a get or put with callback: called once per request.
     request = lookup(args.usr)
     if request is not None:
-        _thread.depth += 1
-        try:
-            request.on_done(args)
-        finally:
-            _thread.depth -= 1
+        request.on_done(args)
 
 
 @ffi.def_extern(onerror=_onerror)
 def _caffi_exception_cb(args):
     handler = lookup(args.usr)
     if handler is not None:
-        _thread.depth += 1
-        try:
-            handler.on_exception(args)
-        finally:
-            _thread.depth -= 1
+        handler.on_exception(args)
 
 
 def _text(ptr):
@@ -192,3 +173,8 @@ def call_user(what, func, arg):
         func(arg)
     except BaseException:
         report_error(what, func)
+
+
+_TRAMPOLINES = frozenset(function.__code__ for function in (
+    _caffi_connection_cb, _caffi_access_rights_cb, _caffi_event_cb, _caffi_request_cb,
+    _caffi_exception_cb, _caffi_default_exception_cb))
