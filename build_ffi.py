@@ -43,6 +43,9 @@ def _cdef_text():
 
 SOURCE = r"""
 #include <errno.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,7 +163,14 @@ struct caffi_request {
     struct caffi_group *group;
 };
 
+/* One lock for all groups, held for a few instructions (and a copy) at a
+ * time.  Not an epicsMutex: those inherit priority, which makes every
+ * contended lock a system call, and the issuing thread and libca's receive
+ * thread contend for it at every request while replies stream in. */
+#ifdef _WIN32
 static epicsMutexId caffi_groups_lock;
+#define CAFFI_LOCK() epicsMutexMustLock(caffi_groups_lock)
+#define CAFFI_UNLOCK() epicsMutexUnlock(caffi_groups_lock)
 
 static int caffi_groups_init(void)
 {
@@ -168,6 +178,16 @@ static int caffi_groups_init(void)
         caffi_groups_lock = epicsMutexCreate();
     return caffi_groups_lock ? 0 : -1;
 }
+#else
+static pthread_mutex_t caffi_groups_lock = PTHREAD_MUTEX_INITIALIZER;
+#define CAFFI_LOCK() pthread_mutex_lock(&caffi_groups_lock)
+#define CAFFI_UNLOCK() pthread_mutex_unlock(&caffi_groups_lock)
+
+static int caffi_groups_init(void)
+{
+    return 0;
+}
+#endif
 
 static struct caffi_group *caffi_group_new(void)
 {
@@ -201,7 +221,7 @@ static void caffi_group_count_down(struct caffi_request *request, int status)
 static void caffi_group_done(struct event_handler_args args)
 {
     struct caffi_request *request = args.usr;
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     if (!request->done) {
         if (!request->abandoned && request->dest && args.status == ECA_NORMAL && args.dbr) {
             unsigned long size = dbr_size_n(args.type, args.count);
@@ -209,13 +229,13 @@ static void caffi_group_done(struct event_handler_args args)
         }
         caffi_group_count_down(request, args.status);
     }
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
 }
 
 static void caffi_group_issue(struct caffi_group *group, struct caffi_request *request,
                               void *dest, unsigned long size)
 {
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     request->group = group;
     request->dest = dest;
     request->size = size;
@@ -223,15 +243,15 @@ static void caffi_group_issue(struct caffi_group *group, struct caffi_request *r
     request->done = 0;
     request->abandoned = 0;
     group->pending++;
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
 }
 
 static void caffi_group_refused(struct caffi_request *request, int status)
 {
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     caffi_group_count_down(request, status);
     request->abandoned = 1;
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
 }
 
 static int caffi_group_get(struct caffi_group *group, struct caffi_request *request,
@@ -260,30 +280,30 @@ static int caffi_group_put(struct caffi_group *group, struct caffi_request *requ
 static unsigned caffi_group_pending(struct caffi_group *group)
 {
     unsigned pending;
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     pending = group->pending;
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
     return pending;
 }
 
 static int caffi_request_abandon(struct caffi_request *request)
 {
     int done;
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     if (!request->abandoned && !request->done)
         request->group->pending--;
     request->abandoned = 1;
     done = request->done;
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
     return done;
 }
 
 static int caffi_request_done(struct caffi_request *request)
 {
     int done;
-    epicsMutexMustLock(caffi_groups_lock);
+    CAFFI_LOCK();
     done = request->done;
-    epicsMutexUnlock(caffi_groups_lock);
+    CAFFI_UNLOCK();
     return done;
 }
 

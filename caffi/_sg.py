@@ -99,9 +99,12 @@ class Group(object):
         return status
 
     def add(self, channel, request, buf):
-        """Remember a request issued by C code (``caffi_get_plain``)."""
-        with self._lock:
-            self._requests.append((channel, request, buf))
+        """Remember a request issued by C code (``caffi_get_plain``).
+
+        Appending needs no lock: the methods that take requests out work on
+        the first ``len()`` entries, in place, under the lock.
+        """
+        self._requests.append((channel, request, buf))
 
     def test(self):
         """``ECA_IODONE`` if every request completed, else ``ECA_IOINPROGRESS``."""
@@ -165,8 +168,13 @@ class Group(object):
         were issued by other threads after a wait saw the group complete)."""
         with self._lock:
             requests = self._requests
-            self._requests = [entry for entry in requests
-                              if not lib.caffi_request_done(entry[1])]
+            n = len(requests)  # issued (counted in C) before this point
+            if lib.caffi_group_pending(self._ptr) == 0:
+                # Nothing counted is pending, and a failed request would be.
+                del requests[:n]
+            else:
+                requests[:n] = [entry for entry in requests[:n]
+                                if not lib.caffi_request_done(entry[1])]
 
     def free(self):
         """Reset and delete the group (released once no thread waits on it)."""
@@ -180,7 +188,9 @@ class Group(object):
         return failed
 
     def _reset(self):
-        requests, self._requests = self._requests, []
+        n = len(self._requests)
+        requests = self._requests[:n]
+        del self._requests[:n]
         failed = []
         for channel, request, buf in requests:
             if lib.caffi_request_abandon(request):

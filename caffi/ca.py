@@ -489,7 +489,7 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
             member, value_class = PLAIN_SCALARS[code & 15]
             status = code >> 4
             if status == _NORMAL:
-                group.add(chid, request, buf)  # pend_io waits for it
+                group._requests.append((chid, request, buf))  # see Group.add
                 return _ECA_NORMAL, value_class(member, buf, use_numpy)
             return eca_enum(status), value_class(member, buf, use_numpy)
     with_callback = callable(callback)
