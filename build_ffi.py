@@ -51,6 +51,7 @@ SOURCE = r"""
 #include <time.h>
 
 #include <cadef.h>
+#include <epicsAtomic.h>
 #include <epicsEvent.h>
 #include <epicsMutex.h>
 #include <epicsThread.h>
@@ -152,7 +153,7 @@ static int caffi_wait_io(double started, double deadline, double give_up)
 /* caffi/_cdef/helpers.h: synchronous groups */
 struct caffi_group {
     epicsEventId done;          /* signalled when pending drops to 0 */
-    unsigned pending;
+    int pending;                /* changed under the lock, read atomically */
 };
 struct caffi_request {
     void *dest;
@@ -214,7 +215,7 @@ static void caffi_group_count_down(struct caffi_request *request, int status)
     struct caffi_group *group = request->group;
     request->status = status;
     request->done = 1;
-    if (!request->abandoned && --group->pending == 0)
+    if (!request->abandoned && epicsAtomicDecrIntT(&group->pending) == 0)
         epicsEventSignal(group->done);
 }
 
@@ -242,7 +243,7 @@ static void caffi_group_issue(struct caffi_group *group, struct caffi_request *r
     request->status = 0;
     request->done = 0;
     request->abandoned = 0;
-    group->pending++;
+    epicsAtomicIncrIntT(&group->pending);
     CAFFI_UNLOCK();
 }
 
@@ -291,7 +292,7 @@ static int caffi_request_abandon(struct caffi_request *request)
     int done;
     CAFFI_LOCK();
     if (!request->abandoned && !request->done)
-        request->group->pending--;
+        epicsAtomicDecrIntT(&request->group->pending);
     request->abandoned = 1;
     done = request->done;
     CAFFI_UNLOCK();
@@ -314,7 +315,9 @@ static int caffi_group_wait(struct caffi_group *group, double started, double de
     double now = caffi_monotonic();
     double limit = deadline < give_up ? deadline : give_up;
     for (;;) {
-        if (caffi_group_pending(group) == 0)
+        /* Without the lock: a completion signals while holding it, and the
+         * woken waiter would block on it at once. */
+        if (epicsAtomicGetIntT(&group->pending) == 0)
             return ECA_IODONE;
         if (now >= deadline)
             return ECA_TIMEOUT;

@@ -7,6 +7,7 @@ reuses the same address for a new object.  The objects compare by identity,
 and callbacks deliver the very object that ``create_channel`` returned.
 """
 import threading
+import time
 
 from ._callbacks import call_user, lookup, register, report_error, unregister
 from ._ffi import ffi, lib
@@ -23,9 +24,10 @@ _CA_OP = {member.value: member for member in CA_OP}
 _NULL = ffi.NULL
 _cast = ffi.cast
 
-# address of a live ca_client_context -> Context
+# live ca_client_context pointer -> Context (cffi pointers hash and compare by
+# address)
 _contexts = {}
-# thread ident -> address of the context it was attached to when another
+# thread ident -> pointer to the context it was attached to when another
 # thread destroyed it: libca clears only the destroying thread's pointer.
 _stale = {}
 _get_ident = threading.get_ident
@@ -42,12 +44,11 @@ def current():
     ptr = lib.ca_current_context()
     if ptr == _NULL:
         return None
-    address = _address(ptr)
-    context = _contexts.get(address)
+    context = _contexts.get(ptr)
     if context is None:
         # Created here, or implicitly by libca on the first call of a thread.
         new = Context(ptr)
-        context = _contexts.setdefault(address, new)
+        context = _contexts.setdefault(ptr, new)
         if context is new:
             context.threads.add(_get_ident())
             # libca's own handler would print, and abort for an error.
@@ -57,10 +58,10 @@ def current():
 
 def _forget_stale():
     """Detach the calling thread from a context another thread destroyed."""
-    address = _stale.pop(_get_ident(), None)
-    if address is not None:
+    stale = _stale.pop(_get_ident(), None)
+    if stale is not None:
         ptr = lib.ca_current_context()
-        if ptr != _NULL and _address(ptr) == address:
+        if ptr == stale:
             lib.ca_detach_context()  # libca would use the freed memory
 
 
@@ -68,7 +69,7 @@ class Context(object):
     """A CA client context (what ``current_context()`` returns)."""
 
     __slots__ = ("_ptr", "channels", "io_group", "groups", "exception_handler",
-                 "threads", "closing", "_waits", "_waits_cond", "_gone", "__weakref__")
+                 "threads", "closing", "_waits", "_waits_lock", "_gone", "__weakref__")
 
     def __init__(self, ptr):
         self._ptr = ptr
@@ -86,7 +87,7 @@ class Context(object):
         # destroy_context asked them to end.
         self.closing = False
         self._waits = 0
-        self._waits_cond = threading.Condition(threading.Lock())
+        self._waits_lock = threading.Lock()
         self._gone = threading.Event()
 
     @property
@@ -102,7 +103,7 @@ class Context(object):
 
     def enter_wait(self):
         """Count a wait of the calling thread; False if the context is closing."""
-        with self._waits_cond:
+        with self._waits_lock:
             if self.closing:
                 return False
             self._waits += 1
@@ -111,10 +112,8 @@ class Context(object):
     def leave_wait(self, status=None):
         """End a wait; one that ended with ``ECA_NOCACTX`` (*status*) returns
         only once the context is destroyed and the thread detached from it."""
-        with self._waits_cond:
+        with self._waits_lock:
             self._waits -= 1
-            if self.closing:
-                self._waits_cond.notify_all()
         if status == _NOCACTX and self.closing:
             self._gone.wait(60)
             current()
@@ -122,21 +121,22 @@ class Context(object):
     def end_waits(self):
         """Make the other threads' waits in this context end (they return
         ``ECA.NOCACTX`` within a slice of :mod:`caffi._wait`); wait for them."""
-        with self._waits_cond:
+        with self._waits_lock:
             self.closing = True
-            while self._waits:
-                self._waits_cond.wait()
+        # (rare: a poll keeps the waits' own bookkeeping to one plain lock)
+        while self._waits:
+            time.sleep(0.001)
 
     def invalidate(self):
         """Forget everything after ``ca_context_destroy`` destroyed it in libca."""
         if self._ptr is None:
             return
-        address = _address(self._ptr)
-        _contexts.pop(address, None)
+        stale = self._ptr
+        _contexts.pop(stale, None)
         me = _get_ident()
         for ident in self.threads:
             if ident != me:
-                _stale[ident] = address
+                _stale[ident] = stale
         self.threads.clear()
         self._gone.set()
         self._ptr = None

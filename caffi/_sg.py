@@ -136,6 +136,8 @@ class Group(object):
         with self._lock:
             if self._dead:
                 return _BADSYNCGRP
+            if lib.caffi_group_pending(self._ptr) == 0:
+                return _IODONE
             self._waiters += 1
         try:
             while True:
