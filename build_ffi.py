@@ -233,10 +233,11 @@ static void caffi_group_done(struct event_handler_args args)
     CAFFI_UNLOCK();
 }
 
+/* No lock: nobody else sees the request before libca has it, and the
+ * counter is changed atomically (the completion lowers it under the lock). */
 static void caffi_group_issue(struct caffi_group *group, struct caffi_request *request,
                               void *dest, unsigned long size)
 {
-    CAFFI_LOCK();
     request->group = group;
     request->dest = dest;
     request->size = size;
@@ -244,7 +245,6 @@ static void caffi_group_issue(struct caffi_group *group, struct caffi_request *r
     request->done = 0;
     request->abandoned = 0;
     epicsAtomicIncrIntT(&group->pending);
-    CAFFI_UNLOCK();
 }
 
 static void caffi_group_refused(struct caffi_request *request, int status)
