@@ -557,8 +557,8 @@ def decode_field_desc(
         buf = memoryview(buf)
     cap = limits.max_type_nodes
     if budget is not None and budget.nodes < cap:
-        left = [budget.nodes, f"message expands to more than {limits.max_message_nodes} "
-                              f"nodes (limit max_message_nodes)"]
+        left = [budget.nodes, "message expands to more nodes than its budget (limit "
+                              f"max_message_nodes {limits.max_message_nodes} plus one per byte)"]
     else:
         left = [cap, f"type description expands to more than {cap} nodes "
                      f"(limit max_type_nodes)"]

@@ -687,11 +687,14 @@ def decode_message(command: int, sender: Direction, payload: Buffer, byte_order:
         ctx = MessageContext()
     if type(byte_order) is not str or (byte_order != "<" and byte_order != ">"):
         byte_order = _order(byte_order)
-    ctx.dctx.nodes = ctx.max_nodes      # each message has its own node budget
+    # each message has its own node budget: a fixed allowance plus one per byte
+    ctx.dctx.nodes = ctx.max_nodes + len(buf)
     try:
         return cls._decode(buf, 0, byte_order, ctx)
-    except DecodeError:
-        raise
+    except DecodeError as ex:
+        # without the decoders' frames, whose locals hold what was built
+        # before the fault (the circuit keeps its error)
+        raise ex.with_traceback(None)
     except _LOW_LEVEL as ex:
         raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 

@@ -231,8 +231,9 @@ class DecodeContext:
     ``nodes`` is the running node budget of the message being decoded (see
     :attr:`~pva.Limits.max_message_nodes`): type descriptions read inside
     values (variants) and the elements of arrays of structures, unions and
-    variants are taken from it before they are decoded.  Whoever starts a
-    message resets it (:meth:`new_message`).
+    variants are taken from it before they are decoded.  It starts at
+    ``max_message_nodes`` plus the length of the input, and
+    :func:`~pva._messages.decode_message` starts it anew for every message.
     """
 
     __slots__ = ("cache", "limits", "depth", "nodes")
@@ -243,17 +244,15 @@ class DecodeContext:
         self.depth = 0
         self.nodes = limits.max_message_nodes
 
-    def new_message(self) -> None:
-        """Start the budget of a new message."""
-        self.nodes = self.limits.max_message_nodes
+_OVER_BUDGET = ("message expands to more nodes than its budget (limit max_message_nodes "
+                "{} plus one per byte)")
 
 
 def _charge(ctx: DecodeContext, nodes: int, off: int) -> None:
     """Take ``nodes`` from the message's budget (DecodeError past it)."""
     ctx.nodes -= nodes
     if ctx.nodes < 0:
-        raise DecodeError(f"message expands to more than {ctx.limits.max_message_nodes} "
-                          f"nodes (limit max_message_nodes)", off)
+        raise DecodeError(_OVER_BUDGET.format(ctx.limits.max_message_nodes), off)
 
 
 class EncodeContext:
@@ -837,6 +836,7 @@ def decode_value(
     """
     buf = _as_view(buf)
     ctx = DecodeContext(cache, limits)
+    ctx.nodes += len(buf) - offset
     try:
         return get_decoder(desc, order)(buf, offset, ctx)
     except DecodeError:
@@ -1011,6 +1011,7 @@ def decode_partial(
     if target is None:
         target = {}
     ctx = DecodeContext(cache, limits)
+    ctx.nodes += len(buf) - start
     m = mask
     try:
         while m:

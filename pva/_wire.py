@@ -92,11 +92,12 @@ class Limits:
         bytes of its member name and type id (so that what is built per field
         of the expanded type, e.g. dotted member names, stays bounded too).
     max_message_nodes : int
-        Largest number of nodes one message may expand to: every type
-        description decoded in it (variant values included, cached or not)
-        and every element of an array of structures, unions or variants counts
-        its type's nodes.  Counted as the message is decoded, before anything
-        is built.
+        How many nodes one message may expand to, plus one per byte of the
+        message: every type description decoded in it (variant values
+        included) and every element of an array of structures, unions or
+        variants counts its type's nodes.  Counted as the message is decoded,
+        before anything is built.  Data whose fields take a byte or more each
+        is not held back; what a few bytes could blow up is.
 
     Notes
     -----
@@ -110,7 +111,7 @@ class Limits:
     max_depth: int = 20
     max_fields: int = 1 << 16
     max_type_nodes: int = 1 << 16
-    max_message_nodes: int = 1 << 18
+    max_message_nodes: int = 1 << 16
 
 
 DEFAULT_LIMITS = Limits()

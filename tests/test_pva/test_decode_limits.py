@@ -123,21 +123,22 @@ def rpc_payload(desc, value, order="<"):
     return b"".join(bytes(b) for b in encode_message(msg, order, ctx))[8:]
 
 
-def decode_rpc(payload, limits=pva.DEFAULT_LIMITS, order="<"):
-    ctx = MessageContext(limits=limits)
-    return decode_message(0x14, Direction.CLIENT, payload, order, ctx)
+def decode_rpc(payload, nodes=None, order="<"):
+    """Decode with a budget of ``nodes`` (max_message_nodes + one per byte)."""
+    limits = pva.DEFAULT_LIMITS if nodes is None else Limits(max_message_nodes=nodes - len(payload))
+    return decode_message(0x14, Direction.CLIENT, payload, order, MessageContext(limits=limits))
 
 
 def test_structure_array_elements_are_charged_before_they_are_built():
     elem = laughs(1, 400)                                # 401 nodes, 0 bytes of value
     desc = F.struct([("a", F.array(elem))])
     payload = rpc_payload(desc, {"a": [{}] * 100})
-    assert decode_rpc(payload, Limits(max_message_nodes=402 + 100 * 401)).pv_data.data["a"] == [
+    assert decode_rpc(payload, 402 + 100 * 401).pv_data.data["a"] == [
         {f"f{i}": {} for i in range(400)}] * 100
     tracemalloc.start()
     try:
         with pytest.raises(DecodeError, match="max_message_nodes"):
-            decode_rpc(payload, Limits(max_message_nodes=401 + 100 * 401))
+            decode_rpc(payload, 401 + 100 * 401)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -162,9 +163,9 @@ def test_variant_elements_are_charged_their_type_as_read():
     payload = rpc_payload(desc, {"v": [Variant(big, {})] * 50})
     assert payload.count(b"\xfe") >= 49                    # one definition, then references
     # budget: the outer type (2) + 50 elements (1 each) + 50 * 201 for their types
-    assert len(decode_rpc(payload, Limits(max_message_nodes=2 + 50 + 50 * 201)).pv_data.data["v"]) == 50
+    assert len(decode_rpc(payload, 2 + 50 + 50 * 201).pv_data.data["v"]) == 50
     with pytest.raises(DecodeError, match="max_message_nodes"):
-        decode_rpc(payload, Limits(max_message_nodes=1 + 50 + 50 * 201))
+        decode_rpc(payload, 1 + 50 + 50 * 201)
 
 
 def test_union_array_elements_are_charged_the_selected_member():
@@ -176,9 +177,9 @@ def test_union_array_elements_are_charged_the_selected_member():
     payload = rpc_payload(desc, value)
     # outer struct 1 + union array (1 + 1 + 101) = 104 for the type; 20 + 10 * 1 + 10 * 101
     need = 104 + 20 + 10 + 1010
-    assert decode_rpc(payload, Limits(max_message_nodes=need)).pv_data.data == value
+    assert decode_rpc(payload, need).pv_data.data == value
     with pytest.raises(DecodeError, match="max_message_nodes"):
-        decode_rpc(payload, Limits(max_message_nodes=need - 1))
+        decode_rpc(payload, need - 1)
 
 
 def test_nested_variants_are_charged_at_every_level():
@@ -189,16 +190,16 @@ def test_nested_variants_are_charged_at_every_level():
     desc = F.struct([("v", F.variant())])
     payload = rpc_payload(desc, {"v": v})
     need = 2 + 5 + 101
-    decode_rpc(payload, Limits(max_message_nodes=need))
+    decode_rpc(payload, need)
     with pytest.raises(DecodeError, match="max_message_nodes"):
-        decode_rpc(payload, Limits(max_message_nodes=need - 1))
+        decode_rpc(payload, need - 1)
 
 
 def test_every_message_has_its_own_budget():
     elem = laughs(1, 50)
     desc = F.struct([("a", F.array(elem))])
     payload = rpc_payload(desc, {"a": [{}] * 10})
-    limits = Limits(max_message_nodes=52 + 10 * 51)
+    limits = Limits(max_message_nodes=52 + 10 * 51 - len(payload))
     ctx = MessageContext(limits=limits)
     for _ in range(3):                   # each fits alone; together they would not
         decode_message(0x14, Direction.CLIENT, payload, "<", ctx)
@@ -292,3 +293,29 @@ def test_classes_made_for_peer_types_are_bounded():
     assert len(_dataclass._generated) == _dataclass._GENERATED_MAX
     made = {f"t{i}" for i in range(_dataclass._GENERATED_MAX + 50)}
     assert not any(d.type_id in made for d in _dataclass._dataclass_cache)
+
+
+def test_data_that_takes_its_bytes_is_not_held_back():
+    # 100,000 points are 300,000 nodes, far over max_message_nodes alone, but
+    # every element takes 17 bytes: the budget grows with the message
+    point = F.struct([("x", F(T.float64)), ("y", F(T.float64))])
+    desc = F.struct([("p", F.array(point))])
+    value = {"p": [{"x": float(i), "y": -1.0} for i in range(100_000)]}
+    got = decode_rpc(rpc_payload(desc, value)).pv_data.data
+    assert len(got["p"]) == 100_000 and got["p"][-1] == {"x": 99999.0, "y": -1.0}
+
+
+def test_a_refused_message_does_not_keep_what_was_decoded_before_the_fault():
+    # the circuit keeps its error; the decoders' frames (and the values in
+    # their locals) must not come with it
+    big = laughs(1, 200)
+    desc = F.struct([("v", F.array(F.variant()))])
+    payload = rpc_payload(desc, {"v": [Variant(big, {})] * 50})
+    with pytest.raises(DecodeError) as info:
+        decode_rpc(payload, 2 + 50 + 20 * 201)
+    names = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "decode_message" in names and not any(n.startswith("dec_") for n in names), names
