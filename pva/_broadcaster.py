@@ -92,6 +92,11 @@ class Broadcaster:
         d = Deframer(max_message_size=MAX_UDP_PAYLOAD)
         items = d.feed(data)
         d.close()
+        cache = self._ctx.cache
+        if cache.received:
+            # type-cache ids defined in a datagram mean nothing in the next
+            # one (from any other sender): they are not kept
+            cache.clear()
         out: List[Message] = []
         for it in items:
             if isinstance(it, ControlMessage) or it.flags & 0x30:

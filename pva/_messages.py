@@ -171,12 +171,13 @@ class MessageContext:
         time, ``0xFE`` id after).  pvxs accepts this but never sends it.
     """
 
-    __slots__ = ("cache", "limits", "send_cache", "types", "dctx", "ectx")
+    __slots__ = ("cache", "limits", "max_nodes", "send_cache", "types", "dctx", "ectx")
 
     def __init__(self, cache: Optional[IntrospectionCache] = None,
                  limits: Limits = DEFAULT_LIMITS, send_cache: bool = False):
         self.cache = IntrospectionCache() if cache is None else cache
         self.limits = limits
+        self.max_nodes = limits.max_message_nodes
         self.send_cache = send_cache
         self.types: Dict[int, RequestTypes] = {}
         self.dctx = DecodeContext(self.cache, limits)
@@ -222,18 +223,18 @@ def _read_type(buf: memoryview, off: int, order: str, ctx: MessageContext):
     """
     rest = len(buf) - off
     if 0 < rest <= _TYPE_CACHE_MAX_BYTES:
-        raw = bytes(buf[off:])
-        if b"\xfd" not in raw and b"\xfe" not in raw:
-            key = (order, ctx.limits, raw)
-            hit = _TYPE_CACHE.get(key)
-            if hit is not None:
-                return hit[0], off + hit[1]
-            desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+        key = (order, ctx.limits, bytes(buf[off:]))
+        hit = _TYPE_CACHE.get(key)
+        if hit is not None:         # only keys without those bytes are stored
+            return hit[0], off + hit[1]
+        raw = key[2]
+        if 0xFD not in raw and 0xFE not in raw:
+            desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
             if len(_TYPE_CACHE) >= _TYPE_CACHE_SIZE:
                 _TYPE_CACHE.clear()
             _TYPE_CACHE[key] = (desc, end - off)
             return desc, end
-    return decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+    return decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
 
 
 def _write_type(w: Writer, desc: Optional[FieldDesc], ctx: MessageContext) -> None:
@@ -241,7 +242,7 @@ def _write_type(w: Writer, desc: Optional[FieldDesc], ctx: MessageContext) -> No
 
 
 def _read_typed(buf: memoryview, off: int, order: str, ctx: MessageContext) -> Tuple[FieldDescAndData, int]:
-    desc, off = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+    desc, off = decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
     if desc is None:
         return FieldDescAndData(None, None), off
     value, off = get_decoder(desc, order)(buf, off, ctx.dctx)
@@ -475,16 +476,19 @@ def _read_pvrequest_parsed(buf, off, order, ctx
     Clients send the same pvRequest with every operation they create (p4p
     does an INIT per ``get``), so the decoded form is cached by content.
     Only a request whose type is inline is cached: a type-cache definition
-    (0xFD) or reference (0xFE) depends on the connection's state.  The rest
-    of the message is part of the key, so the length consumed is too.
+    (0xFD) or reference (0xFE), at any level, depends on the connection's
+    state (so no such byte may appear at all, as in :func:`_read_type`).
+    The rest of the message is part of the key, so the length consumed is too.
     """
     rest = len(buf) - off
-    if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES and buf[off] not in (0xFD, 0xFE):
+    if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES:
         key = (order, bytes(buf[off:]))
         hit = _PVREQUEST_CACHE.get(key)
-        if hit is not None:
+        if hit is not None:         # only keys without those bytes are stored
             return hit[0], off + hit[1], hit[2]
         fdd, end = _read_typed(buf, off, order, ctx)
+        if 0xFD in key[1] or 0xFE in key[1]:
+            return fdd, end, None
         try:
             parsed = _parse_request(fdd)
         except Exception:   # reported when the request is used, not while decoding
@@ -683,10 +687,14 @@ def decode_message(command: int, sender: Direction, payload: Buffer, byte_order:
         ctx = MessageContext()
     if type(byte_order) is not str or (byte_order != "<" and byte_order != ">"):
         byte_order = _order(byte_order)
+    # each message has its own node budget: a fixed allowance plus one per byte
+    ctx.dctx.nodes = ctx.max_nodes + len(buf)
     try:
         return cls._decode(buf, 0, byte_order, ctx)
-    except DecodeError:
-        raise
+    except DecodeError as ex:
+        # without the decoders' frames, whose locals hold what was built
+        # before the fault (the circuit keeps its error)
+        raise ex.with_traceback(None)
     except _LOW_LEVEL as ex:
         raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 

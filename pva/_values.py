@@ -226,14 +226,33 @@ class DataWithBitSet:
 
 
 class DecodeContext:
-    """Per-connection state a decoder needs: type cache, limits, nesting depth."""
+    """Per-connection state a decoder needs: type cache, limits, nesting depth.
 
-    __slots__ = ("cache", "limits", "depth")
+    ``nodes`` is the running node budget of the message being decoded (see
+    :attr:`~pva.Limits.max_message_nodes`): type descriptions read inside
+    values (variants) and the elements of arrays of structures, unions and
+    variants are taken from it before they are decoded.  It starts at
+    ``max_message_nodes`` plus the length of the input, and
+    :func:`~pva._messages.decode_message` starts it anew for every message.
+    """
+
+    __slots__ = ("cache", "limits", "depth", "nodes")
 
     def __init__(self, cache: Optional[IntrospectionCache] = None, limits: Limits = DEFAULT_LIMITS):
         self.cache = cache
         self.limits = limits
         self.depth = 0
+        self.nodes = limits.max_message_nodes
+
+_OVER_BUDGET = ("message expands to more nodes than its budget (limit max_message_nodes "
+                "{} plus one per byte)")
+
+
+def _charge(ctx: DecodeContext, nodes: int, off: int) -> None:
+    """Take ``nodes`` from the message's budget (DecodeError past it)."""
+    ctx.nodes -= nodes
+    if ctx.nodes < 0:
+        raise DecodeError(_OVER_BUDGET.format(ctx.limits.max_message_nodes), off)
 
 
 class EncodeContext:
@@ -346,11 +365,17 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
         return dec_strarray
 
     elem = desc.element
+    # arrays of structures, unions and variants: every element is taken from
+    # the message's node budget before any is decoded (an element costs one
+    # byte but may be a large structure; a variant's type is charged as read)
+    enodes = elem._nodes
     if ft == FieldType.struct:
         edec = get_decoder(elem, order)
 
         def dec_structarray(buf, off, ctx):
+            start = off
             n, off = read_count(buf, off, ctx, 1, "structure array")
+            _charge(ctx, n * enodes, start)
             out: List[Any] = []
             for _ in range(n):
                 flag = buf[off]
@@ -365,10 +390,13 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
     if ft == FieldType.union:
         names = [n for n, _ in elem.fields]
         decs = [get_decoder(d, order) for _, d in elem.fields]
+        costs = [d._nodes for _, d in elem.fields]
         nmemb = len(names)
 
         def dec_unionarray(buf, off, ctx):
+            start = off
             n, off = read_count(buf, off, ctx, 1, "union array")
+            _charge(ctx, n, start)
             out: List[Any] = []
             for _ in range(n):
                 flag = buf[off]
@@ -383,6 +411,7 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
                     continue
                 if sel >= nmemb:
                     raise DecodeError(f"union selector {sel} out of range ({nmemb} members)", off)
+                _charge(ctx, costs[sel], off)
                 v, off = decs[sel](buf, off2, ctx)
                 out.append((names[sel], v))
             return out, off
@@ -391,7 +420,9 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
     anydec = _any_decoder(order)
 
     def dec_anyarray(buf, off, ctx):
+        start = off
         n, off = read_count(buf, off, ctx, 1, "variant array")
+        _charge(ctx, n, start)
         out: List[Any] = []
         for _ in range(n):
             flag = buf[off]
@@ -468,7 +499,7 @@ def _any_decoder(order: str) -> Decoder:
         limits = ctx.limits
         if ctx.depth >= limits.max_depth:
             raise DecodeError(f"variant values nested deeper than {limits.max_depth}", off)
-        desc, off = decode_field_desc(buf, off, order, ctx.cache, limits)
+        desc, off = decode_field_desc(buf, off, order, ctx.cache, limits, ctx)
         if desc is None:
             return None, off
         ctx.depth += 1
@@ -805,6 +836,7 @@ def decode_value(
     """
     buf = _as_view(buf)
     ctx = DecodeContext(cache, limits)
+    ctx.nodes += len(buf) - offset
     try:
         return get_decoder(desc, order)(buf, offset, ctx)
     except DecodeError:
@@ -979,6 +1011,7 @@ def decode_partial(
     if target is None:
         target = {}
     ctx = DecodeContext(cache, limits)
+    ctx.nodes += len(buf) - start
     m = mask
     try:
         while m:

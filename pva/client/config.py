@@ -37,6 +37,7 @@ from typing import FrozenSet, List, Mapping, Optional, Tuple
 
 from .._forwarding import is_multicast
 from .._netif import ANY, LIMITED_BROADCAST, broadcast_addresses, interfaces
+from .._wire import DEFAULT_LIMITS, Limits
 
 __all__ = ["ClientConfig", "parse_addr_list"]
 
@@ -89,6 +90,9 @@ class ClientConfig:
     #: first and largest interval between searches for an unresolved name
     search_min: float = 0.05
     search_max: float = 5.0
+    #: what one message from a server may make the decoder build (past it
+    #: the connection closes; see docs/limits.rst); read when a connection opens
+    limits: Limits = DEFAULT_LIMITS
 
     @classmethod
     def from_conf(cls, conf: Optional[Mapping[str, str]] = None, useenv: bool = True

@@ -454,7 +454,7 @@ class Circuit:
         self.core = core
         self.address = address
         self.name_server = name_server
-        self.vc = ClientVirtualCircuit(address)
+        self.vc = ClientVirtualCircuit(address, limits=core.config.limits)
         self.transport = None
         self.state = "connecting"  # validating, connected, dead
         self.channels: Dict[int, "Channel"] = {}    # by cid

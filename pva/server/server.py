@@ -379,7 +379,8 @@ class ServerCircuit(asyncio.BufferedProtocol):
         self.context.circuits.add(self)
         self.authorization["peer"] = self.peer
         self.vc = vc = ServerVirtualCircuit(address=self.peer,
-                                            max_message_size=self.limits.max_message_size)
+                                            max_message_size=self.limits.max_message_size,
+                                            limits=self.limits.decode)
         self._send(vc.set_byte_order(vc.byte_order),
                    vc.validate_connection(0x10000, 0x7FFF, ("anonymous", "ca")))
         self._watchdog_task = asyncio.ensure_future(self._watchdog())
