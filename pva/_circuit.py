@@ -949,28 +949,28 @@ def _strip_role(args: tuple, role: Direction) -> tuple:
 class ClientVirtualCircuit(VirtualCircuit):
     """A :class:`VirtualCircuit` in the client role."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, identity: Tuple[str, str] = ("", ""), **kwargs):
         # caproto.pva spelling: (ClientVirtualCircuit(our_role, address, priority))
         args = _strip_role(args, CLIENT)
         super().__init__(CLIENT, *args, **kwargs)
+        #: ``(user, host)`` sent with ``ca`` authentication
+        self.identity = identity
 
     def validate_connection(self, buffer_size: int = 0x10000, registry_size: int = 0x7FFF,
                             connection_qos: int = 0, auth_nz: str = "ca",
-                            data: Optional[FieldDescAndData] = None
+                            data: Optional[FieldDescAndData] = None, *,
+                            user: Optional[str] = None, host: Optional[str] = None
                             ) -> ConnectionValidationResponse:
         """The client's answer to the server's validation request.
 
-        For ``auth_nz='ca'`` without ``data``, the current user and host name
-        are sent.
+        For ``auth_nz='ca'`` without ``data``, ``user`` and ``host`` are sent
+        (default: :attr:`identity`, given by the I/O layer, which looks them
+        up: this module does not).
         """
         if auth_nz == "ca" and data is None:
-            import getpass
-            import socket
-            try:
-                user = getpass.getuser()
-            except Exception:  # no user name in this environment
-                user = ""
-            return ConnectionValidationResponse.ca(user, socket.gethostname(),
+            user = self.identity[0] if user is None else user
+            host = self.identity[1] if host is None else host
+            return ConnectionValidationResponse.ca(user, host,
                                                    client_buffer_size=buffer_size,
                                                    client_registry_size=registry_size,
                                                    connection_qos=connection_qos)

@@ -25,13 +25,14 @@ import asyncio
 import collections
 import inspect
 import logging
-import socket
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from .._errors import LocalProtocolError
 from .._messages import Beacon
-from .._netif import ANY, broadcast_addresses
-from .._udp_collector import UDPCollector
+from .._forwarding import LOCAL_MCAST_GROUP, DatagramRouter
+from ..io.host import identity
+from ..io.netif import ANY, broadcast_addresses
+from ..io.udp import UDPCollector, client_socket, open_reader
 from .._introspection import FieldDesc
 from .config import ClientConfig
 from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
@@ -87,56 +88,6 @@ class _Buffered(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc) -> None:
         self.p.connection_lost(exc)
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, core: ClientCore):
-        self.core = core
-
-    def datagram_received(self, data, addr) -> None:
-        self.core.datagram_received(data, addr[:2])
-
-    def error_received(self, exc) -> None:  # ICMP port unreachable and the like
-        log.debug("UDP error: %s", exc)
-
-
-#: search replies read at one wakeup, at most
-_MAX_REPLIES_PER_WAKEUP = 64
-
-
-class _UdpReader:
-    """The search socket read with ``add_reader``: every reply waiting is read at
-    once.  (asyncio's datagram transport reads one datagram per event-loop
-    iteration: replies to a burst of searches would wait behind the TCP traffic
-    of the channels found first, and be searched for again meanwhile.)"""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 core: ClientCore):
-        self.loop, self.sock, self.core = loop, sock, core
-        loop.add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        recvfrom, received = self.sock.recvfrom, self.core.datagram_received
-        for _ in range(_MAX_REPLIES_PER_WAKEUP):
-            try:
-                data, addr = recvfrom(0x10000)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as ex:   # ICMP port unreachable and the like
-                log.debug("UDP error: %s", ex)
-                return
-            received(data, addr[:2])
-
-    def sendto(self, data: bytes, addr) -> None:
-        try:
-            self.sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            log.debug("search to %s dropped: socket buffer full", addr)
-
-    def close(self) -> None:
-        if self.sock.fileno() >= 0:
-            self.loop.remove_reader(self.sock.fileno())
-            self.sock.close()
 
 
 def _why(ch: Channel, op: Any = None) -> str:
@@ -205,19 +156,12 @@ class Context:
         loop = asyncio.get_event_loop()
         self._loop = loop
         self._reactor = _Reactor(loop)
-        core = self._core = ClientCore(self._reactor, self.config)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.bind(("0.0.0.0", 0))
-        sock.setblocking(False)
+        core = self._core = ClientCore(self._reactor, self.config, identity())
+        sock = client_socket()
         port = sock.getsockname()[1]
 
         async def open_udp():
-            try:
-                transport = _UdpReader(loop, sock, core)
-            except NotImplementedError:     # a loop without add_reader
-                transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core),
-                                                                   sock=sock)
+            transport = await open_reader(sock, core.datagram_received)
             if self.closed:
                 transport.close()
                 return
@@ -246,7 +190,8 @@ class Context:
                 if isinstance(msg, Beacon):
                     core.beacon_received(msg, rx.source)
 
-        collector = UDPCollector(handle, cfg.broadcast_port, cfg.interfaces[0])
+        collector = UDPCollector(DatagramRouter(handle), cfg.broadcast_port,
+                                 cfg.interfaces[0], group=LOCAL_MCAST_GROUP)
         try:
             await collector.open()
         except OSError as ex:   # beacons are an optimisation: searching goes on

@@ -454,7 +454,7 @@ class Circuit:
         self.core = core
         self.address = address
         self.name_server = name_server
-        self.vc = ClientVirtualCircuit(address)
+        self.vc = ClientVirtualCircuit(address, identity=core.identity)
         self.transport = None
         self.state = "connecting"  # validating, connected, dead
         self.channels: Dict[int, "Channel"] = {}    # by cid
@@ -1266,8 +1266,11 @@ class MonitorOp(_Op):
 class ClientCore:
     """Shared client state: searches, circuits, channels (see the module doc)."""
 
-    def __init__(self, reactor: Any, config: Optional[ClientConfig] = None):
+    def __init__(self, reactor: Any, config: Optional[ClientConfig] = None,
+                 identity: Tuple[str, str] = ("", "")):
         self.reactor = reactor
+        #: ``(user, host)`` this client identifies with (looked up by the adapter)
+        self.identity = identity
         self.config = config or ClientConfig.from_conf()
         self.broadcaster = Broadcaster("client")
         self.channels: Dict[str, Channel] = {}

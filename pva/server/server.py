@@ -2,7 +2,7 @@
 
 Structure (after trio's ``serve_listeners``): :class:`Context` binds one TCP
 listener per interface (all on one port) and listens on the UDP search port
-(a :class:`~pva._udp_collector.UDPCollector`: one socket on ``0.0.0.0``
+(a :class:`~pva.io.udp.UDPCollector`: one socket on ``0.0.0.0``
 that learns each datagram's destination and forwards unicast searches to
 the other listeners on this host, as pvxs does), then runs a task per
 accepted connection (:class:`ServerCircuit`).  Everything protocol-related is done by the
@@ -54,7 +54,7 @@ from .._circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value, get_pv_structure, \
     is_pva_dataclass_instance
 from .._errors import LocalProtocolError, ProtocolError
-from .._forwarding import Received
+from .._forwarding import LOCAL_MCAST_GROUP, DatagramRouter, Received
 from .._header import Direction, EchoRequest
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          ChannelProcessRequest, ChannelProcessResponse, ChannelPutGetRequest,
@@ -67,8 +67,8 @@ from .._messages import (ChannelArrayRequest, ChannelDestroyRequest,
                          SearchRequest, SearchResponse, encode_monitor_update)
 from .._pvrequest import PVRequest
 from .._state import ChannelState, RequestState
-from .._netif import InterfaceMap, broadcast_addresses
-from .._udp_collector import UDPCollector
+from ..io.netif import InterfaceMap, broadcast_addresses
+from ..io.udp import UDPCollector
 from .._values import DataWithBitSet, FieldDescAndData, Status
 from ._eager import start_eager
 from .config import ServerConfig, ServerLimits
@@ -1226,7 +1226,7 @@ class Context:
 
     # ------------------------------------------------------------ UDP
     async def _open_udp(self) -> None:
-        """The search listener(s) on the UDP port (see :mod:`pva._udp_collector`).
+        """The search listener(s) on the UDP port (see :mod:`pva.io.udp`).
 
         With destination information (Linux) one socket on ``0.0.0.0``
         receives for every interface, and a search is answered only if it
@@ -1244,8 +1244,8 @@ class Context:
                 accept.update(broadcast_addresses(intf, ifmap.interfaces))
             self._accept = frozenset(accept)
         for intf in cfg.interfaces:
-            coll = UDPCollector(None, udp_port, intf, ifmap)
-            coll.handler = lambda rx, c=coll: self._on_received(c, rx)
+            coll = UDPCollector(None, udp_port, intf, ifmap, group=LOCAL_MCAST_GROUP)
+            coll.handler = DatagramRouter(lambda rx, c=coll: self._on_received(c, rx))
             await coll.open()
             udp_port = coll.port
             self._udp.append(coll)
