@@ -14,8 +14,8 @@ measured loop has no sockets and no other process in it:
   iteration per post, as the flood of bench/run.py).
 - ``client-monitor``: a p4p server's monitor flood, recorded first from a real
   p4p server (bench/workers/pva_p4p.py, started on private ports), replayed
-  into our asyncio client (circuit, codec, monitor operation, subscription
-  queue) up to each item's ``.value``.
+  into our asyncio client (connection driver, circuit, codec, monitor
+  operation, subscription queue) up to each item's ``.value``.
 
 It prints the process CPU per operation (best of 5).  A machine shared with
 other work makes such times vary; instruction counts do not: ``--count N``
@@ -198,10 +198,10 @@ async def _record_p4p_flood(n):
     env = _servers.epics_env()
     os.environ.update({k: v for k, v in env.items() if k.startswith("EPICS_")})
     from pva.client import Context, Value
-    from pva.client.core import Circuit
+    from pva.io.driver import Connection
 
     chunks, views = [], {}
-    get_buffer, buffer_updated = Circuit.get_buffer, Circuit.buffer_updated
+    get_buffer, buffer_updated = Connection.get_buffer, Connection.buffer_updated
 
     def recording_get_buffer(self, sizehint):
         views[id(self)] = view = get_buffer(self, sizehint)
@@ -218,7 +218,8 @@ async def _record_p4p_flood(n):
     try:
         if server.stdout.readline().strip() != "READY":
             raise SystemExit("the p4p server did not start (is p4p installed in this venv?)")
-        Circuit.get_buffer, Circuit.buffer_updated = recording_get_buffer, recording_buffer_updated
+        Connection.get_buffer = recording_get_buffer
+        Connection.buffer_updated = recording_buffer_updated
 
         async def flood():
             async with Context("pva") as ctxt:
@@ -235,7 +236,7 @@ async def _record_p4p_flood(n):
                             return
         await asyncio.wait_for(flood(), 60)
     finally:
-        Circuit.get_buffer, Circuit.buffer_updated = get_buffer, buffer_updated
+        Connection.get_buffer, Connection.buffer_updated = get_buffer, buffer_updated
         server.stdin.close()
         server.wait(10)
     return b"".join(chunks)
@@ -261,39 +262,35 @@ async def client_monitor(count, report):
     from pva.client.aio import Subscription
     from pva.client.config import ClientConfig
     from pva.client.core import ClientCore, parse_request
+    from pva.io.aio import AsyncioReactor
 
     stream = await _record_p4p_flood(FLOOD)
     ends = _split_updates(stream)
     total = count if count is not None else FLOOD - 1
     head, flood = stream[:ends[0]], stream[ends[0]:ends[total]]
 
-    class Reactor:                  # what ClientCore needs, without a loop
-        protocol = None
+    class Reactor(AsyncioReactor):      # the loop's, but connections stay here
+        conn = None
 
-        def time(self):
-            return 0.0
-
-        def call_later(self, delay, fn):
-            return asyncio.get_running_loop().call_later(3600, lambda: None)
-
-        def connect_tcp(self, host, port, protocol):
-            self.protocol = protocol
+        def connect_tcp(self, host, port, conn):
+            self.conn = conn
 
     class Owner:                    # what a Subscription needs of its Context
         def __init__(self, core):
             self.core, self._subs = core, set()
+            self._loop = asyncio.get_running_loop()
 
         def _ensure(self):
             return self.core
 
-    reactor = Reactor()
+    reactor = Reactor(asyncio.get_running_loop())
     core = ClientCore(reactor, ClientConfig())
     sub = Subscription(Owner(core), "rec:flood", parse_request("record[queueSize=10000]"),
                        None, True, FLOOD + 1)
     core.channels["rec:flood"]._found(("127.0.0.1", 5075))
-    circuit = reactor.protocol
-    circuit.connection_made(_Transport())
-    _feed(circuit, head)
+    conn = reactor.conn
+    conn.connection_made(_Transport())
+    _feed(conn, head)
     first = await sub.__anext__()
     assert isinstance(first, Value) and first.value == 0.0, first
     queue = sub._queue
@@ -301,7 +298,7 @@ async def client_monitor(count, report):
     got, last, mv, pos = 0, 0.0, memoryview(flood), 0
     while pos < len(flood):
         n = min(0x40000, len(flood) - pos)          # a socket read's worth
-        _feed(circuit, mv[pos:pos + n])
+        _feed(conn, mv[pos:pos + n])
         pos += n
         while queue:
             last = (await sub.__anext__()).value

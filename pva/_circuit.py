@@ -39,9 +39,9 @@ import itertools
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._header import (DEFAULT_MAX_MESSAGE_SIZE, ApplicationCommand, ControlMessage,
-                      Deframer, Direction, Frame, FramingError, SetByteOrder,
-                      AcknowledgeMarker, EchoResponse, normalize_byte_order)
+from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, ApplicationCommand,
+                      ControlMessage, Deframer, Direction, Frame, FramingError, SetByteOrder,
+                      AcknowledgeMarker, EchoResponse, framing_error, normalize_byte_order)
 from ._introspection import IntrospectionCache
 from ._messages import (AclChange, AuthNZ, AuthNZReply, Beacon, ChannelArrayRequest,
                         ChannelArrayResponse, ChannelDestroyRequest, ChannelDestroyResponse,
@@ -56,6 +56,7 @@ from ._messages import (AclChange, AuthNZ, AuthNZReply, Beacon, ChannelArrayRequ
                         MessageContext, MultipleData, OriginTag, RequestTypes, SearchRequest,
                         SearchResponse, Subcommand, decode_message,
                         encode_message, encode_monitor_raw, encode_reply_ok)
+from ._stream import ReceiveBuffer
 from ._state import (CHANNEL_STALE_OK, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS,
                      FIELD_TRANSITIONS, GPR_TRANSITIONS, LIVE_CIRCUIT_STATES,
                      MONITOR_TRANSITIONS, REQUEST_STALE_OK, ChannelState, CircuitState,
@@ -257,7 +258,7 @@ class VirtualCircuit:
         self.max_segment_size = max_segment_size
         self.cache = IntrospectionCache()
         self._ctx = MessageContext(self.cache, limits, send_cache=send_type_cache)
-        self._deframer = Deframer(max_message_size=max_message_size, direction=self.their_role)
+        self._new_framing(max_message_size)
         self.channels: Dict[int, Channel] = {}          # by client id
         self._by_sid: Dict[int, Channel] = {}
         self.requests: Dict[int, Request] = {}
@@ -342,6 +343,19 @@ class VirtualCircuit:
         return self._ctx.types.get(ioid)
 
     # ------------------------------------------------------------------ I/O
+    def _new_framing(self, max_message_size: int) -> None:
+        self._deframer = Deframer(max_message_size=max_message_size, direction=self.their_role)
+        #: the framing function (see :mod:`pva._stream`): header checks, size limit
+        self.message_length = self._deframer.message_length
+        self._rx = ReceiveBuffer(HEADER_SIZE, self.message_length)
+
+    def at_message_boundary(self) -> bool:
+        """True if what was received so far ends with a complete message."""
+        return self._rx.at_boundary() and self._deframer.at_boundary()
+
+    #: bytes needed before :attr:`message_length` can tell a message's length
+    header_size = HEADER_SIZE
+
     def recv(self, *buffers) -> List[Union[Message, ControlMessage]]:
         """Parse received bytes into messages (call :meth:`process_command` on each).
 
@@ -354,9 +368,8 @@ class VirtualCircuit:
         if self.state is CircuitState.ERROR:
             raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
         out: List[Union[Message, ControlMessage]] = []
-        feed = self._deframer.feed
         for data in buffers:
-            self._frames_to_messages(feed, data, out)
+            self._receive(self._rx.feed, data, out)
         return out
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
@@ -367,40 +380,69 @@ class VirtualCircuit:
         """
         if self.state is CircuitState.ERROR:
             raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
-        return self._deframer.get_buffer(sizehint)
+        return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> List[Union[Message, ControlMessage]]:
         """``nbytes`` arrived in the last :meth:`get_buffer`: as :meth:`recv`."""
         out: List[Union[Message, ControlMessage]] = []
-        self._frames_to_messages(self._deframer.buffer_updated, nbytes, out)
+        self._receive(self._rx.buffer_updated, nbytes, out)
         return out
 
-    def _frames_to_messages(self, source, arg, out: list) -> None:
+    def frames_received(self, views) -> List[Union[Message, ControlMessage]]:
+        """Complete messages (header included, split by :attr:`message_length`
+        in a receive buffer the caller owns, such as :mod:`pva.io.driver`'s)
+        to decoded messages: as :meth:`recv` without the buffering."""
+        if self.state is CircuitState.ERROR:
+            raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
+        out: List[Union[Message, ControlMessage]] = []
+        try:
+            self._decode_views(views, out)
+        except ProtocolError as ex:
+            ex.messages = out  # type: ignore[attr-defined]
+            self._fail(ex)
+            raise
+        return out
+
+    def _receive(self, source, arg, out: list) -> None:
         try:
             try:
-                frames = source(arg)
-            except FramingError as ex:
-                self._decode_frames(ex.messages, out)
-                raise
-            self._decode_frames(frames, out)
+                views = source(arg)
+            except FramingError as ex:     # a bad header: what came before it first
+                try:
+                    self._decode_views(getattr(ex, "frames", ()), out)
+                except ProtocolError:
+                    pass
+                raise framing_error(ex, out) from None
+            self._decode_views(views, out)
         except ProtocolError as ex:
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
 
-    def _decode_frames(self, frames, out: list) -> None:
+    def _decode_views(self, views, out: list) -> None:
         ctx = self._ctx
         their = self.their_role
         learn = self.our_role is CLIENT
-        for fr in frames:
-            if type(fr) is Frame:
-                msg = decode_message(fr.command, their, fr.payload,
-                                     ">" if fr.flags & 0x80 else "<", ctx)   # fr.byte_order
-                if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & 0x08:
-                    _learn_types(ctx, msg)
-                out.append(msg)
+        deframer = self._deframer
+        for mv in views:
+            flags = mv[2]
+            if flags & 0x31 or deframer.segment_command is not None:
+                # a control message or a segment: the deframer's rules
+                frames: list = []
+                deframer.frame(mv, frames)
+                if not frames:
+                    continue
+                fr = frames[0]
+                if type(fr) is not Frame:
+                    out.append(fr)
+                    continue
+                command, payload, flags = fr.command, fr.payload, fr.flags
             else:
-                out.append(fr)
+                command, payload = mv[3], mv[HEADER_SIZE:]
+            msg = decode_message(command, their, payload, ">" if flags & 0x80 else "<", ctx)
+            if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & 0x08:
+                _learn_types(ctx, msg)
+            out.append(msg)
 
     def process_command(self, message: Union[Message, ControlMessage]) -> bool:
         """Validate a received message and advance the state.

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 from ._errors import DecodeError, LocalProtocolError
+from ._stream import ReceiveBuffer
 
 __all__ = [
     "MAGIC",
@@ -70,6 +71,7 @@ __all__ = [
     "ApplicationCommand",
     "ControlCommand",
     "FramingError",
+    "framing_error",
     "Header",
     "Frame",
     "ControlMessage",
@@ -444,33 +446,23 @@ _CONTROL_CLASSES = {
 
 
 # ---------------------------------------------------------------- deframer
+def framing_error(ex: FramingError, messages: list) -> FramingError:
+    """``ex`` raised by :meth:`Deframer.message_length` inside a
+    :class:`~pva._stream.ReceiveBuffer`, with the stream offset it noted and
+    the ``messages`` decoded before the fault."""
+    err = FramingError(ex.message, getattr(ex, "stream_offset", None))
+    err.messages = messages
+    return err
 
-
-_EMPTY = bytearray()
-_DIRECT_MIN = 0x10000        # receive the rest of a message directly when this big
-# The size of a read into the scratch buffer.  All the messages of one read
-# are handled before anything else runs: a larger read would hand a monitor's
-# queue more updates at once than a consumer sees between reads (a 256 KiB
-# read holds 6,000 small updates).  Data left in the socket is instead
-# held back by TCP flow control, and the server squashes what it must.
-_SCRATCH_SIZE = 0x10000
-
-
-def _message_buffer(size: int):
-    """A writable byte buffer for one incoming message.
-
-    A large one is not zero-filled first (numpy's ``empty``: the allocator
-    hands back the memory of a freed message, no page is touched twice);
-    its payload view may become a user's array, so it is never reused here.
-    """
-    if size < _DIRECT_MIN:
-        return bytearray(size)
-    import numpy
-    return memoryview(numpy.empty(size, numpy.uint8))
 
 
 class Deframer:
     """Split a pvAccess TCP byte stream into messages.
+
+    The buffering is :class:`pva._stream.ReceiveBuffer`'s (given
+    :meth:`message_length`, the header checks); this class adds what is
+    pvAccess's own: control messages, and segmented messages reassembled
+    (:meth:`frames`).
 
     Parameters
     ----------
@@ -504,17 +496,11 @@ class Deframer:
         self.max_message_size = max_message_size
         self.direction = None if direction is None else Direction(direction)
         self.reassemble = reassemble
-        self._fast_mask = 0x31 if direction is None else 0x71
-        self._fast_val = 0x40 if direction is not None and direction else 0
-        self._pending = bytearray()  # partial header or message, sized to _need
-        self._fill = 0               # bytes of _pending received so far
-        self._need = HEADER_SIZE     # bytes of the pending message, once known
-        self._scratch: Optional[bytearray] = None   # get_buffer() for small reads
-        self._direct = False         # the last get_buffer() was into _pending
-        self._consumed = 0           # stream offset of the start of the current chunk
+        self._dir_bit = None if direction is None else (0x40 if direction else 0)
+        self._rx = ReceiveBuffer(HEADER_SIZE, self.message_length)
         self._error: Optional[FramingError] = None
-        # open segmented message
-        self._seg_cmd: Optional[int] = None
+        #: the command of the open segmented message (None: none open)
+        self.segment_command: Optional[int] = None
         self._seg_flags = 0
         self._seg_version = 0
         self._seg_parts: List[memoryview] = []
@@ -524,12 +510,12 @@ class Deframer:
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete message or an open segmented message."""
-        return self._fill + self._seg_size
+        return self._rx.buffered + self._seg_size
 
     @property
     def in_segmented_message(self) -> bool:
         """True between the first and the last segment of a message."""
-        return self._seg_cmd is not None
+        return self.segment_command is not None
 
     @property
     def error(self) -> Optional[FramingError]:
@@ -537,14 +523,39 @@ class Deframer:
 
     def at_boundary(self) -> bool:
         """True if the stream so far ends exactly after a complete message."""
-        return not self._fill and self._seg_cmd is None
+        return self._rx.at_boundary() and self.segment_command is None
 
     def close(self) -> None:
         """Declare end of stream; raise :class:`FramingError` if a message is cut."""
         if self._error is not None:
             raise self._error
         if not self.at_boundary():
-            self._fail("stream ended inside a message", self._consumed)
+            self._fail("stream ended inside a message", self._rx.consumed)
+
+    # -- the framing function
+    def message_length(self, buf: Buffer, pos: int, avail: int) -> int:
+        """Length of the message whose header is at ``pos`` (header checks:
+        magic, version, direction, size limit; see :mod:`pva._stream`)."""
+        magic, version, flags, command, size = _HEAD_LE_UNPACK(buf, pos)
+        if magic != MAGIC:
+            raise FramingError(f"bad magic byte 0x{magic:02x}")
+        if not version:
+            raise FramingError("version 0 in header")
+        if self._dir_bit is not None and flags & 0x40 != self._dir_bit:
+            raise FramingError(f"message with the wrong direction bit (flags 0x{flags:02x})")
+        if flags & 0x01:
+            return HEADER_SIZE  # control message: no payload, size field is a value
+        if flags & 0x80:
+            size = _U32_BE_UNPACK(buf, pos + 4)[0]
+        if size > self.max_message_size:
+            raise FramingError(f"payload of {size} bytes exceeds the limit of "
+                               f"{self.max_message_size}")
+        if self._seg_size and self._seg_size + size > self.max_message_size:
+            # an open segmented message plus the next segment never hold more
+            # than the limit
+            raise FramingError(f"segmented message exceeds the limit of "
+                               f"{self.max_message_size}")
+        return HEADER_SIZE + size
 
     # -- feeding
     def feed(self, data: Buffer) -> List[Union[Frame, ControlMessage]]:
@@ -556,135 +567,40 @@ class Deframer:
         """
         if self._error is not None:
             raise self._error
-        out: List[Union[Frame, ControlMessage]] = []
-        try:
-            self._feed(data, out)
-        except FramingError as exc:
-            exc.messages = out
-            raise
-        return out
+        return self._framed(self._rx.feed, data)
 
     # Receiving straight into the buffer (``asyncio.BufferedProtocol``): the
     # bytes of a large message go from the socket to their final place, the
-    # buffer its payload view will reference; small reads go through a
-    # scratch buffer and :meth:`feed`.
+    # buffer its payload view will reference.
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Where to receive the next bytes; then call :meth:`buffer_updated`."""
         if self._error is not None:
             raise self._error
-        fill, need = self._fill, self._need
-        if fill and need - fill >= _DIRECT_MIN:
-            self._direct = True
-            return memoryview(self._pending)[fill:need]
-        self._direct = False
-        if self._scratch is None:
-            self._scratch = bytearray(_SCRATCH_SIZE)
-        return memoryview(self._scratch)
+        return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> List[Union[Frame, ControlMessage]]:
         """``nbytes`` were received into the last :meth:`get_buffer`; as :meth:`feed`."""
-        if not self._direct:
-            return self.feed(bytes(memoryview(self._scratch)[:nbytes]))
         if self._error is not None:
             raise self._error
+        return self._framed(self._rx.buffer_updated, nbytes)
+
+    def _framed(self, source, arg) -> List[Union[Frame, ControlMessage]]:
         out: List[Union[Frame, ControlMessage]] = []
-        self._fill += nbytes
-        self._consumed += nbytes
-        if self._fill == self._need:
+        try:
+            views = source(arg)
+        except FramingError as ex:
             try:
-                self._complete_pending(out, self._consumed)
-            except FramingError as exc:
-                exc.messages = out
-                raise
+                self.frames(getattr(ex, "frames", ()), out)
+            except FramingError:
+                pass
+            err = self._error = framing_error(ex, out)
+            raise err from None
+        try:
+            self.frames(views, out)
+        except FramingError as exc:
+            exc.messages = out
+            raise
         return out
-
-    def _complete_pending(self, out: list, stream_pos: int) -> None:
-        """Dispatch the message now complete in ``_pending`` (it ended at ``stream_pos``)."""
-        pending, need = self._pending, self._need
-        self._pending = _EMPTY
-        self._fill = 0
-        self._need = HEADER_SIZE
-        pmv = memoryview(pending)[:need]
-        self._dispatch(out, pmv, 0, pmv[HEADER_SIZE:], stream_pos - need)
-
-    def _feed(self, data: Buffer, out: list) -> None:
-        if type(data) is not bytes:
-            data = bytes(data)
-        n = len(data)
-        pos = 0
-        mv = memoryview(data)
-        fill = self._fill
-        if fill:
-            # complete the message straddling the previous chunk boundary
-            pending = self._pending
-            while True:
-                need = self._need
-                take = need - fill
-                if take > n - pos:
-                    take = n - pos
-                pending[fill:fill + take] = mv[pos:pos + take]
-                fill += take
-                pos += take
-                if fill < need:
-                    self._fill = fill
-                    self._consumed += pos
-                    return
-                if need == HEADER_SIZE:
-                    size = self._check_header(pending, 0, self._consumed + pos - HEADER_SIZE)
-                    if size:
-                        # the whole message gets its buffer at once (the size
-                        # was checked against the limit)
-                        grown = _message_buffer(HEADER_SIZE + size)
-                        grown[:HEADER_SIZE] = pending
-                        pending = self._pending = grown
-                        self._need = HEADER_SIZE + size
-                        continue
-                break
-            self._fill = fill
-            self._complete_pending(out, self._consumed + pos)
-        # the rest of the chunk: complete messages are views into ``data``
-        unpack = _HEAD_LE_UNPACK
-        check = self._check_header
-        dispatch = self._dispatch
-        base = self._consumed
-        limit = self.max_message_size
-        # fast path: an unsegmented application message from the expected
-        # direction while no segmented message is open
-        fast_mask, fast_val = self._fast_mask, self._fast_val
-        seg_open = self._seg_cmd is not None
-        be_unpack = _U32_BE_UNPACK
-        new_frame = tuple.__new__      # Frame(...) without its Python-level __new__
-        while n - pos >= HEADER_SIZE:
-            magic, version, flags, command, size = unpack(data, pos)
-            if flags & 0x80:
-                size = be_unpack(data, pos + 4)[0]
-            if (magic == 0xCA and version and (flags & fast_mask) == fast_val
-                    and size <= limit and not seg_open):
-                end = pos + HEADER_SIZE + size
-                if end > n:
-                    break
-                out.append(new_frame(Frame, (version, flags, command, mv[pos + HEADER_SIZE:end])))
-                pos = end
-                continue
-            # slow path: validation errors, control, big endian, segments
-            size = check(data, pos, base + pos)
-            end = pos + HEADER_SIZE + size
-            if end > n:
-                break
-            dispatch(out, mv, pos, mv[pos + HEADER_SIZE:end], base + pos)
-            seg_open = self._seg_cmd is not None
-            pos = end
-        if pos < n:
-            # keep the tail (at most one partial message) for the next chunk,
-            # in a buffer of the message's size
-            rest = n - pos
-            need = HEADER_SIZE + check(data, pos, base + pos) if rest >= HEADER_SIZE \
-                else HEADER_SIZE
-            pending = self._pending = _message_buffer(need)
-            pending[:rest] = mv[pos:]
-            self._fill = rest
-            self._need = need
-        self._consumed = base + n
 
     def feed_all(self, chunks: Iterable[Buffer]) -> List[Union[Frame, ControlMessage]]:
         """Feed several chunks; return all completed messages."""
@@ -693,56 +609,39 @@ class Deframer:
             out.extend(self.feed(chunk))
         return out
 
-    # -- internals
-    def _fail(self, message: str, offset: Optional[int]) -> None:
-        self._error = FramingError(message, offset)
-        self._pending = _EMPTY
-        self._fill = 0
-        self._seg_parts = []
-        raise self._error
+    # -- frames
+    def frames(self, views: Iterable[memoryview], out: list) -> None:
+        """Complete messages (views from :meth:`message_length`'s framing,
+        header included) to :class:`Frame` and :class:`ControlMessage`
+        objects appended to ``out``; segments are reassembled."""
+        new_frame = tuple.__new__      # Frame(...) without its Python-level __new__
+        for mv in views:
+            flags = mv[2]
+            if not flags & 0x31 and self.segment_command is None:     # the common case
+                out.append(new_frame(Frame, (mv[1], flags, mv[3], mv[HEADER_SIZE:])))
+            else:
+                self.frame(mv, out)
 
-    def _check_header(self, buf: Buffer, pos: int, offset: int) -> int:
-        """Validate the header at ``pos``; return the payload bytes to expect."""
-        magic, version, flags, command, size = _HEAD_LE_UNPACK(buf, pos)
-        if magic != MAGIC:
-            self._fail(f"bad magic byte 0x{magic:02x}", offset)
-        if not version:
-            self._fail("version 0 in header", offset)
-        if self.direction is not None and bool(flags & 0x40) != bool(self.direction):
-            self._fail(f"message with the wrong direction bit (flags 0x{flags:02x})", offset)
-        if flags & 0x01:
-            return 0  # control message: no payload, size field is a value
-        if flags & 0x80:
-            size = _U32_BE_UNPACK(buf, pos + 4)[0]
-        if size > self.max_message_size:
-            self._fail(f"payload of {size} bytes exceeds the limit of "
-                       f"{self.max_message_size}", offset)
-        if self._seg_size and self._seg_size + size > self.max_message_size:
-            # checked here too, so an open segmented message plus the next
-            # segment never hold more than the limit
-            self._fail(f"segmented message exceeds the limit of {self.max_message_size}",
-                       offset)
-        return size
-
-    def _dispatch(self, out: list, buf: memoryview, pos: int, payload: memoryview,
-                  offset: int) -> None:
-        """Turn one validated header + payload into output (or segment state)."""
-        magic, version, flags, command, size = _HEAD_LE_UNPACK(buf, pos)
+    def frame(self, mv: memoryview, out: list) -> None:
+        """One complete message (header included) to ``out``: a control
+        message, a frame, or nothing (a segment of an open message)."""
+        magic, version, flags, command, size = _HEAD_LE_UNPACK(mv, 0)
         if flags & 0x01:
             if flags & 0x80:
-                size = _U32_BE_UNPACK(buf, pos + 4)[0]
+                size = _U32_BE_UNPACK(mv, 4)[0]
             out.append(ControlMessage.from_header(Header(version, flags, command, size)))
             return
+        payload = mv[HEADER_SIZE:]
         seg = flags & 0x30
-        if self._seg_cmd is None:
+        if self.segment_command is None:
             if seg & 0x20:  # middle or last without first
                 self._fail(f"continuation segment of command {command} without a "
-                           "first segment", offset)
+                           "first segment", None)
             if not seg:
                 out.append(Frame(version, flags, command, payload))
                 return
             # first segment
-            self._seg_cmd = command
+            self.segment_command = command
             self._seg_flags = flags & ~0x30
             self._seg_version = version
             if self.reassemble:
@@ -753,26 +652,32 @@ class Deframer:
             return
         if not seg & 0x20:
             self._fail(f"command {command} starts while segmented command "
-                       f"{self._seg_cmd} is incomplete", offset)
-        if command != self._seg_cmd:
+                       f"{self.segment_command} is incomplete", None)
+        if command != self.segment_command:
             self._fail(f"segment of command {command} inside segmented command "
-                       f"{self._seg_cmd}", offset)
+                       f"{self.segment_command}", None)
         if not self.reassemble:
             out.append(Frame(version, flags, command, payload))
             if seg == 0x20:
-                self._seg_cmd = None
+                self.segment_command = None
             return
         self._seg_size += len(payload)
         if self._seg_size > self.max_message_size:
             self._fail(f"segmented message exceeds the limit of {self.max_message_size}",
-                       offset)
+                       None)
         self._seg_parts.append(payload)
         if seg == 0x20:  # last
             joined = memoryview(b"".join(self._seg_parts))
             out.append(Frame(self._seg_version, self._seg_flags, command, joined))
-            self._seg_cmd = None
+            self.segment_command = None
             self._seg_parts = []
             self._seg_size = 0
+
+    # -- internals
+    def _fail(self, message: str, offset: Optional[int]) -> None:
+        self._error = FramingError(message, offset)
+        self._seg_parts = []
+        raise self._error
 
 
 # ---------------------------------------------------------------- framer

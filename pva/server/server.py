@@ -70,7 +70,7 @@ from .._state import ChannelState, RequestState
 from ..io.netif import InterfaceMap, broadcast_addresses
 from ..io.udp import UDPCollector
 from .._values import DataWithBitSet, FieldDescAndData, Status
-from ._eager import start_eager
+from ..io.aio import start_eager
 from .config import ServerConfig, ServerLimits
 from .array_ops import on_array
 from .common import AuthOperation, DataWrapperBase, error_status, snapshot, wrap_pvdb
