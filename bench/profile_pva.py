@@ -7,8 +7,9 @@ Each workload runs in this process, its connection a fake transport, so the
 measured loop has no sockets and no other process in it:
 
 - ``server-get``: the INIT, GET and DESTROY_REQUEST messages a pvxs client
-  (p4p) sends for one ``get``, fed to a server connection (ServerCircuit) of
-  ``pva.server.Context``; the replies are encoded and dropped.
+  (p4p) sends for one ``get``, fed to a server connection (the connection
+  driver and its ServerCircuit, made by ``pva.server.core.ServerCore``); the
+  replies are encoded and dropped.
 - ``server-post``: one ``commit`` of a new value and time stamp to a PV with
   one running monitor, through the update's encoding (one event-loop
   iteration per post, as the flood of bench/run.py).
@@ -99,21 +100,24 @@ def _joined(bufs):
 async def _server_connection(pvdb):
     """A server connection past validation, and a client circuit to talk to it."""
     from pva._circuit import ClientVirtualCircuit
-    from pva.server import Context
-    from pva.server.server import ServerCircuit
+    from pva.io.aio import AsyncioReactor
+    from pva.server.config import ServerConfig
+    from pva.server.core import ServerCore
 
     transport = _Transport()
-    protocol = ServerCircuit(Context(pvdb))
-    protocol.connection_made(transport)
+    core = ServerCore(pvdb, ServerConfig.from_env(useenv=False),
+                      AsyncioReactor(asyncio.get_running_loop()))
+    conn = core.connection()
+    conn.connection_made(transport)
     # pvxs sends pvRequests inline, never through the type cache
     client = ClientVirtualCircuit(("127.0.0.1", 5075), send_type_cache=False)
 
     async def exchange(*msgs):
         for m in msgs:
-            _feed(protocol, _joined(client.send(m)))
+            _feed(conn, _joined(client.send(m)))
         for _ in range(3):
             await asyncio.sleep(0)
-        protocol._flush()
+        conn.flush()
         replies = client.recv(*transport.out)
         transport.out.clear()
         for m in replies:
@@ -124,14 +128,14 @@ async def _server_connection(pvdb):
     await exchange(client.validate_connection(auth_nz="anonymous"))
     channel = client.create_channel(next(iter(pvdb)))
     await exchange(channel.create())
-    return protocol, transport, client, client.channel_by_cid(channel.cid), exchange
+    return (core, conn), transport, client, client.channel_by_cid(channel.cid), exchange
 
 
 async def server_get(count, report):
     from pva import nt
     from pva._messages import ChannelGetRequest, ChannelRequestDestroy
 
-    protocol, transport, client, channel, exchange = await _server_connection(
+    (core, conn), transport, client, channel, exchange = await _server_connection(
         {"P:s0": nt.NTScalarFloat64Base(value=1.0)})
     init = channel.read("field()")
     await exchange(init)
@@ -141,18 +145,18 @@ async def server_get(count, report):
         ChannelGetRequest(channel.sid, init.ioid, 0x00),
         ChannelRequestDestroy(channel.sid, init.ioid),
         channel.read("field()", ioid=init.ioid))]
-    flush, out = protocol._flush, transport.out
+    flush, out = conn.flush, transport.out
 
     def run(n):
         for _ in range(n):
             for data in messages:
-                _feed(protocol, data)
+                _feed(conn, data)
                 flush()
             out.clear()
     for data in messages:                   # a reply to the GET and one to the INIT
-        _feed(protocol, data)
+        _feed(conn, data)
         flush()
-    assert len(out) == 2 and protocol.close_reason is None, (out, protocol.close_reason)
+    assert len(out) == 2 and conn.close_reason is None, (out, conn.close_reason)
     out.clear()
     run(count if count is not None else 200)
     if count is None:
@@ -163,12 +167,12 @@ async def server_post(count, report):
     from pva import nt
     from pva._messages import ChannelMonitorRequest
 
-    protocol, transport, client, channel, exchange = await _server_connection(
+    (core, conn), transport, client, channel, exchange = await _server_connection(
         {"P:flood": nt.NTScalarFloat64Base(value=0.0)})
     mon = channel.subscribe("record[queueSize=10000]")
     await exchange(mon)
     await exchange(ChannelMonitorRequest(channel.sid, mon.ioid).to_start())
-    commit = protocol.context.pvdb["P:flood"].commit
+    commit = core.pvdb["P:flood"].commit
     state = {"value": 0.0}
 
     async def run(n):

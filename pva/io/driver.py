@@ -187,6 +187,12 @@ class Connection:
             self._flush_pending = True
             self._call_soon(self.flush)
 
+    def hold(self) -> None:
+        """What is sent from now on is not written at the end of this
+        iteration: the caller calls :meth:`flush` (a burst gathered for a
+        moment; a dispatch loop does this for its replies)."""
+        self._flush_pending = True
+
     def flush(self) -> None:
         """Write what is queued now (one ``writelines``)."""
         self._flush_pending = False

@@ -1,0 +1,47 @@
+"""GET: INIT answered with the PV's type; each execution reads the PV
+(``read``) and sends the selected fields."""
+from __future__ import annotations
+
+import logging
+
+from ..._messages import ChannelGetResponse, Subcommand
+from ..common import AuthOperation, error_status
+from .base import ServerOp, open_request
+
+__all__ = ["on_get", "execute"]
+
+log = logging.getLogger("pva.server")
+
+_INIT = int(Subcommand.INIT)
+
+
+def on_get(circuit, msg):
+    ioid = msg.ioid
+
+    def err(status):
+        return ChannelGetResponse(ioid, status, msg.subcommand)
+    if msg.subcommand & _INIT:
+        return init(circuit, msg, AuthOperation.read, err, ChannelGetResponse)
+    op = circuit.op(ioid)
+    if op is not None:
+        circuit.start(op, execute(circuit, op, msg.subcommand))
+    return None
+
+
+async def init(circuit, msg, operation, error_reply, response_cls) -> None:
+    """The INIT of a GET or PUT, answered with the PV's type."""
+    op = await open_request(circuit, msg, operation, error_reply)
+    if op is not None:
+        circuit.reply_ok(op, msg.subcommand, None, response_cls)
+
+
+async def execute(circuit, op: ServerOp, sub: int) -> None:
+    try:
+        data = await op.entry.read(op.request)
+    except Exception as ex:
+        log.debug("%s: read of %s failed", circuit, op.entry.name, exc_info=True)
+        error = ChannelGetResponse(op.ioid, error_status(ex), sub)
+        circuit.reply(error, lambda status: ChannelGetResponse(op.ioid, status, sub))
+    else:
+        circuit.reply_ok(op, sub, data, ChannelGetResponse)
+    circuit.finish(op, sub)

@@ -1,0 +1,46 @@
+"""PROCESS: the data wrapper's ``process`` (with ``record[block=false]``
+answered at once while it runs on)."""
+from __future__ import annotations
+
+import logging
+
+from ..._messages import ChannelProcessResponse
+from ..._values import Status
+from ..common import AuthOperation, error_status
+from .base import ServerOp, blocking, detach, open_request
+
+__all__ = ["on_process"]
+
+log = logging.getLogger("pva.server")
+
+_OK = Status()
+
+
+async def on_process(circuit, msg) -> None:
+    ioid = msg.ioid
+
+    def err(status):
+        return ChannelProcessResponse(ioid, status, msg.subcommand)
+    if msg.is_init:
+        # processing may change the PV: it needs write access (as in qsrv)
+        if await open_request(circuit, msg, AuthOperation.write, err) is not None:
+            circuit.reply(ChannelProcessResponse(ioid, _OK, msg.subcommand), err)
+        return
+    op = circuit.op(ioid)
+    if op is None:
+        return
+    circuit.start(op, execute(circuit, op, msg.subcommand, err))
+
+
+async def execute(circuit, op: ServerOp, sub: int, err) -> None:
+    try:
+        if blocking(op.request):
+            await op.entry.process(op.request)
+        else:
+            detach(circuit, op.entry, "process", op.entry.process(op.request))
+        reply = ChannelProcessResponse(op.ioid, _OK, sub)
+    except Exception as ex:
+        log.debug("%s: process of %s failed", circuit, op.entry.name, exc_info=True)
+        reply = err(error_status(ex))
+    circuit.reply(reply, err)
+    circuit.finish(op, sub)

@@ -1,0 +1,62 @@
+"""PUT_GET: a write then a read in one request (``GET_PUT``: the put
+structure's current value; ``GET_GET``: only the read)."""
+from __future__ import annotations
+
+import logging
+
+from ..._bitset import BitSet
+from ..._messages import ChannelPutGetResponse, Subcommand
+from ..._values import DataWithBitSet, Status
+from ..common import AuthOperation, error_status
+from .base import ServerOp, open_request
+
+__all__ = ["on_put_get"]
+
+log = logging.getLogger("pva.server")
+
+_OK = Status()
+_GET = int(Subcommand.GET)
+_GET_PUT = int(Subcommand.GET_PUT)
+
+
+async def on_put_get(circuit, msg) -> None:
+    ioid = msg.ioid
+
+    def err(status):
+        return ChannelPutGetResponse(ioid, status, msg.subcommand)
+    if msg.is_init:
+        op = await open_request(circuit, msg, AuthOperation.write, err)
+        if op is not None:
+            # as pvAccessCPP for a plain PV: both structures are the PV's,
+            # the get part marked by the request's field selection
+            circuit.reply(ChannelPutGetResponse(ioid, _OK, msg.subcommand,
+                                                put_structure_if=op.desc,
+                                                get_structure_if=op.desc), err)
+        return
+    op = circuit.op(ioid)
+    if op is None:
+        return
+    circuit.start(op, execute(circuit, op, msg, err))
+
+
+async def execute(circuit, op: ServerOp, msg, err) -> None:
+    sub = msg.subcommand
+    try:
+        if sub & _GET_PUT:      # the put structure's current value
+            data = await op.entry.read(op.request)
+            reply = ChannelPutGetResponse(op.ioid, _OK, sub, put_structure_if=op.desc,
+                                          pv_data=DataWithBitSet(data, BitSet({0})))
+        else:
+            if not sub & _GET:  # put, then get; GET_GET only gets
+                update = msg.put_data
+                if update.data is None:
+                    update.data = {}
+                await op.entry.write(update)
+            data = await op.entry.read(op.request)
+            reply = ChannelPutGetResponse(op.ioid, _OK, sub, get_structure_if=op.desc,
+                                          pv_data=DataWithBitSet(data, op.mask))
+    except Exception as ex:
+        log.debug("%s: put-get of %s failed", circuit, op.entry.name, exc_info=True)
+        reply = err(error_status(ex))
+    circuit.reply(reply, err)
+    circuit.finish(op, sub)

@@ -1,0 +1,58 @@
+"""RPC: the data wrapper's ``call`` with the client's argument; its result
+is sent back."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..._dataclass import get_pv_structure, is_pva_dataclass_instance
+from ..._messages import ChannelRpcResponse
+from ..._values import FieldDescAndData, Status
+from ..common import AuthOperation, error_status
+from .base import ServerOp, open_request
+
+__all__ = ["on_rpc"]
+
+log = logging.getLogger("pva.server")
+
+_OK = Status()
+
+
+def _as_rpc_result(result: Any) -> FieldDescAndData:
+    if isinstance(result, FieldDescAndData):
+        return result
+    if result is None:
+        return FieldDescAndData()
+    if is_pva_dataclass_instance(result):
+        return FieldDescAndData(get_pv_structure(result), result)
+    if isinstance(result, tuple) and len(result) == 2:
+        return FieldDescAndData(*result)
+    raise TypeError(f"an RPC result must be a pva dataclass instance, not "
+                    f"{type(result).__name__}")
+
+
+async def on_rpc(circuit, msg) -> None:
+    ioid = msg.ioid
+
+    def err(status):
+        return ChannelRpcResponse(ioid, status, msg.subcommand)
+    if msg.is_init:
+        if await open_request(circuit, msg, AuthOperation.call, err) is not None:
+            circuit.reply(ChannelRpcResponse(ioid, _OK, msg.subcommand), err)
+        return
+    op = circuit.op(ioid)
+    if op is None:
+        return
+    circuit.start(op, execute(circuit, op, msg, err))
+
+
+async def execute(circuit, op: ServerOp, msg, err) -> None:
+    sub = msg.subcommand
+    try:
+        result = _as_rpc_result(await op.entry.call(op.request, msg.pv_data))
+        reply = ChannelRpcResponse(op.ioid, _OK, sub, pv_response=result)
+    except Exception as ex:
+        log.debug("%s: RPC to %s failed", circuit, op.entry.name, exc_info=True)
+        reply = err(error_status(ex))
+    circuit.reply(reply, err)
+    circuit.finish(op, sub)
