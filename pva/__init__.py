@@ -37,12 +37,13 @@ from ._introspection import (CacheContext, FieldArrayType, FieldDesc,
                              decode_field_desc, encode_field_desc,
                              write_field_desc)
 from ._pvrequest import PVRequest, parse_pvrequest
+from ._partial import decode_partial, encode_partial, write_partial
 from ._values import (DataWithBitSet, DecodeContext, EncodeContext,
                       FieldDescAndData, Status, StatusType, Variant,
-                      decode_field_desc_and_data, decode_partial, decode_value,
+                      decode_field_desc_and_data, decode_value,
                       default_value, encode_field_desc_and_data,
-                      encode_partial, encode_value, get_decoder, get_encoder,
-                      infer_field_desc, write_partial, write_value)
+                      encode_value, get_decoder, get_encoder,
+                      infer_field_desc, write_value)
 from ._wire import (BIG_ENDIAN, DEFAULT_LIMITS, LITTLE_ENDIAN, SYS_ENDIAN,
                     Limits, UserFacingEndian, Writer)
 

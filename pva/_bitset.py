@@ -92,7 +92,7 @@ class BitSet(set):
         """Every bit implied by the set ones (structure bit -> all its members)."""
         out = set()
         nbits = desc.num_bits
-        spans = _spans(desc)
+        spans = desc.spans
         for b in self:
             if b < nbits:
                 out.update(range(b, b + spans[b]))
@@ -101,7 +101,7 @@ class BitSet(set):
     def compact(self, desc: FieldDesc) -> "BitSet":
         """Minimal equivalent set: members covered by a set parent removed and
         structures whose members are all set replaced by their own bit."""
-        spans = _spans(desc)
+        spans = desc.spans
         full = set(self.expand(desc))
         # a structure whose members are all set is itself fully set
         for b in range(len(spans) - 1, -1, -1):
@@ -137,16 +137,6 @@ class BitSet(set):
     def serialize(self, endian: str = "<") -> bytes:
         """Alias of :meth:`encode`."""
         return self.encode(endian)
-
-
-def _spans(desc: FieldDesc) -> Tuple[int, ...]:
-    try:
-        return desc.__dict__["_spans"]
-    except KeyError:
-        spans = [desc.num_bits] + [d.num_bits for _, d in desc.descendants]
-        res = tuple(spans)
-        object.__setattr__(desc, "_spans", res)
-        return res
 
 
 def encode_bitset(value: int, order: str = "<") -> bytes:

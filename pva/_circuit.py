@@ -48,7 +48,8 @@ from ._messages import (ChannelArrayResponse, ChannelMonitorResponse, ChannelPut
                         ChannelPutResponse, ConnectionValidatedResponse,
                         ConnectionValidationRequest, ConnectionValidationResponse, Message,
                         MessageContext, RequestTypes, Subcommand, decode_message,
-                        encode_message, encode_monitor_raw, encode_reply_ok)
+                        encode_message)
+from ._fastpath import encode_monitor_raw, encode_reply_ok
 from ._rules import KIND_BITS, CircuitRules, _Violation
 from ._state import (CIRCUIT_TRANSITIONS, GPR_TRANSITIONS, MONITOR_TRANSITIONS, ChannelState,
                      CircuitState, RequestState)

@@ -72,6 +72,7 @@ __all__ = [
     "ControlCommand",
     "FramingError",
     "framing_error",
+    "frame",
     "Header",
     "Frame",
     "ControlMessage",
@@ -681,6 +682,26 @@ class Deframer:
 
 
 # ---------------------------------------------------------------- framer
+
+
+#: the flags of an unsegmented application message: [sender][byte order]
+_APP_FLAGS = {d: {o: _make_flags(d, o) for o in "<>"} for d in (Direction.CLIENT,
+                                                                 Direction.SERVER)}
+
+
+def frame(command: int, direction: int, byte_order: str,
+          payload: Union[Buffer, Sequence[Buffer]],
+          max_segment_size: Optional[int] = None) -> List[Buffer]:
+    """Header and payload of one application message from ``direction``
+    (``byte_order`` is ``'<'`` or ``'>'``), segmented above
+    ``max_segment_size``: what :meth:`Framer.encode` returns, with a fast
+    path for one contiguous payload."""
+    if max_segment_size is None and type(payload) is bytearray:
+        return [_HEAD[byte_order].pack(MAGIC, PROTOCOL_VERSION,
+                                       _APP_FLAGS[direction][byte_order], command,
+                                       len(payload)), payload]
+    return Framer(direction, byte_order).encode(command, payload,
+                                                max_segment_size=max_segment_size)
 
 
 class Framer:

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 For every ``(FieldDesc, byte order)`` one decoder and one encoder are compiled
-on first use and cached (:func:`get_decoder`, :func:`get_encoder`); each
+on first use and kept in the type's plans (:func:`get_decoder`,
+:func:`get_encoder`; :mod:`pva._typecache`); each
 monitor update then reuses the same closures.  A compiled decoder has the
 signature ``dec(buf, offset, ctx) -> (value, offset)`` and reads straight
 from a memoryview; a compiled encoder ``enc(value, writer, ctx)`` appends to a
@@ -34,9 +35,7 @@ numpy errors) and re-raise them as :class:`~pva.DecodeError` with the offset
 where decoding of that value started; sizes are checked against the remaining
 input and the :class:`~pva._wire.Limits` before anything is allocated.
 
-Partial values follow pvxs: the sender drops every bit already covered by a
-set parent structure, and the receiver, after a structure bit, skips that
-structure's member bits.  :func:`decode_partial` updates a dict in place.
+Partial values (a BitSet and the fields it selects) are :mod:`pva._partial`'s.
 """
 from __future__ import annotations
 
@@ -47,11 +46,12 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from ._bitset import BitSet, _spans, decode_bitset, encode_bitset
+from ._bitset import BitSet
 from ._errors import DecodeError, LocalProtocolError
 from ._introspection import (FieldArrayType, FieldDesc, FieldType,
                              IntrospectionCache, decode_field_desc,
                              write_field_desc)
+from ._typecache import type_cache
 from ._wire import (DEFAULT_LIMITS, SCALAR_STRUCTS, Limits, Writer,
                     check_count, pack_selector, pack_size, pack_string,
                     read_selector, read_size, read_string)
@@ -66,11 +66,11 @@ __all__ = [
     "EncodeContext",
     "get_decoder",
     "get_encoder",
+    "fixed_char",
+    "LOW_LEVEL_ERRORS",
     "encode_value",
     "decode_value",
     "write_value",
-    "encode_partial",
-    "decode_partial",
     "encode_field_desc_and_data",
     "decode_field_desc_and_data",
     "default_value",
@@ -248,12 +248,8 @@ class EncodeContext:
 Decoder = Callable[[memoryview, int, DecodeContext], Tuple[Any, int]]
 Encoder = Callable[[Any, Writer, EncodeContext], None]
 
-_decoders: Dict[Tuple[FieldDesc, str], Decoder] = {}
-_encoders: Dict[Tuple[FieldDesc, str], Encoder] = {}
-_MAX_COMPILED = 20000
-
-
-def _fixed_char(desc: FieldDesc) -> Optional[str]:
+def fixed_char(desc: FieldDesc) -> Optional[str]:
+    """The :mod:`struct` character of a fixed-size scalar type (None: not one)."""
     if desc.array_type == FieldArrayType.scalar and (
         desc.field_type.is_numeric or desc.field_type == FieldType.boolean
     ):
@@ -263,21 +259,14 @@ def _fixed_char(desc: FieldDesc) -> Optional[str]:
 
 # --------------------------------------------------------------------------
 # decoders
-def _compile_into(cache: dict, compile_fn, desc: FieldDesc, order: str):
-    """Compile ``compile_fn(desc, order)`` and keep it in *cache* (bounded)."""
-    codec = compile_fn(desc, order)
-    if len(cache) >= _MAX_COMPILED:
-        cache.clear()
-    cache[(desc, order)] = codec
-    return codec
-
-
 def get_decoder(desc: FieldDesc, order: str) -> Decoder:
-    """The compiled decoder of ``desc`` in byte order ``order`` (cached)."""
-    try:
-        return _decoders[(desc, order)]
-    except KeyError:
-        return _compile_into(_decoders, _compile_decoder, desc, order)
+    """The compiled decoder of ``desc`` in byte order ``order`` (kept in the
+    type's plans, :mod:`pva._typecache`)."""
+    decoders = type_cache.plans(desc).decoders
+    dec = decoders.get(order)
+    if dec is None:
+        dec = decoders[order] = _compile_decoder(desc, order)
+    return dec
 
 
 def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
@@ -417,7 +406,7 @@ def _struct_decoder(desc: FieldDesc, order: str) -> Decoder:
             run.clear()
 
     for name, child in desc.fields:
-        c = _fixed_char(child)
+        c = fixed_char(child)
         if c is not None:
             run.append((name, c))
         else:
@@ -483,11 +472,13 @@ def _any_decoder(order: str) -> Decoder:
 # --------------------------------------------------------------------------
 # encoders
 def get_encoder(desc: FieldDesc, order: str) -> Encoder:
-    """The compiled encoder of ``desc`` in byte order ``order`` (cached)."""
-    try:
-        return _encoders[(desc, order)]
-    except KeyError:
-        return _compile_into(_encoders, _compile_encoder, desc, order)
+    """The compiled encoder of ``desc`` in byte order ``order`` (kept in the
+    type's plans, :mod:`pva._typecache`)."""
+    encoders = type_cache.plans(desc).encoders
+    enc = encoders.get(order)
+    if enc is None:
+        enc = encoders[order] = _compile_encoder(desc, order)
+    return enc
 
 
 def _compile_encoder(desc: FieldDesc, order: str) -> Encoder:
@@ -600,7 +591,7 @@ def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
             run.clear()
 
     for name, child in desc.fields:
-        c = _fixed_char(child)
+        c = fixed_char(child)
         if c is not None:
             run.append((name, c, default_value(child)))
         else:
@@ -771,7 +762,7 @@ def default_value(desc: FieldDesc) -> Any:
 
 # --------------------------------------------------------------------------
 # public entry points
-_LOW_LEVEL_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError)
+LOW_LEVEL_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError)
 
 
 def _as_view(buf: Any) -> memoryview:
@@ -809,7 +800,7 @@ def decode_value(
         return get_decoder(desc, order)(buf, offset, ctx)
     except DecodeError:
         raise
-    except _LOW_LEVEL_ERRORS as ex:
+    except LOW_LEVEL_ERRORS as ex:
         raise DecodeError(f"cannot decode {desc.field_type.name} value: {ex}", offset) from None
 
 
@@ -857,152 +848,6 @@ def decode_field_desc_and_data(
         return FieldDescAndData(None, None), offset
     value, offset = decode_value(desc, buf, offset, order, cache, limits)
     return FieldDescAndData(desc, value), offset
-
-
-_PLAN_KEYS = {(w, o): f"_plan_{w}{o}" for w in "de" for o in "<>"}
-
-
-def _plan(desc: FieldDesc, order: str, which: str) -> Tuple[Tuple[Tuple[str, ...], str, Any, int], ...]:
-    """Per-bit (parent path, name, codec, span) table of a structure (cached)."""
-    key = _PLAN_KEYS[which, order]
-    try:
-        return desc.__dict__[key]
-    except KeyError:
-        pass
-    get = get_decoder if which == "d" else get_encoder
-    rows = [((), "", get(desc, order), desc.num_bits)]
-    for path, d in desc.descendants:
-        parts = tuple(path.split("."))
-        rows.append((parts[:-1], parts[-1], get(d, order), d.num_bits))
-    res = tuple(rows)
-    object.__setattr__(desc, key, res)
-    return res
-
-
-def _normalize_mask(mask: int, desc: FieldDesc) -> int:
-    """Drop bits covered by a set parent structure (as pvxs does when sending)."""
-    out = 0
-    spans = _spans(desc)
-    nbits = len(spans)
-    m = mask
-    while m:
-        low = m & -m
-        b = low.bit_length() - 1
-        if b >= nbits:
-            break
-        out |= low
-        m &= ~((1 << (b + spans[b])) - 1)
-    return out
-
-
-def encode_partial(
-    desc: FieldDesc, value: Any, bitset: Union[BitSet, int], order: str = "<",
-    cache: Optional[IntrospectionCache] = None,
-) -> bytes:
-    """Encode the BitSet followed by the selected fields of a structure value.
-
-    Bits covered by a set parent are dropped first, so every field is sent
-    once (pvxs ``to_wire_valid``).
-    """
-    w = Writer(order)
-    write_partial(w, desc, value, bitset, cache)
-    return w.getvalue()
-
-
-def write_partial(
-    w: Writer, desc: FieldDesc, value: Any, bitset: Union[BitSet, int],
-    cache: Optional[IntrospectionCache] = None,
-) -> None:
-    """Append BitSet + selected fields of ``value`` to writer ``w``."""
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise LocalProtocolError("partial encoding needs a structure type")
-    mask = bitset if isinstance(bitset, int) else bitset.to_int()
-    mask = _normalize_mask(mask, desc)
-    order = w.order
-    w.buf += encode_bitset(mask, order)
-    plan = _plan(desc, order, "e")
-    ctx = EncodeContext(cache)
-    m = mask
-    try:
-        while m:
-            low = m & -m
-            b = low.bit_length() - 1
-            m ^= low
-            parents, name, enc, _ = plan[b]
-            v = value
-            for p in parents:
-                v = v[p] if isinstance(v, Mapping) else getattr(v, p)
-            if name:
-                v = v[name] if isinstance(v, Mapping) else getattr(v, name)
-            enc(v, w, ctx)
-    except LocalProtocolError:
-        raise
-    except (struct.error, TypeError, ValueError, KeyError, AttributeError, OverflowError) as ex:
-        raise LocalProtocolError(f"cannot encode partial value: {ex!r}") from None
-
-
-def decode_partial(
-    desc: FieldDesc,
-    buf: Any,
-    offset: int = 0,
-    order: str = "<",
-    target: Optional[Dict[str, Any]] = None,
-    cache: Optional[IntrospectionCache] = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Tuple[Dict[str, Any], BitSet, int]:
-    """Decode a BitSet and the fields it selects, updating ``target`` in place.
-
-    Parameters
-    ----------
-    target : dict, optional
-        The previous value to update (a fresh dict if omitted; missing
-        intermediate structures are created).
-
-    Returns
-    -------
-    target : dict
-        The updated value.
-    bitset : BitSet
-        The bits as received (trimmed to the structure's size).
-    offset : int
-        Offset just past the data.
-    """
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise TypeError("partial decoding needs a structure type")
-    buf = _as_view(buf)
-    start = offset
-    plan = _plan(desc, order, "d")
-    nbits = len(plan)
-    # a BitSet much longer than the structure needs is refused; extra bits are dropped
-    mask, offset = decode_bitset(buf, offset, order, max_bytes=(nbits + 7) // 8 + 64)
-    mask &= (1 << nbits) - 1
-    if target is None:
-        target = {}
-    ctx = DecodeContext(cache, limits)
-    m = mask
-    try:
-        while m:
-            low = m & -m
-            b = low.bit_length() - 1
-            parents, name, dec, span = plan[b]
-            v, offset = dec(buf, offset, ctx)
-            if not name:
-                target.clear()
-                target.update(v)
-                break
-            d = target
-            for p in parents:
-                nxt = d.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = d[p] = {}
-                d = nxt
-            d[name] = v
-            m &= ~((1 << (b + span)) - 1)
-    except DecodeError:
-        raise
-    except _LOW_LEVEL_ERRORS as ex:
-        raise DecodeError(f"cannot decode partial value: {ex}", start) from None
-    return target, BitSet.from_int(mask), offset
 
 
 def _values_equal(a: Any, b: Any) -> bool:

@@ -37,6 +37,7 @@ from .._dataclass import (dataclass_from_field_desc, fill_dataclass, from_value,
                           get_pv_structure, is_pva_dataclass_instance, pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
+from .._typecache import type_cache
 from .._values import DataWithBitSet, FieldDescAndData, Status
 
 __all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
@@ -113,14 +114,14 @@ def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
 
 
 def _snapshot_plan(desc: FieldDesc) -> tuple:
-    """``(name, FieldDesc if a structure to descend into, else None)`` per member (cached)."""
-    try:
-        return desc.__dict__["_snapshot_plan"]
-    except KeyError:
-        pass
-    plan = tuple((name, child if child.field_type == FieldType.struct and not child.is_array
-                  else None) for name, child in desc.fields)
-    object.__setattr__(desc, "_snapshot_plan", plan)
+    """``(name, FieldDesc if a structure to descend into, else None)`` per
+    member (kept in the type's plans, :mod:`pva._typecache`)."""
+    plans = type_cache.plans(desc)
+    plan = plans.snapshot
+    if plan is None:
+        plan = plans.snapshot = tuple(
+            (name, child if child.field_type == FieldType.struct and not child.is_array
+             else None) for name, child in desc.fields)
     return plan
 
 

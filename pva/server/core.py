@@ -18,7 +18,8 @@ from .._broadcaster import Broadcaster
 from .._errors import LocalProtocolError
 from .._forwarding import Received
 from .._header import Direction
-from .._messages import SearchFlags, SearchRequest, encode_monitor_update
+from .._fastpath import encode_monitor_update
+from .._messages import SearchFlags, SearchRequest
 from .._values import DataWithBitSet
 from ..io.driver import NO_ACCOUNTING, Accounting, Connection
 from .circuit import ServerCircuit

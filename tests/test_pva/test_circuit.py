@@ -366,7 +366,7 @@ def test_exec_hot_path_leaves_the_rest_to_process_command():
 
 @pytest.mark.parametrize("order,segment", [("<", None), (">", None), ("<", 16)])
 def test_monitor_update_hot_path_matches_the_generic_path(order, segment):
-    from pva._messages import encode_monitor_update
+    from pva._fastpath import encode_monitor_update
     p, ch = _connected_pair(order, segment)
     srv = p.srv
     mon = ch.subscribe()

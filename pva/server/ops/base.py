@@ -6,7 +6,7 @@ import inspect
 import logging
 from typing import Any, Callable, Optional, Set
 
-from ..._bitset import BitSet, _spans
+from ..._bitset import BitSet
 from ..._errors import ProtocolError
 from ..._pvrequest import PVRequest
 from ..._typecache import type_cache
@@ -120,7 +120,7 @@ def _compute_request_mask(request: PVRequest, desc) -> BitSet:
     bits = request.to_bitset(desc)
     if len(bits) >= desc.num_bits:
         return BitSet({0})
-    spans = _spans(desc)
+    spans = desc.spans
     # a structure named only as the parent of a selected member (the
     # ``alarm`` of ``field(alarm.severity)``) is not selected as a whole
     own = BitSet(b for b in bits

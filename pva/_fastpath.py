@@ -1,0 +1,104 @@
+"""The server's hot-path encoders: replies and monitor updates without
+message objects (sans-I/O).
+
+Each produces exactly the bytes the message classes of :mod:`pva._messages`
+produce for the same message (the tests compare them byte for byte); they
+only skip building the objects:
+
+- :func:`encode_reply_ok`: a successful GET / PUT / PROCESS reply
+  (:meth:`pva.ServerVirtualCircuit.reply_ok` checks the state and calls it);
+- :func:`encode_monitor_update`: the body of a monitor update, encoded once
+  and sent by every connection subscribed to the PV;
+- :func:`encode_monitor_raw`: a monitor update around such a body
+  (:meth:`pva.ServerVirtualCircuit.send_update`).
+"""
+from __future__ import annotations
+
+import struct
+from typing import List, Optional
+
+from ._bitset import BitSet, encode_bitset
+from ._errors import LocalProtocolError
+from ._header import ApplicationCommand, Direction, frame
+from ._introspection import FieldDesc, FieldType
+from ._messages import OK_BYTE, MessageContext, Subcommand, write_type
+from ._partial import write_bits
+from ._typecache import type_cache
+from ._values import DataWithBitSet
+from ._wire import Writer
+
+__all__ = ["encode_reply_ok", "encode_monitor_update", "encode_monitor_raw"]
+
+_IB = {o: struct.Struct(o + "IB") for o in "<>"}     # ioid, subcommand
+_INIT = int(Subcommand.INIT)
+_STATELESS_CTX = MessageContext(send_cache=False)
+
+
+def encode_reply_ok(command: int, ioid: int, subcommand: int, byte_order: str,
+                    ctx: MessageContext, desc: Optional[FieldDesc] = None,
+                    data: Optional[DataWithBitSet] = None,
+                    max_segment_size: Optional[int] = None) -> list:
+    """A successful GET / PUT / PROCESS reply.
+
+    The same bytes as encoding :class:`~pva.ChannelGetResponse` (or the PUT
+    or PROCESS response) with an OK status: an INIT reply announces ``desc``
+    (PROCESS: nothing); an execution reply carries ``data`` of type ``desc``
+    (no data: a PUT or PROCESS reply).
+    """
+    w = Writer(byte_order)
+    w.buf += _IB[byte_order].pack(ioid, subcommand)
+    w.buf.append(OK_BYTE)
+    if subcommand & _INIT:
+        if command != ApplicationCommand.PROCESS:
+            write_type(w, desc, ctx)
+    elif data is not None:
+        if desc is None:
+            raise LocalProtocolError(f"no type given for the data of request {ioid}")
+        write_bits(w, desc, data.data, data.bitset, ctx.ectx)
+    return frame(command, Direction.SERVER, byte_order,
+                 w.buffers() if w.chunks else w.buf, max_segment_size)
+
+
+def _cache_free(desc: FieldDesc) -> bool:
+    """True if values of ``desc`` never use the connection's type cache (no
+    variant union anywhere in it: only those carry a type with the value)."""
+    plans = type_cache.plans(desc)
+    free = plans.cache_free
+    if free is None:
+        free = plans.cache_free = desc.field_type != FieldType.any and all(
+            _cache_free(d) for _, d in desc.fields)
+    return free
+
+
+def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
+                          overrun: Optional[BitSet], order: str) -> Optional[tuple]:
+    """The body of a monitor update (after request id and subcommand) that
+    any connection can send as the ``raw`` of a :class:`~pva.ChannelMonitorResponse`.
+
+    A server with many subscribers to one PV encodes each update once.
+    ``None`` when the type holds a variant union: its values may use the
+    connection's type cache, so they are encoded per connection.
+    """
+    if not _cache_free(desc):
+        return None
+    w = Writer(order)
+    write_bits(w, desc, data.data, data.bitset, _STATELESS_CTX.ectx)
+    if not overrun:
+        w.buf.append(0)
+    else:
+        w.buf += encode_bitset(overrun.to_int() if isinstance(overrun, BitSet) else int(overrun),
+                               order)
+    return tuple(w.buffers())
+
+
+def encode_monitor_raw(ioid: int, raw: tuple, byte_order: str,
+                       max_segment_size: Optional[int] = None) -> List:
+    """A monitor update (subcommand 0) whose body came from
+    :func:`encode_monitor_update`: the bytes of a ``ChannelMonitorResponse``
+    with that ``raw``."""
+    w = Writer(byte_order)
+    w.buf += _IB[byte_order].pack(ioid, 0)
+    for b in raw:
+        w.add_buffer(b)
+    return frame(ApplicationCommand.MONITOR, Direction.SERVER, byte_order,
+                 w.buffers() if w.chunks else w.buf, max_segment_size)
