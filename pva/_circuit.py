@@ -39,15 +39,16 @@ import itertools
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._channel import Channel, ClientChannel, Request, ServerChannel
-from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._framing import Deframer, framing_error
 from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
-                      ApplicationCommand, ControlMessage, Deframer, Direction, EchoResponse,
-                      Frame, FramingError, SetByteOrder, framing_error, normalize_byte_order)
+                      ApplicationCommand, ControlMessage, Direction, EchoResponse, Frame,
+                      FramingError, SetByteOrder, normalize_byte_order)
 from ._introspection import IntrospectionCache
-from ._messages import (ChannelArrayResponse, ChannelMonitorResponse, ChannelPutGetResponse,
-                        ChannelPutResponse, ConnectionValidatedResponse,
+from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
+                        ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
                         ConnectionValidationRequest, ConnectionValidationResponse, Message,
-                        MessageContext, RequestTypes, Subcommand, decode_message,
+                        MessageContext, RequestTypes, Subcommand, classes_sent_by,
                         encode_message)
 from ._fastpath import encode_monitor_raw, encode_reply_ok
 from ._rules import KIND_BITS, CircuitRules, _Violation
@@ -109,6 +110,7 @@ class VirtualCircuit(CircuitRules):
         self.cache = IntrospectionCache()
         self._ctx = MessageContext(self.cache, limits, send_cache=send_type_cache)
         self._new_framing(max_message_size)
+        self._classes = classes_sent_by(self.their_role)
         self.channels: Dict[int, Channel] = {}          # by client id
         self._by_sid: Dict[int, Channel] = {}
         self.requests: Dict[int, Request] = {}
@@ -271,28 +273,39 @@ class VirtualCircuit(CircuitRules):
 
     def _decode_views(self, views, out: list) -> None:
         ctx = self._ctx
-        their = self.their_role
+        classes = self._classes
         learn = self.our_role is CLIENT
+        init_types = _INIT_TYPES_CMDS
         deframer = self._deframer
-        for mv in views:
-            flags = mv[2]
-            if flags & 0x31 or deframer.segment_command is not None:
-                # a control message or a segment: the deframer's rules
-                frames: list = []
-                deframer.frame(mv, frames)
-                if not frames:
-                    continue
-                fr = frames[0]
-                if type(fr) is not Frame:
-                    out.append(fr)
-                    continue
-                command, payload, flags = fr.command, fr.payload, fr.flags
-            else:
-                command, payload = mv[3], mv[HEADER_SIZE:]
-            msg = decode_message(command, their, payload, ">" if flags & 0x80 else "<", ctx)
-            if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & _INIT:
-                _learn_types(ctx, msg)
-            out.append(msg)
+        cls = None
+        try:
+            for mv in views:
+                flags = mv[2]
+                if flags & 0x31 or deframer.segment_command is not None:
+                    # a control message or a segment: the deframer's rules
+                    frames: list = []
+                    deframer.frame(mv, frames)
+                    if not frames:
+                        continue
+                    fr = frames[0]
+                    if type(fr) is not Frame:
+                        out.append(fr)
+                        continue
+                    command, payload, flags = fr.command, fr.payload, fr.flags
+                else:
+                    command, payload = mv[3], mv[8:]
+                cls = classes.get(command)
+                if cls is None:
+                    raise DecodeError(f"unknown application command {command} from "
+                                      f"{self.their_role.name.lower()}")
+                msg = cls._decode(payload, 0, ">" if flags & 0x80 else "<", ctx)
+                if learn and msg.ID in init_types and msg.subcommand & _INIT:
+                    _learn_types(ctx, msg)
+                out.append(msg)
+        except DecodeError:
+            raise
+        except DECODE_ERRORS as ex:     # as decode_message
+            raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 
     def process_command(self, message: Union[Message, ControlMessage]) -> bool:
         """Validate a received message and advance the state.
@@ -384,13 +397,13 @@ def _learn_types(ctx: MessageContext, msg) -> None:
             or not msg.status.is_successful:
         return
     if isinstance(msg, ChannelPutGetResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if, msg.get_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.put_structure_if, msg.get_structure_if)
     elif isinstance(msg, ChannelPutResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.put_structure_if)
     elif isinstance(msg, ChannelArrayResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.array_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.array_structure_if)
     else:
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.pv_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.pv_structure_if)
 
 
 def _strip_role(args: tuple, role: Direction) -> tuple:
@@ -505,7 +518,8 @@ class ServerVirtualCircuit(VirtualCircuit):
         req.state = nxt
         return req
 
-    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None) -> List[Any]:
+    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None,
+                 plans=None) -> List[Any]:
         """Buffers of the successful reply to a GET/PUT/PROCESS request.
 
         What :meth:`send` does with a ``ChannelGetResponse`` (or PUT or
@@ -513,7 +527,8 @@ class ServerVirtualCircuit(VirtualCircuit):
         reply announces ``desc``; an execution reply carries ``data`` (a
         DataWithBitSet of type ``desc``, or None); the request moves as the
         table says (``INIT_OK``, ``REPLY``: idle again, or gone after a
-        destroy-bit execution).
+        destroy-bit execution).  ``plans``: ``desc``'s TypePlans if the caller
+        holds them.
 
         Raises
         ------
@@ -534,14 +549,15 @@ class ServerVirtualCircuit(VirtualCircuit):
             raise LocalProtocolError(f"reply 0x{subcommand:02x} to request {req.ioid} "
                                      f"in state {state.name}")
         bufs = encode_reply_ok(cmd, req.ioid, subcommand, self.byte_order, self._ctx,
-                               desc, data, self.max_segment_size)
+                               desc, data, self.max_segment_size, plans)
         if nxt is RequestState.DEAD:
             self._kill(req.ioid)
         else:
             req.state = nxt
             if init and cmd in _INIT_TYPES_CMDS:
                 # the type of the request's later data messages
-                self._ctx.types[req.ioid] = RequestTypes(cmd, desc)
+                self._ctx.types[req.ioid] = RequestTypes.of(cmd, desc) if plans is None \
+                    else RequestTypes(cmd, desc, None, plans)
         return bufs
 
     def send_update(self, ioid: int, raw: tuple) -> List[Any]:

@@ -15,11 +15,12 @@ only skip building the objects:
 from __future__ import annotations
 
 import struct
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from ._bitset import BitSet, encode_bitset
 from ._errors import LocalProtocolError
-from ._header import ApplicationCommand, Direction, frame
+from ._framing import frame
+from ._header import ApplicationCommand, Direction
 from ._introspection import FieldDesc, FieldType
 from ._messages import OK_BYTE, MessageContext, Subcommand, write_type
 from ._partial import write_bits
@@ -37,13 +38,14 @@ _STATELESS_CTX = MessageContext(send_cache=False)
 def encode_reply_ok(command: int, ioid: int, subcommand: int, byte_order: str,
                     ctx: MessageContext, desc: Optional[FieldDesc] = None,
                     data: Optional[DataWithBitSet] = None,
-                    max_segment_size: Optional[int] = None) -> list:
+                    max_segment_size: Optional[int] = None, plans: Any = None) -> list:
     """A successful GET / PUT / PROCESS reply.
 
     The same bytes as encoding :class:`~pva.ChannelGetResponse` (or the PUT
     or PROCESS response) with an OK status: an INIT reply announces ``desc``
     (PROCESS: nothing); an execution reply carries ``data`` of type ``desc``
-    (no data: a PUT or PROCESS reply).
+    (no data: a PUT or PROCESS reply).  ``plans``: ``desc``'s TypePlans if the
+    caller holds them.
     """
     w = Writer(byte_order)
     w.buf += _IB[byte_order].pack(ioid, subcommand)
@@ -54,35 +56,40 @@ def encode_reply_ok(command: int, ioid: int, subcommand: int, byte_order: str,
     elif data is not None:
         if desc is None:
             raise LocalProtocolError(f"no type given for the data of request {ioid}")
-        write_bits(w, desc, data.data, data.bitset, ctx.ectx)
+        write_bits(w, type_cache.plans(desc) if plans is None else plans, data.data,
+                   data.bitset, ctx.ectx)
     return frame(command, Direction.SERVER, byte_order,
                  w.buffers() if w.chunks else w.buf, max_segment_size)
 
 
-def _cache_free(desc: FieldDesc) -> bool:
-    """True if values of ``desc`` never use the connection's type cache (no
+def _cache_free(plans) -> bool:
+    """True if values of the type never use the connection's type cache (no
     variant union anywhere in it: only those carry a type with the value)."""
-    plans = type_cache.plans(desc)
     free = plans.cache_free
     if free is None:
+        desc = plans.desc
         free = plans.cache_free = desc.field_type != FieldType.any and all(
-            _cache_free(d) for _, d in desc.fields)
+            _cache_free(type_cache.plans(d)) for _, d in desc.fields)
     return free
 
 
 def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
-                          overrun: Optional[BitSet], order: str) -> Optional[tuple]:
+                          overrun: Optional[BitSet], order: str,
+                          plans: Any = None) -> Optional[tuple]:
     """The body of a monitor update (after request id and subcommand) that
     any connection can send as the ``raw`` of a :class:`~pva.ChannelMonitorResponse`.
 
     A server with many subscribers to one PV encodes each update once.
     ``None`` when the type holds a variant union: its values may use the
-    connection's type cache, so they are encoded per connection.
+    connection's type cache, so they are encoded per connection.  ``plans``:
+    ``desc``'s TypePlans if the caller holds them.
     """
-    if not _cache_free(desc):
+    if plans is None:
+        plans = type_cache.plans(desc)
+    if not _cache_free(plans):
         return None
     w = Writer(order)
-    write_bits(w, desc, data.data, data.bitset, _STATELESS_CTX.ectx)
+    write_bits(w, plans, data.data, data.bitset, _STATELESS_CTX.ectx)
     if not overrun:
         w.buf.append(0)
     else:

@@ -52,9 +52,10 @@ from typing import (Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence,
 
 from ._bitset import BitSet, _bits_of, _trusted, encode_bitset
 from ._errors import DecodeError, LocalProtocolError
-from ._header import (PROTOCOL_VERSION, AcknowledgeMarker, ApplicationCommand,
+from ._framing import frame
+from ._header import (AcknowledgeMarker, ApplicationCommand,
                       ControlMessage, Direction, EchoRequest, EchoResponse, SetByteOrder,
-                      SetMarker, frame, normalize_byte_order)
+                      SetMarker, normalize_byte_order)
 from ._introspection import (FieldDesc, FieldType, IntrospectionCache,
                              decode_field_desc, write_field_desc)
 from ._pvrequest import PVRequest
@@ -68,6 +69,7 @@ from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
 __all__ = [
     "Subcommand", "SearchFlags", "MessageContext", "RequestTypes", "ChannelWithID",
     "Message", "MESSAGES", "encode_message", "encode_payload", "decode_message",
+    "classes_sent_by", "DECODE_ERRORS",
     "write_type", "OK_BYTE",
     "message_class",
     # control
@@ -150,12 +152,23 @@ class RequestTypes(NamedTuple):
     """Types announced by the INIT response of one request id.
 
     ``type`` is the data type of GET/PUT/MONITOR/ARRAY (the put type of
-    PUT_GET), ``get_type`` the get type of PUT_GET.
+    PUT_GET), ``get_type`` the get type of PUT_GET; ``plans`` and
+    ``get_plans`` their :class:`~pva._typecache.TypePlans`, held for the
+    request's life (:meth:`of` looks them up).
     """
 
     command: int
     type: Optional[FieldDesc]
     get_type: Optional[FieldDesc] = None
+    plans: Any = None
+    get_plans: Any = None
+
+    @classmethod
+    def of(cls, command: int, type: Optional[FieldDesc],
+           get_type: Optional[FieldDesc] = None) -> "RequestTypes":
+        plans = type_cache.plans
+        return cls(command, type, get_type, None if type is None else plans(type),
+                   None if get_type is None else plans(get_type))
 
 
 class MessageContext:
@@ -223,7 +236,7 @@ def _read_type(buf: memoryview, off: int, order: str, ctx: MessageContext):
         raw = bytes(buf[off:])
         if b"\xfd" not in raw and b"\xfe" not in raw:
             key = (order, ctx.limits, raw)
-            hit = wire_types.get(key)
+            hit = wire_types.lookup(key)
             if hit is not None:
                 return hit[0], off + hit[1]
             desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
@@ -278,7 +291,7 @@ def _read_pvrequest_parsed(buf, off, order, ctx
     rest = len(buf) - off
     if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES and buf[off] not in (0xFD, 0xFE):
         key = (order, bytes(buf[off:]))
-        hit = wire_requests.get(key)
+        hit = wire_requests.lookup(key)
         if hit is not None:
             return hit[0], off + hit[1], hit[2]
         fdd, end = _read_typed(buf, off, order, ctx)
@@ -454,8 +467,18 @@ def message_class(command: int, sender: Direction) -> Optional[Type[Message]]:
     return MESSAGES.get((command, Direction(sender)))
 
 
-_LOW_LEVEL = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError,
-              KeyError, TypeError)
+def classes_sent_by(sender: Direction) -> Dict[int, Type[Message]]:
+    """command -> the class decoding it when ``sender`` sent it (a stream
+    decoder looks its classes up here once, then calls their ``_decode``
+    with :data:`DECODE_ERRORS` turned into :class:`DecodeError`, as
+    :func:`decode_message` does)."""
+    return {cmd: cls for (cmd, snd), cls in MESSAGES.items() if snd == sender}
+
+
+#: what a message decoder may raise on bad input besides DecodeError
+DECODE_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError,
+                 RecursionError, KeyError, TypeError)
+_LOW_LEVEL = DECODE_ERRORS
 
 
 def decode_message(command: int, sender: Direction, payload: Buffer, byte_order: str,
@@ -1140,6 +1163,19 @@ class _OpResponse(Message):
         pass
 
 
+def _op_plans(ctx: MessageContext, ioid: int, get: bool = False):
+    """The TypePlans of request ``ioid``'s (get) type, or None."""
+    t = ctx.types.get(ioid)
+    if t is None:
+        return None
+    plans = t.get_plans if get else t.plans
+    if plans is None:
+        desc = t.get_type if get else t.type
+        if desc is not None:
+            plans = type_cache.plans(desc)
+    return plans
+
+
 def _op_type(ctx: MessageContext, ioid: int, get: bool = False) -> Optional[FieldDesc]:
     t = ctx.types.get(ioid)
     if t is None:
@@ -1154,7 +1190,7 @@ def _encode_data(w, ctx, ioid, iface, data: Optional[DataWithBitSet], get=False)
                                  "or give the structure type")
     if data is None:
         raise LocalProtocolError("data message without data")
-    write_bits(w, desc, data.data, data.bitset, ctx.ectx)
+    write_bits(w, type_cache.plans(desc), data.data, data.bitset, ctx.ectx)
 
 
 @_register
@@ -1221,7 +1257,7 @@ class ChannelGetResponse(_OpResponse):
             self.raw = _rest(buf, off)
             return
         self.pv_structure_if = desc
-        self.pv_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+        self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
 
 @_register
@@ -1265,7 +1301,7 @@ class ChannelPutRequest(_OpRequest):
         if desc is None:
             self.raw = _rest(buf, off)
             return
-        self.put_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+        self.put_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
     @classmethod
     def _decode_init_extra(cls, self, buf, off, order, ctx):
@@ -1323,7 +1359,7 @@ class ChannelPutResponse(_OpResponse):
                 self.raw = _rest(buf, off)
                 return
             self.put_structure_if = desc
-            self.pv_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+            self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
 
 @_register
@@ -1358,7 +1394,7 @@ class ChannelPutGetRequest(_OpRequest):
         if desc is None:
             self.raw = _rest(buf, off)
             return
-        self.put_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+        self.put_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
     @classmethod
     def _decode_init_extra(cls, self, buf, off, order, ctx):
@@ -1415,7 +1451,8 @@ class ChannelPutGetResponse(_OpResponse):
             self.put_structure_if = desc
         else:
             self.get_structure_if = desc
-        self.pv_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+        self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid, get=not put),
+                                         ctx.dctx)
 
 
 @_register
@@ -1576,7 +1613,10 @@ class ChannelMonitorResponse(_OpResponse):
             self.raw = _rest(buf, off)
             return self
         self.pv_structure_if = desc
-        self.pv_data, off = read_partial(buf, off, order, desc, ctx.dctx)
+        plans = types.plans
+        if plans is None:
+            plans = type_cache.plans(desc)
+        self.pv_data, off = read_partial(buf, off, order, plans, ctx.dctx)
         if off < end:
             if buf[off]:
                 mask, off = read_mask(buf, off, order, end)

@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ._bitset import BitSet, _bits_of, _trusted, decode_bitset, encode_bitset
 from ._errors import DecodeError, LocalProtocolError
 from ._introspection import FieldDesc, FieldType, IntrospectionCache
-from ._typecache import type_cache
+from ._typecache import TypePlans, type_cache
 from ._values import (LOW_LEVEL_ERRORS, DataWithBitSet, DecodeContext, EncodeContext,
                       fixed_char, get_decoder, get_encoder)
 from ._wire import DEFAULT_LIMITS, Limits, Writer
@@ -96,7 +96,8 @@ def read_mask(buf: memoryview, off: int, order: str, max_bytes: int) -> Tuple[in
 
 # ---------------------------------------------------------------- reading
 def _reader(desc: FieldDesc, mask: int, order: str, readers) -> tuple:
-    """How a BitSet of ``mask`` is read (kept in ``readers``).
+    """How a BitSet of ``mask`` is read (kept in ``readers``, the type's for
+    ``order``).
 
     ``(bits, rows, unpack, size, names)``: the set bits (for the BitSet);
     the ``(parents, name, decoder)`` of the fields on the wire, in order (a
@@ -130,7 +131,7 @@ def _reader(desc: FieldDesc, mask: int, order: str, readers) -> tuple:
         unpack, size = st.unpack_from, st.size
         if not any(parents for parents, _, _ in out):
             names = tuple(name for _, name, _ in out)
-    hit = readers[(order, mask)] = (bits, tuple(out), unpack, size, names)
+    hit = readers[mask] = (bits, tuple(out), unpack, size, names)
     return hit
 
 
@@ -145,17 +146,17 @@ def _place(target: dict, parents: Tuple[str, ...], name: str, v: Any) -> None:
     d[name] = v
 
 
-def read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
+def read_partial(buf: memoryview, off: int, order: str, plans: TypePlans,
                  dctx: DecodeContext) -> Tuple[DataWithBitSet, int]:
     """BitSet + the fields it selects, into a fresh dict (the hot path of a
-    client's monitor).
+    client's monitor); ``plans`` are the structure type's
+    (``type_cache.plans(desc)``: a request keeps them).
 
     The fields are read as the mask's reader planned them: fixed-size
     scalars with one ``unpack``; when that fails (truncated input), field by
     field, which raises the precise error.  Low-level errors (``struct.error``
     and the like) are the caller's to turn into :class:`DecodeError`.
     """
-    plans = type_cache.plans(desc)
     nbits = plans.nbits
     end = len(buf)
     n = buf[off] if off < end else 8
@@ -166,10 +167,12 @@ def read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
         # a BitSet much longer than the structure needs is refused
         mask, off = read_mask(buf, off, order, (nbits + 7) // 8 + 64)
     mask &= (1 << nbits) - 1                # extra bits are dropped
-    readers = plans.readers
-    hit = readers.get((order, mask))
+    readers = plans.readers[order]
+    hit = readers.get(mask)
     if hit is None:
-        hit = _reader(desc, mask, order, readers)
+        hit = _reader(plans.desc, mask, order, readers)
+    else:
+        readers.move_to_end(mask)
     bits, fields, unpack, size, names = hit
     target: Any = None
     if unpack is not None:
@@ -195,7 +198,7 @@ def read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
                 break
             _place(target, parents, name, v)
     data = _new_data(DataWithBitSet)
-    data.data, data.bitset, data.interface = target, _trusted(bits), desc
+    data.data, data.bitset, data.interface = target, _trusted(bits), plans.desc
     return data, off
 
 
@@ -235,8 +238,9 @@ def decode_partial(
     view = buf if isinstance(buf, memoryview) else memoryview(buf)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
+    plans = type_cache.plans(desc)
     try:
-        data, end = read_partial(view, offset, order, desc, DecodeContext(cache, limits))
+        data, end = read_partial(view, offset, order, plans, DecodeContext(cache, limits))
     except DecodeError:
         raise
     except LOW_LEVEL_ERRORS as ex:
@@ -247,7 +251,7 @@ def decode_partial(
     mask = 0
     for b in data.bitset:
         mask |= 1 << b
-    for parents, name, _ in type_cache.plans(desc).readers[(order, mask)][1]:
+    for parents, name, _ in plans.readers[order].lookup(mask)[1]:
         if not name:
             target.clear()
             target.update(fresh)
@@ -273,7 +277,7 @@ def _writer(desc: FieldDesc, mask: int, order: str, writers) -> Tuple[bytes, tup
         m ^= low
         parents, name, enc, _ = plan[b]
         out.append((parents, name, enc))
-    hit = writers[(order, mask)] = (encode_bitset(norm, order), tuple(out))
+    hit = writers[mask] = (encode_bitset(norm, order), tuple(out))
     return hit
 
 
@@ -281,18 +285,22 @@ def _getitem(v: Any, name: str) -> Any:
     return v[name] if isinstance(v, Mapping) else getattr(v, name)
 
 
-def write_bits(w: Writer, desc: FieldDesc, value: Any, bits: Union[BitSet, int],
+def write_bits(w: Writer, plans: TypePlans, value: Any, bits: Union[BitSet, int],
                ectx: EncodeContext) -> None:
     """Append BitSet + the selected fields of ``value`` (a mapping, or an
     object with the member attributes) to ``w``; bits under a set parent are
-    dropped, as pvxs does (the message codec's entry)."""
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise LocalProtocolError("partial encoding needs a structure type")
+    dropped, as pvxs does (the message codec's entry; ``plans`` are the
+    structure type's, ``type_cache.plans(desc)``)."""
     mask = bits if isinstance(bits, int) else bits.to_int()
-    writers = type_cache.plans(desc).writers
-    hit = writers.get((w.order, mask))
+    writers = plans.writers[w.order]
+    hit = writers.get(mask)
     if hit is None:
+        desc = plans.desc
+        if desc.field_type != FieldType.struct or desc.is_array:
+            raise LocalProtocolError("partial encoding needs a structure type")
         hit = _writer(desc, mask, w.order, writers)
+    else:
+        writers.move_to_end(mask)
     head, fields = hit
     w.buf += head
     try:
@@ -314,7 +322,7 @@ def write_partial(
     cache: Optional[IntrospectionCache] = None,
 ) -> None:
     """Append BitSet + selected fields of ``value`` to writer ``w``."""
-    write_bits(w, desc, value, bitset, EncodeContext(cache))
+    write_bits(w, type_cache.plans(desc), value, bitset, EncodeContext(cache))
 
 
 def encode_partial(
@@ -327,5 +335,5 @@ def encode_partial(
     once (pvxs ``to_wire_valid``).
     """
     w = Writer(order)
-    write_bits(w, desc, value, bitset, EncodeContext(cache))
+    write_bits(w, type_cache.plans(desc), value, bitset, EncodeContext(cache))
     return w.getvalue()

@@ -11,8 +11,7 @@ message is known to be acceptable, so a refused send changes nothing.
 """
 from __future__ import annotations
 
-import collections
-from typing import Any, Optional
+from typing import Optional
 
 from ._channel import Channel, ClientChannel, Request, ServerChannel
 from ._header import ApplicationCommand, ControlMessage, Direction, SetByteOrder
@@ -408,27 +407,6 @@ def _noop() -> None:
 
 _CHECK_REPLY_KIND = frozenset({ApplicationCommand.PUT, ApplicationCommand.PUT_GET,
                                ApplicationCommand.ARRAY})
-_REPLY_OK_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
-                            ApplicationCommand.PROCESS})
-_INIT_TYPES_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
-                              ApplicationCommand.PUT_GET, ApplicationCommand.MONITOR,
-                              ApplicationCommand.ARRAY})
-
-
-def _learn_types(ctx: MessageContext, msg) -> None:
-    """Record the type(s) an INIT reply announces for its request id."""
-    if msg.SENDER is not SERVER or not msg.subcommand & 0x08 \
-            or not msg.status.is_successful:
-        return
-    if isinstance(msg, ChannelPutGetResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if, msg.get_structure_if)
-    elif isinstance(msg, ChannelPutResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if)
-    elif isinstance(msg, ChannelArrayResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.array_structure_if)
-    else:
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.pv_structure_if)
-
 
 VC = CircuitRules
 _HANDLERS = {

@@ -17,8 +17,8 @@ recently used entry when full.  Evicting only costs recomputing the entry on
 its next use; whoever holds a plan (an open request) keeps using it.
 
 - :data:`type_cache`: FieldDesc -> :class:`TypePlans`; this module; 4096 types
-- ``TypePlans.readers`` / ``writers``: (byte order, BitSet mask) -> how that
-  mask is read / written (:mod:`pva._partial`); per type; 256 each
+- ``TypePlans.readers`` / ``writers``: per byte order, BitSet mask -> how
+  that mask is read / written (:mod:`pva._partial`); per type; 256 each
 - ``TypePlans.compacts``: changed bits -> the compacted BitSet a server's
   monitor sends; per type; 256
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
@@ -42,9 +42,13 @@ __all__ = ["LRU", "TypePlans", "TypeCache", "type_cache", "wire_types", "wire_re
 
 
 class LRU(collections.OrderedDict):
-    """A mapping of at most ``maxsize`` entries; a lookup (``get``,
-    ``[]``) makes an entry the most recently used, and adding one to a full
-    mapping evicts the least recently used."""
+    """A mapping of at most ``maxsize`` entries that evicts its least recently
+    used entry when one is added to it full.
+
+    A use is a hit of ``get`` followed by ``move_to_end(key)`` (both C
+    methods of :class:`collections.OrderedDict`; the hot paths that use these
+    tables do both), or storing the entry.
+    """
 
     __slots__ = ("maxsize",)
 
@@ -54,29 +58,27 @@ class LRU(collections.OrderedDict):
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
 
-    def __getitem__(self, key: Hashable) -> Any:
-        value = super().__getitem__(key)
-        self.move_to_end(key)
-        return value
-
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
     def __setitem__(self, key: Hashable, value: Any) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         if len(self) > self.maxsize:
             self.popitem(last=False)
 
+    def lookup(self, key: Hashable, default: Any = None) -> Any:
+        """``get`` that counts as a use."""
+        value = self.get(key, default)
+        if value is not default:
+            self.move_to_end(key)
+        return value
+
 
 class TypePlans:
     """What is computed once per type description (see the module doc).
 
     Attributes hold the plans as they are made (None until first use);
-    the per-mask tables are :class:`LRU`\\ s.
+    the per-mask tables are :class:`LRU`\\ s.  Whoever uses a type often
+    (an open request) keeps its TypePlans instead of looking it up each
+    time; an evicted TypePlans stays valid for its holders.
     """
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
@@ -89,9 +91,10 @@ class TypePlans:
         self.encoders: Dict[str, Callable] = {}
         #: (which, order) -> per-bit (parents, name, codec, span) rows (pva._partial)
         self.rows: Dict[Any, tuple] = {}
-        #: (order, mask) -> how a BitSet of that mask is read / written (pva._partial)
-        self.readers = LRU(256)
-        self.writers = LRU(256)
+        #: byte order -> mask -> how a BitSet of that mask is read / written
+        #: (pva._partial)
+        self.readers = {"<": LRU(256), ">": LRU(256)}
+        self.writers = {"<": LRU(256), ">": LRU(256)}
         #: changed bits (frozenset) -> the compacted BitSet a monitor sends (server)
         self.compacts = LRU(256)
         #: id(PVRequest) -> (request, the compacted selection of its fields) (server)

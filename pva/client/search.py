@@ -13,9 +13,7 @@ again at once.  Loop-free: the reactor's clock and timers drive it.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, List, Optional, Set, Tuple
-
-from .._errors import PVAError
+from typing import Any, Callable, List, Optional, Set
 
 __all__ = ["Searcher", "MAX_NAMES_PER_SEARCH", "MAX_NAMES_PER_TICK", "SEARCH_BURST_INTERVAL"]
 

@@ -131,7 +131,7 @@ class ServerCircuit:
             return  # destroyed or cancelled meanwhile
         try:
             self.conn.send(vc.reply_ok(req, sub, op.desc, None if data is None
-                                       else DataWithBitSet(data, op.mask)))
+                                       else DataWithBitSet(data, op.mask), op.plans))
         except LocalProtocolError as ex:
             self._reply_failed(op.ioid, ex, lambda status: response_cls(op.ioid, status, sub))
 

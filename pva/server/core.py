@@ -105,24 +105,26 @@ class ServerCore:
         return list(self._tasks)
 
     # ------------------------------------------------------------ monitors
-    def shared_update(self, snap, cbits, cover, desc, order) -> Optional[tuple]:
+    def shared_update(self, snap, cbits, cover, plans, order) -> Optional[tuple]:
         """The encoded body of a monitor update, shared by every circuit that
         sends it in this event-loop iteration (``None``: encode per circuit).
 
         Kept for the iteration only (the table is emptied by a callback at
         its end), so it holds at most one entry per update posted meanwhile.
         """
-        key = (id(snap), id(cbits), id(cover), desc, order)
+        key = (id(snap), id(cbits), id(cover), id(plans), order)
         hit = self._updates.get(key)
-        if hit is not None and hit[0] is snap and hit[1] is cbits and hit[2] is cover:
+        if (hit is not None and hit[0] is snap and hit[1] is cbits and hit[2] is cover
+                and hit[4] is plans):
             return hit[3]
         if not self._updates:
             self.reactor.call_soon(self._updates.clear)
         try:
-            raw = encode_monitor_update(desc, DataWithBitSet(snap, cbits), cover, order)
+            raw = encode_monitor_update(plans.desc, DataWithBitSet(snap, cbits), cover, order,
+                                        plans)
         except LocalProtocolError:
             raw = None          # the circuit's own encoding reports it
-        self._updates[key] = (snap, cbits, cover, raw)   # the ids stay unique meanwhile
+        self._updates[key] = (snap, cbits, cover, raw, plans)   # the ids stay unique meanwhile
         return raw
 
     # ------------------------------------------------------------ name resolution

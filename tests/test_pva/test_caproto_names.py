@@ -55,7 +55,7 @@ Not provided:
 - ``OptionalStopMarker``: ctypes message machinery.
 - ``RequiredField``: ctypes message machinery.
 - ``SuccessField``: ctypes message machinery.
-- ``bytes_needed_for_command``: framing is pva._header.Deframer.
+- ``bytes_needed_for_command``: framing is pva._framing.Deframer.
 - ``header_from_wire``: use pva._header.decode_header.
 - ``read_datagram``: the Broadcaster decodes datagrams.
 - ``read_from_bytestream``: VirtualCircuit.recv (Deframer) decodes streams.

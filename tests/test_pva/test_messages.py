@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pva_strategies import names, structs_and_values, values_equal, values_for
 
 from pva import BitSet, DecodeError, FieldDesc, FieldType, LocalProtocolError, PVRequest, Status, nt
-from pva._header import Deframer, Direction, SetByteOrder
+from pva._framing import Deframer
+from pva._header import Direction, SetByteOrder
 from pva._messages import (MESSAGES, Beacon, ChannelArrayRequest, ChannelArrayResponse,
                            ChannelDestroyRequest, ChannelDestroyResponse,
                            ChannelFieldInfoRequest, ChannelFieldInfoResponse,

@@ -32,7 +32,7 @@ class ServedChannel:
 class ServerOp:
     """Server state of one request (the ``data`` of its :class:`~pva.Request`)."""
 
-    __slots__ = ("ioid", "served", "entry", "request", "desc", "mask", "task")
+    __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task")
 
     def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc, mask):
         self.ioid = ioid
@@ -40,6 +40,7 @@ class ServerOp:
         self.entry = served.entry
         self.request = request
         self.desc = desc
+        self.plans = type_cache.plans(desc)     # held while the request lives
         self.mask = mask          # BitSet to send (compacted)
         self.task: Any = None
 
@@ -108,7 +109,7 @@ def request_mask(request: PVRequest, desc) -> BitSet:
     The result is only read.
     """
     masks = type_cache.plans(desc).request_masks
-    hit = masks.get(id(request))
+    hit = masks.lookup(id(request))
     if hit is not None and hit[0] is request:
         return hit[1]
     mask = _compute_request_mask(request, desc)

@@ -25,7 +25,6 @@ from typing import Any, Dict
 from ..._bitset import BitSet
 from ..._errors import LocalProtocolError
 from ..._messages import ChannelMonitorResponse, Subcommand
-from ..._typecache import type_cache
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
 from .base import ServedChannel, ServerOp, open_op
@@ -48,7 +47,7 @@ class Monitor(ServerOp):
     """A monitor: a bounded, squashing queue of updates."""
 
     __slots__ = ("circuit", "queue", "queue_size", "pipeline", "window", "running",
-                 "alive", "mask_full", "plans")
+                 "alive", "mask_full")
 
     def __init__(self, circuit, ioid: int, served: ServedChannel, request, desc, mask,
                  queue_size: int, pipeline: bool):
@@ -61,7 +60,6 @@ class Monitor(ServerOp):
         self.running = False
         self.alive = True
         self.mask_full = mask.expand(desc)
-        self.plans = type_cache.plans(desc)
 
     def post(self, snap: Dict[str, Any], changed: BitSet) -> None:
         """Queue an update (called by the data wrapper); squash if the queue is full."""
@@ -107,6 +105,8 @@ def _compact(plans, bits: BitSet) -> BitSet:
     out = compacts.get(key)
     if out is None:
         out = compacts[key] = bits.compact(plans.desc)
+    else:
+        compacts.move_to_end(key)
     return out
 
 
@@ -172,7 +172,7 @@ class MonitorSender:
             plans = mon.plans
             cbits = _compact(plans, bits)
             cover = _compact(plans, overrun) if overrun else None
-            raw = shared(snap, cbits, cover, plans.desc, order)
+            raw = shared(snap, cbits, cover, plans, order)
             if circuit.request_alive(mon.ioid):
                 try:
                     if raw is not None:     # encoded once for every subscriber
