@@ -20,7 +20,7 @@ from typing import Any, List, Optional
 from ._bitset import BitSet, encode_bitset
 from ._errors import LocalProtocolError
 from ._framing import frame
-from ._header import ApplicationCommand, Direction
+from ._header import MAGIC, PROTOCOL_VERSION, ApplicationCommand, Direction
 from ._introspection import FieldDesc, FieldType
 from ._messages import OK_BYTE, MessageContext, Subcommand, write_type
 from ._partial import write_bits
@@ -28,9 +28,14 @@ from ._typecache import type_cache
 from ._values import DataWithBitSet
 from ._wire import Writer
 
-__all__ = ["encode_reply_ok", "encode_monitor_update", "encode_monitor_raw"]
+__all__ = ["encode_reply_ok", "encode_monitor_update", "encode_update_body",
+           "encode_monitor_raw"]
 
 _IB = {o: struct.Struct(o + "IB") for o in "<>"}     # ioid, subcommand
+#: header of a monitor update + its request id and subcommand
+_MONITOR_HEAD = {o: struct.Struct(o + "BBBBIIB") for o in "<>"}
+_SERVER_FLAGS = {o: (0x40 | (0x80 if o == ">" else 0)) for o in "<>"}
+_MONITOR = int(ApplicationCommand.MONITOR)
 _INIT = int(Subcommand.INIT)
 _STATELESS_CTX = MessageContext(send_cache=False)
 
@@ -84,18 +89,24 @@ def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
     connection's type cache, so they are encoded per connection.  ``plans``:
     ``desc``'s TypePlans if the caller holds them.
     """
-    if plans is None:
-        plans = type_cache.plans(desc)
+    return encode_update_body(type_cache.plans(desc) if plans is None else plans, data.data,
+                              data.bitset, overrun, order)
+
+
+def encode_update_body(plans: Any, value: Any, bits: Any, overrun: Any,
+                       order: str) -> Optional[tuple]:
+    """:func:`encode_monitor_update` of ``value``'s fields ``bits`` (a BitSet or
+    a mask) with the type's ``plans``."""
     if not _cache_free(plans):
         return None
     w = Writer(order)
-    write_bits(w, plans, data.data, data.bitset, _STATELESS_CTX.ectx)
+    write_bits(w, plans, value, bits, _STATELESS_CTX.ectx)
     if not overrun:
         w.buf.append(0)
     else:
         w.buf += encode_bitset(overrun.to_int() if isinstance(overrun, BitSet) else int(overrun),
                                order)
-    return tuple(w.buffers())
+    return (w.buf,) if not w.chunks else tuple(w.buffers())
 
 
 def encode_monitor_raw(ioid: int, raw: tuple, byte_order: str,
@@ -103,9 +114,17 @@ def encode_monitor_raw(ioid: int, raw: tuple, byte_order: str,
     """A monitor update (subcommand 0) whose body came from
     :func:`encode_monitor_update`: the bytes of a ``ChannelMonitorResponse``
     with that ``raw``."""
+    if max_segment_size is None:
+        # one header with the request id and subcommand, then the shared body
+        size = 5
+        for b in raw:
+            size += len(b)
+        return [_MONITOR_HEAD[byte_order].pack(MAGIC, PROTOCOL_VERSION,
+                                                _SERVER_FLAGS[byte_order], _MONITOR, size,
+                                                ioid, 0), *raw]
     w = Writer(byte_order)
     w.buf += _IB[byte_order].pack(ioid, 0)
     for b in raw:
         w.add_buffer(b)
-    return frame(ApplicationCommand.MONITOR, Direction.SERVER, byte_order,
-                 w.buffers() if w.chunks else w.buf, max_segment_size)
+    return frame(ApplicationCommand.MONITOR, Direction.SERVER, byte_order, w.buffers(),
+                 max_segment_size)

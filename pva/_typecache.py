@@ -19,8 +19,10 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - :data:`type_cache`: FieldDesc -> :class:`TypePlans`; this module; 4096 types
 - ``TypePlans.readers`` / ``writers``: per byte order, BitSet mask -> how
   that mask is read / written (:mod:`pva._partial`); per type; 256 each
-- ``TypePlans.compacts``: changed bits -> the compacted BitSet a server's
-  monitor sends; per type; 256
+- ``TypePlans.compacts``: changed bits (mask) -> the compacted mask a
+  server's monitor sends; per type; 256
+- ``TypePlans.updates``: the monitor updates of this type a server encoded
+  last, shared by the subscribers that send the same one; per type; 16
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
   of a server's operation; per type; 64
 - :data:`wire_types`: (byte order, limits, bytes) -> a type description
@@ -29,9 +31,6 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - :data:`wire_requests`: (byte order, bytes) -> a decoded pvRequest; this
   module; 512
 
-The server's sharing of one encoded monitor update between its connections
-is not a cache: it lives for one event-loop iteration
-(:meth:`pva.server.core.ServerCore.shared_update`).
 """
 from __future__ import annotations
 
@@ -82,7 +81,7 @@ class TypePlans:
     """
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
-                 "request_masks", "snapshot", "cache_free", "nbits")
+                 "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks")
 
     def __init__(self, desc: Any):
         self.desc = desc
@@ -95,8 +94,13 @@ class TypePlans:
         #: (pva._partial)
         self.readers = {"<": LRU(256), ">": LRU(256)}
         self.writers = {"<": LRU(256), ">": LRU(256)}
-        #: changed bits (frozenset) -> the compacted BitSet a monitor sends (server)
+        #: changed bits (mask) -> the compacted mask a monitor sends (server)
         self.compacts = LRU(256)
+        #: (id(snapshot), mask, overrun mask, byte order) -> (snapshot, encoded
+        #: body): the last updates encoded, for the other subscribers (server)
+        self.updates = LRU(16)
+        #: per bit: the mask of its field and every member of it
+        self.expand_masks: Optional[tuple] = None
         #: id(PVRequest) -> (request, the compacted selection of its fields) (server)
         self.request_masks = LRU(64)
         #: the member plan of a value snapshot (server)

@@ -4,23 +4,19 @@
 configuration, the ``authorize`` hook and the server's GUID; it makes the
 :class:`pva.io.driver.Connection` of each accepted client (driving a
 :class:`~pva.server.circuit.ServerCircuit`), answers searches received over
-UDP, sends beacons on the reactor's timers, and shares the encoding of a
-monitor update between the connections that send it in one iteration.  It
+UDP and sends beacons on the reactor's timers.  It
 opens no socket: :mod:`pva.server.aio` binds them and feeds it, and
 :mod:`pva.io.testing`'s fake reactor can drive it in tests.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from .._broadcaster import Broadcaster
-from .._errors import LocalProtocolError
 from .._forwarding import Received
 from .._header import Direction
-from .._fastpath import encode_monitor_update
 from .._messages import SearchFlags, SearchRequest
-from .._values import DataWithBitSet
 from ..io.driver import NO_ACCOUNTING, Accounting, Connection
 from .circuit import ServerCircuit
 from .common import wrap_pvdb
@@ -64,7 +60,6 @@ class ServerCore:
         self.circuits: set = set()
         #: interface and broadcast addresses searches are answered on (None: all)
         self.accept: Optional[frozenset] = None
-        self._updates: Dict[Any, tuple] = {}     # see shared_update
         self._tasks: set = set()
         self._beacon_timer: Any = None
 
@@ -103,29 +98,6 @@ class ServerCore:
 
     def tasks(self) -> list:
         return list(self._tasks)
-
-    # ------------------------------------------------------------ monitors
-    def shared_update(self, snap, cbits, cover, plans, order) -> Optional[tuple]:
-        """The encoded body of a monitor update, shared by every circuit that
-        sends it in this event-loop iteration (``None``: encode per circuit).
-
-        Kept for the iteration only (the table is emptied by a callback at
-        its end), so it holds at most one entry per update posted meanwhile.
-        """
-        key = (id(snap), id(cbits), id(cover), id(plans), order)
-        hit = self._updates.get(key)
-        if (hit is not None and hit[0] is snap and hit[1] is cbits and hit[2] is cover
-                and hit[4] is plans):
-            return hit[3]
-        if not self._updates:
-            self.reactor.call_soon(self._updates.clear)
-        try:
-            raw = encode_monitor_update(plans.desc, DataWithBitSet(snap, cbits), cover, order,
-                                        plans)
-        except LocalProtocolError:
-            raw = None          # the circuit's own encoding reports it
-        self._updates[key] = (snap, cbits, cover, raw, plans)   # the ids stay unique meanwhile
-        return raw
 
     # ------------------------------------------------------------ name resolution
     def found_ids(self, msg: SearchRequest) -> List[int]:

@@ -13,8 +13,8 @@ runs once per event-loop iteration with pending updates, and stops and
 waits while the connection's write backlog is above its high water mark.
 A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
 gathered with the next ones for that moment: one write instead of one per
-update.  An update is encoded once for every subscriber of the iteration
-(:meth:`pva.server.core.ServerCore.shared_update`).
+update.  An update is encoded once for every subscriber that sends it (the
+last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
 """
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ import collections
 import logging
 from typing import Any, Dict
 
-from ..._bitset import BitSet
+from ..._bitset import BitSet, _bits_of
 from ..._errors import LocalProtocolError
+from ..._fastpath import encode_update_body
 from ..._messages import ChannelMonitorResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
@@ -44,7 +45,12 @@ MONITOR_BATCH = 0.001
 
 
 class Monitor(ServerOp):
-    """A monitor: a bounded, squashing queue of updates."""
+    """A monitor: a bounded, squashing queue of updates.
+
+    A queue entry is ``[snapshot, changed mask, overrun mask]``: the fields
+    as integer masks (bit ``i`` of the type's BitSet numbering), expanded to
+    every member and limited to the fields the monitor selected.
+    """
 
     __slots__ = ("circuit", "queue", "queue_size", "pipeline", "window", "running",
                  "alive", "mask_full")
@@ -59,25 +65,25 @@ class Monitor(ServerOp):
         self.window = queue_size
         self.running = False
         self.alive = True
-        self.mask_full = mask.expand(desc)
+        self.mask_full = _expand(self.plans, mask.to_int())
 
     def post(self, snap: Dict[str, Any], changed: BitSet) -> None:
         """Queue an update (called by the data wrapper); squash if the queue is full."""
         if not self.alive:
             return
-        bits = changed.expand(self.desc) & self.mask_full
+        bits = _expand(self.plans, changed.to_int()) & self.mask_full
         if not bits:
             return
         q = self.queue
         if len(q) < self.queue_size:
-            q.append([snap, bits, None])            # ``bits`` is a new set
+            q.append([snap, bits, 0])
         else:
             last = q[-1]
-            overrun = last[1] & bits
-            last[2] = overrun if last[2] is None else last[2] | overrun
+            last[2] |= last[1] & bits
             last[1] |= bits
             last[0] = snap
-        self.circuit.monitors.kick(self)
+        if self.running and (not self.pipeline or self.window > 0):
+            self.circuit.monitors.kick(self)
 
     @property
     def sendable(self) -> bool:
@@ -97,17 +103,52 @@ class Monitor(ServerOp):
             log.exception("%s: unsubscribe of %s failed", self.circuit, self.entry)
 
 
-def _compact(plans, bits: BitSet) -> BitSet:
-    """``bits.compact(desc)``, memoized per type (every subscriber of a PV
-    sends the same changed bits; the result is only read)."""
-    key = frozenset(bits)
-    compacts = plans.compacts
-    out = compacts.get(key)
-    if out is None:
-        out = compacts[key] = bits.compact(plans.desc)
-    else:
-        compacts.move_to_end(key)
+def _expand(plans, mask: int) -> int:
+    """``mask`` with every member of its structure bits set (bits past the
+    type dropped)."""
+    table = plans.expand_masks
+    if table is None:
+        table = plans.expand_masks = tuple(((1 << span) - 1) << b
+                                           for b, span in enumerate(plans.desc.spans))
+    out = 0
+    n = len(table)
+    while mask:
+        low = mask & -mask
+        b = low.bit_length() - 1
+        if b >= n:
+            break
+        out |= table[b]
+        mask ^= low
     return out
+
+
+def _compact(plans, mask: int) -> int:
+    """The minimal mask meaning ``mask`` (``BitSet.compact``), memoized per type
+    (every subscriber of a PV sends the same changed fields)."""
+    compacts = plans.compacts
+    out = compacts.get(mask)
+    if out is None:
+        out = compacts[mask] = BitSet(_bits_of(mask)).compact(plans.desc).to_int()
+    else:
+        compacts.move_to_end(mask)
+    return out
+
+
+def _encoded(plans, snap, cmask: int, cover: int, order: str):
+    """The body of an update (``encode_monitor_update``), encoded once for every
+    subscriber that sends it: the last ones are kept in the type's plans."""
+    updates = plans.updates
+    key = (id(snap), cmask, cover, order)
+    hit = updates.get(key)
+    if hit is not None and hit[0] is snap:
+        updates.move_to_end(key)
+        return hit[1]
+    try:
+        raw = encode_update_body(plans, snap, cmask, cover, order)
+    except LocalProtocolError:
+        raw = None          # the circuit's own encoding reports it
+    updates[key] = (snap, raw)          # holds snap: the id stays unique meanwhile
+    return raw
 
 
 class MonitorSender:
@@ -123,11 +164,11 @@ class MonitorSender:
         self.batch_timer: Any = None
 
     def kick(self, mon: Monitor) -> None:
-        if mon.sendable:
-            self.dirty[mon] = None
-            if not self.scheduled and not self.blocked and not self.closed:
-                self.scheduled = True
-                self.circuit.reactor.call_soon(self.run)
+        """``mon`` may have something to send."""
+        self.dirty[mon] = None
+        if not self.scheduled and not self.blocked and not self.closed:
+            self.scheduled = True
+            self.circuit.reactor.call_soon(self.run)
 
     def close(self) -> None:
         self.closed = True
@@ -151,52 +192,62 @@ class MonitorSender:
         if self.closed or conn.closing:
             return
         dirty = self.dirty
-        high = conn.high_water
+        # TCP back-pressure: what may still be queued before the high water mark
+        room = conn.high_water - conn.write_backlog()
         now = circuit.reactor.time()
         # a burst (updates again within MONITOR_BATCH of the last write):
         # gather this iteration's updates with the next ones for a moment,
         # one write instead of one per update
         burst = now - self.last_write < MONITOR_BATCH
         conn.hold()
-        shared = circuit.core.shared_update
         vc = circuit.vc
         order = vc.byte_order
         send = conn.send
-        while dirty and not conn.closing:
+        send_update = vc.send_update
+        while dirty:
             mon, _ = dirty.popitem(last=False)
-            if not mon.sendable:
+            q = mon.queue
+            if not (mon.alive and mon.running and q and (not mon.pipeline or mon.window > 0)):
                 continue
-            snap, bits, overrun = mon.queue.popleft()
+            snap, bits, overrun = q.popleft()
             if mon.pipeline:
                 mon.window -= 1
             plans = mon.plans
-            cbits = _compact(plans, bits)
-            cover = _compact(plans, overrun) if overrun else None
-            raw = shared(snap, cbits, cover, plans, order)
-            if circuit.request_alive(mon.ioid):
-                try:
-                    if raw is not None:     # encoded once for every subscriber
-                        send(vc.send_update(mon.ioid, raw))
-                    else:
-                        circuit.send(ChannelMonitorResponse(
-                            mon.ioid, _OK, 0, pv_structure_if=plans.desc,
-                            pv_data=DataWithBitSet(snap, cbits), overrun_bitset=cover))
-                except LocalProtocolError as ex:
+            cmask = _compact(plans, bits)
+            cover = _compact(plans, overrun) if overrun else 0
+            raw = _encoded(plans, snap, cmask, cover, order)
+            try:
+                if raw is not None:     # encoded once for every subscriber
+                    bufs = send_update(mon.ioid, raw)
+                    send(bufs)
+                    for b in bufs:
+                        room -= len(b)
+                else:
+                    circuit.send(ChannelMonitorResponse(
+                        mon.ioid, _OK, 0, pv_structure_if=plans.desc,
+                        pv_data=DataWithBitSet(snap, cmask),
+                        overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
+                    room = conn.high_water - conn.write_backlog()
+            except LocalProtocolError as ex:
+                if mon.alive and circuit.request_alive(mon.ioid):
                     log.warning("%s: monitor update of %s not sent: %s", circuit,
                                 mon.entry.name, ex)
-            if mon.sendable:
+            if q and mon.running and (not mon.pipeline or mon.window > 0):
                 dirty[mon] = None
-            if conn.write_backlog() > high:
-                # TCP back-pressure: write what we have, go on once drained
+            if room < 0:
+                # write what we have, go on once drained
                 conn.flush()
-                if conn.write_backlog() > high and not conn.closing:
+                room = conn.high_water - conn.write_backlog()
+                if room < 0 and not conn.closing:
                     self.blocked = True
                     conn.when_writable(self._writable)
                     return
+            if conn.closing:
+                return
         if not burst:
             self.last_write = now
             conn.flush()
-        elif self.batch_timer is None and not conn.closing:
+        elif self.batch_timer is None:
             self.batch_timer = circuit.reactor.call_later(MONITOR_BATCH, self._batch_flush)
 
     def _batch_flush(self) -> None:
@@ -238,7 +289,7 @@ async def on_monitor(circuit, msg) -> None:
         circuit.register(mon)
         circuit.reply(ChannelMonitorResponse(ioid, _OK, _INIT, pv_structure_if=desc), err)
         # the first update is the complete (selected) value
-        mon.queue.append([snapshot(desc, data), BitSet(mon.mask_full), None])
+        mon.queue.append([snapshot(desc, data), mon.mask_full, 0])
         return
     mon = circuit.op(ioid)
     if not isinstance(mon, Monitor):
@@ -250,4 +301,5 @@ async def on_monitor(circuit, msg) -> None:
         mon.window += msg.nfree
     if sub & _PROCESS:
         mon.running = bool(sub & _GET)
-    circuit.monitors.kick(mon)
+    if mon.sendable:
+        circuit.monitors.kick(mon)
