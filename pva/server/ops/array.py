@@ -34,7 +34,7 @@ from ..._messages import ChannelArrayRequest, ChannelArrayResponse, Subcommand
 from ..._pvrequest import PVRequest
 from ..._values import DataWithBitSet, Status, default_value
 from ..common import AuthOperation, error_status
-from .base import ServedChannel, ServerOp, open_op
+from .base import ServedChannel, ServerOp, error_reply, open_op
 
 __all__ = ["select_array_field", "get_elements", "put_elements", "resize", "on_array"]
 
@@ -161,9 +161,7 @@ class ArrayRequest(ServerOp):
 async def on_array(circuit, msg: ChannelArrayRequest) -> None:
     """Handle an ARRAY request on ``circuit`` (a ``ServerCircuit``)."""
     ioid = msg.ioid
-
-    def err(status):
-        return ChannelArrayResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelArrayResponse)
     if msg.is_init:
         res = await open_op(circuit, msg, AuthOperation.read, err, select=select_array_field)
         if res is None:

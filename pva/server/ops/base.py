@@ -13,7 +13,7 @@ from ..._typecache import type_cache
 from ..common import AuthOperation, DataWrapperBase, error_status
 
 __all__ = ["ServerOp", "ServedChannel", "open_op", "open_request", "request_mask",
-           "blocking", "detach", "maybe_await"]
+           "error_reply", "execute_open", "blocking", "detach", "maybe_await"]
 
 log = logging.getLogger("pva.server")
 
@@ -127,6 +127,20 @@ def _compute_request_mask(request: PVRequest, desc) -> BitSet:
     own = BitSet(b for b in bits
                  if not any(c in bits for c in range(b + 1, b + spans[b])))
     return own.expand(desc).compact(desc)
+
+
+def error_reply(msg, response_cls) -> Callable:
+    """``err(status)``: the error reply of ``msg``'s kind (same request id and subcommand)."""
+    ioid, sub = msg.ioid, msg.subcommand
+    return lambda status: response_cls(ioid, status, sub)
+
+
+def execute_open(circuit, msg, execute, *args) -> None:
+    """An execution of an open request: start ``execute(circuit, op, *args)``
+    (nothing if the request is gone meanwhile)."""
+    op = circuit.op(msg.ioid)
+    if op is not None:
+        circuit.start(op, execute(circuit, op, *args))
 
 
 def blocking(request: PVRequest) -> bool:

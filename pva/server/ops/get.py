@@ -6,7 +6,7 @@ import logging
 
 from ..._messages import ChannelGetResponse, Subcommand
 from ..common import AuthOperation, error_status
-from .base import ServerOp, open_request
+from .base import ServerOp, error_reply, execute_open, open_request
 
 __all__ = ["on_get", "execute"]
 
@@ -16,15 +16,10 @@ _INIT = int(Subcommand.INIT)
 
 
 def on_get(circuit, msg):
-    ioid = msg.ioid
-
-    def err(status):
-        return ChannelGetResponse(ioid, status, msg.subcommand)
     if msg.subcommand & _INIT:
-        return init(circuit, msg, AuthOperation.read, err, ChannelGetResponse)
-    op = circuit.op(ioid)
-    if op is not None:
-        circuit.start(op, execute(circuit, op, msg.subcommand))
+        return init(circuit, msg, AuthOperation.read, error_reply(msg, ChannelGetResponse),
+                    ChannelGetResponse)
+    execute_open(circuit, msg, execute, msg.subcommand)
     return None
 
 

@@ -7,7 +7,7 @@ import logging
 from ..._messages import ChannelProcessResponse
 from ..._values import Status
 from ..common import AuthOperation, error_status
-from .base import ServerOp, blocking, detach, open_request
+from .base import ServerOp, blocking, detach, error_reply, execute_open, open_request
 
 __all__ = ["on_process"]
 
@@ -18,18 +18,13 @@ _OK = Status()
 
 async def on_process(circuit, msg) -> None:
     ioid = msg.ioid
-
-    def err(status):
-        return ChannelProcessResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelProcessResponse)
     if msg.is_init:
         # processing may change the PV: it needs write access (as in qsrv)
         if await open_request(circuit, msg, AuthOperation.write, err) is not None:
             circuit.reply(ChannelProcessResponse(ioid, _OK, msg.subcommand), err)
         return
-    op = circuit.op(ioid)
-    if op is None:
-        return
-    circuit.start(op, execute(circuit, op, msg.subcommand, err))
+    execute_open(circuit, msg, execute, msg.subcommand, err)
 
 
 async def execute(circuit, op: ServerOp, sub: int, err) -> None:

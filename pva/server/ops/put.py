@@ -7,7 +7,7 @@ import logging
 
 from ..._messages import ChannelPutResponse, Subcommand
 from ..common import AuthOperation, error_status
-from .base import ServerOp, blocking, detach
+from .base import ServerOp, blocking, detach, error_reply, execute_open
 from .get import init
 
 __all__ = ["on_put"]
@@ -19,15 +19,10 @@ _GET = int(Subcommand.GET)
 
 
 def on_put(circuit, msg):
-    ioid = msg.ioid
-
-    def err(status):
-        return ChannelPutResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelPutResponse)
     if msg.subcommand & _INIT:
         return init(circuit, msg, AuthOperation.write, err, ChannelPutResponse)
-    op = circuit.op(ioid)
-    if op is not None:
-        circuit.start(op, execute(circuit, op, msg, err))
+    execute_open(circuit, msg, execute, msg, err)
     return None
 
 

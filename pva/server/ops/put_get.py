@@ -8,7 +8,7 @@ from ..._bitset import BitSet
 from ..._messages import ChannelPutGetResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status
-from .base import ServerOp, open_request
+from .base import ServerOp, error_reply, execute_open, open_request
 
 __all__ = ["on_put_get"]
 
@@ -21,9 +21,7 @@ _GET_PUT = int(Subcommand.GET_PUT)
 
 async def on_put_get(circuit, msg) -> None:
     ioid = msg.ioid
-
-    def err(status):
-        return ChannelPutGetResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelPutGetResponse)
     if msg.is_init:
         op = await open_request(circuit, msg, AuthOperation.write, err)
         if op is not None:
@@ -33,10 +31,7 @@ async def on_put_get(circuit, msg) -> None:
                                                 put_structure_if=op.desc,
                                                 get_structure_if=op.desc), err)
         return
-    op = circuit.op(ioid)
-    if op is None:
-        return
-    circuit.start(op, execute(circuit, op, msg, err))
+    execute_open(circuit, msg, execute, msg, err)
 
 
 async def execute(circuit, op: ServerOp, msg, err) -> None:

@@ -9,7 +9,7 @@ from ..._dataclass import get_pv_structure, is_pva_dataclass_instance
 from ..._messages import ChannelRpcResponse
 from ..._values import FieldDescAndData, Status
 from ..common import AuthOperation, error_status
-from .base import ServerOp, open_request
+from .base import ServerOp, error_reply, execute_open, open_request
 
 __all__ = ["on_rpc"]
 
@@ -33,17 +33,12 @@ def _as_rpc_result(result: Any) -> FieldDescAndData:
 
 async def on_rpc(circuit, msg) -> None:
     ioid = msg.ioid
-
-    def err(status):
-        return ChannelRpcResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelRpcResponse)
     if msg.is_init:
         if await open_request(circuit, msg, AuthOperation.call, err) is not None:
             circuit.reply(ChannelRpcResponse(ioid, _OK, msg.subcommand), err)
         return
-    op = circuit.op(ioid)
-    if op is None:
-        return
-    circuit.start(op, execute(circuit, op, msg, err))
+    execute_open(circuit, msg, execute, msg, err)
 
 
 async def execute(circuit, op: ServerOp, msg, err) -> None:
