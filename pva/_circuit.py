@@ -449,20 +449,22 @@ class ClientVirtualCircuit(VirtualCircuit):
                                             auth_nz, data)
 
     # --- the hot path of a client: monitor updates
-    def accept_update(self, message: Any) -> bool:
+    def accept_update(self, message: Any) -> Optional[Request]:
         """Accept a server's update of a started (or stopped) monitor.
 
         The rule :meth:`process_command` applies to an update (circuit
         CONNECTED, the request a MONITOR in a state an UPDATE keeps), checked
-        in one step; an accepted update changes no state.  Returns ``False``
-        for anything else, without changing anything: then
-        :meth:`process_command` validates the message fully.
+        in one step; an accepted update changes no state.  Returns the
+        request, or ``None`` for anything else, without changing anything:
+        then :meth:`process_command` validates the message fully.
         """
         if (type(message) is not ChannelMonitorResponse or message.subcommand & _INIT_OR_DESTROY
                 or message.raw is not None or self.state not in _CHANNEL_CIRCUIT_KEEPS):
-            return False
+            return None
         req = self.requests.get(message.ioid)
-        return req is not None and req.command == _MONITOR and req.state in _UPDATE_KEEPS
+        if req is not None and req.command == _MONITOR and req.state in _UPDATE_KEEPS:
+            return req
+        return None
 
 
 #: what accept_update() and send_update() rely on: the states an UPDATE

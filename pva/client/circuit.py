@@ -5,8 +5,9 @@ drives (the driver does the buffering, batching, keep-alive timing and
 teardown): it wraps the sans-I/O :class:`~pva.ClientVirtualCircuit`, answers
 the server's validation, creates the channels waiting for the circuit and
 routes replies to the operations by request id.  Its state is the circuit's
-(:class:`~pva.CircuitState`) and the connection's (closing or not); nothing
-is kept beside them.
+(:class:`~pva.CircuitState`) and the connection's (closing or not); an
+operation hangs on its :class:`~pva.Request` (``data``), nothing is kept
+beside them.
 """
 from __future__ import annotations
 
@@ -57,7 +58,6 @@ class ClientCircuit:
         self.conn: Any = None               # the Connection, set by the core
         self.channels: Dict[int, Any] = {}  # by cid
         self.waiting: Dict[Any, None] = {}  # channels to create once validated (ordered)
-        self.ops: Dict[int, Any] = {}       # by ioid
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.vc.state.name
@@ -79,6 +79,24 @@ class ClientCircuit:
         """A search may be sent on it now (a name server)."""
         return self.vc.state in SEARCH_STATES and not self.conn.closing
 
+    # ---- operations: each is the ``data`` of its request on the circuit
+    def op(self, ioid: int) -> Any:
+        """The operation of request ``ioid`` (None: none)."""
+        req = self.vc.requests.get(ioid)
+        return None if req is None else req.data
+
+    def attach(self, op: Any) -> None:
+        """``op`` is the operation of its request (sent: the circuit has it)."""
+        req = self.vc.requests.get(op.ioid)
+        if req is not None:
+            req.data = op
+
+    def detach(self, ioid: int, op: Any) -> None:
+        """``op`` no longer handles request ``ioid``."""
+        req = self.vc.requests.get(ioid)
+        if req is not None and req.data is op:
+            req.data = None
+
     # ---- use
     def send(self, *msgs) -> None:
         self.conn.send(self.vc.send(*msgs))
@@ -99,8 +117,9 @@ class ClientCircuit:
 
     def dispatch(self, msg: Any) -> None:
         """Handle one message from the server."""
-        if self._accept_update(msg):        # a monitor update, checked in one step
-            op = self.ops.get(msg.ioid)
+        req = self._accept_update(msg)     # a monitor update, checked in one step
+        if req is not None:
+            op = req.data
             if op is not None:
                 op._on_message(msg)
             return None
@@ -117,7 +136,7 @@ class ClientCircuit:
         else:
             ioid = getattr(msg, "ioid", None)
             if ioid is not None:
-                op = self.ops.get(ioid)
+                op = self.op(ioid)
                 if op is not None:
                     op._on_message(msg)
         return None
@@ -134,13 +153,16 @@ class ClientCircuit:
     def connection_lost(self, reason: Optional[str]) -> None:
         if reason:
             log.debug("%r closed: %s", self, reason)
+        ops = []
+        for req in self.vc.requests.values():
+            if req.data is not None:
+                ops.append(req.data)
+                req.data = None
         self.vc.disconnect()
         self.core._circuit_lost(self)
         chans = list(self.channels.values()) + list(self.waiting)
         self.channels.clear()
         self.waiting = {}
-        ops = list(self.ops.values())
-        self.ops.clear()
         for op in ops:
             op._lost()
         seen = set()
@@ -187,7 +209,7 @@ class ClientCircuit:
             ch._lost(self)
 
     def _on_channel_message(self, msg: ChannelMessage) -> None:
-        op = self.ops.get(msg.ioid)
+        op = self.op(msg.ioid)
         log.info("%s: server message (%d): %s", op.channel.name if op else "?",
                  msg.message_type, msg.message)
 

@@ -425,7 +425,9 @@ def test_monitor_update_hot_path_follows_process_command():
 
     def check(msg, expect):
         before = _request_states(cli)
-        assert cli.accept_update(msg) is expect
+        req = cli.accept_update(msg)
+        assert (req is not None) is expect
+        assert req is None or req is cli.requests[msg.ioid]
         assert _request_states(cli) == before
         twin = _clone(cli)
         try:

@@ -51,12 +51,13 @@ class Operation:
         circ = self.channel.circuit
         self.circuit = circ
         self.ioid = circ.vc.new_ioid()
-        circ.ops[self.ioid] = self
         try:
             circ.send(self._init_message())
         except PVAError as ex:
-            self._detach_request()
+            self.circuit = self.ioid = None
             self._fail(ex)
+            return
+        circ.attach(self)
 
     def _init_message(self):
         raise NotImplementedError
@@ -72,7 +73,7 @@ class Operation:
         self.circuit = self.ioid = None
         if circ is None or ioid is None:
             return
-        circ.ops.pop(ioid, None)
+        circ.detach(ioid, self)
         if destroy and circ.connected and self.channel.vch is not None:
             try:
                 circ.send(ChannelRequestDestroy(self.channel.vch.sid, ioid))
@@ -114,7 +115,7 @@ class OneShot(Operation):
         self.done = True
         self.channel.ops.discard(self)
         if self.circuit is not None and self.ioid is not None:
-            self.circuit.ops.pop(self.ioid, None)
+            self.circuit.detach(self.ioid, self)
         try:
             self.callback(result, exc)
         except Exception:
@@ -134,7 +135,7 @@ class OneShot(Operation):
     def _check(self, msg) -> bool:
         if not msg.status.is_successful:
             if msg.subcommand & Subcommand.INIT:
-                self.circuit.ops.pop(self.ioid, None)   # the server destroyed it
+                self.circuit.detach(self.ioid, self)    # the server destroyed it
                 self.circuit = self.ioid = None
             else:
                 self._detach_request(destroy=True)

@@ -33,7 +33,7 @@ class GetOp(OneShot):
             return
         circ = self.circuit = self.channel.circuit
         self.ioid, self.desc = idle
-        circ.ops[self.ioid] = self
+        circ.attach(self)
         try:
             circ.send(ChannelGetRequest(self._sid(), self.ioid, Subcommand.DEFAULT))
         except PVAError as ex:
@@ -57,7 +57,7 @@ class GetOp(OneShot):
         ch, circ = self.channel, self.circuit
         if (ch.circuit is circ and ch.connected and self.key not in ch.idle_gets
                 and len(ch.idle_gets) < MAX_IDLE_GETS):
-            circ.ops.pop(self.ioid, None)
+            circ.detach(self.ioid, self)
             ch.idle_gets[self.key] = (self.ioid, desc)
             self.circuit = self.ioid = None
         else:

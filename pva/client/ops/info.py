@@ -23,7 +23,7 @@ class InfoOp(OneShot):
     def _on_message(self, msg) -> None:
         if not isinstance(msg, ChannelFieldInfoResponse):
             return
-        self.circuit.ops.pop(self.ioid, None)
+        self.circuit.detach(self.ioid, self)
         self.circuit = self.ioid = None
         if not msg.status.is_successful:
             self._finish(None, RemoteError(self.name, msg.status))

@@ -66,7 +66,7 @@ class MonitorOp(Operation):
             return
         if sub & _INIT:
             if not msg.status.is_successful:
-                self.circuit.ops.pop(self.ioid, None)
+                self.circuit.detach(self.ioid, self)
                 self.circuit = self.ioid = None
                 self._emit(RemoteError(self.name, msg.status))
                 return
@@ -75,7 +75,7 @@ class MonitorOp(Operation):
             self._unacked = 0
             self._send(ChannelMonitorRequest(self._sid(), self.ioid).to_start())
             return
-        self.circuit.ops.pop(self.ioid, None)      # DESTROY
+        self.circuit.detach(self.ioid, self)       # DESTROY
         self.circuit = self.ioid = None
         if not msg.status.is_successful:
             self._emit(RemoteError(self.name, msg.status))
