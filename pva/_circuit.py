@@ -42,8 +42,8 @@ from ._channel import Channel, ClientChannel, Request, ServerChannel
 from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._framing import Deframer, framing_error
 from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
-                      ApplicationCommand, ControlMessage, Direction, EchoResponse, Frame,
-                      FramingError, SetByteOrder, normalize_byte_order)
+                      ApplicationCommand, ControlMessage, Direction, EchoResponse, Flags,
+                      Frame, FramingError, SetByteOrder, normalize_byte_order)
 from ._introspection import IntrospectionCache
 from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
                         ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
@@ -65,6 +65,8 @@ CLIENT = Direction.CLIENT
 SERVER = Direction.SERVER
 _INIT = int(Subcommand.INIT)
 _DESTROY = int(Subcommand.DESTROY)
+_CONTROL_OR_SEGMENT = int(Flags.CONTROL | Flags.SEGMENT_MASK)
+_BIG_ENDIAN = int(Flags.BIG_ENDIAN)
 
 
 class VirtualCircuit(CircuitRules):
@@ -281,7 +283,7 @@ class VirtualCircuit(CircuitRules):
         try:
             for mv in views:
                 flags = mv[2]
-                if flags & 0x31 or deframer.segment_command is not None:
+                if flags & _CONTROL_OR_SEGMENT or deframer.segment_command is not None:
                     # a control message or a segment: the deframer's rules
                     frames: list = []
                     deframer.frame(mv, frames)
@@ -298,7 +300,7 @@ class VirtualCircuit(CircuitRules):
                 if cls is None:
                     raise DecodeError(f"unknown application command {command} from "
                                       f"{self.their_role.name.lower()}")
-                msg = cls._decode(payload, 0, ">" if flags & 0x80 else "<", ctx)
+                msg = cls._decode(payload, 0, ">" if flags & _BIG_ENDIAN else "<", ctx)
                 if learn and msg.ID in init_types and msg.subcommand & _INIT:
                     _learn_types(ctx, msg)
                 out.append(msg)
