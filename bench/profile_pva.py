@@ -27,7 +27,9 @@ runs N operations once and prints nothing, so that ::
 
 for N and for 0 (with ``PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1``) gives the
 instructions per operation as the difference of the two "Collected" totals
-divided by N.
+divided by N.  For client-monitor add ``--flood FILE``: both runs then replay
+the same recording (a recording's own cost varies from run to run with the
+p4p server's timing).
 """
 import argparse
 import asyncio
@@ -246,6 +248,23 @@ async def _record_p4p_flood(n):
     return b"".join(chunks)
 
 
+#: where a recorded flood is kept (--flood FILE), so that repeated runs
+#: (N and 0 operations under callgrind) replay the same bytes
+FLOOD_FILE = None
+
+
+async def _flood_stream():
+    path = FLOOD_FILE
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    stream = await _record_p4p_flood(FLOOD)
+    if path:
+        with open(path, "wb") as f:
+            f.write(stream)
+    return stream
+
+
 def _split_updates(stream):
     """Offsets just after each monitor update (subcommand 0) of a recorded stream."""
     pos, ends = 0, []
@@ -268,7 +287,7 @@ async def client_monitor(count, report):
     from pva.client.core import ClientCore, parse_request
     from pva.io.aio import AsyncioReactor
 
-    stream = await _record_p4p_flood(FLOOD)
+    stream = await _flood_stream()
     ends = _split_updates(stream)
     total = count if count is not None else FLOOD - 1
     head, flood = stream[:ends[0]], stream[ends[0]:ends[total]]
@@ -332,10 +351,15 @@ def main():
     parser.add_argument("workloads", nargs="*", choices=[[]] + sorted(WORKLOADS),
                         default=[], metavar="WORKLOAD",
                         help="any of %s (default: all)" % ", ".join(sorted(WORKLOADS)))
+    parser.add_argument("--flood", metavar="FILE", default=None,
+                        help="client-monitor: replay the p4p flood kept in FILE (recorded "
+                             "there first if missing), the same bytes in every run")
     parser.add_argument("--count", type=int, default=None,
                         help="run N operations of one workload and print nothing")
     opts = parser.parse_args()
     names = opts.workloads or sorted(WORKLOADS)
+    global FLOOD_FILE
+    FLOOD_FILE = opts.flood
     if opts.count is not None and len(names) != 1:
         parser.error("--count takes one workload")
     rows = []
