@@ -30,7 +30,8 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._errors import DecodeError, LocalProtocolError, RemoteProtocolError
-from ._header import ControlMessage, Deframer, Direction, normalize_byte_order
+from ._framing import Deframer
+from ._header import ControlMessage, Direction, normalize_byte_order
 from ._messages import (Beacon, Message, MessageContext, OriginTag, SearchFlags,
                         SearchRequest, SearchResponse, decode_message, encode_message)
 from ._values import FieldDescAndData

@@ -354,6 +354,16 @@ class FieldDesc:
             return d
 
     @property
+    def spans(self) -> Tuple[int, ...]:
+        """Per bit, how many bits its field spans (``spans[0]`` is :attr:`num_bits`)."""
+        try:
+            return self.__dict__["_spans"]
+        except KeyError:
+            res = (self.num_bits,) + tuple(d.num_bits for _, d in self.descendants)
+            object.__setattr__(self, "_spans", res)
+            return res
+
+    @property
     def num_bits(self) -> int:
         """Number of BitSet bits this field spans (1 + descendants)."""
         return 1 + len(self.descendants)

@@ -44,7 +44,7 @@ CONF_SERVER = {"EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_SERVER_PORT
 # ------------------------------------------------------------------ server
 def serve() -> None:
     from pva.server import PVAGroup, pva_dataclass, pvaproperty
-    from pva.server.server import Context
+    from pva.server import Context
 
     @pva_dataclass
     class Reading:

@@ -23,7 +23,7 @@ import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .._netif import Interface, broadcast_addresses
+from ..io.netif import Interface, broadcast_addresses
 from .._wire import DEFAULT_LIMITS, Limits
 
 __all__ = ["ServerConfig", "ServerLimits"]
