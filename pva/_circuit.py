@@ -279,6 +279,8 @@ class VirtualCircuit(CircuitRules):
         learn = self.our_role is CLIENT
         init_types = _INIT_TYPES_CMDS
         deframer = self._deframer
+        dctx = ctx.dctx
+        max_nodes = ctx.max_nodes
         cls = None
         try:
             for mv in views:
@@ -300,12 +302,16 @@ class VirtualCircuit(CircuitRules):
                 if cls is None:
                     raise DecodeError(f"unknown application command {command} from "
                                       f"{self.their_role.name.lower()}")
+                # each message has its own node budget (as decode_message)
+                dctx.nodes = max_nodes + len(payload)
                 msg = cls._decode(payload, 0, ">" if flags & _BIG_ENDIAN else "<", ctx)
                 if learn and msg.ID in init_types and msg.subcommand & _INIT:
                     _learn_types(ctx, msg)
                 out.append(msg)
-        except DecodeError:
-            raise
+        except DecodeError as ex:
+            # without the decoders' frames, whose locals hold what was built
+            # before the fault (as decode_message)
+            raise ex.with_traceback(None)
         except DECODE_ERRORS as ex:     # as decode_message
             raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 

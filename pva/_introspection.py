@@ -365,8 +365,18 @@ class FieldDesc:
 
     @property
     def num_bits(self) -> int:
-        """Number of BitSet bits this field spans (1 + descendants)."""
-        return 1 + len(self.descendants)
+        """Number of BitSet bits this field spans (1 + descendants).
+
+        Counted from the members' own counts, so a type that shares a member
+        many times (a type-cache fan-out) is not walked member by member."""
+        try:
+            return self.__dict__["_num_bits"]
+        except KeyError:
+            n = 1
+            if self.field_type == FieldType.struct and not self.is_array:
+                n += sum(child.num_bits for _, child in self.fields)
+            object.__setattr__(self, "_num_bits", n)
+            return n
 
     def __getitem__(self, path: str) -> "FieldDesc":
         """Member by dotted name."""

@@ -45,7 +45,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from ._data import (DataWithBitSet, DecodeContext, EncodeContext, FieldDescAndData, Status,
+from ._data import (DataWithBitSet, DecodeContext, EncodeContext, FieldDescAndData, Status, charge,
                     StatusType, Variant, default_value, infer_field_desc,
                     values_equal)
 from ._errors import DecodeError, LocalProtocolError

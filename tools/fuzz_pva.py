@@ -241,7 +241,7 @@ TARGETS = {"message": t_message, "field_desc": t_field_desc, "value": t_value,
 # ------------------------------------------------------------------- corpus
 def _streams():
     """(direction, whole TCP stream bytes, list of frames) of every recorded scenario."""
-    from pva._header import Deframer
+    from pva._framing import Deframer
     out = []
     for path in sorted(glob.glob(os.path.join(FIXTURES, "*.jsonl"))):
         with open(path) as f:

@@ -128,8 +128,7 @@ class ClientCircuit:
             if not self.vc.process_command(msg):
                 return None                 # stale: a reply to a destroyed request
         except ProtocolError as ex:
-            log.warning("%r: protocol error: %s", self, ex)
-            self.conn.close(f"protocol violation: {ex}")
+            self.conn.close(f"protocol violation: {ex}")    # logged by connection_lost
             return None
         handler = _HANDLERS.get(type(msg))
         if handler is not None:
@@ -152,7 +151,9 @@ class ClientCircuit:
                 pass
 
     def connection_lost(self, reason: Optional[str]) -> None:
-        if reason:
+        if reason and reason.startswith(("malformed data", "protocol violation")):
+            log.warning("%r: protocol error from server: %s", self, reason)
+        elif reason:
             log.debug("%r closed: %s", self, reason)
         ops = []
         for req in self.vc.requests.values():
