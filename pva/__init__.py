@@ -81,6 +81,9 @@ from ._errors import PVAError as CaprotoError  # noqa: F401
 from ._header import Direction as Role  # noqa: F401
 from ._messages import Beacon as BeaconMessage  # noqa: F401
 from ._messages import OriginTag as OriginTagRequest  # noqa: F401
+from ._circuit import NEED_DATA  # noqa: F401
+from ._header import EndianSetting  # noqa: F401
+from ._messages import QOS_PRIORITY_MASK, ChannelAccessAuthentication, QOSFlags  # noqa: F401
 from .nt import (NormativeTypeName, NTAlarm, NTTimestamp, NTScalarBase, NTScalarArrayBase,
                  NTScalarBoolean, NTScalarBooleanBase, NTScalarInt8, NTScalarInt8Base,
                  NTScalarInt16, NTScalarInt16Base, NTScalarInt32, NTScalarInt32Base, NTScalarInt64,

@@ -132,15 +132,17 @@ class FieldDescAndData:
     Parameters
     ----------
     interface : FieldDesc or None
-        The type (``None`` -> no data).
+        The type (``None`` -> no data); a pva dataclass stands for its
+        structure.
     data : object
-        The value.
+        The value; without ``interface``, a pva dataclass instance gives the
+        type.
     """
 
     __slots__ = ("interface", "data")
 
     def __init__(self, interface: Optional[FieldDesc] = None, data: Any = None):
-        self.interface = interface
+        self.interface = _structure_of(interface, data)
         self.data = data
 
     def __repr__(self) -> str:
@@ -162,7 +164,7 @@ class DataWithBitSet:
     bitset : BitSet
         The fields that are present / changed.
     interface : FieldDesc, optional
-        The structure's type.
+        The structure's type (a pva dataclass instance as ``data`` gives it).
     """
 
     __slots__ = ("data", "bitset", "interface")
@@ -171,10 +173,20 @@ class DataWithBitSet:
                  interface: Optional[FieldDesc] = None):
         self.data = data
         self.bitset = BitSet() if bitset is None else bitset
-        self.interface = interface
+        self.interface = _structure_of(interface, data)
 
     def __repr__(self) -> str:
         return f"DataWithBitSet(data={self.data!r}, bitset={self.bitset!r})"
+
+
+def _structure_of(interface: Any, data: Any) -> Optional[FieldDesc]:
+    """``interface``, or the structure of the pva dataclass it is (or that
+    ``data`` is an instance of); see :mod:`pva._dataclass`."""
+    if interface is None:
+        return getattr(data, "_pva_struct_", None)
+    if isinstance(interface, FieldDesc):
+        return interface
+    return getattr(interface, "_pva_struct_", interface)
 
 
 class DecodeContext:

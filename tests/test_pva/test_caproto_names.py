@@ -44,12 +44,9 @@ Not provided:
 - ``MessageHeaderLE``: byte order is a parameter, not a class per order.
 - ``MessageHeaderBE``: byte order is a parameter, not a class per order.
 - ``MessageFlags``: pva._header.Flags has other member names (SERVER, SEGMENT_*, CONTROL).
-- ``EndianSetting``: SetByteOrder takes the raw payload-size value.
 - ``MonitorSubcommand``: monitor start/stop/pipeline are Subcommand bit combinations.
-- ``QOSFlags``: connection_qos is a plain int.
 - ``AdditionalFieldsMessage``: ctypes message machinery; messages are plain classes.
 - ``SubcommandMessage``: same as AdditionalFieldsMessage.
-- ``ChannelAccessAuthentication``: the "ca" auth data is a FieldDescAndData value.
 - ``NonstandardArrayField``: ctypes message machinery.
 - ``OptionalField``: ctypes message machinery.
 - ``OptionalStopMarker``: ctypes message machinery.
@@ -82,7 +79,6 @@ Not provided:
 - ``ChannelLifeCycle``: channels use ChannelState.
 - ``NEVER_CONNECTED``: member of ChannelLifeCycle.
 - ``DESTROYED``: member of ChannelLifeCycle (see ChannelState.DESTROYED).
-- ``NEED_DATA``: member of ChannelLifeCycle; recv simply yields nothing until a frame is whole.
 - ``CLEAR_SEGMENTS``: member of ChannelLifeCycle; segments are Deframer-internal.
 - ``ChannelRequest``: requests use RequestState.
 - ``INIT``: member of ChannelRequest.
@@ -102,7 +98,6 @@ Not provided:
 - ``MAX_INT32``: no public constant.
 - ``PVA_SERVER_PORT``: defaults live in the server/client layers.
 - ``PVA_BROADCAST_PORT``: same as PVA_SERVER_PORT.
-- ``QOS_PRIORITY_MASK``: connection_qos is a plain int.
 - ``core``: caproto's module alias of caproto.pva._core; the module layout differs.
 - ``AddressTuple``: typing alias (Tuple[str, int]).
 - ``Endian``: typing alias (Literal['<', '>']); byte order is a '<'/'>' str.
@@ -178,6 +173,11 @@ PROVIDED = [
     "ChannelRpcResponse",
     # normative types
     "NTAlarm", "NTTimestamp", "NormativeTypeName", "NTScalarBase", "NTScalarArrayBase",
+    "EndianSetting",
+    "QOSFlags",
+    "QOS_PRIORITY_MASK",
+    "ChannelAccessAuthentication",
+    "NEED_DATA",
 ] + _NT_DATACLASSES
 
 #: caproto name -> our object of another name
