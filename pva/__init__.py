@@ -117,7 +117,7 @@ __all__ = [
 ]
 
 # ---- loaded on first use: the client, the server (asyncio) and their names
-_SUBPACKAGES = frozenset({"client", "sync", "server", "io", "cli"})
+_SUBPACKAGES = frozenset({"client", "sync", "server", "io", "cli", "commandline"})
 _CLIENT_NAMES = frozenset({"Value", "Disconnected", "RemoteError", "Finished", "Timeout",
                            "Cancelled"})
 #: caproto.pva's server names at its top level

@@ -387,11 +387,16 @@ class FieldDesc:
             desc = desc.children[part]
         return desc
 
-    def summary(self, name: str = "", indent: int = 0) -> str:
-        """A readable multi-line description."""
-        tname = _TYPE_NAMES[self.field_type]
-        if self.type_id:
-            tname += f' "{self.type_id}"'
+    def summary(self, name: str = "") -> str:
+        """A multi-line description in caproto.pva's words (``struct
+        TimeStamp``, ``int64 secondsPastEpoch``, ``float64[] value``); the type
+        id is printed bare and the field types by :class:`FieldType` name.
+        ``str()`` prints pvxs's tree instead (``struct "time_t"``,
+        ``int64_t``, ``double``)."""
+        return self._tree(name, 0, _caproto_type_name)
+
+    def _tree(self, name: str, indent: int, type_name) -> str:
+        tname = type_name(self, name)
         if self.array_type == FieldArrayType.variable_array:
             tname += "[]"
         elif self.array_type == FieldArrayType.bounded_array:
@@ -403,11 +408,23 @@ class FieldDesc:
         line = " " * indent + (f"{tname} {name}" if name else tname)
         lines = [line.rstrip()]
         for cname, child in self.fields:
-            lines.append(child.summary(cname, indent + 4))
+            lines.append(child._tree(cname, indent + 4, type_name))
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self._tree("", 0, _pvxs_type_name)
+
+
+def _pvxs_type_name(desc: FieldDesc, name: str) -> str:
+    tname = _TYPE_NAMES[desc.field_type]
+    return f'{tname} "{desc.type_id}"' if desc.type_id else tname
+
+
+def _caproto_type_name(desc: FieldDesc, name: str) -> str:
+    tname = desc.field_type.name
+    if desc.type_id and desc.type_id != name:
+        return f"{tname} {desc.type_id}"
+    return tname
 
 
 class IntrospectionCache:
