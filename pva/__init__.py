@@ -84,6 +84,8 @@ from ._messages import OriginTag as OriginTagRequest  # noqa: F401
 from ._circuit import NEED_DATA  # noqa: F401
 from ._header import EndianSetting  # noqa: F401
 from ._messages import QOS_PRIORITY_MASK, ChannelAccessAuthentication, QOSFlags  # noqa: F401
+from ._wire import MAX_INT32  # noqa: F401
+from ._dataclass import array_of  # noqa: F401
 from .nt import (NormativeTypeName, NTAlarm, NTTimestamp, NTScalarBase, NTScalarArrayBase,
                  NTScalarBoolean, NTScalarBooleanBase, NTScalarInt8, NTScalarInt8Base,
                  NTScalarInt16, NTScalarInt16Base, NTScalarInt32, NTScalarInt32Base, NTScalarInt64,

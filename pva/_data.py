@@ -23,7 +23,7 @@ import numpy as np
 from ._bitset import BitSet
 from ._errors import DecodeError, LocalProtocolError
 from ._introspection import FieldArrayType, FieldDesc, FieldType, IntrospectionCache
-from ._wire import DEFAULT_LIMITS, Limits, pack_string, read_string
+from ._wire import DEFAULT_LIMITS, Deserialized, Limits, deserialized, pack_string, read_string
 
 __all__ = ["StatusType", "Status", "Variant", "FieldDescAndData", "DataWithBitSet",
            "DecodeContext", "EncodeContext", "default_value", "infer_field_desc",
@@ -95,7 +95,14 @@ class Status:
             return b"\xff"
         return bytes((self.status,)) + pack_string(self.message, order) + pack_string(self.call_tree, order)
 
-    serialize = encode
+    def serialize(self, endian: str = "<") -> list:
+        """caproto.pva's spelling of :meth:`encode`: a list of buffers."""
+        return [self.encode(endian)]
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<") -> Deserialized:
+        """caproto.pva's spelling of :meth:`decode`: ``(status, rest, nbytes)``."""
+        return deserialized(cls.decode, data, endian)
 
     @classmethod
     def decode(cls, buf: memoryview, offset: int = 0, order: str = "<",

@@ -50,6 +50,7 @@ __all__ = [
     "from_value",
     "fill_dataclass",
     "fields_to_bitset",
+    "array_of",
     "as_array",
     "convert_arrays",
 ]
@@ -377,3 +378,24 @@ def fields_to_bitset(instance: Any, field_dict: Dict[str, Any]) -> BitSet:
                 bits.add(bit_of[path])
     walk(field_dict, "")
     return bits
+
+
+def array_of(item: typing.Any, *, array_type: FieldArrayType = FieldArrayType.variable_array,
+             size: Optional[int] = None, name: Optional[str] = None) -> FieldDesc:
+    """caproto.pva's annotation of a bounded or fixed-size array member.
+
+    ``item`` is an annotation type (``pva.Int8``, ``str`` ...), a
+    :class:`FieldType`, a :class:`FieldDesc` or a pva dataclass; the result is
+    the array's :class:`FieldDesc` (``FieldDesc.array(element, array_type,
+    size)``), which a pva dataclass takes as an annotation.  ``name`` is
+    accepted and ignored: a member's name is its attribute's.
+    """
+    if is_pva_dataclass(item):
+        item = get_pv_structure(item)
+    elif not isinstance(item, (FieldDesc, FieldType)):
+        try:
+            item = annotation_type_map[item]
+        except (KeyError, TypeError):
+            raise TypeError(f"cannot make an array of {item!r}") from None
+    return FieldDesc.array(item, FieldArrayType(array_type), size or 0)
+

@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import DecodeError
 from ._wire import DEFAULT_LIMITS, Limits, check_count, pack_size, pack_string
-from ._wire import read_size, read_string
+from ._wire import Deserialized, deserialized, read_size, read_string
 
 __all__ = [
     "FieldType",
@@ -386,6 +386,18 @@ class FieldDesc:
         for part in path.split("."):
             desc = desc.children[part]
         return desc
+
+    def serialize(self, endian: str = "<", cache: Optional["IntrospectionCache"] = None
+                  ) -> List[bytes]:
+        """caproto.pva's spelling of :func:`encode_field_desc` (a list of buffers)."""
+        return [encode_field_desc(self, endian, cache)]
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<",
+                    cache: Optional["IntrospectionCache"] = None) -> Deserialized:
+        """caproto.pva's spelling of :func:`decode_field_desc`:
+        ``(desc, rest, nbytes)``."""
+        return deserialized(decode_field_desc, data, endian, cache)
 
     def summary(self, name: str = "") -> str:
         """A multi-line description in caproto.pva's words (``struct

@@ -25,11 +25,14 @@ import dataclasses
 import enum
 import struct
 import sys
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._errors import DecodeError, LocalProtocolError
 
 __all__ = [
+    "MAX_INT32",
+    "Deserialized",
+    "deserialized",
     "UserFacingEndian",
     "LITTLE_ENDIAN",
     "BIG_ENDIAN",
@@ -220,6 +223,31 @@ def read_scalar(buf: memoryview, offset: int, order: str, char: str) -> Tuple[ob
     if offset + st.size > len(buf):
         raise DecodeError(f"truncated input: expected {st.size} bytes", offset)
     return st.unpack_from(buf, offset)[0], offset + st.size
+
+
+#: caproto.pva's name of the largest signed 32-bit value (array and string
+#: sizes above it need the 64-bit form that pvxs does not implement)
+MAX_INT32 = 0x7FFFFFFF
+
+
+class Deserialized(NamedTuple):
+    """caproto.pva's result of ``deserialize``: ``(data, buffer, offset)``.
+
+    ``buffer`` is what follows the decoded item (a memoryview of the input, no
+    copy); ``offset`` the number of bytes the item took.
+    """
+
+    data: Any
+    buffer: memoryview
+    offset: int
+
+
+def deserialized(decode: Any, data: Any, *args: Any, **kwargs: Any) -> Deserialized:
+    """``decode(buf, 0, *args, **kwargs) -> (item, offset)`` as a
+    :class:`Deserialized` (the caproto.pva ``deserialize`` methods)."""
+    buf = data if isinstance(data, memoryview) else memoryview(data)
+    item, offset = decode(buf, 0, *args, **kwargs)
+    return Deserialized(item, buf[offset:], offset)
 
 
 def pack_size(n: int, order: str) -> bytes:

@@ -25,7 +25,6 @@ Not provided:
 - ``StructuredField``: same as SimpleField.
 - ``Identifier``: type-cache ids are handled inside IntrospectionCache/encode_field_desc.
 - ``Size``: sizes are pva._wire.read_size/pack_size functions, not a class.
-- ``array_of``: use FieldDesc.array(element, array_type, size); it takes no annotations.
 - ``PvaStruct``: a typing helper of caproto's; pva dataclasses are plain dataclasses.
 - ``DataSerializer``: per-type serializer classes replaced by compiled codecs.
 - ``ArrayBasedDataSerializer``: same as DataSerializer.
@@ -95,7 +94,6 @@ Not provided:
 - ``ip_to_ubyte_array``: same as ubyte_array_to_ip.
 - ``new_guid``: GUIDs are bytes chosen by the server/Broadcaster user.
 - ``timestamp_to_datetime``: normative types unwrap timestamps to float seconds.
-- ``MAX_INT32``: no public constant.
 - ``PVA_SERVER_PORT``: defaults live in the server/client layers.
 - ``PVA_BROADCAST_PORT``: same as PVA_SERVER_PORT.
 - ``core``: caproto's module alias of caproto.pva._core; the module layout differs.
@@ -178,6 +176,8 @@ PROVIDED = [
     "QOS_PRIORITY_MASK",
     "ChannelAccessAuthentication",
     "NEED_DATA",
+    "MAX_INT32",
+    "array_of",
 ] + _NT_DATACLASSES
 
 #: caproto name -> our object of another name
