@@ -155,6 +155,21 @@ class FieldDescAndData:
     def __repr__(self) -> str:
         return f"FieldDescAndData(interface={self.interface!r}, data={self.data!r})"
 
+    # caproto.pva's codec spellings (values in its forms: pva._serialization)
+    def serialize(self, endian: str = "<", cache: Optional[IntrospectionCache] = None
+                  ) -> list:
+        """The type and the value, as a list of buffers."""
+        from ._serialization import serialize_field_desc_and_data
+        return serialize_field_desc_and_data(self, endian, cache)
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<",
+                    cache: Optional[IntrospectionCache] = None) -> Deserialized:
+        """``(FieldDescAndData, rest, nbytes)``; a structure's data is an
+        instance of its pva dataclass."""
+        from ._serialization import deserialize_field_desc_and_data
+        return deserialize_field_desc_and_data(data, endian, cache)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldDescAndData):
             return NotImplemented
@@ -184,6 +199,20 @@ class DataWithBitSet:
 
     def __repr__(self) -> str:
         return f"DataWithBitSet(data={self.data!r}, bitset={self.bitset!r})"
+
+    # caproto.pva's codec spellings (values in its forms: pva._serialization)
+    def serialize(self, endian: str = "<", cache: Optional[IntrospectionCache] = None
+                  ) -> list:
+        """The BitSet and the fields it selects, as a list of buffers."""
+        from ._serialization import serialize_data_with_bitset
+        return serialize_data_with_bitset(self, endian, cache)
+
+    def deserialize(self, data: Any, *, endian: str = "<",
+                    cache: Optional[IntrospectionCache] = None) -> Deserialized:
+        """Fill this object (``interface`` gives the type) from the start of
+        ``data``: ``(self, rest, nbytes)``."""
+        from ._serialization import deserialize_data_with_bitset
+        return deserialize_data_with_bitset(self, data, endian, cache)
 
 
 def _structure_of(interface: Any, data: Any) -> Optional[FieldDesc]:

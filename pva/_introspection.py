@@ -216,6 +216,8 @@ class FieldDesc:
         Structure or union type id, e.g. ``'epics:nt/NTScalar:1.0'``.
     fields : tuple of (str, FieldDesc), optional
         Members of a structure or union (of the element, for arrays).
+    name : str, optional
+        caproto.pva's member name: accepted and ignored (see ``fields``).
 
     Notes
     -----
@@ -230,10 +232,13 @@ class FieldDesc:
     size: int = 0
     type_id: str = ""
     fields: Tuple[Tuple[str, "FieldDesc"], ...] = ()
+    #: accepted for caproto.pva's ``FieldDesc(name=..., ...)`` and ignored: a
+    #: member's name is the key its parent gives it in ``fields``
+    name: dataclasses.InitVar[str] = ""
     _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
     _nodes: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, name: str = "") -> None:
         ft = FieldType(self.field_type)
         at = FieldArrayType(self.array_type)
         object.__setattr__(self, "field_type", ft)
@@ -258,7 +263,12 @@ class FieldDesc:
         if ft == FieldType.bounded_string and at != FieldArrayType.scalar:
             raise ValueError("arrays of bounded strings are not supported")
         if not (at.has_field_desc_size or ft == FieldType.bounded_string) and self.size:
-            raise ValueError("size is only meaningful for bounded/fixed arrays and bounded strings")
+            if self.size != 1:
+                raise ValueError(
+                    "size is only meaningful for bounded/fixed arrays and bounded strings")
+            # caproto.pva gives scalars and variable arrays size=1 (one
+            # element): no size on the wire, so none here
+            object.__setattr__(self, "size", 0)
         object.__setattr__(
             self, "_hash", hash((ft, at, self.size, self.type_id, fields))
         )

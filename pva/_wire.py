@@ -32,6 +32,7 @@ from ._errors import DecodeError, LocalProtocolError
 __all__ = [
     "MAX_INT32",
     "Deserialized",
+    "Size",
     "deserialized",
     "UserFacingEndian",
     "LITTLE_ENDIAN",
@@ -248,6 +249,43 @@ def deserialized(decode: Any, data: Any, *args: Any, **kwargs: Any) -> Deseriali
     buf = data if isinstance(data, memoryview) else memoryview(data)
     item, offset = decode(buf, 0, *args, **kwargs)
     return Deserialized(item, buf[offset:], offset)
+
+
+class Size:
+    """caproto.pva's codec of a size, as the specification writes it.
+
+    ``None`` is null (``0xFF``); below 254 one byte; below :data:`MAX_INT32`
+    ``0xFE`` and a 32-bit count; from :data:`MAX_INT32` on, ``0xFE``,
+    ``MAX_INT32`` and a 64-bit count (read unsigned, as pvxs reads the
+    32-bit one) -- the specification's form for sizes
+    its peers (pvxs, pvAccessCPP) do not implement, so no message of ours
+    carries one; :func:`pack_size` / :func:`read_size` are the codec's.
+    """
+
+    @staticmethod
+    def serialize(size: Optional[int], endian: str = "<") -> List[bytes]:
+        """The wire form of ``size`` (a list of one buffer)."""
+        if size is None:
+            return [b"\xff"]
+        if size < 0 or size >= 1 << 64:
+            raise LocalProtocolError(f"size {size} cannot be encoded")
+        if size < MAX_INT32:
+            return [pack_size(size, endian)]
+        return [b"\xfe" + struct.pack(endian + "iQ", MAX_INT32, size)]
+
+    @staticmethod
+    def deserialize(data: Any, *, endian: str = "<") -> Deserialized:
+        """``(size or None, rest, nbytes)`` from the start of ``data``."""
+        buf = data if isinstance(data, memoryview) else memoryview(data)
+        if len(buf) and buf[0] == 0xFF:
+            return Deserialized(None, buf[1:], 1)
+        size, offset = read_size(buf, 0, endian)
+        if size == MAX_INT32:
+            if len(buf) < 13:
+                raise DecodeError("truncated input: expected a 64-bit size", 0)
+            (size,) = struct.unpack_from(endian + "Q", buf, 5)
+            offset = 13
+        return Deserialized(size, buf[offset:], offset)
 
 
 def pack_size(n: int, order: str) -> bytes:

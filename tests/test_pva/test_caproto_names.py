@@ -24,7 +24,6 @@ Not provided:
 - ``SimpleField``: FieldDesc is one frozen class for scalar, array and structured fields.
 - ``StructuredField``: same as SimpleField.
 - ``Identifier``: type-cache ids are handled inside IntrospectionCache/encode_field_desc.
-- ``Size``: sizes are pva._wire.read_size/pack_size functions, not a class.
 - ``PvaStruct``: a typing helper of caproto's; pva dataclasses are plain dataclasses.
 - ``DataSerializer``: per-type serializer classes replaced by compiled codecs.
 - ``ArrayBasedDataSerializer``: same as DataSerializer.
@@ -33,9 +32,7 @@ Not provided:
 - ``StructFieldData``: same as DataSerializer.
 - ``UnionFieldData``: same as DataSerializer.
 - ``VariantFieldData``: same as DataSerializer; ``Variant`` holds an any-field value.
-- ``to_wire``: other signature and return; use encode_value/write_value/encode_partial.
 - ``to_wire_field``: same as to_wire.
-- ``from_wire``: other signature and return (Deserialized); use decode_value/decode_partial.
 - ``from_wire_class``: same as from_wire.
 - ``from_wire_field_desc``: same as from_wire.
 - ``SerializationFailure``: split into DecodeError (decoding) and LocalProtocolError (encoding).
@@ -178,6 +175,9 @@ PROVIDED = [
     "NEED_DATA",
     "MAX_INT32",
     "array_of",
+    "to_wire",
+    "from_wire",
+    "Size",
 ] + _NT_DATACLASSES
 
 #: caproto name -> our object of another name
