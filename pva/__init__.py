@@ -88,6 +88,7 @@ from ._wire import MAX_INT32  # noqa: F401
 from ._dataclass import array_of  # noqa: F401
 from ._serialization import from_wire, to_wire  # noqa: F401
 from ._wire import Size  # noqa: F401
+from ._pvrequest import PVRequestStruct  # noqa: F401
 from .nt import (NormativeTypeName, NTAlarm, NTTimestamp, NTScalarBase, NTScalarArrayBase,
                  NTScalarBoolean, NTScalarBooleanBase, NTScalarInt8, NTScalarInt8Base,
                  NTScalarInt16, NTScalarInt16Base, NTScalarInt32, NTScalarInt32Base, NTScalarInt64,

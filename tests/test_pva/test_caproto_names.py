@@ -63,7 +63,6 @@ Not provided:
 - ``Float16``: annotation for a caproto-only type code.
 - ``Float128``: annotation for a caproto-only type code.
 - ``BoundedString``: no annotation yet (FieldType.bounded_string exists for FieldDesc).
-- ``PVRequestStruct``: PVRequest itself parses and builds the pvRequest structure.
 - ``NodeVisitor``: caproto's parsimonious visitor; our parser has no grammar objects.
 - ``MonitorRequestState``: monitors use RequestState.
 - ``get_exception``: state violations raise Local/RemoteProtocolError directly.
@@ -178,6 +177,7 @@ PROVIDED = [
     "to_wire",
     "from_wire",
     "Size",
+    "PVRequestStruct",
 ] + _NT_DATACLASSES
 
 #: caproto name -> our object of another name
