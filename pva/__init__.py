@@ -25,7 +25,9 @@ Porting from caproto.pva: ``import caproto.pva as pva`` becomes ``import
 pva``.  Every name caproto.pva documents that has an equivalent here is
 reachable as ``pva.<name>`` (``pva.FieldDesc``, ``pva.ServerVirtualCircuit``,
 ``pva.ChannelGetRequest``, ``pva.PVAGroup``, ``pva.sync`` ...), without being
-part of the small ``__all__``; the audit is tests/test_pva/test_caproto_names.py.
+part of the small ``__all__``; the audit is tests/test_pva/test_caproto_names.py,
+and docs/pva-caproto.rst says what differs (caproto.pva's own test suite runs
+against this package: tests/test_pva_caproto_suite.py).
 
 Nothing is imported that needs asyncio until a client or server name is used.
 

@@ -152,9 +152,6 @@ def from_caproto_form(desc: FieldDesc, value: Any) -> Any:
             return value
         if is_pva_dataclass_instance(value):
             return Variant(get_pv_structure(value), value)
-        if isinstance(value, array.array):
-            return np.asarray(value)
-        return value
     if isinstance(value, array.array):
         return np.asarray(value)
     return value
@@ -186,7 +183,7 @@ def to_caproto_form(desc: FieldDesc, value: Any) -> Any:
         element = desc.element
         return [to_caproto_form(element, v) for v in value]
     if ft == FieldType.struct:
-        return {name: to_caproto_form(child, value.get(name)) if name in value else None
+        return {name: to_caproto_form(child, value[name])
                 for name, child in desc.fields if name in value}
     if ft == FieldType.union:
         options: Dict[str, Any] = {name: None for name, _ in desc.fields}

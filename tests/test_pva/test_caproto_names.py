@@ -18,7 +18,7 @@ Not provided:
 - ``CoreSerializable``: codecs are compiled per type (get_encoder/get_decoder), not classes.
 - ``CoreSerializableWithCache``: same; the cache is an argument of encode_value/decode_value.
 - ``CoreStatelessSerializable``: same as CoreSerializable.
-- ``Deserialized``: decoders return ``(value, offset)`` tuples instead.
+- ``Deserialized``: deserialize methods return one (pva._wire); decoders return (value, offset).
 - ``SegmentDeserialized``: segmentation is handled inside Deframer.
 - ``FieldDescByte``: the type byte is FieldDesc.code; no ctypes structure.
 - ``SimpleField``: FieldDesc is one frozen class for scalar, array and structured fields.

@@ -11,6 +11,7 @@ import os
 import pytest
 
 import pva.sync.client as sc
+from client_helpers import settable_double
 
 PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))), "docs", "pva-caproto.rst")
@@ -18,15 +19,7 @@ PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 
 @pytest.fixture
 def demo_server(p4p_server, monkeypatch):
-    from p4p.nt import NTScalar
-    from p4p.server.thread import SharedPV
-
-    pv = SharedPV(nt=NTScalar("d"), initial=1.5)
-
-    @pv.put
-    def onput(p, op):
-        p.post(op.value())
-        op.done()
+    pv = settable_double(1.5)
     _, conf = p4p_server([{"demo:value": pv}])
     for k, v in conf.items():
         monkeypatch.setenv(k, v)

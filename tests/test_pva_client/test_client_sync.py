@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pva.sync.client as sc
+from client_helpers import settable_double
 from pva.client import Disconnected, Timeout, Value
 from pva.sync import Context
 
@@ -20,12 +21,7 @@ def served(p4p_server, monkeypatch):
     from p4p.nt import NTScalar
     from p4p.server.thread import SharedPV
 
-    pv = SharedPV(nt=NTScalar("d"), initial=1.5)
-
-    @pv.put
-    def onput(p, op):
-        p.post(op.value())
-        op.done()
+    pv = settable_double(1.5)
     arr = SharedPV(nt=NTScalar("ai"), initial=np.arange(3, dtype=np.int32))
     rpc = SharedPV(nt=NTScalar("d"), initial=0.0)
 
