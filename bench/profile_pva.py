@@ -120,7 +120,7 @@ async def _server_connection(pvdb):
         for _ in range(3):
             await asyncio.sleep(0)
         conn.flush()
-        replies = client.recv(*transport.out)
+        replies = [m for m, _ in client.recv(*transport.out)]
         transport.out.clear()
         for m in replies:
             client.process_command(m)

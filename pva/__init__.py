@@ -25,7 +25,9 @@ Porting from caproto.pva: ``import caproto.pva as pva`` becomes ``import
 pva``.  Every name caproto.pva documents that has an equivalent here is
 reachable as ``pva.<name>`` (``pva.FieldDesc``, ``pva.ServerVirtualCircuit``,
 ``pva.ChannelGetRequest``, ``pva.PVAGroup``, ``pva.sync`` ...), without being
-part of the small ``__all__``; the audit is tests/test_pva/test_caproto_names.py.
+part of the small ``__all__``; the audit is tests/test_pva/test_caproto_names.py,
+and docs/pva-caproto.rst says what differs (caproto.pva's own test suite runs
+against this package: tests/test_pva_caproto_suite.py).
 
 Nothing is imported that needs asyncio until a client or server name is used.
 
@@ -81,6 +83,14 @@ from ._errors import PVAError as CaprotoError  # noqa: F401
 from ._header import Direction as Role  # noqa: F401
 from ._messages import Beacon as BeaconMessage  # noqa: F401
 from ._messages import OriginTag as OriginTagRequest  # noqa: F401
+from ._circuit import NEED_DATA  # noqa: F401
+from ._header import EndianSetting  # noqa: F401
+from ._messages import QOS_PRIORITY_MASK, ChannelAccessAuthentication, QOSFlags  # noqa: F401
+from ._wire import MAX_INT32  # noqa: F401
+from ._dataclass import array_of  # noqa: F401
+from ._serialization import from_wire, to_wire  # noqa: F401
+from ._wire import Size  # noqa: F401
+from ._pvrequest import PVRequestStruct  # noqa: F401
 from .nt import (NormativeTypeName, NTAlarm, NTTimestamp, NTScalarBase, NTScalarArrayBase,
                  NTScalarBoolean, NTScalarBooleanBase, NTScalarInt8, NTScalarInt8Base,
                  NTScalarInt16, NTScalarInt16Base, NTScalarInt32, NTScalarInt32Base, NTScalarInt64,
@@ -114,7 +124,7 @@ __all__ = [
 ]
 
 # ---- loaded on first use: the client, the server (asyncio) and their names
-_SUBPACKAGES = frozenset({"client", "sync", "server", "io", "cli"})
+_SUBPACKAGES = frozenset({"client", "sync", "server", "io", "cli", "commandline"})
 _CLIENT_NAMES = frozenset({"Value", "Disconnected", "RemoteError", "Finished", "Timeout",
                            "Cancelled"})
 #: caproto.pva's server names at its top level

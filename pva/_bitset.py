@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Tuple
 
 from ._errors import DecodeError
 from ._introspection import FieldDesc, FieldType
-from ._wire import pack_size, read_size
+from ._wire import Deserialized, deserialized, pack_size, read_size
 
 __all__ = ["BitSet", "encode_bitset", "decode_bitset"]
 
@@ -155,10 +155,15 @@ class BitSet(set):
         value, offset = decode_bitset(buf, offset, order)
         return cls.from_int(value), offset
 
-    # caproto.pva spelling
-    def serialize(self, endian: str = "<") -> bytes:
-        """Alias of :meth:`encode`."""
-        return self.encode(endian)
+    # caproto.pva's spellings of encode / decode
+    def serialize(self, endian: str = "<") -> list:
+        """The wire form as a list of buffers."""
+        return [self.encode(endian)]
+
+    @classmethod
+    def deserialize(cls, data: object, *, endian: str = "<") -> Deserialized:
+        """``(BitSet, rest, nbytes)`` from the start of ``data``."""
+        return deserialized(cls.decode, data, endian)
 
 
 def _plain_struct(desc: FieldDesc) -> bool:

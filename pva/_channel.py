@@ -11,15 +11,20 @@ from typing import Any, Optional
 
 from ._errors import LocalProtocolError
 from ._header import ApplicationCommand
+from ._dataclass import get_pv_structure
+from ._introspection import FieldDesc
 from ._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelDestroyResponse,
-                        ChannelFieldInfoRequest, ChannelGetRequest, ChannelMonitorRequest,
+                        ChannelFieldInfoRequest, ChannelFieldInfoResponse, ChannelGetRequest,
+                        ChannelGetResponse, ChannelMonitorRequest, ChannelMonitorResponse,
                         ChannelProcessRequest, ChannelPutGetRequest, ChannelPutRequest,
-                        ChannelRpcRequest, CreateChannelRequest, CreateChannelResponse,
-                        Subcommand)
+                        ChannelPutResponse, ChannelRpcRequest, ChannelRpcResponse,
+                        CreateChannelRequest, CreateChannelResponse, Subcommand)
 from ._state import ChannelState, RequestState
 from ._values import Status
 
 __all__ = ["Channel", "ClientChannel", "ServerChannel", "Request"]
+
+_OK = Status()
 
 
 class Channel:
@@ -63,28 +68,37 @@ class ClientChannel(Channel):
             raise LocalProtocolError(f"channel {self.name!r} is not connected")
         return self.sid
 
-    def read(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelGetRequest:
-        """GET INIT (``pv_request`` a string, :class:`PVRequest` or structure)."""
-        return ChannelGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    # pvrequest: a pvRequest string, a PVRequest or a structure; "" selects
+    # everything.  The keyword names are caproto.pva's (ioid, pvrequest).
+    def read(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelGetRequest:
+        """GET INIT."""
+        return ChannelGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
-    def write(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelPutRequest:
-        return ChannelPutRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    def write(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelPutRequest:
+        """PUT INIT."""
+        return ChannelPutRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
-    def read_write(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelPutGetRequest:
-        return ChannelPutGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    def read_write(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelPutGetRequest:
+        """PUT_GET INIT."""
+        return ChannelPutGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
-    def subscribe(self, pv_request: Any = "", ioid: Optional[int] = None,
-                  queue_size: int = 0) -> ChannelMonitorRequest:
-        return ChannelMonitorRequest(self._sid(), self._ioid(ioid)).to_init(pv_request, queue_size)
+    def subscribe(self, pvrequest: Any = "", ioid: Optional[int] = None,
+                  queue_size: Optional[int] = 0) -> ChannelMonitorRequest:
+        """MONITOR INIT (``queue_size`` 0: no pipelining)."""
+        return ChannelMonitorRequest(self._sid(), self._ioid(ioid)).to_init(pvrequest,
+                                                                           queue_size or 0)
 
-    def rpc(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelRpcRequest:
-        return ChannelRpcRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    def rpc(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelRpcRequest:
+        """RPC INIT."""
+        return ChannelRpcRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
-    def array(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelArrayRequest:
-        return ChannelArrayRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    def array(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelArrayRequest:
+        """ARRAY INIT."""
+        return ChannelArrayRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
-    def process(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelProcessRequest:
-        return ChannelProcessRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
+    def process(self, pvrequest: Any = "", ioid: Optional[int] = None) -> ChannelProcessRequest:
+        """PROCESS INIT."""
+        return ChannelProcessRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pvrequest)
 
     def read_interface(self, sub_field_name: str = "", ioid: Optional[int] = None
                        ) -> ChannelFieldInfoRequest:
@@ -109,6 +123,38 @@ class ServerChannel(Channel):
         if self.sid is None:
             raise LocalProtocolError(f"channel {self.name!r} has no server id")
         return ChannelDestroyResponse(self.cid, self.sid)
+
+    # The INIT replies of the operations, as caproto.pva's ServerChannel
+    # spells them: ``interface`` is a FieldDesc or a pva dataclass (or one
+    # of its instances).
+    def read_interface(self, ioid: int, interface: Any, *, status: Status = _OK
+                       ) -> ChannelFieldInfoResponse:
+        """The GET_FIELD reply."""
+        return ChannelFieldInfoResponse(ioid, _structure(interface), status)
+
+    def read(self, ioid: int, interface: Any, *, status: Status = _OK) -> ChannelGetResponse:
+        """The GET INIT reply."""
+        return ChannelGetResponse(ioid, status).to_init(_structure(interface))
+
+    def write(self, ioid: int, put_structure_if: Any, *, status: Status = _OK
+              ) -> ChannelPutResponse:
+        """The PUT INIT reply."""
+        return ChannelPutResponse(ioid, status).to_init(_structure(put_structure_if))
+
+    def subscribe(self, ioid: int, interface: Any, *, status: Status = _OK
+                  ) -> ChannelMonitorResponse:
+        """The MONITOR INIT reply."""
+        return ChannelMonitorResponse(ioid).to_init(status, _structure(interface))
+
+    def rpc(self, ioid: int, *, status: Status = _OK) -> ChannelRpcResponse:
+        """The RPC INIT reply."""
+        return ChannelRpcResponse(ioid).to_init(status)
+
+
+def _structure(interface: Any) -> Any:
+    """A FieldDesc as it is, else the structure of a pva dataclass (or instance)."""
+    return interface if isinstance(interface, FieldDesc) or interface is None \
+        else get_pv_structure(interface)
 
 
 class Request:

@@ -6,8 +6,7 @@ A :class:`VirtualCircuit` is the protocol state of one TCP connection and
 owns no socket.  The caller feeds it what the socket received and sends what
 it returns::
 
-    msgs = circuit.recv(data)            # bytes -> messages (Deframer + codecs)
-    for msg in msgs:
+    for msg, _ in circuit.recv(data):    # bytes -> messages (Deframer + codecs)
         circuit.process_command(msg)     # validate against the state, advance it
         ...act on msg...
     sock.sendall(b"".join(circuit.send(reply)))   # validate, advance, encode
@@ -42,8 +41,9 @@ from ._channel import Channel, ClientChannel, Request, ServerChannel
 from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._framing import Deframer, framing_error
 from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
-                      ApplicationCommand, ControlMessage, Direction, EchoResponse, Flags,
-                      Frame, FramingError, SetByteOrder, normalize_byte_order)
+                      ApplicationCommand, ControlMessage, Direction, EchoResponse,
+                      EndianSetting, Flags, Frame, FramingError, SetByteOrder,
+                      normalize_byte_order)
 from ._introspection import IntrospectionCache
 from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
                         ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
@@ -59,10 +59,24 @@ from ._values import FieldDescAndData, Status
 from ._wire import DEFAULT_LIMITS, SYS_ENDIAN, Limits
 
 __all__ = ["VirtualCircuit", "ClientVirtualCircuit", "ServerVirtualCircuit",
-           "ClientChannel", "ServerChannel", "Channel", "Request"]
+           "ClientChannel", "ServerChannel", "Channel", "Request", "NEED_DATA"]
 
 CLIENT = Direction.CLIENT
 SERVER = Direction.SERVER
+
+
+class _NeedData:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: caproto.pva's marker of "no complete message yet" in what recv yields.
+#: :meth:`VirtualCircuit.recv` returns complete messages only, so it never
+#: appears; code that compares with it (``if message is NEED_DATA: break``)
+#: runs unchanged.
+NEED_DATA = _NeedData()
 _INIT = int(Subcommand.INIT)
 _DESTROY = int(Subcommand.DESTROY)
 _CONTROL_OR_SEGMENT = int(Flags.CONTROL | Flags.SEGMENT_MASK)
@@ -165,9 +179,18 @@ class VirtualCircuit(CircuitRules):
     new_subscriptionid = new_ioid
 
     # ------------------------------------------------------------- messages
-    def set_byte_order(self, endian_setting: str) -> SetByteOrder:
-        """A Set-Byte-Order control message from us."""
-        return SetByteOrder(0, self.our_role, normalize_byte_order(endian_setting))
+    def set_byte_order(self, endian_setting: Union[EndianSetting, int, str] =
+                       EndianSetting.USE_SERVER_BYTE_ORDER) -> SetByteOrder:
+        """A Set-Byte-Order control message from us.
+
+        ``endian_setting`` is the message's value (an :class:`EndianSetting`;
+        the message is flagged with the circuit's byte order), or a byte
+        order (``'<'``, ``'>'``, ``'little'``, ``'big'``) to flag it with,
+        value 0.
+        """
+        if isinstance(endian_setting, str):
+            return SetByteOrder(0, self.our_role, normalize_byte_order(endian_setting))
+        return SetByteOrder(int(EndianSetting(endian_setting)), self.our_role, self.byte_order)
 
     def acknowledge_marker(self, value: int = 0) -> AcknowledgeMarker:
         return AcknowledgeMarker(value, self.our_role, self.byte_order)
@@ -177,14 +200,39 @@ class VirtualCircuit(CircuitRules):
         return EchoResponse(request.value, self.our_role, self.byte_order)
 
     def create_channel(self, name: str, cid: Optional[int] = None) -> Channel:
-        """A :class:`ClientChannel` (client role) to create, by name.
+        """A :class:`ClientChannel` or :class:`ServerChannel`, depending on the role.
 
-        In the server role, channels appear when a CreateChannelRequest is
-        processed; look them up with :meth:`channel_by_cid`.
+        Client role: a new channel to create (its :meth:`~ClientChannel.create`
+        message asks the server), with client id ``cid`` or a new one; the
+        circuit tracks this object.
+        Server role: the channel a processed :class:`CreateChannelRequest`
+        asked for by ``name`` (and ``cid``, if given) and not answered yet;
+        its :meth:`~ServerChannel.create` is the reply.
+
+        Raises
+        ------
+        LocalProtocolError
+            Client role: ``cid`` is the id of a live channel.  Server role: no
+            such channel request is waiting for its reply.
         """
-        if self.our_role is not CLIENT:
-            raise LocalProtocolError("only clients create channels")
-        return ClientChannel(self, name, self.new_channel_id() if cid is None else cid)
+        if self.our_role is CLIENT:
+            if cid is None:
+                cid = self.new_channel_id()
+            else:
+                old = self.channels.get(cid)
+                if old is not None and old.state not in (None, ChannelState.DESTROYED):
+                    raise LocalProtocolError(f"client channel id {cid} is in use ({old.name!r})")
+            # registered now (state None until its create request is sent),
+            # so that this object is the channel the circuit tracks
+            ch = self.channels[cid] = ClientChannel(self, name, cid)
+            return ch
+        for ch in self.channels.values():
+            if (ch.name == name and (cid is None or ch.cid == cid)
+                    and ch.state is ChannelState.CREATING):
+                return ch
+        raise LocalProtocolError(f"the client has not asked for a channel named {name!r}"
+                                 + ("" if cid is None else f" with id {cid}")
+                                 + " (or it was answered already)")
 
     def channel_by_cid(self, cid: int) -> Optional[Channel]:
         return self.channels.get(cid)
@@ -210,8 +258,15 @@ class VirtualCircuit(CircuitRules):
     #: bytes needed before :attr:`message_length` can tell a message's length
     header_size = HEADER_SIZE
 
-    def recv(self, *buffers) -> List[Union[Message, ControlMessage]]:
-        """Parse received bytes into messages (call :meth:`process_command` on each).
+    def recv(self, *buffers) -> List[Tuple[Union[Message, ControlMessage], int]]:
+        """Parse received bytes into ``(message, num_bytes_needed)`` pairs.
+
+        Pass each message to :meth:`process_command` before acting on it.
+        ``num_bytes_needed`` is the number of bytes still to be received
+        before the message after this one can be parsed: 0 when it is in the
+        same input; for the last message, the rest of an incomplete message
+        (of its current segment) or a header.  Only complete messages are
+        returned (:data:`NEED_DATA` is never one of them).
 
         Raises
         ------
@@ -224,7 +279,10 @@ class VirtualCircuit(CircuitRules):
         out: List[Union[Message, ControlMessage]] = []
         for data in buffers:
             self._receive(self._rx.feed, data, out)
-        return out
+        pairs = [(msg, 0) for msg in out]
+        if pairs:
+            pairs[-1] = (out[-1], self._rx.missing)
+        return pairs
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Where to receive the next bytes (``asyncio.BufferedProtocol``).
@@ -237,7 +295,8 @@ class VirtualCircuit(CircuitRules):
         return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> List[Union[Message, ControlMessage]]:
-        """``nbytes`` arrived in the last :meth:`get_buffer`: as :meth:`recv`."""
+        """``nbytes`` arrived in the last :meth:`get_buffer`: the messages they
+        complete (as :meth:`recv`, without the byte counts)."""
         out: List[Union[Message, ControlMessage]] = []
         self._receive(self._rx.buffer_updated, nbytes, out)
         return out
@@ -414,14 +473,17 @@ def _learn_types(ctx: MessageContext, msg) -> None:
         ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.pv_structure_if)
 
 
-def _strip_role(args: tuple, role: Direction) -> tuple:
-    if args and isinstance(args[0], (Direction, str)):
-        given = args[0]
+def _strip_role(args: tuple, kwargs: dict, role: Direction) -> tuple:
+    """The arguments without caproto.pva's ``our_role`` (positional or
+    keyword), which must be the class's role."""
+    given = kwargs.pop("our_role", None)
+    if given is None and args and isinstance(args[0], (Direction, str)):
+        given, args = args[0], args[1:]
+    if given is not None:
         if isinstance(given, str):
             given = Direction[given.upper()]
         if given is not role:
             raise ValueError(f"this circuit class has the {role.name.lower()} role")
-        return args[1:]
     return args
 
 
@@ -430,7 +492,7 @@ class ClientVirtualCircuit(VirtualCircuit):
 
     def __init__(self, *args, identity: Tuple[str, str] = ("", ""), **kwargs):
         # caproto.pva spelling: (ClientVirtualCircuit(our_role, address, priority))
-        args = _strip_role(args, CLIENT)
+        args = _strip_role(args, kwargs, CLIENT)
         super().__init__(CLIENT, *args, **kwargs)
         #: ``(user, host)`` sent with ``ca`` authentication
         self.identity = identity
@@ -442,6 +504,8 @@ class ClientVirtualCircuit(VirtualCircuit):
                             ) -> ConnectionValidationResponse:
         """The client's answer to the server's validation request.
 
+        ``data`` is a :class:`FieldDescAndData` or a pva dataclass instance
+        (:class:`ChannelAccessAuthentication` for ``"ca"``).
         For ``auth_nz='ca'`` without ``data``, ``user`` and ``host`` are sent
         (default: :attr:`identity`, given by the I/O layer, which looks them
         up: this module does not).
@@ -453,6 +517,8 @@ class ClientVirtualCircuit(VirtualCircuit):
                                                    client_buffer_size=buffer_size,
                                                    client_registry_size=registry_size,
                                                    connection_qos=connection_qos)
+        if data is not None and not isinstance(data, FieldDescAndData):
+            data = FieldDescAndData(data=data)      # a pva dataclass instance
         return ConnectionValidationResponse(buffer_size, registry_size, connection_qos,
                                             auth_nz, data)
 
@@ -491,7 +557,7 @@ class ServerVirtualCircuit(VirtualCircuit):
 
     def __init__(self, *args, **kwargs):
         # caproto.pva spelling: (ServerVirtualCircuit(our_role, address, priority))
-        args = _strip_role(args, SERVER)
+        args = _strip_role(args, kwargs, SERVER)
         super().__init__(SERVER, *args, **kwargs)
 
     def validate_connection(self, buffer_size: int = 0x10000, registry_size: int = 0x7FFF,

@@ -23,7 +23,7 @@ import numpy as np
 from ._bitset import BitSet
 from ._errors import DecodeError, LocalProtocolError
 from ._introspection import FieldArrayType, FieldDesc, FieldType, IntrospectionCache
-from ._wire import DEFAULT_LIMITS, Limits, pack_string, read_string
+from ._wire import DEFAULT_LIMITS, Deserialized, Limits, deserialized, pack_string, read_string
 
 __all__ = ["StatusType", "Status", "Variant", "FieldDescAndData", "DataWithBitSet",
            "DecodeContext", "EncodeContext", "default_value", "infer_field_desc",
@@ -95,7 +95,14 @@ class Status:
             return b"\xff"
         return bytes((self.status,)) + pack_string(self.message, order) + pack_string(self.call_tree, order)
 
-    serialize = encode
+    def serialize(self, endian: str = "<") -> list:
+        """caproto.pva's spelling of :meth:`encode`: a list of buffers."""
+        return [self.encode(endian)]
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<") -> Deserialized:
+        """caproto.pva's spelling of :meth:`decode`: ``(status, rest, nbytes)``."""
+        return deserialized(cls.decode, data, endian)
 
     @classmethod
     def decode(cls, buf: memoryview, offset: int = 0, order: str = "<",
@@ -132,19 +139,36 @@ class FieldDescAndData:
     Parameters
     ----------
     interface : FieldDesc or None
-        The type (``None`` -> no data).
+        The type (``None`` -> no data); a pva dataclass stands for its
+        structure.
     data : object
-        The value.
+        The value; without ``interface``, a pva dataclass instance gives the
+        type.
     """
 
     __slots__ = ("interface", "data")
 
     def __init__(self, interface: Optional[FieldDesc] = None, data: Any = None):
-        self.interface = interface
+        self.interface = _structure_of(interface, data)
         self.data = data
 
     def __repr__(self) -> str:
         return f"FieldDescAndData(interface={self.interface!r}, data={self.data!r})"
+
+    # caproto.pva's codec spellings (values in its forms: pva._serialization)
+    def serialize(self, endian: str = "<", cache: Optional[IntrospectionCache] = None
+                  ) -> list:
+        """The type and the value, as a list of buffers."""
+        from ._serialization import serialize_field_desc_and_data
+        return serialize_field_desc_and_data(self, endian, cache)
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<",
+                    cache: Optional[IntrospectionCache] = None) -> Deserialized:
+        """``(FieldDescAndData, rest, nbytes)``; a structure's data is an
+        instance of its pva dataclass."""
+        from ._serialization import deserialize_field_desc_and_data
+        return deserialize_field_desc_and_data(data, endian, cache)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldDescAndData):
@@ -162,7 +186,7 @@ class DataWithBitSet:
     bitset : BitSet
         The fields that are present / changed.
     interface : FieldDesc, optional
-        The structure's type.
+        The structure's type (a pva dataclass instance as ``data`` gives it).
     """
 
     __slots__ = ("data", "bitset", "interface")
@@ -171,10 +195,34 @@ class DataWithBitSet:
                  interface: Optional[FieldDesc] = None):
         self.data = data
         self.bitset = BitSet() if bitset is None else bitset
-        self.interface = interface
+        self.interface = _structure_of(interface, data)
 
     def __repr__(self) -> str:
         return f"DataWithBitSet(data={self.data!r}, bitset={self.bitset!r})"
+
+    # caproto.pva's codec spellings (values in its forms: pva._serialization)
+    def serialize(self, endian: str = "<", cache: Optional[IntrospectionCache] = None
+                  ) -> list:
+        """The BitSet and the fields it selects, as a list of buffers."""
+        from ._serialization import serialize_data_with_bitset
+        return serialize_data_with_bitset(self, endian, cache)
+
+    def deserialize(self, data: Any, *, endian: str = "<",
+                    cache: Optional[IntrospectionCache] = None) -> Deserialized:
+        """Fill this object (``interface`` gives the type) from the start of
+        ``data``: ``(self, rest, nbytes)``."""
+        from ._serialization import deserialize_data_with_bitset
+        return deserialize_data_with_bitset(self, data, endian, cache)
+
+
+def _structure_of(interface: Any, data: Any) -> Optional[FieldDesc]:
+    """``interface``, or the structure of the pva dataclass it is (or that
+    ``data`` is an instance of); see :mod:`pva._dataclass`."""
+    if interface is None:
+        return getattr(data, "_pva_struct_", None)
+    if isinstance(interface, FieldDesc):
+        return interface
+    return getattr(interface, "_pva_struct_", interface)
 
 
 class DecodeContext:

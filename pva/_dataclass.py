@@ -50,6 +50,7 @@ __all__ = [
     "from_value",
     "fill_dataclass",
     "fields_to_bitset",
+    "array_of",
     "as_array",
     "convert_arrays",
 ]
@@ -361,19 +362,51 @@ def _convert(obj: Any, desc: FieldDesc) -> None:
 
 
 def fields_to_bitset(instance: Any, field_dict: Dict[str, Any]) -> BitSet:
-    """BitSet of the (nested) keys named in ``field_dict``."""
+    """BitSet of the (nested) keys named in ``field_dict``.
+
+    ``field_dict`` is nested like the structure (a sub-structure's dict names
+    its members; a member's value may be anything, or a dict whose
+    ``"_options"`` are that member's options, as in a pvRequest).  The
+    BitSet's ``options`` attribute holds those options, nested the same way
+    (caproto.pva's ``bitset.options``).
+    """
     desc = get_pv_structure(instance)
     bit_of = desc.bit_of
     bits = BitSet()
 
-    def walk(d: Dict[str, Any], prefix: str) -> None:
+    def walk(d: Dict[str, Any], prefix: str) -> Dict[str, Any]:
+        options: Dict[str, Any] = {}
         for key, v in d.items():
             path = f"{prefix}.{key}" if prefix else key
             if path not in bit_of:
                 raise KeyError(f"{path!r} is not a member of the structure")
             if isinstance(v, dict) and desc[path].field_type == FieldType.struct:
-                walk(v, path)
+                options[key] = walk(v, path)
             else:
                 bits.add(bit_of[path])
-    walk(field_dict, "")
+                if isinstance(v, dict) and "_options" in v:
+                    options[key] = v["_options"]
+        return options
+    bits.options = walk(field_dict, "")
     return bits
+
+
+def array_of(item: typing.Any, *, array_type: FieldArrayType = FieldArrayType.variable_array,
+             size: Optional[int] = None, name: Optional[str] = None) -> FieldDesc:
+    """caproto.pva's annotation of a bounded or fixed-size array member.
+
+    ``item`` is an annotation type (``pva.Int8``, ``str`` ...), a
+    :class:`FieldType`, a :class:`FieldDesc` or a pva dataclass; the result is
+    the array's :class:`FieldDesc` (``FieldDesc.array(element, array_type,
+    size)``), which a pva dataclass takes as an annotation.  ``name`` is
+    accepted and ignored: a member's name is its attribute's.
+    """
+    if is_pva_dataclass(item):
+        item = get_pv_structure(item)
+    elif not isinstance(item, (FieldDesc, FieldType)):
+        try:
+            item = annotation_type_map[item]
+        except (KeyError, TypeError):
+            raise TypeError(f"cannot make an array of {item!r}") from None
+    return FieldDesc.array(item, FieldArrayType(array_type), size or 0)
+

@@ -47,6 +47,7 @@ __all__ = [
     "SetMarker",
     "AcknowledgeMarker",
     "SetByteOrder",
+    "EndianSetting",
     "EchoRequest",
     "EchoResponse",
     "UnknownControlMessage",
@@ -380,6 +381,17 @@ class SetByteOrder(ControlMessage):
     """
 
     command: ClassVar[int] = ControlCommand.SET_BYTE_ORDER
+
+
+class EndianSetting(enum.IntEnum):
+    """The ``value`` of a :class:`SetByteOrder` (caproto.pva's names in lower case)."""
+
+    #: decode every message with the order of this one
+    USE_SERVER_BYTE_ORDER = 0
+    #: decode each message by the byte-order flag of its own header
+    USE_MESSAGE_BYTE_ORDER = 0xFFFFFFFF
+    use_server_byte_order = 0
+    use_message_byte_order = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import DecodeError
 from ._wire import DEFAULT_LIMITS, Limits, check_count, pack_size, pack_string
-from ._wire import read_size, read_string
+from ._wire import Deserialized, deserialized, read_size, read_string
 
 __all__ = [
     "FieldType",
@@ -216,6 +216,8 @@ class FieldDesc:
         Structure or union type id, e.g. ``'epics:nt/NTScalar:1.0'``.
     fields : tuple of (str, FieldDesc), optional
         Members of a structure or union (of the element, for arrays).
+    name : str, optional
+        caproto.pva's member name: accepted and ignored (see ``fields``).
 
     Notes
     -----
@@ -230,10 +232,13 @@ class FieldDesc:
     size: int = 0
     type_id: str = ""
     fields: Tuple[Tuple[str, "FieldDesc"], ...] = ()
+    #: accepted for caproto.pva's ``FieldDesc(name=..., ...)`` and ignored: a
+    #: member's name is the key its parent gives it in ``fields``
+    name: dataclasses.InitVar[str] = ""
     _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
     _nodes: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, name: str = "") -> None:
         ft = FieldType(self.field_type)
         at = FieldArrayType(self.array_type)
         object.__setattr__(self, "field_type", ft)
@@ -258,7 +263,12 @@ class FieldDesc:
         if ft == FieldType.bounded_string and at != FieldArrayType.scalar:
             raise ValueError("arrays of bounded strings are not supported")
         if not (at.has_field_desc_size or ft == FieldType.bounded_string) and self.size:
-            raise ValueError("size is only meaningful for bounded/fixed arrays and bounded strings")
+            if self.size != 1:
+                raise ValueError(
+                    "size is only meaningful for bounded/fixed arrays and bounded strings")
+            # caproto.pva gives scalars and variable arrays size=1 (one
+            # element): no size on the wire, so none here
+            object.__setattr__(self, "size", 0)
         object.__setattr__(
             self, "_hash", hash((ft, at, self.size, self.type_id, fields))
         )
@@ -424,11 +434,28 @@ class FieldDesc:
             desc = desc.children[part]
         return desc
 
-    def summary(self, name: str = "", indent: int = 0) -> str:
-        """A readable multi-line description."""
-        tname = _TYPE_NAMES[self.field_type]
-        if self.type_id:
-            tname += f' "{self.type_id}"'
+    def serialize(self, endian: str = "<", cache: Optional["IntrospectionCache"] = None
+                  ) -> List[bytes]:
+        """caproto.pva's spelling of :func:`encode_field_desc` (a list of buffers)."""
+        return [encode_field_desc(self, endian, cache)]
+
+    @classmethod
+    def deserialize(cls, data: Any, *, endian: str = "<",
+                    cache: Optional["IntrospectionCache"] = None) -> Deserialized:
+        """caproto.pva's spelling of :func:`decode_field_desc`:
+        ``(desc, rest, nbytes)``."""
+        return deserialized(decode_field_desc, data, endian, cache)
+
+    def summary(self, name: str = "") -> str:
+        """A multi-line description in caproto.pva's words (``struct
+        TimeStamp``, ``int64 secondsPastEpoch``, ``float64[] value``); the type
+        id is printed bare and the field types by :class:`FieldType` name.
+        ``str()`` prints pvxs's tree instead (``struct "time_t"``,
+        ``int64_t``, ``double``)."""
+        return self._tree(name, 0, _caproto_type_name)
+
+    def _tree(self, name: str, indent: int, type_name) -> str:
+        tname = type_name(self, name)
         if self.array_type == FieldArrayType.variable_array:
             tname += "[]"
         elif self.array_type == FieldArrayType.bounded_array:
@@ -440,11 +467,23 @@ class FieldDesc:
         line = " " * indent + (f"{tname} {name}" if name else tname)
         lines = [line.rstrip()]
         for cname, child in self.fields:
-            lines.append(child.summary(cname, indent + 4))
+            lines.append(child._tree(cname, indent + 4, type_name))
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self._tree("", 0, _pvxs_type_name)
+
+
+def _pvxs_type_name(desc: FieldDesc, name: str) -> str:
+    tname = _TYPE_NAMES[desc.field_type]
+    return f'{tname} "{desc.type_id}"' if desc.type_id else tname
+
+
+def _caproto_type_name(desc: FieldDesc, name: str) -> str:
+    tname = desc.field_type.name
+    if desc.type_id and desc.type_id != name:
+        return f"{tname} {desc.type_id}"
+    return tname
 
 
 class IntrospectionCache:

@@ -51,6 +51,7 @@ from typing import (Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple, Type, Union)
 
 from ._bitset import BitSet, _bits_of, _trusted, encode_bitset
+from ._dataclass import pva_dataclass
 from ._errors import DecodeError, LocalProtocolError
 from ._framing import frame
 from ._header import (AcknowledgeMarker, ApplicationCommand,
@@ -68,6 +69,7 @@ from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
 
 __all__ = [
     "Subcommand", "SearchFlags", "MessageContext", "RequestTypes", "ChannelWithID",
+    "QOSFlags", "QOS_PRIORITY_MASK", "ChannelAccessAuthentication",
     "Message", "MESSAGES", "encode_message", "encode_payload", "decode_message",
     "classes_sent_by", "DECODE_ERRORS",
     "write_type", "OK_BYTE",
@@ -650,6 +652,44 @@ class ConnectionValidationRequest(Message):
         return cls(bsize, rsize, names)
 
 
+#: the priority bits of a connection's QoS word (pvAccess priorities are 0-99)
+QOS_PRIORITY_MASK = 0x7F
+
+
+class QOSFlags(enum.IntFlag):
+    """The flag bits of a connection's QoS word (``connection_qos``), above its
+    priority; caproto.pva's names in lower case.  pvxs ignores them."""
+
+    LOW_LATENCY = 1 << 8
+    THROUGHPUT_PRIORITY = 1 << 9
+    ENABLE_COMPRESSION = 1 << 10
+    low_latency = 1 << 8
+    throughput_priority = 1 << 9
+    enable_compression = 1 << 10
+
+    @classmethod
+    def encode(cls, priority: int, flags: int) -> int:
+        """The QoS word of a priority and flags."""
+        return (priority & QOS_PRIORITY_MASK) | int(flags)
+
+    @classmethod
+    def decode(cls, word: int) -> Tuple[int, "QOSFlags"]:
+        """``(priority, flags)`` of a QoS word (bits outside both are dropped)."""
+        return word & QOS_PRIORITY_MASK, cls(word & _QOS_FLAG_BITS)
+
+
+_QOS_FLAG_BITS = int(QOSFlags.LOW_LATENCY | QOSFlags.THROUGHPUT_PRIORITY
+                     | QOSFlags.ENABLE_COMPRESSION)
+
+
+@pva_dataclass(name="")
+class ChannelAccessAuthentication:
+    """The data of the ``"ca"`` authentication method: who the client is."""
+
+    user: str
+    host: str
+
+
 @_register
 class ConnectionValidationResponse(Message):
     """Client -> server: buffer/registry sizes, QoS, chosen auth method and its data.
@@ -676,9 +716,8 @@ class ConnectionValidationResponse(Message):
     @classmethod
     def ca(cls, user: str, host: str, **kwargs) -> "ConnectionValidationResponse":
         """The ``"ca"`` method with its ``{user, host}`` structure."""
-        desc = FieldDesc.struct([("user", FieldDesc(FieldType.string)),
-                                 ("host", FieldDesc(FieldType.string))])
-        return cls(auth_nz="ca", data=FieldDescAndData(desc, {"user": user, "host": host}), **kwargs)
+        return cls(auth_nz="ca", data=FieldDescAndData(ChannelAccessAuthentication._pva_struct_,
+                                                       {"user": user, "host": host}), **kwargs)
 
     def _encode(self, w, ctx):
         o = w.order
@@ -1350,6 +1389,15 @@ class ChannelPutResponse(_OpResponse):
         self.subcommand = _SUB_GET
         self.pv_data = data
         return self
+
+    @property
+    def put_data(self) -> Optional[DataWithBitSet]:
+        """caproto.pva's name of :attr:`pv_data` (the current value, for GET_PUT)."""
+        return self.pv_data
+
+    @put_data.setter
+    def put_data(self, data: Optional[DataWithBitSet]) -> None:
+        self.pv_data = data
 
     def _encode_body(self, w, ctx):
         if self.subcommand & _SUB_INIT:

@@ -45,7 +45,7 @@ from ._errors import LocalProtocolError, PVRequestError
 from ._introspection import FieldDesc, FieldType, IntrospectionCache, decode_field_desc
 from ._values import decode_value, encode_field_desc_and_data
 
-__all__ = ["PVRequest", "parse_pvrequest"]
+__all__ = ["PVRequest", "PVRequestStruct", "parse_pvrequest"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 _PUNCT = frozenset("()[]{},=")
@@ -434,6 +434,27 @@ class PVRequest:
         if bits == {0}:
             bits = set(range(desc.num_bits))
         return BitSet(bits)
+
+
+class PVRequestStruct:
+    """caproto.pva's pvRequest structure builder.
+
+    caproto.pva's ``PVRequestStruct`` is a structure type;
+    :meth:`from_string` gives ours, a plain :class:`FieldDesc`
+    (``PVRequest.parse(text).to_structure()[0]``; :class:`PVRequest` holds
+    the parsed request and its value).
+    """
+
+    @staticmethod
+    def from_string(request: str) -> FieldDesc:
+        """The structure of the pvRequest ``request``.
+
+        Raises
+        ------
+        PVRequestError
+            ``request`` is not valid pvRequest syntax.
+        """
+        return PVRequest.parse(request).to_structure()[0]
 
 
 def _all_paths(tree: Tree, prefix: str = "") -> Iterable[str]:

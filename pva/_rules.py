@@ -213,6 +213,11 @@ class CircuitRules:
             cls = ClientChannel if self.our_role is CLIENT else ServerChannel
             for cid, name, nxt in plan:
                 old = self.channels.get(cid)
+                if old is not None and old.state is None and old.name == name \
+                        and type(old) is cls:
+                    ch = old       # made by create_channel, now sent
+                    ch.state = nxt
+                    continue
                 if old is not None and old.sid is not None and self._by_sid.get(old.sid) is old:
                     del self._by_sid[old.sid]
                 ch = cls(self, name, cid)

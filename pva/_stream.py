@@ -116,6 +116,13 @@ class ReceiveBuffer:
         """True if the stream so far ends exactly after a complete message."""
         return not self._fill
 
+    @property
+    def missing(self) -> int:
+        """Bytes still to come before the next message (or what it needs of
+        its header to tell its length) is complete: ``header_size`` at a
+        message boundary."""
+        return self._need - self._fill
+
     # ---------------------------------------------------------------- input
     def feed(self, data: Buffer) -> List[memoryview]:
         """Consume a chunk of the stream; return the messages it completes.

@@ -25,11 +25,15 @@ import dataclasses
 import enum
 import struct
 import sys
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._errors import DecodeError, LocalProtocolError
 
 __all__ = [
+    "MAX_INT32",
+    "Deserialized",
+    "Size",
+    "deserialized",
     "UserFacingEndian",
     "LITTLE_ENDIAN",
     "BIG_ENDIAN",
@@ -220,6 +224,68 @@ def read_scalar(buf: memoryview, offset: int, order: str, char: str) -> Tuple[ob
     if offset + st.size > len(buf):
         raise DecodeError(f"truncated input: expected {st.size} bytes", offset)
     return st.unpack_from(buf, offset)[0], offset + st.size
+
+
+#: caproto.pva's name of the largest signed 32-bit value (array and string
+#: sizes above it need the 64-bit form that pvxs does not implement)
+MAX_INT32 = 0x7FFFFFFF
+
+
+class Deserialized(NamedTuple):
+    """caproto.pva's result of ``deserialize``: ``(data, buffer, offset)``.
+
+    ``buffer`` is what follows the decoded item (a memoryview of the input, no
+    copy); ``offset`` the number of bytes the item took.
+    """
+
+    data: Any
+    buffer: memoryview
+    offset: int
+
+
+def deserialized(decode: Any, data: Any, *args: Any, **kwargs: Any) -> Deserialized:
+    """``decode(buf, 0, *args, **kwargs) -> (item, offset)`` as a
+    :class:`Deserialized` (the caproto.pva ``deserialize`` methods)."""
+    buf = data if isinstance(data, memoryview) else memoryview(data)
+    item, offset = decode(buf, 0, *args, **kwargs)
+    return Deserialized(item, buf[offset:], offset)
+
+
+class Size:
+    """caproto.pva's codec of a size, as the specification writes it.
+
+    ``None`` is null (``0xFF``); below 254 one byte; below :data:`MAX_INT32`
+    ``0xFE`` and a 32-bit count; from :data:`MAX_INT32` on, ``0xFE``,
+    ``MAX_INT32`` and a 64-bit count (read unsigned, as pvxs reads the
+    32-bit one) -- the specification's form for sizes
+    its peers (pvxs, pvAccessCPP) do not implement, so no message of ours
+    carries one; :func:`pack_size` / :func:`read_size` are the codec's.
+    """
+
+    @staticmethod
+    def serialize(size: Optional[int], endian: str = "<") -> List[bytes]:
+        """The wire form of ``size`` (a list of one buffer)."""
+        if size is None:
+            return [b"\xff"]
+        if size < 0 or size >= 1 << 64:
+            raise LocalProtocolError(f"size {size} cannot be encoded")
+        if size < MAX_INT32:
+            return [pack_size(size, endian)]
+        return [b"\xfe" + struct.pack(endian + "iQ", MAX_INT32, size)]
+
+    @staticmethod
+    def deserialize(data: Any, *, endian: str = "<") -> Deserialized:
+        """``(size or None, rest, nbytes)`` from the start of ``data``."""
+        buf = data if isinstance(data, memoryview) else memoryview(data)
+        if len(buf) and buf[0] == 0xFF:
+            return Deserialized(None, buf[1:], 1)
+        size, offset = read_size(buf, 0, endian)
+        if size == MAX_INT32:
+            if len(buf) < 13:
+                raise DecodeError("truncated input: expected a 64-bit size", 0)
+            (size,) = struct.unpack_from(endian + "Q", buf, 5)
+            offset = 13
+        return Deserialized(size, buf[offset:], offset)
 
 
 def pack_size(n: int, order: str) -> bytes:

@@ -426,19 +426,25 @@ class _NTMeta(type):
         st = getattr(subclass, "_pva_struct_", None)
         if st is None or not st.type_id.startswith(f"epics:nt/{cls._base_type_name_}:"):
             return False
-        return "value" in st.children
+        value = st.children.get("value")
+        if value is None:
+            return False
+        # NTScalar<Type>(Base): the value's element type must be <Type> too
+        return cls._value_type_ is None or value.field_type == cls._value_type_
 
 
 class NTScalarBase(metaclass=_NTMeta):
     """Matches every NTScalar pva dataclass (isinstance / issubclass)."""
 
     _base_type_name_ = "NTScalar"
+    _value_type_: Optional[FieldType] = None
 
 
 class NTScalarArrayBase(metaclass=_NTMeta):
     """Matches every NTScalarArray pva dataclass."""
 
     _base_type_name_ = "NTScalarArray"
+    _value_type_: Optional[FieldType] = None
 
 
 _ANNOTATIONS = {
@@ -483,12 +489,17 @@ def _make_nt_dataclasses(suffix: str, ft: FieldType, array: bool) -> Tuple[type,
     base_ann = {k: annotations[k] for k in ("value", "alarm", "timeStamp")}
     doc = (f"``{full_desc.type_id}`` of {_ANNOTATIONS[ft].__name__}"
            f"{' elements' if array else ''}: ")
-    base = pva_dataclass(type(base_name + "Base", (), {
-        "__annotations__": base_ann, "__doc__": doc + "value, alarm, timeStamp."}),
+    # as in caproto.pva, any NTScalar(Array) pva dataclass with a <Type> value
+    # is an instance / subclass of NTScalar(Array)<Type> and its Base (_NTMeta)
+    nt_name = "NTScalarArray" if array else "NTScalar"
+    base = pva_dataclass(_NTMeta(base_name + "Base", (), {
+        "__annotations__": base_ann, "__doc__": doc + "value, alarm, timeStamp.",
+        "_base_type_name_": nt_name, "_value_type_": ft}),
         name=full_desc.type_id)
-    full = pva_dataclass(type(base_name, (), {
+    full = pva_dataclass(_NTMeta(base_name, (), {
         "__annotations__": annotations,
-        "__doc__": doc + ", ".join(annotations) + " (p4p's full layout)."}),
+        "__doc__": doc + ", ".join(annotations) + " (p4p's full layout).",
+        "_base_type_name_": nt_name, "_value_type_": ft}),
         name=full_desc.type_id)
     assert full._pva_struct_ == full_desc
     base.__module__ = full.__module__ = __name__

@@ -23,7 +23,7 @@ Messages
     :class:`ApplicationCommand`, :class:`Direction` (``CLIENT``/``SERVER``).
 Connections
     :class:`ClientVirtualCircuit` / :class:`ServerVirtualCircuit` (one TCP
-    connection: ``recv(bytes) -> messages``, ``process_command(msg)``,
+    connection: ``recv(bytes) -> (message, bytes needed) pairs``, ``process_command(msg)``,
     ``send(msg) -> buffers``), their :class:`Channel` and :class:`Request`,
     the states (:class:`CircuitState`, :class:`ChannelState`,
     :class:`RequestState`) and their transition tables (:mod:`pva._state`),

@@ -8,7 +8,6 @@ EPICS_CA_* variables point at free loopback ports of its own, with a CA
 repeater on its repeater port.  The tests that reach into aioca's private
 module are deselected; docs/asyncio.rst lists them with the reasons.
 """
-import hashlib
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ import tarfile
 import pytest
 
 import _ioc
+import _pypi
 
 AIOCA_VERSION = "2.1"
 AIOCA_SDIST_SHA256 = "094b815fa26c0fec705ecaf9c1814883b3cf3b5ea973baeb669959661391b5bc"
@@ -43,35 +43,10 @@ REWRITES = [
 ]
 
 
-def _cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "caffi-tests")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sdist():
     """The pinned aioca sdist, fetched from PyPI with pip if not cached."""
-    cache = _cache_dir()
-    path = os.path.join(cache, "aioca-%s.tar.gz" % AIOCA_VERSION)
-    if os.path.exists(path) and _sha256(path) == AIOCA_SDIST_SHA256:
-        return path
-    os.makedirs(cache, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-deps",
-         "--no-binary", "aioca", "aioca==%s" % AIOCA_VERSION, "-d", cache],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    assert proc.returncode == 0, "pip download aioca failed:\n" + proc.stdout[-3000:]
-    digest = _sha256(path)
-    assert digest == AIOCA_SDIST_SHA256, "aioca sdist sha256 %s, expected %s" % (
-        digest, AIOCA_SDIST_SHA256)
-    return path
+    return _pypi.fetch("aioca==%s" % AIOCA_VERSION, "aioca-%s.tar.gz" % AIOCA_VERSION,
+                       AIOCA_SDIST_SHA256, ["--no-binary", "aioca"])
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ against the installed ``caffi``.  Its tests read and write records without a
 prefix (``catest``, ``cawave``, ...): ``tests/ioc/caffi104.db`` serves them
 from a soft IOC on an isolated port that only the subprocess searches.
 """
-import hashlib
 import os
 import subprocess
 import sys
@@ -16,48 +15,19 @@ import tarfile
 import pytest
 
 import _ioc
+import _pypi
 
 VERSION = "1.0.4"
 SDIST = "caffi-%s.tar.gz" % VERSION
 SHA256 = "45dcb301cca98bf90f56b3d3eda4e9a2c0c1e27d47ff2761bc56db434bafd4c0"
 #: test items in the 1.0.4 suite (37 DBR types, 15 put/get cases, 6 others)
 N_TESTS = 58
-CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                     "caffi-tests")
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sdist(tmp_path):
+def _sdist():
     """The verified sdist: from the cache, else downloaded with pip (and cached)."""
-    cached = os.path.join(CACHE, SDIST)
-    if os.path.exists(cached) and _sha256(cached) == SHA256:
-        return cached
-    download = tmp_path / "download"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-         "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-         "caffi==%s" % VERSION, "-d", str(download)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
-    path = download / SDIST
-    assert proc.returncode == 0 and path.exists(), \
-        "pip could not download %s:\n%s" % (SDIST, proc.stdout.decode("utf-8", "replace"))
-    assert _sha256(str(path)) == SHA256, "%s does not have the pinned sha256" % SDIST
-    try:
-        os.makedirs(CACHE, exist_ok=True)
-        partial = cached + ".%d" % os.getpid()
-        with open(str(path), "rb") as src, open(partial, "wb") as dst:
-            dst.write(src.read())
-        os.replace(partial, cached)
-    except OSError:
-        pass  # no cache: download again next time
-    return str(path)
+    return _pypi.fetch("caffi==%s" % VERSION, SDIST, SHA256,
+                       ["--no-binary", ":all:", "--no-build-isolation"])
 
 
 def _extract_tests(sdist, dest):
@@ -90,7 +60,7 @@ def caffi104_ioc(ca_repeater, ports):
 
 
 def test_caffi104_suite_passes_unmodified(tmp_path, caffi104_ioc):
-    sdist = _sdist(tmp_path)
+    sdist = _sdist()
     names = _extract_tests(sdist, tmp_path)
     assert names == ["test_callbacks.py", "test_context.py", "test_coverage.py",
                      "test_get_dbrtypes.py", "test_preemptive.py", "test_put_types.py",

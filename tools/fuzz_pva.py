@@ -157,7 +157,7 @@ def _client_pair():
     srv = ServerVirtualCircuit(("127.0.0.1", 40000))
 
     def deliver(src, dst, *msgs):
-        for m in dst.recv(b"".join(bytes(b) for b in src.send(*msgs))):
+        for m, _ in dst.recv(b"".join(bytes(b) for b in src.send(*msgs))):
             dst.process_command(m)
 
     deliver(srv, cli, srv.set_byte_order("<"), srv.validate_connection())
@@ -219,7 +219,7 @@ def _feed(vc, data: bytes, answer) -> None:
     step = (1, 3, 16, 1 << 20)[data[0] & 3]
     for pos in range(1, len(data), step):
         try:
-            msgs = vc.recv(data[pos:pos + step])
+            msgs = [m for m, _ in vc.recv(data[pos:pos + step])]
         except pva.RemoteProtocolError:
             return
         for msg in msgs:

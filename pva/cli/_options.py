@@ -62,7 +62,7 @@ def parser(prog: str, description: str, timeout: Optional[float] = 5.0, request:
            array_output: bool = False) -> argparse.ArgumentParser:
     """The tools' common options (``timeout=None``: no ``-w``)."""
     p = _Parser(prog=prog, description=description)
-    p.add_argument("-V", action=_Version)
+    p.add_argument("-V", "--version", action=_Version)
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="make more noise (the effective configuration on stderr)")
     p.add_argument("-d", "--debug", action="store_true",

@@ -22,10 +22,10 @@ Example
 
     from pva.sync.client import read, write, monitor
 
-    v = read("demo:value")
+    _, v = read("demo:value")          # caproto.pva's (response, data)
     print(v.value)
     write("demo:value", 4.5)
-    for update in monitor("demo:value", maximum_events=3):
+    for _, update in monitor("demo:value", maximum_events=3):
         print(update)
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ import asyncio
 import atexit
 import queue
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from .._introspection import FieldDesc
 from ..client import aio
@@ -261,7 +261,7 @@ def _close_default() -> None:
 
 
 def read(pv_name: str, *, pvrequest: str = "field()", verbose: bool = False,
-         timeout: float = 1) -> Value:
+         timeout: float = 1) -> Tuple[None, Value]:
     """Read a channel.
 
     Parameters
@@ -277,24 +277,29 @@ def read(pv_name: str, *, pvrequest: str = "field()", verbose: bool = False,
 
     Returns
     -------
-    Value
-        The structure (caproto.pva returned ``(response, dataclass)``).
+    (None, Value)
+        caproto.pva's ``(response, data)`` pair: the response message stays
+        inside the client, so its place holds ``None`` (an error status
+        raises :class:`RemoteError`).  ``Context.get`` returns the value alone.
     """
-    return default_context().get(pv_name, pvrequest, timeout)
+    return None, default_context().get(pv_name, pvrequest, timeout)
 
 
 def monitor(pv_name: str, *, pvrequest: str = "field()", verbose: bool = False,
-            timeout: Optional[float] = 1, maximum_events: Optional[int] = None) -> Iterator[Any]:
-    """Monitor a channel: a generator of updates.
+            timeout: Optional[float] = 1, maximum_events: Optional[int] = None
+            ) -> Iterator[Tuple[Any, Optional[Value]]]:
+    """Monitor a channel: a generator of caproto.pva's ``(response, data)`` pairs.
 
-    Yields :class:`Value` updates, and :class:`Disconnected` /
-    :class:`RemoteError` instances as events.  ``timeout`` bounds the wait
-    for the first update (channel connection); later ones are awaited
-    without limit.  Stops after ``maximum_events`` updates, if given.
+    An update is ``(None, Value)`` (as :func:`read`); a :class:`Disconnected`
+    or :class:`RemoteError` event is ``(event, None)``.  ``timeout`` bounds
+    the wait for the first update (channel connection); later ones are
+    awaited without limit.  Stops after ``maximum_events`` items, if given.
+    ``Context.monitor`` / ``iterate`` give the items alone.
     """
-    yield from _monitor_items(default_context(), pv_name, pvrequest, timeout, None,
-                              maximum_events,
-                              lambda sub: "no update; " + aio._why(sub._sub._op.channel))
+    for item in _monitor_items(default_context(), pv_name, pvrequest, timeout, None,
+                               maximum_events,
+                               lambda sub: "no update; " + aio._why(sub._sub._op.channel)):
+        yield (None, item) if isinstance(item, Value) else (item, None)
 
 
 def _monitor_items(ctx: "Context", name: str, request: Any, first_timeout: Optional[float],

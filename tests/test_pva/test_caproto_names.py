@@ -18,14 +18,12 @@ Not provided:
 - ``CoreSerializable``: codecs are compiled per type (get_encoder/get_decoder), not classes.
 - ``CoreSerializableWithCache``: same; the cache is an argument of encode_value/decode_value.
 - ``CoreStatelessSerializable``: same as CoreSerializable.
-- ``Deserialized``: decoders return ``(value, offset)`` tuples instead.
+- ``Deserialized``: deserialize methods return one (pva._wire); decoders return (value, offset).
 - ``SegmentDeserialized``: segmentation is handled inside Deframer.
 - ``FieldDescByte``: the type byte is FieldDesc.code; no ctypes structure.
 - ``SimpleField``: FieldDesc is one frozen class for scalar, array and structured fields.
 - ``StructuredField``: same as SimpleField.
 - ``Identifier``: type-cache ids are handled inside IntrospectionCache/encode_field_desc.
-- ``Size``: sizes are pva._wire.read_size/pack_size functions, not a class.
-- ``array_of``: use FieldDesc.array(element, array_type, size); it takes no annotations.
 - ``PvaStruct``: a typing helper of caproto's; pva dataclasses are plain dataclasses.
 - ``DataSerializer``: per-type serializer classes replaced by compiled codecs.
 - ``ArrayBasedDataSerializer``: same as DataSerializer.
@@ -34,9 +32,7 @@ Not provided:
 - ``StructFieldData``: same as DataSerializer.
 - ``UnionFieldData``: same as DataSerializer.
 - ``VariantFieldData``: same as DataSerializer; ``Variant`` holds an any-field value.
-- ``to_wire``: other signature and return; use encode_value/write_value/encode_partial.
 - ``to_wire_field``: same as to_wire.
-- ``from_wire``: other signature and return (Deserialized); use decode_value/decode_partial.
 - ``from_wire_class``: same as from_wire.
 - ``from_wire_field_desc``: same as from_wire.
 - ``SerializationFailure``: split into DecodeError (decoding) and LocalProtocolError (encoding).
@@ -44,12 +40,9 @@ Not provided:
 - ``MessageHeaderLE``: byte order is a parameter, not a class per order.
 - ``MessageHeaderBE``: byte order is a parameter, not a class per order.
 - ``MessageFlags``: pva._header.Flags has other member names (SERVER, SEGMENT_*, CONTROL).
-- ``EndianSetting``: SetByteOrder takes the raw payload-size value.
 - ``MonitorSubcommand``: monitor start/stop/pipeline are Subcommand bit combinations.
-- ``QOSFlags``: connection_qos is a plain int.
 - ``AdditionalFieldsMessage``: ctypes message machinery; messages are plain classes.
 - ``SubcommandMessage``: same as AdditionalFieldsMessage.
-- ``ChannelAccessAuthentication``: the "ca" auth data is a FieldDescAndData value.
 - ``NonstandardArrayField``: ctypes message machinery.
 - ``OptionalField``: ctypes message machinery.
 - ``OptionalStopMarker``: ctypes message machinery.
@@ -70,7 +63,6 @@ Not provided:
 - ``Float16``: annotation for a caproto-only type code.
 - ``Float128``: annotation for a caproto-only type code.
 - ``BoundedString``: no annotation yet (FieldType.bounded_string exists for FieldDesc).
-- ``PVRequestStruct``: PVRequest itself parses and builds the pvRequest structure.
 - ``NodeVisitor``: caproto's parsimonious visitor; our parser has no grammar objects.
 - ``MonitorRequestState``: monitors use RequestState.
 - ``get_exception``: state violations raise Local/RemoteProtocolError directly.
@@ -82,7 +74,6 @@ Not provided:
 - ``ChannelLifeCycle``: channels use ChannelState.
 - ``NEVER_CONNECTED``: member of ChannelLifeCycle.
 - ``DESTROYED``: member of ChannelLifeCycle (see ChannelState.DESTROYED).
-- ``NEED_DATA``: member of ChannelLifeCycle; recv simply yields nothing until a frame is whole.
 - ``CLEAR_SEGMENTS``: member of ChannelLifeCycle; segments are Deframer-internal.
 - ``ChannelRequest``: requests use RequestState.
 - ``INIT``: member of ChannelRequest.
@@ -99,10 +90,8 @@ Not provided:
 - ``ip_to_ubyte_array``: same as ubyte_array_to_ip.
 - ``new_guid``: GUIDs are bytes chosen by the server/Broadcaster user.
 - ``timestamp_to_datetime``: normative types unwrap timestamps to float seconds.
-- ``MAX_INT32``: no public constant.
 - ``PVA_SERVER_PORT``: defaults live in the server/client layers.
 - ``PVA_BROADCAST_PORT``: same as PVA_SERVER_PORT.
-- ``QOS_PRIORITY_MASK``: connection_qos is a plain int.
 - ``core``: caproto's module alias of caproto.pva._core; the module layout differs.
 - ``AddressTuple``: typing alias (Tuple[str, int]).
 - ``Endian``: typing alias (Literal['<', '>']); byte order is a '<'/'>' str.
@@ -178,6 +167,17 @@ PROVIDED = [
     "ChannelRpcResponse",
     # normative types
     "NTAlarm", "NTTimestamp", "NormativeTypeName", "NTScalarBase", "NTScalarArrayBase",
+    "EndianSetting",
+    "QOSFlags",
+    "QOS_PRIORITY_MASK",
+    "ChannelAccessAuthentication",
+    "NEED_DATA",
+    "MAX_INT32",
+    "array_of",
+    "to_wire",
+    "from_wire",
+    "Size",
+    "PVRequestStruct",
 ] + _NT_DATACLASSES
 
 #: caproto name -> our object of another name

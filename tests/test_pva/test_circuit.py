@@ -54,7 +54,7 @@ class Pair:
         pos = 0
         while pos < len(data):  # arbitrary chunking
             step = self.rng.choice((1, 3, 8, 100, 100000))
-            out += dst.recv(data[pos:pos + step])
+            out += [m for m, _ in dst.recv(data[pos:pos + step])]
             pos += step
         for m in out:
             assert dst.process_command(m) is True
@@ -282,7 +282,7 @@ def test_stale_reply_after_destroy_is_ignored():
     update = joined(p.srv.send(ChannelMonitorResponse(mon.ioid, subcommand=0).to_default(
         data({"value": 1.0}, {1}))))
     p.c2s(ChannelRequestDestroy(ch.sid, mon.ioid))
-    (m,) = p.cli.recv(update)
+    ((m, _),) = p.cli.recv(update)
     assert p.cli.process_command(m) is False
     assert p.cli.state is CircuitState.CONNECTED
 
@@ -303,7 +303,7 @@ def test_exec_hot_path_matches_the_generic_path(order, segment):
             p.c2s(op)
             req = srv.requests[op.ioid]
             wire.append(joined(srv.reply_ok(req, 0x08, desc) if hot else srv.send(resp)))
-            for m in p.cli.recv(wire[-1]):
+            for m, _ in p.cli.recv(wire[-1]):
                 assert p.cli.process_command(m) is True
             assert req.state is RequestState.IDLE
         types = [srv.request_types(op.ioid) for op in (get, put, proc)]
@@ -312,7 +312,7 @@ def test_exec_hot_path_matches_the_generic_path(order, segment):
                                       (put, ChannelPutRequest, 0x40, v),
                                       (proc, ChannelProcessRequest, 0x00, None),
                                       (get, ChannelGetRequest, 0x10, v)):
-            (msg,) = srv.recv(joined(p.cli.send(cls(ch.sid, op.ioid, sub))))
+            ((msg, _),) = srv.recv(joined(p.cli.send(cls(ch.sid, op.ioid, sub))))
             req = srv.requests[op.ioid]
             body = None if payload is None else data(payload, {0})
             if hot:
@@ -328,7 +328,7 @@ def test_exec_hot_path_matches_the_generic_path(order, segment):
                     else {"put_structure_if": NTD, "pv_data": body})
                 bufs = srv.send(reply(op.ioid, Status(), sub, **kw))
             wire.append(joined(bufs))
-            for m in p.cli.recv(wire[-1]):
+            for m, _ in p.cli.recv(wire[-1]):
                 assert p.cli.process_command(m) is True
         states = {op.ioid: srv.requests[op.ioid].state for op in (get, put, proc)}
         results.append((wire, states, types))
@@ -384,7 +384,7 @@ def test_monitor_update_hot_path_matches_the_generic_path(order, segment):
                 mon.ioid, Status(), 0, pv_structure_if=NTD, pv_data=body,
                 overrun_bitset=overrun)))
             assert hot == generic
-            (m,) = p.cli.recv(hot)
+            ((m, _),) = p.cli.recv(hot)
             assert p.cli.process_command(m) is True
             assert m.pv_data.data["value"] == 4.5
     assert srv.requests[mon.ioid].state is RequestState.RUNNING
@@ -488,7 +488,7 @@ def _replay(log, role):
     srv = ServerVirtualCircuit(send_type_cache=False)
     for direction, msgs in log:
         src, dst = (cli, srv) if direction == "c2s" else (srv, cli)
-        for m in dst.recv(joined(src.send(*msgs))):
+        for m, _ in dst.recv(joined(src.send(*msgs))):
             dst.process_command(m)
     return srv if role == "server" else cli
 
@@ -598,7 +598,7 @@ def test_hostile_input_100k():
         data = mutate(rng.choice(pool))
         t = time.perf_counter()
         try:
-            for m in circ.recv(data):
+            for m, _ in circ.recv(data):
                 circ.process_command(m)
         except (DecodeError, RemoteProtocolError):
             assert circ.state is CircuitState.ERROR
@@ -639,7 +639,7 @@ def _sock_session(port):
             data = sock.recv(65536)
             if not data:
                 raise ConnectionError("closed")
-            for m in circ.recv(data):
+            for m, _ in circ.recv(data):
                 assert circ.process_command(m) is True
                 backlog.append(m)
     return sock, circ, send, recv_until

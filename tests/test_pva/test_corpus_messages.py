@@ -77,7 +77,7 @@ def run_session(rec):
             receiver, sender_circ = server, client
         else:
             receiver, sender_circ = client, server
-        msgs = receiver.recv(ev.data)
+        msgs = [m for m, _ in receiver.recv(ev.data)]
         frames = shadow[ev.direction].feed(ev.data)
         assert len(msgs) == len(frames)
         for msg, fr in zip(msgs, frames):

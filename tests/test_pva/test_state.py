@@ -117,7 +117,7 @@ def joined(bufs):
 
 def xfer(src, dst, *msgs):
     data = joined(src.send(*msgs))
-    out = dst.recv(data)
+    out = [m for m, _ in dst.recv(data)]
     for m in out:
         assert dst.process_command(m) is True
     return out
@@ -169,7 +169,7 @@ def check(sender_circ, receiver_circ, msg, legal: bool, stale_ok: bool = False,
     before = sender_circ.state
     if legal:
         data = joined(sender_circ.send(msg))
-        for m in receiver_circ.recv(data):
+        for m, _ in receiver_circ.recv(data):
             assert receiver_circ.process_command(m) is True
         return
     with pytest.raises(LocalProtocolError):
@@ -178,12 +178,12 @@ def check(sender_circ, receiver_circ, msg, legal: bool, stale_ok: bool = False,
     # the peer receives it anyway
     data = joined(encode_message(msg, "<", (ctx_from or sender_circ)._ctx))
     if stale_ok:
-        (m,) = receiver_circ.recv(data)
+        ((m, _),) = receiver_circ.recv(data)
         assert receiver_circ.process_command(m) is False
         assert receiver_circ.state is not CircuitState.ERROR
         return
     with pytest.raises(RemoteProtocolError):
-        for m in receiver_circ.recv(data):
+        for m, _ in receiver_circ.recv(data):
             receiver_circ.process_command(m)
     assert receiver_circ.state is CircuitState.ERROR
     # ERROR is sticky
@@ -225,7 +225,7 @@ def test_operation_before_validation_is_remote_error():
     cli, srv = circuit_in(CircuitState.AWAIT_VALIDATED)
     data = joined(encode_message(ChannelGetRequest(SID, IOID, 0x08, ""), "<"))
     with pytest.raises(RemoteProtocolError, match="not allowed while the circuit is"):
-        for m in srv.recv(data):
+        for m, _ in srv.recv(data):
             srv.process_command(m)
     assert srv.state is CircuitState.ERROR
 
@@ -363,7 +363,7 @@ def test_reply_to_request_never_made():
     data = joined(encode_message(ChannelGetResponse(999, subcommand=0, pv_structure_if=NTD,
                                                     pv_data=_data()), "<"))
     with pytest.raises(RemoteProtocolError, match="never created"):
-        for m in cli.recv(data):
+        for m, _ in cli.recv(data):
             cli.process_command(m)
     assert cli.state is CircuitState.ERROR
 
@@ -372,7 +372,7 @@ def test_get_on_unknown_channel():
     cli, srv = channel_in(ChannelState.CONNECTED)
     data = joined(encode_message(ChannelGetRequest(SID + 1, 5, 0x08, ""), "<"))
     with pytest.raises(RemoteProtocolError, match="unknown server channel"):
-        for m in srv.recv(data):
+        for m, _ in srv.recv(data):
             srv.process_command(m)
 
 
@@ -384,7 +384,7 @@ def test_mixed_operation_types_on_one_ioid():
         cli.send(ChannelMonitorRequest(SID, IOID).to_start())
     data = joined(encode_message(ChannelMonitorRequest(SID, IOID).to_start(), "<"))
     with pytest.raises(RemoteProtocolError):
-        for m in srv.recv(data):
+        for m, _ in srv.recv(data):
             srv.process_command(m)
 
 

@@ -1,9 +1,10 @@
-"""Helpers of the pva client tests: free ports and isolated configurations."""
+"""Helpers of the pva client tests: free ports, isolated configurations, a p4p PV."""
 from __future__ import annotations
 
 import socket
 
-__all__ = ["LOOPBACK", "free_tcp_port", "free_udp_port", "server_conf", "client_conf"]
+__all__ = ["LOOPBACK", "free_tcp_port", "free_udp_port", "server_conf", "client_conf",
+           "settable_double"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -42,3 +43,17 @@ def client_conf(udp_port=None, name_server_port=None) -> dict:
         "EPICS_PVA_BROADCAST_PORT": str(free_udp_port()),
         "EPICS_PVA_CONN_TMO": "30",
     }
+
+
+def settable_double(initial: float):
+    """A p4p SharedPV: an NTScalar double that takes puts (and posts them)."""
+    from p4p.nt import NTScalar
+    from p4p.server.thread import SharedPV
+
+    pv = SharedPV(nt=NTScalar("d"), initial=initial)
+
+    @pv.put
+    def onput(p, op):
+        p.post(op.value())
+        op.done()
+    return pv

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pva.sync.client as sc
+from client_helpers import settable_double
 from pva.client import Disconnected, Timeout, Value
 from pva.sync import Context
 
@@ -20,12 +21,7 @@ def served(p4p_server, monkeypatch):
     from p4p.nt import NTScalar
     from p4p.server.thread import SharedPV
 
-    pv = SharedPV(nt=NTScalar("d"), initial=1.5)
-
-    @pv.put
-    def onput(p, op):
-        p.post(op.value())
-        op.done()
+    pv = settable_double(1.5)
     arr = SharedPV(nt=NTScalar("ai"), initial=np.arange(3, dtype=np.int32))
     rpc = SharedPV(nt=NTScalar("d"), initial=0.0)
 
@@ -44,19 +40,20 @@ def served(p4p_server, monkeypatch):
 
 def test_read_write_read(served):
     pv, _ = served
-    v = sc.read("s:d")
-    assert isinstance(v, Value) and v.value == 1.5
+    response, v = sc.read("s:d")       # caproto.pva's (response, data) pair
+    assert response is None and isinstance(v, Value) and v.value == 1.5
     initial, res, final = sc.read_write_read("s:d", {"value": 2.5})
     assert (initial.value, res, final.value) == (1.5, None, 2.5)
     sc.write("s:d", 3.5, timeout=2)
-    assert sc.read("s:d", pvrequest="field(value)").value == 3.5
+    assert sc.read("s:d", pvrequest="field(value)")[1].value == 3.5
     assert float(pv.current()) == 3.5
 
 
 def test_monitor_generator(served):
     pv, _ = served
     got = []
-    for i, v in enumerate(sc.monitor("s:d", maximum_events=3)):
+    for i, (response, v) in enumerate(sc.monitor("s:d", maximum_events=3)):
+        assert response is None
         got.append(v.value)
         pv.post(10.0 + i)
     assert got == [1.5, 10.0, 11.0]
@@ -69,7 +66,7 @@ def test_call_info_batch(served):
     vals = sc.read_many(["s:d", "s:ai"])
     assert vals[0].value == 1.5 and vals[1].value.tolist() == [0, 1, 2]
     sc.write_many(["s:d"], [7.0])
-    assert sc.read("s:d").value == 7.0
+    assert sc.read("s:d")[1].value == 7.0
     # all of it over one connection of the shared default context
     assert len(sc.default_context()._ctx.core.circuits) == 1
 

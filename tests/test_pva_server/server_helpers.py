@@ -153,7 +153,7 @@ class RawClient:
             if not data:
                 self.closed = True
                 raise EOFError("server closed the connection")
-            for msg in self.vc.recv(data):
+            for msg, _ in self.vc.recv(data):
                 self.vc.process_command(msg)
                 self.pending.append(msg)
         return self.pending.pop(0)

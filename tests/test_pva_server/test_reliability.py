@@ -330,7 +330,7 @@ class HostileServer:
                 data = sock.recv(65536)
                 if not data:
                     return
-                for msg in vc.recv(data):
+                for msg, _ in vc.recv(data):
                     vc.process_command(msg)
                     out: List[bytes] = []
                     if isinstance(msg, ConnectionValidationResponse):

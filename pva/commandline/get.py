@@ -1,0 +1,4 @@
+"""caproto.pva.commandline.get: the ``pvget`` tool (:mod:`pva.cli.pvget`)."""
+from ..cli.pvget import main
+
+__all__ = ["main"]

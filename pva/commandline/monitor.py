@@ -1,0 +1,4 @@
+"""caproto.pva.commandline.monitor: the ``pvmonitor`` tool (:mod:`pva.cli.pvmonitor`)."""
+from ..cli.pvmonitor import main
+
+__all__ = ["main"]
