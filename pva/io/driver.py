@@ -1,0 +1,459 @@
+"""The connection driver: one TCP connection, for any stream protocol.
+
+Theory of operation
+-------------------
+A :class:`Connection` sits between a transport (an asyncio transport, or
+:mod:`pva.io.testing`'s in-memory one) and a *protocol object* that knows
+one side of one protocol (a pvAccess client or server circuit, a Channel
+Access server circuit).  The protocol object is loop-free: it never reads a
+socket, never sleeps, never starts a thread.  The driver does everything
+that is the same for every protocol:
+
+receive buffer
+    bytes go into a :class:`pva._stream.ReceiveBuffer` (scratch reads, large
+    messages received in place) split by the protocol's framing function;
+dispatch loop
+    complete messages are decoded by the protocol (``frames_received``),
+    then handed to ``dispatch`` one at a time, in order.  ``dispatch``
+    returns ``None`` when it is done with the message, or a *waiter* (an
+    object with ``add_done_callback`` and ``cancel``, such as an asyncio
+    task) when its handler has to wait: then the messages behind it wait
+    and reading pauses until the waiter is done (flow control);
+write batching
+    ``send`` queues buffers; everything queued during one event-loop
+    iteration (or during one dispatch loop) goes out with one
+    ``transport.writelines``.  ``write_backlog`` and ``when_writable`` let
+    a protocol respect TCP back-pressure (the transport's high and low
+    water marks, ``write_limits``); with ``pause_reading_when_blocked`` a
+    peer that does not read its replies stops being read (servers);
+keep-alive
+    with ``idle_timeout`` a connection silent that long is closed; with
+    ``echo_interval`` the protocol's ``keepalive()`` is called that often
+    (a client sends an echo).  Time comes from the reactor, so a fake
+    clock drives it in tests;
+teardown
+    ``close(reason)`` flushes what was queued and closes the transport
+    (aborted after ``close_grace`` seconds if the peer does not take the
+    data); when the transport reports the loss, everything is released at
+    once: timers, the waiter, queued messages and buffers, then the
+    protocol's ``connection_lost(reason)``, the accounting hook and the
+    close callbacks.  A connection closes once.
+
+The protocol object provides::
+
+    header_size                        bytes needed to frame a message
+    message_length(buf, pos, avail)    the framing function (pva._stream)
+    connection_made(conn)              greet the peer (conn.send(...))
+    frames_received(frames) -> items   decode complete messages
+    dispatch(item) -> waiter or None   handle one
+    keepalive()                        (only with echo_interval)
+    connection_lost(reason)            release everything
+
+The *reactor* provides ``time()``, ``call_soon(fn, *args)`` and
+``call_later(delay, fn, *args)`` (both returning a handle with
+``cancel()``), and ``spawn(coroutine)``, which runs a coroutine at once up to
+its first real wait and returns ``None`` if it finished, else a waiter for
+the rest (:class:`pva.io.aio.AsyncioReactor`, :class:`pva.io.testing.FakeReactor`).
+
+Accounting: every connection has an :attr:`Connection.accounting`
+(:class:`Accounting`; one object may be shared by all the connections of a
+server).  The driver calls ``reserve(conn, nbytes)`` before a receive
+buffer for an incomplete message is allocated (raising refuses it and
+closes the connection) and ``released(conn)`` at teardown.  Protocols may
+charge what they hold (type caches, monitor queues) to the same object.
+This is where per-connection and server-wide memory budgets plug in; the
+default accounts nothing.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any, Callable, List, Optional, Tuple
+
+from .._stream import ReceiveBuffer
+
+__all__ = ["Connection", "Accounting", "NO_ACCOUNTING"]
+
+log = logging.getLogger("pva.io")
+
+_DISCARD_SIZE = 0x10000
+
+
+class Accounting:
+    """Memory accounting of connections (no limits: subclass to add budgets)."""
+
+    def reserve(self, conn: "Connection", nbytes: int) -> None:
+        """``conn`` is about to buffer an incoming message of ``nbytes``;
+        raise (any exception) to refuse: the connection is closed."""
+
+    def released(self, conn: "Connection") -> None:
+        """``conn`` is gone: everything charged to it is free again."""
+
+
+NO_ACCOUNTING = Accounting()
+
+
+class Connection:
+    """Drives one stream connection for a protocol object (see the module doc).
+
+    Parameters
+    ----------
+    protocol : object
+        The protocol object (contract in the module doc).
+    reactor : object
+        Clock, timers and coroutine start (contract in the module doc).
+    idle_timeout : float, optional
+        Close the connection after this many seconds without receiving.
+    echo_interval : float, optional
+        Call ``protocol.keepalive()`` this often.
+    pause_reading_when_blocked : bool
+        Stop reading while the transport's write buffer is above its high
+        water mark (a peer that does not read its replies).
+    write_limits : (high, low), optional
+        The transport's write buffer water marks.
+    close_grace : float
+        Seconds a closing connection may take to deliver what was queued
+        before the transport is aborted (0: abort at once).
+    accounting : Accounting, optional
+        Memory accounting hooks.
+    """
+
+    def __init__(self, protocol: Any, reactor: Any, *, idle_timeout: Optional[float] = None,
+                 echo_interval: Optional[float] = None,
+                 pause_reading_when_blocked: bool = False,
+                 write_limits: Optional[Tuple[int, int]] = None, close_grace: float = 5.0,
+                 accounting: Accounting = NO_ACCOUNTING):
+        self.protocol = protocol
+        self.reactor = reactor
+        self.idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
+        self.echo_interval = echo_interval if echo_interval and echo_interval > 0 else None
+        self.pause_reading_when_blocked = pause_reading_when_blocked
+        self.write_limits = write_limits
+        self.close_grace = close_grace
+        self.accounting = accounting
+        self.transport: Any = None
+        self.peer: Tuple[str, int] = ("", 0)
+        self.sockname: Tuple[str, int] = ("", 0)
+        #: reactor time of the last bytes received
+        self.last_rx = reactor.time()
+        #: why the connection closed (None while open, or if the peer closed it)
+        self.close_reason: Optional[str] = None
+        self._time = reactor.time
+        self._call_soon = reactor.call_soon
+        self._rx = ReceiveBuffer(protocol.header_size, protocol.message_length,
+                                 reserve=self._reserve)
+        self._rx_updated = self._rx.buffer_updated
+        self._decode = protocol.frames_received
+        self._dispatch = protocol.dispatch
+        self._out: List[Any] = []
+        self._out_size = 0
+        self._flush_pending = False
+        self._inbox: "collections.deque" = collections.deque()
+        self._waiter: Any = None
+        self._read_paused = False
+        self._write_paused = False
+        self._writable_waiters: List[Callable[[], None]] = []
+        self._keepalive_timer: Any = None
+        self._abort_timer: Any = None
+        self._close_callbacks: List[Callable[["Connection"], None]] = []
+        self._closing = False       # close() called or connection lost: no more I/O
+        self._lost = False          # torn down
+
+    def __repr__(self) -> str:
+        state = "lost" if self._lost else ("closing" if self._closing else "open")
+        return f"<Connection {self.peer[0]}:{self.peer[1]} {state}>"
+
+    # ================================================================ protocol side
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`close` was called or the connection was lost."""
+        return self._closing
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is torn down."""
+        return self._lost
+
+    def send(self, buffers) -> None:
+        """Queue ``buffers`` (bytes-like); written with the others of this
+        event-loop iteration in one ``writelines``.  Dropped once closing."""
+        if self._closing:
+            return
+        out = self._out
+        for b in buffers:
+            out.append(b)
+            self._out_size += len(b)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._call_soon(self.flush)
+
+    def hold(self) -> None:
+        """What is sent from now on is not written at the end of this
+        iteration: the caller calls :meth:`flush` (a burst gathered for a
+        moment; a dispatch loop does this for its replies)."""
+        self._flush_pending = True
+
+    def flush(self) -> None:
+        """Write what is queued now (one ``writelines``)."""
+        self._flush_pending = False
+        out = self._out
+        if not out or self.transport is None or self._closing:
+            return
+        self._out = []
+        self._out_size = 0
+        try:
+            self.transport.writelines(out)
+        except Exception as ex:  # a write error closes this connection only
+            log.warning("%r: write failed: %s", self, ex)
+            self.close(f"write failed: {ex}")
+
+    def write_backlog(self) -> int:
+        """Bytes queued here and in the transport, not yet sent."""
+        t = self.transport
+        return self._out_size + (t.get_write_buffer_size() if t is not None else 0)
+
+    @property
+    def high_water(self) -> int:
+        """The transport's high water mark (``write_backlog`` above it: stop sending)."""
+        if self.transport is None:
+            return self.write_limits[0] if self.write_limits else 0x10000
+        return self.transport.get_write_buffer_limits()[1]
+
+    @property
+    def write_blocked(self) -> bool:
+        """True while the transport's buffer is above its high water mark."""
+        return self._write_paused
+
+    def when_writable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the transport takes data again (soon if it does)."""
+        if self._closing:
+            return
+        if not self._write_paused:
+            self._call_soon(callback)
+        else:
+            self._writable_waiters.append(callback)
+
+    def add_close_callback(self, callback: Callable[["Connection"], None]) -> None:
+        """Call ``callback(conn)`` after teardown (at once if already torn down)."""
+        if self._lost:
+            callback(self)
+        else:
+            self._close_callbacks.append(callback)
+
+    def close(self, reason: Optional[str] = None) -> None:
+        """Close: what was queued is still delivered (within ``close_grace``)."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        if self._closing:
+            return
+        self.flush()
+        self._closing = True
+        self._cancel_timers()
+        transport = self.transport
+        if transport is None:           # never connected: nothing will report the loss
+            self._teardown()
+        elif not transport.is_closing():
+            if self.close_grace > 0:
+                transport.close()
+                # a peer that does not read would keep the data (and the
+                # connection) forever
+                self._abort_timer = self.reactor.call_later(self.close_grace, self._abort)
+            else:
+                transport.abort()
+
+    def _abort(self) -> None:
+        self._abort_timer = None
+        if not self._lost and self.transport is not None:
+            self.transport.abort()
+
+    # ================================================================ transport side
+    def connection_made(self, transport: Any) -> None:
+        if self._closing:               # closed while connecting
+            transport.close()
+            return
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = tuple(peer[:2])
+        sock = transport.get_extra_info("sockname")
+        if sock:
+            self.sockname = tuple(sock[:2])
+        if self.write_limits is not None:
+            transport.set_write_buffer_limits(*self.write_limits)
+        self.last_rx = self._time()
+        self._arm_keepalive(self.echo_interval or self.idle_timeout)
+        self.protocol.connection_made(self)
+        if self._out and not self._flush_pending:
+            self._flush_pending = True
+            self._call_soon(self.flush)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        if self._closing:
+            return memoryview(bytearray(_DISCARD_SIZE))     # discarded
+        return self._rx.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._closing:
+            return
+        self.last_rx = self._time()
+        try:
+            items = self._decode(self._rx_updated(nbytes))
+        except Exception as ex:
+            self._malformed(ex)
+            return
+        if items:
+            self._deliver(items)
+
+    def data_received(self, data: bytes) -> None:
+        """The non-buffered form of :meth:`buffer_updated`."""
+        if self._closing:
+            return
+        self.last_rx = self._time()
+        try:
+            items = self._decode(self._rx.feed(data))
+        except Exception as ex:
+            self._malformed(ex)
+            return
+        if items:
+            self._deliver(items)
+
+    def eof_received(self) -> bool:
+        return False                    # close our side too
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self.pause_reading_when_blocked:
+            self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters, self._writable_waiters = self._writable_waiters, []
+        for callback in waiters:
+            self._call_soon(callback)
+        self._update_reading()
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        if self._lost:
+            return
+        if self.close_reason is None and exc is not None:
+            self.close_reason = f"connection lost: {exc}"
+        self._closing = True
+        self._teardown()
+
+    # ================================================================ internals
+    def _reserve(self, nbytes: int) -> None:
+        self.accounting.reserve(self, nbytes)
+
+    def _malformed(self, ex: Exception) -> None:
+        log.debug("%r: cannot decode what was received", self, exc_info=True)
+        self.close(f"malformed data: {ex}")
+
+    def _deliver(self, items) -> None:
+        """Dispatch ``items`` in order; stop at a handler that waits."""
+        if self._waiter is not None or self._inbox:
+            self._inbox.extend(items)
+            return
+        dispatch = self._dispatch
+        self._flush_pending = True      # one write at the end, not one per reply
+        it = iter(items)
+        try:
+            for item in it:
+                waiter = dispatch(item)
+                if waiter is not None:
+                    self._wait(waiter)
+                    self._inbox.extend(it)
+                    break
+                if self._closing:
+                    break
+        except Exception as ex:
+            log.exception("%r: handling a message failed", self)
+            self.close(f"internal error: {ex}")
+        self.flush()
+
+    def _wait(self, waiter: Any) -> None:
+        self._waiter = waiter
+        self._update_reading()
+        waiter.add_done_callback(self._waiter_done)
+
+    def _waiter_done(self, waiter: Any) -> None:
+        if waiter is not self._waiter:
+            return
+        self._waiter = None
+        if self._closing:
+            return
+        inbox = self._inbox
+        if inbox:
+            items = list(inbox)
+            inbox.clear()
+            self._deliver(items)
+        if self._waiter is None:
+            self._update_reading()
+
+    def _update_reading(self) -> None:
+        t = self.transport
+        if t is None or self._closing:
+            return
+        pause = self._waiter is not None or (self._write_paused
+                                             and self.pause_reading_when_blocked)
+        if pause and not self._read_paused:
+            self._read_paused = True
+            t.pause_reading()
+        elif not pause and self._read_paused:
+            self._read_paused = False
+            t.resume_reading()
+
+    def _arm_keepalive(self, delay: Optional[float]) -> None:
+        if delay is not None and not self._closing:
+            self._keepalive_timer = self.reactor.call_later(delay, self._keepalive)
+
+    def _keepalive(self) -> None:
+        self._keepalive_timer = None
+        if self._closing:
+            return
+        idle = self._time() - self.last_rx
+        tmo = self.idle_timeout
+        if tmo is not None and idle >= tmo:
+            log.info("%r: nothing received for %.1f s, closing", self, idle)
+            self.close(f"no data received for {tmo:g} s")
+            return
+        if self.echo_interval is not None:
+            self.protocol.keepalive()
+            self._arm_keepalive(self.echo_interval)
+        else:
+            self._arm_keepalive(tmo - idle)
+
+    def _cancel_timers(self) -> None:
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+            self._keepalive_timer = None
+
+    def _teardown(self) -> None:
+        """Release everything at once (the connection is gone)."""
+        self._lost = True
+        self._closing = True
+        self._cancel_timers()
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
+            self._abort_timer = None
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.cancel()
+        self._inbox.clear()
+        self._out = []
+        self._out_size = 0
+        self._writable_waiters = []
+        reason = self.close_reason
+        try:
+            self.protocol.connection_lost(reason)
+        except Exception:
+            log.exception("%r: teardown of the protocol failed", self)
+        try:
+            self.accounting.released(self)
+        except Exception:
+            log.exception("%r: accounting release failed", self)
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("%r: close callback failed", self)
