@@ -11,6 +11,9 @@ from ..protocol import (AccessRights, AlarmSeverity, AlarmStatus, ChannelAlarm, 
                         ChannelChar, ChannelData, ChannelDouble, ChannelEnum, ChannelFloat,
                         ChannelInteger, ChannelShort, ChannelString, ChannelType,
                         SkipWrite)
+from .aio import AsyncioAsyncLayer, Context, start_server
+from .cli import ioc_arg_parser, run, template_arg_parser
+from .core import ServerCore, ServerLimits
 from .group import PVGroup, PVGroupMeta, SubGroup, expand_macros, get_pv_pair_wrapper
 from .pvproperty import (FieldProxy, FieldSpec, PVSpec, PvpropertyBoolEnum,
                          PvpropertyBoolEnumRO, PvpropertyByte, PvpropertyByteRO,
@@ -22,6 +25,8 @@ from .pvproperty import (FieldProxy, FieldSpec, PVSpec, PvpropertyBoolEnum,
                          scan_wrapper)
 
 __all__ = [
+    "Context", "start_server", "run", "ioc_arg_parser", "template_arg_parser",
+    "ServerCore", "ServerLimits", "AsyncioAsyncLayer",
     "PVGroup", "PVGroupMeta", "SubGroup", "pvproperty", "PVSpec", "expand_macros",
     "get_pv_pair_wrapper", "scan_wrapper", "FieldSpec", "FieldProxy",
     "PvpropertyData", "PvpropertyReadOnlyData", "PvpropertyChar", "PvpropertyByte",
