@@ -226,6 +226,7 @@ class RecordFields:
     def parent_posted(self, flags):
         """The record posted ``flags``: refresh the linked fields that changed."""
         for field, link in self._links.items():
+            field._cache.clear()
             new = self._linked_value(link)
             if field.value != new:
                 field._data["value"] = field.preprocess_value(new)
@@ -278,8 +279,13 @@ def _linked_class(cls):
             await cls.write(self, value, **kwargs)
             fields, link = self._link
             await fields._push(self, link, self.value)
-        linked = type("Linked" + cls.__name__, (cls,), {"write": write,
-                                                        "__module__": __name__})
+        def native_metadata(self):
+            # a record's floating point fields print with its precision (get_precision)
+            md = cls.native_metadata(self)
+            md.precision = self._link[0].parent._data.get("precision", md.precision)
+            return md
+        linked = type("Linked" + cls.__name__, (cls,), {
+            "write": write, "native_metadata": native_metadata, "__module__": __name__})
         _LINKED[cls] = linked
     return linked
 
