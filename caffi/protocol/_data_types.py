@@ -211,6 +211,12 @@ class ChannelEnum(ChannelData):
 
     def native_metadata(self) -> NativeMetadata:
         md = super().native_metadata()
+        # an IOC's ENUM fields: no alarm limits (NaN), control range of an
+        # unsigned short (recGblGetControlDouble)
+        nan = float("nan")
+        md.upper_alarm_limit = md.upper_warning_limit = nan
+        md.lower_warning_limit = md.lower_alarm_limit = nan
+        md.upper_ctrl_limit, md.lower_ctrl_limit = 65535.0, 0.0
         md.enum_strings = tuple(_encode(s, self.string_encoding) for s in self.enum_strings)
         return md
 
