@@ -24,7 +24,9 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "p4p>=4.1", "sphinx>=5",
                  # aioca's suite run against caffi.aio; IPython's top-level await
-                 "pytest-asyncio>=0.23", "ipython"],
+                 "pytest-asyncio>=0.23", "ipython",
+                 # real CA clients of caffi.server
+                 "pyepics>=3.5", "caproto>=1.1", "CaChannel>=3.1"],
         "docs": ["sphinx>=5"],
     },
     entry_points={

@@ -219,3 +219,30 @@ def test_reconnection_after_restart(ctx, ports, server):
         ca.clear_subscription(evid)
         ca.clear_channel(chid)
         ca.flush_io()
+
+
+EXAMPLES = {"simple": ["A", "B", "C", "mode", "writes"],
+            "thermo_sim": ["period", "readback", "setpoint", "tau"],
+            "records": ["counts", "motor", "sensor", "switch"],
+            "waveform": ["count", "length", "period", "wave"],
+            "enums": ["cmd", "duration", "state"]}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_iocs_list_and_serve_their_pvs(ctx, ports, name):
+    prefix = "ex%d_%s:" % (os.getpid(), name)
+    ioc = PyIOC(prefix, ports.private[-2], module="caffi.server.ioc_examples." + name,
+                args=["--list-pvs"]).start()
+    try:
+        listed = [line for line in ioc.log if line.startswith(prefix)]
+        deadline = time.monotonic() + 10
+        while len(listed) < len(EXAMPLES[name]) and time.monotonic() < deadline:
+            ioc.wait_for(prefix, 10)
+            listed = [line for line in ioc.log if line.startswith(prefix)]
+        assert sorted(listed) == [prefix + pv for pv in EXAMPLES[name]]
+        status, chid = ca.create_channel(prefix + EXAMPLES[name][-1])
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL
+        ca.clear_channel(chid)
+        ca.flush_io()
+    finally:
+        ioc.stop()
