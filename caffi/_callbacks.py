@@ -21,16 +21,32 @@ never reaches libca.
 """
 import itertools
 import logging
+import sys
 
 from ._ffi import ffi, lib
 
 __all__ = ["register", "unregister", "clear_registry", "lookup", "registry_counts",
-           "call_user"]
+           "call_user", "in_callback"]
 
 logger = logging.getLogger("caffi")
 
 _registry = {}
 _keys = itertools.count(1)
+
+
+def in_callback():
+    """True inside a callback, in whatever thread (libca may also call one
+    synchronously, from inside a caffi call of the user's thread).
+
+    Found on the Python stack (a trampoline's frame), so that the callbacks
+    themselves pay nothing for it.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code in _TRAMPOLINES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def register(obj):
@@ -119,9 +135,46 @@ def _caffi_exception_cb(args):
         handler.on_exception(args)
 
 
+def _text(ptr):
+    return ffi.string(ptr).decode("utf-8", "replace") if ptr != ffi.NULL else ""
+
+
+@ffi.def_extern(onerror=_onerror)
+def _caffi_default_exception_cb(args):
+    # Every context caffi sees gets this handler instead of libca's, which
+    # prints to stderr (in the middle of an interactive prompt) and aborts
+    # the program for an error status: the exception is logged on the
+    # ``caffi`` logger with the PV name.
+    name = ""
+    if args.chid != ffi.NULL:
+        channel = lookup(lib.ca_puser(args.chid))
+        name = channel.name if hasattr(channel, "name") else _text(lib.ca_name(args.chid))
+    status = args.stat
+    severity = status & 7  # CA_EXTRACT_MSG_SEVERITY
+    level = logging.WARNING if severity in (lib.CA_K_WARNING, lib.CA_K_INFO) else logging.ERROR
+    detail = []
+    if args.op != lib.CA_OP_OTHER:
+        detail.append("op %s" % {lib.CA_OP_GET: "get", lib.CA_OP_PUT: "put",
+                                 lib.CA_OP_CREATE_CHANNEL: "create channel",
+                                 lib.CA_OP_ADD_EVENT: "subscribe",
+                                 lib.CA_OP_CLEAR_EVENT: "unsubscribe"}.get(args.op, args.op))
+    if args.chid != ffi.NULL and 0 <= args.type <= lib.LAST_BUFFER_TYPE:
+        detail.append("%s, count %d" % (_text(lib.dbr_text[args.type]), args.count))
+    context = _text(args.ctx)
+    if context:
+        detail.append(context)
+    logger.log(level, "CA exception%s: %s%s", " for %s" % name if name else "",
+               _text(lib.ca_message(status)), " (%s)" % "; ".join(detail) if detail else "")
+
+
 def call_user(what, func, arg):
     """Call a user callback with *arg*, logging what it raises."""
     try:
         func(arg)
     except BaseException:
         report_error(what, func)
+
+
+_TRAMPOLINES = frozenset(function.__code__ for function in (
+    _caffi_connection_cb, _caffi_access_rights_cb, _caffi_event_cb, _caffi_request_cb,
+    _caffi_exception_cb, _caffi_default_exception_cb))

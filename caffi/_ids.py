@@ -6,6 +6,9 @@ identifier is refused in Python and never reaches libca, even if libca later
 reuses the same address for a new object.  The objects compare by identity,
 and callbacks deliver the very object that ``create_channel`` returned.
 """
+import threading
+import time
+
 from ._callbacks import call_user, lookup, register, report_error, unregister
 from ._ffi import ffi, lib
 from .constants import CA_OP, ECA
@@ -15,13 +18,19 @@ __all__ = ["Context", "Channel", "Subscription", "Request", "ExceptionHandler",
            "current", "NORMAL"]
 
 NORMAL = lib.ECA_NORMAL
+_NOCACTX = lib.ECA_NOCACTX
 _ECA_NORMAL = ECA.NORMAL
 _CA_OP = {member.value: member for member in CA_OP}
 _NULL = ffi.NULL
 _cast = ffi.cast
 
-# address of a live ca_client_context -> Context
+# live ca_client_context pointer -> Context (cffi pointers hash and compare by
+# address)
 _contexts = {}
+# thread ident -> pointer to the context it was attached to when another
+# thread destroyed it: libca clears only the destroying thread's pointer.
+_stale = {}
+_get_ident = threading.get_ident
 
 
 def _address(ptr):
@@ -30,52 +39,117 @@ def _address(ptr):
 
 def current():
     """The calling thread's :class:`Context`, or None if it has none."""
+    if _stale:
+        _forget_stale()
     ptr = lib.ca_current_context()
     if ptr == _NULL:
         return None
-    address = _address(ptr)
-    context = _contexts.get(address)
+    context = _contexts.get(ptr)
     if context is None:
         # Created here, or implicitly by libca on the first call of a thread.
-        context = _contexts.setdefault(address, Context(ptr))
+        new = Context(ptr)
+        context = _contexts.setdefault(ptr, new)
+        if context is new:
+            context.threads.add(_get_ident())
+            # libca's own handler would print, and abort for an error.
+            lib.ca_add_exception_event(lib._caffi_default_exception_cb, _NULL)
     return context
+
+
+def _forget_stale():
+    """Detach the calling thread from a context another thread destroyed."""
+    stale = _stale.pop(_get_ident(), None)
+    if stale is not None:
+        ptr = lib.ca_current_context()
+        if ptr == stale:
+            lib.ca_detach_context()  # libca would use the freed memory
 
 
 class Context(object):
     """A CA client context (what ``current_context()`` returns)."""
 
-    __slots__ = ("_ptr", "channels", "pending_gets", "groups", "exception_handler",
-                 "__weakref__")
+    __slots__ = ("_ptr", "channels", "io_group", "groups", "exception_handler",
+                 "threads", "closing", "_waits", "_waits_lock", "_gone", "__weakref__")
 
     def __init__(self, ptr):
         self._ptr = ptr
         self.channels = set()
-        # Buffers of gets without callback, kept until the next pend_io.
-        self.pending_gets = []
-        # gid -> buffers of sg_get requests not yet known to be complete.
+        # The gets without callback that pend_io waits for (a caffi._sg.Group,
+        # made by the first one).
+        self.io_group = None
+        # gid -> its caffi._sg.Group
         self.groups = {}
         self.exception_handler = None
+        # Idents of the threads caffi attached to it (created, attached, or
+        # implicitly created in).
+        self.threads = set()
+        # Waits (pend_*, sg_block) of threads in this context, and whether
+        # destroy_context asked them to end.
+        self.closing = False
+        self._waits = 0
+        self._waits_lock = threading.Lock()
+        self._gone = threading.Event()
 
     @property
     def alive(self):
         return self._ptr is not None
 
-    def take_pending_gets(self):
-        """Hand over the get buffers issued so far (kept until pend_io returns)."""
-        pending, self.pending_gets = self.pending_gets, []
-        return pending
+    def make_io_group(self):
+        """The context's :attr:`io_group`, made if needed."""
+        if self.io_group is None:
+            from ._sg import Group
+            self.io_group = Group()
+        return self.io_group
+
+    def enter_wait(self):
+        """Count a wait of the calling thread; False if the context is closing."""
+        with self._waits_lock:
+            if self.closing:
+                return False
+            self._waits += 1
+            return True
+
+    def leave_wait(self, status=None):
+        """End a wait; one that ended with ``ECA_NOCACTX`` (*status*) returns
+        only once the context is destroyed and the thread detached from it."""
+        with self._waits_lock:
+            self._waits -= 1
+        if status == _NOCACTX and self.closing:
+            self._gone.wait(60)
+            current()
+
+    def end_waits(self):
+        """Make the other threads' waits in this context end (they return
+        ``ECA.NOCACTX`` within a slice of :mod:`caffi._wait`); wait for them."""
+        with self._waits_lock:
+            self.closing = True
+        # (rare: a poll keeps the waits' own bookkeeping to one plain lock)
+        while self._waits:
+            time.sleep(0.001)
 
     def invalidate(self):
         """Forget everything after ``ca_context_destroy`` destroyed it in libca."""
         if self._ptr is None:
             return
-        _contexts.pop(_address(self._ptr), None)
+        stale = self._ptr
+        _contexts.pop(stale, None)
+        me = _get_ident()
+        for ident in self.threads:
+            if ident != me:
+                _stale[ident] = stale
+        self.threads.clear()
+        self._gone.set()
         self._ptr = None
         for channel in list(self.channels):
             channel.invalidate()
         self.channels.clear()
-        self.pending_gets = []
+        groups = list(self.groups.values())
+        if self.io_group is not None:
+            groups.append(self.io_group)
+            self.io_group = None
         self.groups.clear()
+        for group in groups:
+            group.free()  # libca calls back no more
         if self.exception_handler is not None:
             unregister(self.exception_handler.usr)
             self.exception_handler = None
@@ -93,7 +167,8 @@ class Channel(object):
 
     registry_kind = "channels"
     __slots__ = ("ptr", "usr", "_name", "context", "connection_callback",
-                 "access_rights_callback", "subscriptions", "requests", "__weakref__")
+                 "access_rights_callback", "subscriptions", "requests",
+                 "late_requests", "__weakref__")
 
     def __init__(self, name, connection_callback):
         self.ptr = None
@@ -103,6 +178,9 @@ class Channel(object):
         self.access_rights_callback = None
         self.subscriptions = set()
         self.requests = set()
+        # Requests (caffi._sg) forgotten before they completed: libca may
+        # still call back with them until the channel is cleared.
+        self.late_requests = []
         self.usr = register(self)
 
     @property
@@ -130,6 +208,7 @@ class Channel(object):
         for usr in list(self.requests):
             unregister(usr)
         self.requests.clear()
+        self.late_requests = []
         if self.context is not None:
             self.context.channels.discard(self)
 

@@ -15,8 +15,8 @@ threads, would wait for and then abandon the other threads' requests).  Cached
 channels are never cleared while the program runs, so a channel can never be
 pulled from under another holder; :func:`reset` clears them all (for tests).
 
-Reads without callback go through synchronous groups (``ca_sg_array_get`` and
-``ca_sg_block``): each caller blocks only on its own requests, and no Python
+Reads without callback go through synchronous groups (``ca.sg_create``,
+:mod:`caffi._sg`): each caller blocks only on its own requests, and no Python
 code runs per value in libca's threads.  Groups are pooled.
 """
 import threading

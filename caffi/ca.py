@@ -29,18 +29,22 @@ Differences from the C API
   destroyed or foreign identifier is refused here (``ECA.BADCHID``,
   ``ECA.BADMONID``, ``ECA.NOCACTX``; ``TypeError``/``ValueError`` from the
   functions that return information) and never reaches libca.
-- A count above the channel's element count is ``ECA.BADCOUNT``; a string of
-  40 bytes or more for ``DBR_STRING`` is ``ECA.STRTOBIG``.
+- A count above the channel's element count is clamped to it (as caffi 1.0.4
+  did; libca would return ``ECA.BADCOUNT``); a string of 40 bytes or more for
+  ``DBR_STRING`` is ``ECA.STRTOBIG``.
 """
 import atexit
 import numbers
+import threading
 
+from . import _sg, _wait
 from . import macros as _m
-from ._callbacks import clear_registry, unregister
+from ._callbacks import clear_registry, in_callback, logger, unregister
 from ._ffi import ffi, lib
 from ._ids import (Channel, Context, ExceptionHandler, Request, Subscription, current)
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
+from ._errors import SEVCHK, CAError, signal
 from .compat import basestring, to_bytes, to_string
 from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, PLAIN_PTR, PLAIN_SCALARS, DBRValue,
                   PutRefused, allocate, dbr_enum, decode_text, eca_enum, format_dbr,
@@ -55,7 +59,8 @@ __all__ = ['create_context', 'current_context', 'attach_context', 'detach_contex
            'write_access',
            'pend_event', 'pend_io', 'poll', 'pend', 'flush_io', 'test_io', 'message',
            'sg_create', 'sg_delete', 'sg_get', 'sg_put', 'sg_reset', 'sg_block', 'sg_test',
-           'version']
+           'version', 'search_attempts', 'beacon_period', 'receive_watchdog_delay',
+           'get_ioc_connection_count', 'beacon_anomaly_count', 'SEVCHK', 'CAError']
 
 # caffi 1.0 exposed these through star imports; scripts use ``ca.ECA`` etc.
 libca = lib
@@ -67,11 +72,13 @@ _COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
 _m.export_into(globals())
 
 _NORMAL = lib.ECA_NORMAL
+_TIMEOUT = lib.ECA_TIMEOUT
 _ECA_NORMAL = ECA.NORMAL
 _CS_CONN = lib.cs_conn
 _new = ffi.new
 _NULL = ffi.NULL
 _get_plain = lib.caffi_get_plain
+_REQUEST_PTR = _sg.REQUEST_PTR
 _put_double = lib.caffi_put_double
 _REQUEST_CB = lib._caffi_request_cb
 _DBF_BY_VALUE = {member.value: member for member in DBF}
@@ -155,7 +162,7 @@ def _read_request(ptr, chtype, count, zero_is_dynamic):
             count = native
         elif count > native:
             _connected(ptr)
-            raise _Refused(ECA.BADCOUNT)
+            count = native  # clamped, as caffi 1.0.4 did
     if count == 0 and not zero_is_dynamic:
         _connected(ptr)  # never connected: no native count to read
     return chtype, count
@@ -166,10 +173,8 @@ def _write_request(ptr, value, chtype, count):
     _connected(ptr)
     native = lib.ca_element_count(ptr)
     count = native if count is None else _integer(count, "count")
-    if count <= 0:
-        count = native
-    elif count > native:
-        raise _Refused(ECA.BADCOUNT)
+    if count <= 0 or count > native:
+        count = native  # a larger count is clamped, as caffi 1.0.4 did
     if chtype is not None:
         chtype = _dbr_type(chtype)
     try:
@@ -188,7 +193,7 @@ def _context(context):
 
 
 def _sync_group(gid):
-    """Checked gid and the buffer list the current context keeps for it."""
+    """Checked gid and its :class:`caffi._sg.Group` in the current context."""
     gid = _gid(gid)
     context = current()
     if context is None or gid not in context.groups:
@@ -214,9 +219,10 @@ def create_context(preemptive_callback=True):
     """
     select = (lib.ca_enable_preemptive_callback if preemptive_callback
               else lib.ca_disable_preemptive_callback)
+    current()  # forgets a destroyed context this thread was attached to
     status = lib.ca_context_create(select)
     if status == _NORMAL:
-        current()
+        current().threads.add(threading.get_ident())
     return eca_enum(status)
 
 
@@ -224,12 +230,28 @@ def destroy_context():
     """Shut down the calling thread's context (``ca_context_destroy``).
 
     Every channel, subscription and callback of the context is released; their
-    identifiers are refused from then on.
+    identifiers are refused from then on.  The waits (``pend_*``, ``sg_block``)
+    other threads are in end first, returning ``ECA.NOCACTX``; threads still
+    attached to the context are detached from it at their next call.
+
+    Returns
+    -------
+    ECA
+        NORMAL, or EVDISALLOW inside a callback: a callback runs in a thread of
+        the context, which cannot be destroyed from there (libca would crash);
+        the call is refused and the context stays usable.
     """
+    if in_callback():
+        logger.warning("destroy_context() inside a CA callback is refused (ECA.EVDISALLOW); "
+                       "destroy the context after the callback returned")
+        return ECA.EVDISALLOW
     context = current()
+    if context is not None:
+        context.end_waits()
     lib.ca_context_destroy()
     if context is not None:
         context.invalidate()
+    return ECA.NORMAL
 
 
 def attach_context(context):
@@ -245,12 +267,30 @@ def attach_context(context):
         ptr = _context(context)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_attach_context(ptr))
+    current()  # forgets a destroyed context this thread was attached to
+    status = lib.ca_attach_context(ptr)
+    if status == _NORMAL:
+        context.threads.add(threading.get_ident())
+    return eca_enum(status)
 
 
 def detach_context():
-    """Detach the calling thread from its CA context (``ca_detach_context``)."""
+    """Detach the calling thread from its CA context (``ca_detach_context``).
+
+    Returns
+    -------
+    ECA
+        NORMAL, or EVDISALLOW inside a callback (the thread is libca's own: it
+        stays attached).
+    """
+    if in_callback():
+        logger.warning("detach_context() inside a CA callback is refused (ECA.EVDISALLOW)")
+        return ECA.EVDISALLOW
+    context = current()  # (forgets a destroyed context)
+    if context is not None:
+        context.threads.discard(threading.get_ident())
     lib.ca_detach_context()
+    return ECA.NORMAL
 
 
 def current_context():
@@ -270,6 +310,7 @@ def show_context(context=None, level=0):
     """
     level = _integer(level, "level")
     if context is None:
+        current()  # forgets a destroyed context
         status = lib.ca_client_status(level)
     else:
         try:
@@ -285,14 +326,17 @@ def add_exception_event(callback=None):
     """Replace the context's exception handler (``ca_add_exception_event``).
 
     The callback receives a dict with keys chid, type, count, addr, stat, op,
-    ctx, file and lineNo.  None reinstalls libca's default handler.
+    ctx, file and lineNo.  None reinstalls caffi's default handler, which logs
+    the exception on the ``caffi`` logger with the PV name (libca's own
+    prints it, and aborts the program for an error status).
     """
+    current()  # forgets a destroyed context
     if callable(callback):
         handler = ExceptionHandler(callback)
         status = lib.ca_add_exception_event(lib._caffi_exception_cb, handler.usr)
     else:
         handler = None
-        status = lib.ca_add_exception_event(ffi.NULL, ffi.NULL)
+        status = lib.ca_add_exception_event(lib._caffi_default_exception_cb, ffi.NULL)
     context = current()
     if status != _NORMAL or context is None:
         if handler is not None:
@@ -334,6 +378,7 @@ def create_channel(name, callback=None, priority=CA_PRIORITY.DEFAULT):
     priority = _integer(priority, "priority")
     if not _m.CA_PRIORITY_MIN <= priority <= _m.CA_PRIORITY_MAX:
         return ECA.BADPRIORITY, None
+    current()  # forgets a destroyed context
     channel = Channel(decode_text(raw), callback if callable(callback) else None)
     pchid = ffi.new("chid *")
     connect = (lib._caffi_connection_cb if channel.connection_callback is not None
@@ -414,8 +459,9 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     chtype : DBR or int or None
         Requested type; default the native type.
     count : int or None
-        Element count; default the native count.  With a callback, 0 asks
-        for the server's current length.
+        Element count; default (None, 0 or negative) the native count, and a
+        larger count is clamped to it.  With a callback, 0 asks for the
+        server's current length.
     callback : callable or None
         Called with ``{'chid', 'type', 'count', 'status', 'value'}``.  Without
         it, read the value with ``DBRValue.get()`` after :func:`pend_io`
@@ -426,24 +472,24 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
     Returns
     -------
     (ECA, DBRValue or None)
-        NORMAL, BADCHID, BADTYPE, BADCOUNT, DISCONN, NORDACCESS, ...
+        NORMAL, BADCHID, BADTYPE, DISCONN, NORDACCESS, ...
     """
     if type(chid) is not Channel or chid.ptr is None:
         return ECA.BADCHID, None
     ptr = chid.ptr
     if chtype is None and count is None and callback is None:
         # The common case, one element of a plain native type, in one C call
-        # (type and count checks and ca_array_get); -1: take the general path.
+        # (type and count checks and the request); -1: take the general path.
+        context = chid.context
+        group = context.io_group or context.make_io_group()
         buf = _new(PLAIN_PTR)
-        code = _get_plain(ptr, buf)
+        request = _new(_REQUEST_PTR)
+        code = _get_plain(ptr, buf, group._ptr, request)
         if code >= 0:
             member, value_class = PLAIN_SCALARS[code & 15]
             status = code >> 4
             if status == _NORMAL:
-                context = chid.context
-                if context is not None:
-                    # libca writes into the buffer until the next pend_io returns.
-                    context.pending_gets.append(buf)
+                group._requests.append((chid, request, buf))  # see Group.add
                 return _ECA_NORMAL, value_class(member, buf, use_numpy)
             return eca_enum(status), value_class(member, buf, use_numpy)
     with_callback = callable(callback)
@@ -460,10 +506,9 @@ def get(chid, chtype=None, count=None, callback=None, use_numpy=False):
             request.cancel()
         return eca_enum(status), None
     cvalue, owner = allocate(chtype, count, use_numpy)
-    status = lib.ca_array_get(chtype, count, ptr, cvalue)
-    if status == _NORMAL and channel.context is not None:
-        # libca writes into the buffer until the next pend_io returns.
-        channel.context.pending_gets.append(cvalue)
+    context = channel.context
+    group = context.io_group or context.make_io_group()
+    status = group.get(channel, chtype, count, cvalue, _m.dbr_size_n(chtype, count))
     return eca_enum(status), DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
@@ -480,8 +525,9 @@ def put(chid, value, chtype=None, count=None, callback=None):
     chtype : DBR or int or None
         Type of the written value; default the native type.
     count : int or None
-        Element count; default the native count, reduced to the length of
-        *value*.
+        Element count; default (None, 0 or negative) the native count; a
+        larger count is clamped to it, and the count is reduced to the length
+        of *value*.
     callback : callable or None
         Called with ``{'chid', 'type', 'count', 'status'}`` when the put and
         all the processing it causes completed.
@@ -489,7 +535,7 @@ def put(chid, value, chtype=None, count=None, callback=None):
     Returns
     -------
     ECA
-        NORMAL, BADCHID, BADTYPE, BADCOUNT, STRTOBIG, NOWTACCESS, DISCONN, ...
+        NORMAL, BADCHID, BADTYPE, STRTOBIG, NOWTACCESS, DISCONN, ...
     """
     if type(value) is float and chtype is None and count is None \
             and type(chid) is Channel and chid.ptr is not None:
@@ -537,7 +583,8 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
         Requested type; default the native type.
     count : int or None
         Element count; default the native count, 0 for the server's current
-        length.
+        length; a larger count is clamped to the native count (of a connected
+        channel).
     mask : DBE or int or None
         Trigger mask; default ``DBE.VALUE | DBE.ALARM``.
     use_numpy : bool
@@ -565,10 +612,8 @@ def create_subscription(chid, callback, chtype=None, count=None, mask=None, use_
         return ECA.BADTYPE, None
     native = lib.ca_element_count(ptr)
     count = native if count is None else _integer(count, "count")
-    if count < 0:
-        count = native
-    elif connected and count > native:
-        return ECA.BADCOUNT, None
+    if count < 0 or (connected and count > native):
+        count = native  # a larger count is clamped, as caffi 1.0.4 did
     mask = _m.DBE_VALUE | _m.DBE_ALARM if mask is None else _integer(mask, "mask")
     subscription = Subscription(channel, callback, use_numpy)
     pevid = ffi.new("evid *")
@@ -603,32 +648,56 @@ def clear_subscription(evid):
 def pend_event(timeout):
     """Process CA activity for *timeout* seconds, 0 for ever (``ca_pend_event``).
 
-    Returns ``ECA.TIMEOUT`` on success, as in C.
+    Returns ``ECA.TIMEOUT`` on success, as in C.  Ctrl-C interrupts it
+    (KeyboardInterrupt), as every blocking call of this module.
     """
-    return eca_enum(lib.ca_pend_event(_timeout(timeout)))
+    timeout = _timeout(timeout)
+    context = current()
+    if context is None:
+        return eca_enum(_wait.pend_event(timeout))
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status = _wait.pend_event(timeout, context)
+    finally:
+        context.leave_wait(status)
+    return eca_enum(status)
 
 
 def poll():
     """Flush and process outstanding CA activity without blocking (``ca_poll``)."""
+    current()  # forgets a destroyed context
     return eca_enum(lib.ca_poll())
 
 
-def _pend_for_io(wait, timeout):
-    """Run libca's *wait(timeout)* that ends a pend_io period (ca_pend_io, ca_pend early).
+def _pend_for_io(finish, timeout):
+    """Wait as ca_pend_io (or ca_pend early), *finish* being that libca function.
 
-    The get buffers issued before the call are held until it returns: from then
-    on libca ignores replies to them, so their buffers may go.
+    The gets of the context's pend_io group are forgotten when it returns
+    (their buffers may go: a late reply writes nowhere); an interrupted
+    (KeyboardInterrupt) or refused (EVDISALLOW) wait keeps them.
     """
     timeout = _timeout(timeout)
     context = current()
-    issued = context.take_pending_gets() if context is not None else None
-    status = wait(timeout)
-    del issued
+    if context is None:
+        return eca_enum(_wait.pend_io(timeout, None, finish)[0])
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status, failures = _wait.pend_io(timeout, context.io_group, finish, context)
+    finally:
+        context.leave_wait(status)
+    if failures:
+        _sg.report_failures(context, failures)
     return eca_enum(status)
 
 
 def pend_io(timeout):
     """Flush and wait for gets without callback and first connections (``ca_pend_io``).
+
+    0 waits for ever, as in C.
 
     Returns
     -------
@@ -642,7 +711,7 @@ def pend(timeout, early):
     """:func:`pend_io` if *early* else :func:`pend_event` (``ca_pend``)."""
     if early:
         return _pend_for_io(lambda t: lib.ca_pend(t, 1), timeout)
-    return eca_enum(lib.ca_pend(_timeout(timeout), 0))
+    return pend_event(timeout)
 
 
 def test_io():
@@ -650,11 +719,16 @@ def test_io():
 
     Returns ``ECA.IODONE`` or ``ECA.IOINPROGRESS``.
     """
+    context = current()
+    group = context.io_group if context is not None else None
+    if group is not None and group.test() != lib.ECA_IODONE:
+        return ECA.IOINPROGRESS
     return eca_enum(lib.ca_test_io())
 
 
 def flush_io():
     """Send buffered requests to the servers (``ca_flush_io``)."""
+    current()  # forgets a destroyed context
     return eca_enum(lib.ca_flush_io())
 
 
@@ -720,31 +794,65 @@ def version():
     return decode_text(ffi.string(lib.ca_version()))
 
 
+def search_attempts(chid):
+    """Search requests sent for the channel so far (``ca_search_attempts``)."""
+    return lib.ca_search_attempts(_info_channel(chid))
+
+
+def beacon_period(chid):
+    """Seconds between the beacons of the channel's server, measured; -1 if
+    unknown (``ca_beacon_period``)."""
+    return lib.ca_beacon_period(_info_channel(chid))
+
+
+def receive_watchdog_delay(chid):
+    """Seconds since the channel's circuit last received something
+    (``ca_receive_watchdog_delay``)."""
+    return lib.ca_receive_watchdog_delay(_info_channel(chid))
+
+
+def get_ioc_connection_count():
+    """Number of servers (IOCs) the calling thread's context is connected to
+    (``ca_get_ioc_connection_count``)."""
+    current()  # forgets a destroyed context
+    return lib.ca_get_ioc_connection_count()
+
+
+def beacon_anomaly_count():
+    """Beacon anomalies seen since the program started (``ca_beacon_anomaly_count``)."""
+    current()  # forgets a destroyed context
+    return lib.ca_beacon_anomaly_count()
+
+
 # Synchronous groups ------------------------------------------------------------
+# caffi keeps the groups itself (see caffi._sg): libca's ca_sg_test can
+# deadlock against libca's own threads, and ca_sg_block ignores Ctrl-C.
 def sg_create():
     """Create a synchronous group (``ca_sg_create``); return ``(ECA, gid or None)``."""
-    pgid = ffi.new("CA_SYNC_GID *")
-    status = lib.ca_sg_create(pgid)
-    if status != _NORMAL:
-        return eca_enum(status), None
-    gid = pgid[0]
     context = current()
-    if context is not None:
-        context.groups[gid] = []
-    return ECA.NORMAL, gid
+    if context is None:
+        lib.ca_poll()  # a thread's first CA call creates its context, as in C
+        context = current()
+        if context is None:
+            return ECA.NOCACTX, None
+    try:
+        group = _sg.Group()
+    except MemoryError:
+        return ECA.ALLOCMEM, None
+    context.groups[group.gid] = group
+    return ECA.NORMAL, group.gid
 
 
 def sg_delete(gid):
     """Delete a synchronous group (``ca_sg_delete``): NORMAL or BADSYNCGRP."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_delete(gid)
     context = current()
-    if status == _NORMAL and context is not None:
-        context.groups.pop(gid, None)
-    return eca_enum(status)
+    del context.groups[gid]
+    _sg.report_failures(context, group.free())
+    return ECA.NORMAL
 
 
 def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
@@ -757,15 +865,14 @@ def sg_get(gid, chid, chtype=None, count=None, use_numpy=False):
     """
     try:
         channel = _live(chid)
-        gid, buffers = _sync_group(gid)
+        gid, group = _sync_group(gid)
         chtype, count = _read_request(channel.ptr, chtype, count, False)
     except _Refused as exc:
         return exc.status, None
     cvalue, owner = allocate(chtype, count, use_numpy)
-    status = lib.ca_sg_array_get(gid, chtype, count, channel.ptr, cvalue)
+    status = group.get(channel, chtype, count, cvalue, _m.dbr_size_n(chtype, count))
     if status != _NORMAL:
         return eca_enum(status), None
-    buffers.append(cvalue)
     return ECA.NORMAL, DBRValue(dbr_enum(chtype), count, cvalue, use_numpy, owner)
 
 
@@ -773,56 +880,76 @@ def sg_put(gid, chid, value, chtype=None, count=None):
     """Write a value within a synchronous group (``ca_sg_array_put``)."""
     try:
         channel = _live(chid)
-        gid, _ = _sync_group(gid)
+        gid, group = _sync_group(gid)
         chtype, count, buf = _write_request(channel.ptr, value, chtype, count)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_sg_array_put(gid, chtype, count, channel.ptr, buf))
-
-
-def _release_group_buffers(gid):
-    context = current()
-    if context is not None and gid in context.groups:
-        context.groups[gid] = []
+    return eca_enum(group.put(channel, chtype, count, buf))
 
 
 def sg_block(gid, timeout):
-    """Flush and wait for the group's requests (``ca_sg_block``).
+    """Flush and wait for the group's requests, then reset it (``ca_sg_block``).
+
+    A *timeout* of 0 or less does not wait.  Ctrl-C interrupts the wait
+    (KeyboardInterrupt; the requests stay in the group).
 
     Returns
     -------
     ECA
-        NORMAL, TIMEOUT, EVDISALLOW or BADSYNCGRP.
+        NORMAL, TIMEOUT, EVDISALLOW (inside a callback) or BADSYNCGRP.
     """
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_block(gid, _timeout(timeout))
-    if status == _NORMAL:
-        _release_group_buffers(gid)  # every request completed
+    timeout = _timeout(timeout)
+    context = current()
+    if not context.enter_wait():
+        return ECA.NOCACTX
+    status = None
+    try:
+        status = lib.ca_poll()  # flushes; EVDISALLOW inside a callback, as ca_sg_block
+        if status == _TIMEOUT and timeout >= 0:
+            status = group.wait(timeout, context)
+            if status in (lib.ECA_IODONE, _TIMEOUT):
+                status = _NORMAL if status == lib.ECA_IODONE else _TIMEOUT
+    finally:
+        context.leave_wait(status)
+    if status != lib.ECA_NOCACTX:
+        _sg.report_failures(context, group.reset())
     return eca_enum(status)
 
 
 def sg_test(gid):
     """``ECA.IODONE`` if the group's requests completed, else ``ECA.IOINPROGRESS``."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    return eca_enum(lib.ca_sg_test(gid))
+    return eca_enum(group.test())
 
 
 def sg_reset(gid):
     """Forget the group's outstanding requests (``ca_sg_reset``)."""
     try:
-        gid = _gid(gid)
+        gid, group = _sync_group(gid)
     except _Refused as exc:
         return exc.status
-    status = lib.ca_sg_reset(gid)
-    if status == _NORMAL:
-        _release_group_buffers(gid)
-    return eca_enum(status)
+    _sg.report_failures(current(), group.reset())
+    return ECA.NORMAL
+
+
+# What dir() and tab completion show: the API, the C macro names and what
+# caffi 1.0.4's module showed; the helpers imported above stay reachable but
+# out of sight.
+_SHOWN = frozenset(__all__) | frozenset(_m.__all__) | frozenset((
+    "AlarmCondition", "AlarmSeverity", "CA_K", "CA_OP", "CA_PRIORITY", "ChannelState", "DBE",
+    "DBF", "DBR", "DBRValue", "DBR_TYPE_STRING", "ECA", "basestring", "ffi", "format_dbr",
+    "libca", "numbers", "to_bytes", "to_string", "signal"))
+
+
+def __dir__():
+    return sorted(_SHOWN)
 
 
 @atexit.register

@@ -12,10 +12,29 @@ from ._ffi import lib as _lib
 from .compat import to_string
 
 __all__ = ["ChannelState", "CA_OP", "CA_PRIORITY", "CA_K", "ECA", "DBE",
-           "AlarmSeverity", "AlarmCondition"]
+           "AlarmSeverity", "AlarmCondition", "NamedIntEnum"]
 
 
-class ChannelState(IntEnum):
+class NamedIntEnum(IntEnum):
+    """An :class:`enum.IntEnum` that prints as ``Class.NAME`` on every Python.
+
+    Python 3.11 made ``str()`` and ``format()`` of an IntEnum print the number;
+    caffi 1.0.4 (on the Pythons it supported) and scripts ported from it print
+    the name: ``str(ECA.TIMEOUT)`` and ``f"{ECA.TIMEOUT}"`` give
+    ``'ECA.TIMEOUT'``.  A format spec formats the number (``f"{x:d}"``);
+    ``int(x)`` is the number.
+    """
+
+    def __str__(self):
+        return "%s.%s" % (type(self).__name__, self._name_)
+
+    def __format__(self, spec):
+        if spec:
+            return format(self._value_, spec)
+        return str(self)
+
+
+class ChannelState(NamedIntEnum):
     """Enum of the C ``enum channel_state``."""
     NEVER_CONN = _m.cs_never_conn  #: valid chid, IOC not found
     PREV_CONN = _m.cs_prev_conn  #: valid chid, IOC was found, but unavailable
@@ -24,7 +43,7 @@ class ChannelState(IntEnum):
     NEVER_SEARCH = _m.cs_never_search  #: invalid chid
 
 
-class CA_OP(IntEnum):
+class CA_OP(NamedIntEnum):
     """Enum of the ``CA_OP_XXX`` macros."""
     GET = _m.CA_OP_GET
     PUT = _m.CA_OP_PUT
@@ -36,7 +55,7 @@ class CA_OP(IntEnum):
     CONN_DOWN = _m.CA_OP_CONN_DOWN
 
 
-class CA_PRIORITY(IntEnum):
+class CA_PRIORITY(NamedIntEnum):
     """Enum of the ``CA_PRIORITY_XXX`` macros."""
     MAX = _m.CA_PRIORITY_MAX
     MIN = _m.CA_PRIORITY_MIN
@@ -46,7 +65,7 @@ class CA_PRIORITY(IntEnum):
     OPI = _m.CA_PRIORITY_OPI
 
 
-class DBE(IntEnum):
+class DBE(NamedIntEnum):
     """Enum of the ``DBE_XXX`` event mask bits."""
     VALUE = _m.DBE_VALUE  #: significant change of the value (monitor deadband)
     ARCHIVE = _m.DBE_ARCHIVE  #: archive-significant change (archive deadband)
@@ -54,7 +73,7 @@ class DBE(IntEnum):
     PROPERTY = _m.DBE_PROPERTY  #: property (limits, enum strings ...) change
 
 
-class CA_K(IntEnum):
+class CA_K(NamedIntEnum):
     """Severity of a CA status code (``CA_K_XXX``)."""
     INFO = _m.CA_K_INFO
     ERROR = _m.CA_K_ERROR
@@ -73,7 +92,7 @@ def _eca_members():
     return members
 
 
-class _ECABase(IntEnum):
+class _ECABase(NamedIntEnum):
     def severity(self):
         """Severity of the status code, a :class:`CA_K`."""
         return CA_K(_m.CA_EXTRACT_MSG_SEVERITY(self.value))
@@ -89,7 +108,7 @@ class _ECABase(IntEnum):
 ECA = _ECABase("ECA", _eca_members(), module=__name__, qualname="ECA")
 
 
-class AlarmSeverity(IntEnum):
+class AlarmSeverity(NamedIntEnum):
     """Enum of ``epicsAlarmSeverity``; ``No`` stands for ``epicsSevNone``."""
     No = _m.NO_ALARM
     Minor = _m.MINOR_ALARM
@@ -97,7 +116,7 @@ class AlarmSeverity(IntEnum):
     Invalid = _m.INVALID_ALARM
 
 
-class AlarmCondition(IntEnum):
+class AlarmCondition(NamedIntEnum):
     """Enum of ``epicsAlarmCondition``; ``No`` stands for ``epicsAlarmNone``."""
     No = _m.NO_ALARM
     Read = _m.READ_ALARM

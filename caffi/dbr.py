@@ -20,12 +20,12 @@ import numpy
 
 from . import macros as _m
 from ._ffi import ffi, lib
-from .constants import ECA, AlarmCondition, AlarmSeverity
+from .constants import ECA, AlarmCondition, AlarmSeverity, NamedIntEnum
 
 __all__ = ["DBF", "DBR", "DBRValue", "format_dbr"]
 
 
-class DBR(IntEnum):
+class DBR(NamedIntEnum):
     """Enum of the ``DBR_XXX`` request types."""
     INVALID = _m.TYPENOTCONN
     STRING = _m.DBR_STRING
@@ -122,7 +122,7 @@ class DBR(IntEnum):
         return _m.dbr_type_is_CTRL(self.value)
 
 
-class DBF(IntEnum):
+class DBF(NamedIntEnum):
     """Enum of the ``DBF_XXX`` native field types."""
     INVALID = _m.TYPENOTCONN  #: the channel's native type when disconnected
     STRING = _m.DBF_STRING  #: array of 40 characters
@@ -546,12 +546,12 @@ def _numeric_array(values, vtype):
     try:
         arr = numpy.asarray(values)
     except (TypeError, ValueError) as exc:
-        raise TypeError("cannot convert put value to %s: %s" % (dtype, exc))
+        raise TypeError("cannot convert put value to %s: %s" % (dtype, exc)) from None
     if arr.dtype.kind in "US":
         try:
             arr = arr.astype(numpy.float64)
         except ValueError as exc:
-            raise ValueError("cannot convert put value to a number: %s" % exc)
+            raise ValueError("cannot convert put value to a number: %s" % exc) from None
     if arr.dtype.kind not in "biuf":
         raise TypeError("cannot convert put value of dtype %s to %s" % (arr.dtype, dtype))
     arr = arr.reshape(-1)
@@ -582,7 +582,8 @@ def _scalar(value, vtype):
         try:
             return ffi.new(_PTR[vtype], ivalue)
         except OverflowError:
-            raise ValueError("put value %r out of range for %s" % (value, _m.dbr_type_to_text(vtype)))
+            raise ValueError("put value %r out of range for %s"
+                             % (value, _m.dbr_type_to_text(vtype))) from None
     if not isinstance(value, numbers.Real):
         raise TypeError("cannot put %r as %s" % (value, _m.dbr_type_to_text(vtype)))
     return ffi.new(_PTR[vtype], float(value))
@@ -626,7 +627,7 @@ def prepare_put(value, chtype, count, native_type):
             number = float(value)
         except ValueError:
             raise ValueError("cannot convert %r to a number for %s"
-                             % (value, _m.dbr_type_to_text(chtype)))
+                             % (value, _m.dbr_type_to_text(chtype))) from None
         value = number
 
     if isinstance(value, numpy.ndarray) and value.ndim == 0:

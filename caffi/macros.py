@@ -93,6 +93,26 @@ MAX_ENUM_STRING_SIZE = _lib.MAX_ENUM_STRING_SIZE
 MAX_ENUM_STATES = _lib.MAX_ENUM_STATES
 
 
+#: ``dbr_size[type]``: bytes of a DBR structure of one element (C table).
+dbr_size = tuple(_lib.dbr_size[t] for t in range(LAST_BUFFER_TYPE + 1))
+#: ``dbr_value_size[type]``: bytes of one more element (C table).
+dbr_value_size = tuple(_lib.dbr_value_size[t] for t in range(LAST_BUFFER_TYPE + 1))
+#: ``dbr_value_offset[type]``: offset of the value in the DBR structure (C table).
+dbr_value_offset = tuple(_lib.dbr_value_offset[t] for t in range(LAST_BUFFER_TYPE + 1))
+dbr_class_int = _lib.dbr_class_int
+dbr_class_float = _lib.dbr_class_float
+dbr_class_string = _lib.dbr_class_string
+dbr_class_max = _lib.dbr_class_max
+#: ``dbr_value_class[type]``: ``dbr_class_int``, ``_float`` or ``_string`` (C table).
+dbr_value_class = tuple(_lib.dbr_value_class[t] for t in range(LAST_BUFFER_TYPE + 1))
+#: Dimensions of the C text tables behind ``dbf_type_to_text`` and ``dbr_type_to_text``.
+dbf_text_dim = _lib.dbf_text_dim
+dbr_text_dim = _lib.dbr_text_dim
+#: What ``dbf_type_to_text``/``dbr_type_to_text`` give for an invalid type.
+dbf_text_invalid = _ffi.string(_lib.dbf_text_invalid).decode()
+dbr_text_invalid = _ffi.string(_lib.dbr_text_invalid).decode()
+
+
 def dbf_type_is_valid(dbftype):
     return 0 <= dbftype <= LAST_TYPE
 

@@ -28,10 +28,11 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence
 
-from . import _shared, ca
+from . import _sg, _shared, ca
 from . import macros as _m
 from .constants import DBE, ECA, ChannelState
 from ._ffi import lib
+from ._errors import CAError
 from .dbr import CONVERTERS, DBF, allocate, decode_text, eca_enum
 
 __all__ = ["CAError", "caget", "caget_many", "caput", "caput_many", "camonitor",
@@ -39,30 +40,9 @@ __all__ = ["CAError", "caget", "caget_many", "caput", "caput_many", "camonitor",
 
 _NORMAL = ECA.NORMAL
 _NORMAL_CODE = int(ECA.NORMAL)
+_IODONE_CODE = int(ECA.IODONE)
 _TIMEOUT_CODE = int(ECA.TIMEOUT)
 _FORMS = ("native", "time", "ctrl")
-
-
-class CAError(Exception):
-    """A Channel Access operation failed.
-
-    Attributes
-    ----------
-    status : ECA
-        The CA status code.
-    pvname : str or None
-        The PV the operation was for.
-    """
-
-    def __init__(self, status, pvname=None, what=None):
-        self.status = status
-        self.pvname = pvname
-        text = ca.message(int(status))
-        if what:
-            text = "%s: %s" % (what, text)
-        if pvname is not None:
-            text = "%s: %s" % (pvname, text)
-        Exception.__init__(self, text)
 
 
 # Connecting ---------------------------------------------------------------------
@@ -104,12 +84,15 @@ def _connect(names, timeout):
 def _check_name(pv):
     if not isinstance(pv, str):
         raise TypeError("PV name must be str, got %r" % (pv,))
+    if not pv.strip():
+        raise ValueError("PV name must not be empty, got %r" % (pv,))
     return pv
 
 
 # Reading ------------------------------------------------------------------------
 _DBF_CHAR = int(DBF.CHAR)
 _DBF_STRING = int(DBF.STRING)
+_DBF_ENUM = int(DBF.ENUM)
 _TIME = _m.dbf_type_to_DBR_TIME
 _CTRL = _m.dbf_type_to_DBR_CTRL
 
@@ -155,40 +138,45 @@ def _check_form(form):
 def read(entries, deadline, form="native", as_string=False, count=None, as_numpy=True):
     """Read connected cached channels in one synchronous group; list of values.
 
-    This is the hot path of caget: it calls libca's ``ca_sg_array_get`` and
-    ``ca_sg_block`` directly (the buffers stay referenced here until the group
-    completed or was reset, after which libca no longer writes to them).
+    This is the hot path of caget: one group request per channel (no Python
+    runs per reply) and one wait for all, which Ctrl-C interrupts.
     """
+    context = _shared.context()
     gid = _shared.acquire_group()
+    group = context.groups[gid]
     completed = False
     try:
         pending = []
         for entry in entries:
-            ptr = entry.chid.ptr if entry.chid is not None else None
-            if ptr is None:
-                lib.ca_sg_reset(gid)
+            chid = entry.chid
+            if chid is None or chid.ptr is None:
                 raise CAError(ECA.BADCHID, entry.name, "read failed (channel cleared)")
-            chtype, n, text = _request(ptr, form, as_string, count)
+            chtype, n, text = _request(chid.ptr, form, as_string, count)
             cvalue, owner = allocate(chtype, n, as_numpy)
-            status = lib.ca_sg_array_get(gid, chtype, n, ptr, cvalue)
+            status = group.get(chid, chtype, n, cvalue, _m.dbr_size_n(chtype, n))
             if status != _NORMAL_CODE:
-                lib.ca_sg_reset(gid)
                 raise CAError(eca_enum(status), entry.name, "read failed")
             pending.append((CONVERTERS[chtype], n, cvalue, owner, text))
         remaining = deadline - time.monotonic()
-        status = lib.ca_sg_block(gid, remaining if remaining > 0 else 0.0)
-        if status != _NORMAL_CODE:
-            lib.ca_sg_reset(gid)
-            if status == _TIMEOUT_CODE:
-                if len(entries) == 1:
-                    raise TimeoutError("read of %r timed out" % entries[0].name)
-                raise TimeoutError("read of %d PVs timed out" % len(entries))
-            raise CAError(eca_enum(status), entries[0].name if len(entries) == 1 else None,
-                          "read failed")
+        lib.ca_flush_io()
+        if not context.enter_wait():
+            raise CAError(ECA.NOCACTX, None, "read failed")
+        status = None
+        try:
+            status = group.wait(remaining if remaining > 0 else 0.0, context)
+        finally:
+            context.leave_wait(status)
+        if status != _IODONE_CODE:
+            if status != _TIMEOUT_CODE:
+                raise CAError(eca_enum(status), None, "read failed")
+            if len(entries) == 1:
+                raise TimeoutError("read of %r timed out" % entries[0].name)
+            raise TimeoutError("read of %d PVs timed out" % len(entries))
         completed = True
         return [_finish(convert(cvalue, n, as_numpy, owner), text)
                 for convert, n, cvalue, owner, text in pending]
     finally:
+        _sg.report_failures(context, group.reset())
         _shared.release_group(gid, completed)
 
 
@@ -275,8 +263,34 @@ class _Completion(object):
                 self.event.set()
 
 
+def _checked(entry, value, deadline):
+    """*value* as it will be put to *entry*, checked before anything is sent.
+
+    As the caput tool, a string for an ENUM PV is looked up in its states
+    (then taken as an index); what cannot be sent raises here instead of
+    failing in the server later, where nobody would see it.
+    """
+    if value is None:
+        raise TypeError("%s: cannot put None" % entry.name)
+    if isinstance(value, (str, bytes)) and lib.ca_field_type(entry.chid.ptr) == _DBF_ENUM:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        states = read((entry,), deadline, "ctrl")[0]["strs"]
+        if text in states:
+            return states.index(text)
+        if text.strip().isdigit() and int(text) < max(len(states), 1):
+            return int(text)
+        raise CAError(ECA.BADSTR, entry.name, "%r is not one of its states %s"
+                      % (text, ", ".join(repr(s) for s in states) or "(none)"))
+    return value
+
+
 def write(entries, values, wait, deadline, callback=None):
-    """Put *values* to connected cached channels; wait for completion if *wait*."""
+    """Put *values* to connected cached channels; wait for completion if *wait*.
+
+    Every value is checked (:func:`_checked`, and converted as ``ca.put``
+    does) before the first is sent.
+    """
+    values = [_checked(entry, value, deadline) for entry, value in zip(entries, values)]
     completion = _Completion(len(entries)) if wait else None
     for entry, value in zip(entries, values):
         if callback is not None:
@@ -289,7 +303,7 @@ def write(entries, values, wait, deadline, callback=None):
             status = ca.put(entry.chid, value, callback=cb)
         except (TypeError, ValueError) as exc:
             ca.flush_io()  # the puts issued before this one go out
-            raise type(exc)("%s: %s" % (entry.name, exc)) from exc
+            raise type(exc)("%s: %s" % (entry.name, exc)) from None
         if status != _NORMAL:
             ca.flush_io()
             raise CAError(status, entry.name, "put failed")
@@ -325,7 +339,12 @@ def caput(pv: str, value: Any, *, wait: bool = False, timeout: float = 1.0) -> N
     TimeoutError
         The PV did not connect, or the put did not complete, within *timeout*.
     CAError
-        The put was refused (no write access, bad type, ...).
+        The put was refused (no write access, ...), or a str for an enum PV
+        is neither one of its states nor an index (``ECA.BADSTR``; checked
+        before anything is sent).
+    TypeError, ValueError
+        The value cannot be converted to the PV's type (None, a str that is
+        not a number for a numeric PV, ...); nothing is sent.
     """
     entries, deadline = _connect((_check_name(pv),), timeout)
     write(entries, (value,), wait, deadline)

@@ -368,7 +368,8 @@ class Repeater(_Proc):
         self.port = int(self.env["EPICS_CA_REPEATER_PORT"])
 
     def start(self, timeout=20.0):
-        self._spawn([self.script], self.env, stdin=subprocess.DEVNULL)
+        # -v: keep its output in our pipes, for the error report below.
+        self._spawn([self.script, "-v"], self.env, stdin=subprocess.DEVNULL)
         if not repeater_registered(self.port, timeout=timeout, proc=self.proc):
             out = self.output
             self.stop()

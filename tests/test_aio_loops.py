@@ -14,6 +14,7 @@ from caffi.aio import (CANothing, caget, camonitor, caput, get_channel_infos,
                        purge_channel_caches, run)
 from caffi.aio._bridge import LoopBridge
 from caffi.aio._channels import cache
+from caffi.aio._monitor import CLOSED_LOOP_BACKLOG
 
 NE = "caffi:aio:does:not:exist"
 
@@ -119,7 +120,12 @@ def test_closing_the_loop_with_a_monitor_open(aio, unraisable):
         return m
     m = asyncio.run(main())
     # The counter goes on ticking: its updates cannot reach the closed loop.
+    # The first few are kept (as aioca keeps them), then they are counted and
+    # dropped instead of piling up.
     _ioc.wait_for(lambda: len(m.pending_values) >= 3, 10, "updates after the loop closed")
+    m.pending_values.extend([0.0] * (CLOSED_LOOP_BACKLOG - len(m.pending_values)))
+    _ioc.wait_for(lambda: m.dropped_callbacks >= 2, 10, "updates dropped after the backlog")
+    assert len(m.pending_values) == CLOSED_LOOP_BACKLOG
     assert len(unraisable) == 1
     assert "Event loop is closed" in unraisable[0].exc_value.args
     m.close()

@@ -3,6 +3,7 @@ import numpy
 
 from caffi import ca
 
+import _ioc
 from _ioc import Collector, ca_get, ca_get_cb, ca_put
 
 N = 1000000
@@ -62,3 +63,22 @@ def test_big_array_subscription(connect):
         assert numpy.array_equal(calls[0]["value"], data)
     finally:
         assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+
+
+def test_late_reply_after_pend_io_timeout_writes_nowhere(connect):
+    """A get that pend_io gave up on may still be answered; the reply must not
+    land in the buffer, which the caller may have dropped by then (libca's
+    own ca_array_get would still copy it there)."""
+    from caffi._ffi import lib
+    chid = connect("big")
+    assert ca_put(chid, numpy.full(N, 7.0), timeout=30)["status"] == ca.ECA.NORMAL
+    status, value = ca.get(chid, use_numpy=True)
+    assert status == ca.ECA.NORMAL
+    # 8 MB do not arrive within a microsecond.
+    assert ca.pend_io(1e-6) == ca.ECA.TIMEOUT
+    assert chid.late_requests, "the forgotten get is kept with its channel"
+    _ioc.wait_for(lambda: all(lib.caffi_request_done(r) for r in chid.late_requests),
+                  30, "the late reply")
+    assert not value.get().any(), "the late reply was copied into the buffer"
+    # The channel still works, and the next pend_io does not wait for the old get.
+    assert ca_get(chid, count=3) == [7.0, 7.0, 7.0]

@@ -263,14 +263,17 @@ def test_put_scalar_to_array(connect):
 
 
 @pytest.mark.parametrize("count", [17, 100])
-def test_put_count_too_large(connect, count):
-    """Deliberate difference from caffi 1.0.4: not clamped, ECA.BADCOUNT."""
+def test_put_count_too_large_is_clamped(connect, count):
+    """As caffi 1.0.4: a count above the element count writes the element count."""
     chid = connect("wf:double")
-    values = [1.0] * count
-    assert ca.put(chid, values, count=count) == ca.ECA.BADCOUNT
-    assert ca.put(chid, values, count=count, callback=lambda a: None) == ca.ECA.BADCOUNT
+    values = [float(i) for i in range(count)]
+    assert ca_put(chid, values, count=count)["status"] == ca.ECA.NORMAL
+    assert list(ca_get(chid)) == values[:16]
+    assert ca.put(chid, values[::-1], count=count) == ca.ECA.NORMAL
+    assert list(ca_get(chid)) == values[::-1][:16]
     scalar = connect("scratch")
-    assert ca.put(scalar, [1.0, 2.0], count=2) == ca.ECA.BADCOUNT
+    assert ca_put(scalar, [4.0, 2.0], count=2)["status"] == ca.ECA.NORMAL
+    assert ca_get(scalar) == 4.0
 
 
 def test_put_with_type_conversion(connect):

@@ -30,6 +30,32 @@ def test_public_names_exist(module):
     assert missing == []
 
 
+def test_dir_of_ca_shows_the_api_and_hides_helpers():
+    from caffi import ca
+    shown = dir(ca)
+    missing = [name for name in NAMES["caffi.ca"] if name not in NOT_API and name not in shown]
+    assert missing == []
+    for name in ("create_channel", "SEVCHK", "signal", "search_attempts", "DBR_TIME_DOUBLE",
+                 "dbr_size", "dbr_value_class"):
+        assert name in shown
+    for name in ("allocate", "atexit", "lib", "prepare_put", "clear_registry", "unregister",
+                 "current", "Channel", "Context", "PutRefused", "eca_enum", "in_callback",
+                 "logger", "threading"):
+        assert name not in shown, name
+    assert all(hasattr(ca, name) for name in shown)
+
+
+def test_star_import_binds_what_104_bound():
+    namespace = {}
+    exec("from caffi import *", namespace)
+    missing = [name for name in NAMES["caffi"]
+               if name not in NOT_API and name not in namespace]
+    assert missing == []
+    import caffi
+    for name in ("ca", "compat", "constants", "dbr", "macros"):
+        assert namespace[name] is getattr(caffi, name)
+
+
 def test_same_values_for_macros_everywhere():
     from caffi import ca, constants, dbr, macros
     for name in macros.__all__:

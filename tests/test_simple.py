@@ -145,6 +145,51 @@ def test_caput_bad_enum_string_raises(pv):
     assert info.value.status != ECA.NORMAL
 
 
+@pytest.mark.parametrize("wait", [False, True])
+def test_caput_unknown_enum_state_is_refused_before_sending(pv, wait, caplog):
+    caput(pv("mbbo"), 2, wait=True)
+    with pytest.raises(CAError) as info:
+        caput(pv("mbbo"), "Bogus", wait=wait)
+    assert info.value.status == ECA.BADSTR
+    assert info.value.pvname == pv("mbbo")
+    assert "'Bogus' is not one of its states 'zero', 'one', 'two', 'three'" in str(info.value)
+    assert info.value.__context__ is None
+    assert caget(pv("mbbo")) == 2  # nothing was sent
+    assert "CA exception" not in caplog.text
+
+
+def test_caput_enum_index_as_string(pv):
+    caput(pv("mbbo"), "1", wait=True)
+    assert caget(pv("mbbo")) == 1
+    with pytest.raises(CAError):
+        caput(pv("mbbo"), "4", wait=True)  # four states: 0..3
+
+
+def test_caput_none_is_a_type_error(pv):
+    with pytest.raises(TypeError) as info:
+        caput(pv("scratch"), None)
+    assert pv("scratch") in str(info.value)
+
+
+def test_caput_conversion_errors_are_not_chained(pv):
+    with pytest.raises(ValueError) as info:
+        caput(pv("scratch"), "abc")
+    assert pv("scratch") in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+    with pytest.raises(ValueError) as info:
+        caput(pv("wf:long"), [[1], [1, 2]])  # numpy refuses the ragged list
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_empty_pv_name(name):
+    with pytest.raises(ValueError, match="must not be empty"):
+        caget(name)
+    with pytest.raises(ValueError, match="must not be empty"):
+        caput(name, 1)
+
+
 def test_caput_string_too_long_raises(pv):
     with pytest.raises(CAError) as info:
         caput(pv("stringout"), "x" * 50)

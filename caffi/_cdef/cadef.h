@@ -138,5 +138,11 @@ int ca_sg_array_get(const CA_SYNC_GID gid, chtype type, unsigned long count,
 int ca_sg_array_put(const CA_SYNC_GID gid, chtype type, unsigned long count,
                     chid chan, const void *pValue);
 
+unsigned ca_get_ioc_connection_count(void);
+unsigned ca_beacon_anomaly_count(void);
+unsigned ca_search_attempts(chid chan);
+double ca_beacon_period(chid chan);
+double ca_receive_watchdog_delay(chid chan);
+
 /* The body of the caRepeater executable (extern "C" in libca). */
 void caRepeaterThread(void *pDummy);

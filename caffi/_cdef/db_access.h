@@ -34,6 +34,8 @@ typedef struct epicsTimeStamp {
 extern const unsigned short dbr_size[];
 extern const unsigned short dbr_value_size[];
 extern const unsigned short dbr_value_offset[];
+enum dbr_value_class { dbr_class_int, dbr_class_float, dbr_class_string, dbr_class_max };
+extern const enum dbr_value_class dbr_value_class[];
 extern const char *dbf_text[];
 extern const short dbf_text_dim;
 extern const char *dbf_text_invalid;

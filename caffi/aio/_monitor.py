@@ -28,6 +28,10 @@ from typing import Any, Awaitable, Callable, List, Optional, Sequence, Union
 from .. import _shared
 from .._ffi import lib
 from . import _raw
+
+#: Most updates kept in ``pending_values`` of a subscription whose event loop
+#: has closed (nothing will take them); later ones count in ``dropped_callbacks``.
+CLOSED_LOOP_BACKLOG = 16
 from ._channels import cache
 from ._convert import FORMAT_CTRL, FORMAT_RAW, FORMAT_TIME, InvalidDatatype
 from ._errors import ECA_DISCONN, ECA_TIMEOUT, CAException, CANothing, delay_of
@@ -171,6 +175,9 @@ class Subscription(object):
             self._bridge.post(self.close, sys.exc_info())
             return
         if self.all_updates:
+            if self._signalled and self._loop.is_closed():
+                self._lost(value)
+                return
             self.pending_values.append(value)
             if not self._signalled:
                 self._signalled = True
@@ -178,7 +185,23 @@ class Subscription(object):
         else:
             self._queue(value)
 
+    def _lost(self, value):
+        # libca thread, the loop is closed: nothing will ever take the value.
+        # As in aioca it is kept in pending_values, but only up to
+        # CLOSED_LOOP_BACKLOG values; later ones are counted and dropped.  The
+        # bridge reports the loss once per loop.
+        pending = self.pending_values
+        if len(pending) < CLOSED_LOOP_BACKLOG:
+            pending.append(value)
+        else:
+            self.dropped_callbacks += 1
+        self._bridge.post(self._deliver, None)
+
     def _queue(self, value):
+        if self._signalled and self._loop.is_closed():
+            with self._lock:
+                self._lost(value)
+            return
         pending = self.pending_values
         if self.all_updates:
             pending.append(value)

@@ -240,6 +240,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         payload = numpy.array(values, dtype=numpy.float64) if count > 1 else values[0]
     else:
         payload = values if count > 1 else values[0]
+    if count > ca.element_count(chid):
+        # What ca_array_put answers (caffi.ca.put clamps the count instead).
+        _error("from put operation: %s" % ca.message(int(ECA.BADCOUNT)))
+        return 1
     done = threading.Event()
     outcome = {}
     if callback:
