@@ -383,6 +383,10 @@ class ServerCircuit:
         if self.conn.closing or chan.sid not in self.channels:
             return
         if notify:
+            if self._dirty:
+                # the updates this write caused go first: a client that reads
+                # its monitor's value once the put completed sees the new one
+                self._flush()
             self._send(WriteNotifyResponse(cmd.data_type, cmd.data_count, status, cmd.ioid))
         elif status is not _S.ECA_NORMAL:
             self._error(cmd, chan.cid, status, text)

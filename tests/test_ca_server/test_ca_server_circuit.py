@@ -81,6 +81,17 @@ def test_write_notify_and_failures(pair):
     assert type(err).__name__ == "ErrorResponse" and err.status.name == "ECA_NOWTACCESS"
 
 
+def test_updates_caused_by_a_write_precede_its_completion(pair):
+    # (pyepics' caput(wait=True) then caget reads its monitor's cache)
+    chan, _ = pair.connect("p:n")
+    pair.send(chan.subscribe(data_type=ChannelType.LONG))
+    pair.recv()
+    pair.send(chan.write([9], data_type=ChannelType.LONG, notify=True))
+    answers = pair.recv()
+    assert names(answers) == ["EventAddResponse", "WriteNotifyResponse"]
+    assert answers[0].data.tolist() == [9]
+
+
 def test_bad_conversion_is_putfail(pair):
     chan, _ = pair.connect("p:n")
     pair.send(chan.write([b"not a number"], data_type=ChannelType.STRING, notify=True))

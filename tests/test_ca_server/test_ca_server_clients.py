@@ -1,5 +1,5 @@
 """Real clients against our CA server (a child process): caffi (libca),
-CaChannel (on caffi), pyepics (its own libca), caproto's client, our
+CaChannel (its own libca, in this process), pyepics (its own libca), caproto's client, our
 command-line tools; the same records compared with the soft IOC (rsrv)."""
 import os
 import subprocess
@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 import pytest
+
+from CaChannel import CaChannel
 
 from caffi import ca
 
@@ -150,14 +152,14 @@ def _run_client(code, timeout=60):
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_cachannel(server):
-    # in a process of its own: CaChannel makes its own libca context
-    code = ("from CaChannel import CaChannel\n"
-            "ch = CaChannel('%(p)sao')\n"
-            "ch.searchw()\n"
-            "ch.putw(3.25)\n"
-            "print(ch.getw())\n" % {"p": PREFIX})
-    assert _run_client(code) == "3.25"
+def test_cachannel(ctx, server):
+    # in this process, beside caffi's libca: CaChannel's C extension has its own
+    ch = CaChannel(PREFIX + "ao")
+    ch.searchw()
+    ch.putw(3.25)
+    assert ch.getw() == 3.25
+    ch.clear_channel()
+    ch.flush_io()
 
 
 def test_pyepics(server):
