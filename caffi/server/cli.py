@@ -4,8 +4,8 @@
 ...     default_prefix="demo:", desc="A demo IOC")
 
 Options: ``--prefix``, ``-q``/``-v``, ``--list-pvs``, ``--interfaces``,
-``--protocols ca pva`` (serve over Channel Access, pvAccess or both) and
-one ``--NAME`` per macro.
+``--protocols ca`` (``pva``, the same PVs over pvAccess too, is coming: it is
+refused with a clear message meanwhile) and one ``--NAME`` per macro.
 """
 import argparse
 import logging
@@ -42,7 +42,8 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[s
                         help="Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST, "
                              "else all).")
     parser.add_argument("--protocols", nargs="+", default=["ca"], choices=PROTOCOLS,
-                        help="Serve over Channel Access (ca), pvAccess (pva) or both.")
+                        help="Serve over Channel Access (ca); pvAccess (pva) is not "
+                             "available yet.")
     for name, default in macros.items():
         if default is None:
             parser.add_argument("--" + name, type=str, required=True,
@@ -52,6 +53,10 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[s
                                 help="Macro substitution, default: %r" % default)
 
     def split_args(args):
+        try:
+            check_protocols(args.protocols)
+        except NotImplementedError as ex:
+            parser.error(str(ex))
         level = logging.INFO
         if args.verbose:
             level = logging.DEBUG if args.verbose > 1 else logging.INFO
@@ -72,27 +77,34 @@ def ioc_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[str]] 
     return split_args(parser.parse_args(sys.argv[1:] if argv is None else argv))
 
 
-def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_names=False,
-        startup_hook=None, protocols=("ca",), **kwargs) -> None:
-    """Serve ``pvdb`` (PV name -> ChannelData) until interrupted.
-
-    ``protocols``: ``('ca',)``, ``('pva',)`` or ``('ca', 'pva')`` (the same
-    PVs over both).  ``module_name`` is accepted for caproto compatibility
-    (only asyncio is supported).
-    """
-    import asyncio
-    from .aio import start_server
+def check_protocols(protocols) -> Tuple[str, ...]:
+    """``protocols`` as a tuple; ValueError for an unknown name,
+    NotImplementedError for pvAccess (not served by this server yet)."""
     protocols = tuple(protocols)
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
         raise ValueError("protocols must be among %s, not %r" % (PROTOCOLS, protocols))
     if "pva" in protocols:
-        from .both import start_both
-        coro = start_both(pvdb, protocols=protocols, interfaces=interfaces,
-                          log_pv_names=log_pv_names, startup_hook=startup_hook, **kwargs)
-    else:
-        coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
-                            startup_hook=startup_hook, **kwargs)
+        raise NotImplementedError(
+            "serving a PVGroup over pvAccess is not available yet: use protocols=('ca',), "
+            "or serve a pva.server PVAGroup for pvAccess")
+    return protocols
+
+
+def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_names=False,
+        startup_hook=None, protocols=("ca",), **kwargs) -> None:
+    """Serve ``pvdb`` (PV name -> ChannelData) until interrupted.
+
+    ``protocols``: ``('ca',)``; pvAccess (``'pva'``, the same PVs over both
+    protocols) is coming and raises NotImplementedError meanwhile.
+    ``module_name`` is accepted for caproto compatibility (only asyncio is
+    supported).
+    """
+    import asyncio
+    from .aio import start_server
+    check_protocols(protocols)
+    coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+                        startup_hook=startup_hook, **kwargs)
     try:
         asyncio.run(coro)
     except KeyboardInterrupt:
