@@ -34,19 +34,33 @@ value moved past the deadbands ``value_atol``/``log_atol`` of numeric data
 changed, DBE_PROPERTY when metadata changed.  A subscriber receives the
 update if its mask has one of the flags; the conversion to each requested
 ``(data_type, data_count)`` is done once per post, whatever the number of
-subscribers.
+subscribers.  A subscriber with a ``post_payload(flags, payload)`` method
+receives the update already encoded (:meth:`ChannelData.payload`): one
+encoding per post for all the subscribers asking for the same.
+
+Caches: :meth:`ChannelData.read_now` results and :meth:`ChannelData.payload`
+encodings are kept in the instance's one cache dict, keyed by request,
+emptied on every post and metadata change and when it holds more than 64
+entries.  The payload of a one-element INT/FLOAT/LONG/DOUBLE value read as
+its own type in a plain, STS or TIME form is packed by a compiled struct
+(:func:`scalar_encoder`); everything else goes through
+:func:`~caffi.protocol.read_dbr` and :func:`~caffi.protocol.encode_payload`,
+which the compiled form is tested against byte for byte.
 """
 import copy
+import math
+import struct
 import time
 import weakref
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ._constants import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, AccessRights, AlarmSeverity,
-                         AlarmStatus, ChannelType, SubscriptionType)
+from ._constants import (EPICS2UNIX_EPOCH, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
+                         AccessRights, AlarmSeverity, AlarmStatus, ChannelType,
+                         SubscriptionType)
 from ._convert import NativeMetadata, read_dbr, write_value
-from ._dbr import TimeStamp, timestamp_to_epics
+from ._dbr import DBR_LAYOUTS, TimeStamp, encode_payload, timestamp_to_epics
 from ._errors import CaprotoError, CaprotoValueError
 
 __all__ = ["ChannelAlarm", "ChannelData", "ChannelEnum", "ChannelNumeric", "ChannelShort",
@@ -60,6 +74,10 @@ DBE_ALARM = int(SubscriptionType.DBE_ALARM)
 DBE_PROPERTY = int(SubscriptionType.DBE_PROPERTY)
 _T = ChannelType
 _ARRAYS = (list, tuple, np.ndarray)
+_NUMBERS = (int, float)
+_MAX_CACHED = 64
+#: payloads up to this size are joined into one bytes object
+_JOIN_BELOW = 4096
 
 
 class Forbidden(CaprotoError):
@@ -74,10 +92,15 @@ class SkipWrite(Exception):
     """Raise from a putter (or return it) to leave the value unchanged."""
 
 
+def _now() -> TimeStamp:
+    sec, nsec = divmod(time.time_ns(), 1000000000)
+    return TimeStamp(sec - EPICS2UNIX_EPOCH, nsec)
+
+
 def _stamp(value) -> TimeStamp:
     """A :class:`TimeStamp` from a POSIX time, a TimeStamp or a 2-tuple."""
     if value is None:
-        return TimeStamp(*timestamp_to_epics(time.time()))
+        return _now()
     if isinstance(value, TimeStamp):
         return value
     if isinstance(value, (tuple, list)):
@@ -96,7 +119,9 @@ class ChannelAlarm:
 
     def __init__(self, *, status=0, severity=0, must_acknowledge_transient=True,
                  severity_to_acknowledge=0, alarm_string="", string_encoding="latin-1"):
-        self._channels = weakref.WeakSet()
+        # the PVs using this alarm, in the order they joined (the order of
+        # their posts when the alarm changes)
+        self._channels = weakref.WeakKeyDictionary()
         self.string_encoding = string_encoding
         self.status = AlarmStatus(status)
         self.severity = AlarmSeverity(severity)
@@ -119,10 +144,10 @@ class ChannelAlarm:
                 self.severity_to_acknowledge, self.alarm_string)
 
     def connect(self, channel_data) -> None:
-        self._channels.add(channel_data)
+        self._channels[channel_data] = None
 
     def disconnect(self, channel_data) -> None:
-        self._channels.discard(channel_data)
+        self._channels.pop(channel_data, None)
 
     async def read(self, dbr=None):
         """``(status, severity, ackt, acks, alarm_string)``."""
@@ -135,9 +160,10 @@ class ChannelAlarm:
         the change (DBE_ALARM, or 0 when nothing changed)."""
         before = self._state()
         if status is not None:
-            self.status = AlarmStatus(status)
+            self.status = status if type(status) is AlarmStatus else AlarmStatus(status)
         if severity is not None:
-            self.severity = AlarmSeverity(severity)
+            self.severity = (severity if type(severity) is AlarmSeverity
+                             else AlarmSeverity(severity))
             if not self.must_acknowledge_transient or self.severity > self.severity_to_acknowledge:
                 self.severity_to_acknowledge = self.severity
         if must_acknowledge_transient is not None:
@@ -211,8 +237,9 @@ class ChannelData:
             self.calculate_length(value), 1)
         self._data: Dict[str, Any] = {"value": self.preprocess_value(value),
                                       "timestamp": _stamp(timestamp)}
-        self._subscribers: Dict[Any, None] = {}
-        self._cache: Dict[Tuple[int, Optional[int]], tuple] = {}
+        #: subscriber -> True if it takes encoded payloads (post_payload)
+        self._subscribers: Dict[Any, bool] = {}
+        self._cache: Dict[tuple, tuple] = {}
         self._last_value = self._last_log = self._scalar_number()
 
     # ------------------------------------------------------------------ shape
@@ -283,7 +310,7 @@ class ChannelData:
 
     @status.setter
     def status(self, value):
-        self._status = AlarmStatus(value)
+        self._status = value if type(value) is AlarmStatus else AlarmStatus(value)
 
     @property
     def severity(self):
@@ -291,7 +318,7 @@ class ChannelData:
 
     @severity.setter
     def severity(self, value):
-        self._severity = AlarmSeverity(value)
+        self._severity = value if type(value) is AlarmSeverity else AlarmSeverity(value)
 
     def check_access(self, hostname: str, username: str) -> AccessRights:
         """Access rights of a client (read and write; override to restrict)."""
@@ -320,15 +347,59 @@ class ChannelData:
         until the next change; raises CaprotoConversionError where an IOC
         fails the read)."""
         key = (data_type, data_count)
-        hit = self._cache.get(key)
+        cache = self._cache
+        hit = cache.get(key)
         if hit is not None:
             return hit
         native_type, values = self.native()
         result = read_dbr(native_type, values, self.native_metadata(), data_type, data_count)
-        if len(self._cache) > 64:
-            self._cache.clear()
-        self._cache[key] = result
+        if len(cache) >= _MAX_CACHED:
+            cache.clear()
+        cache[key] = result
         return result
+
+    def payload(self, data_type: int, data_count: Optional[int] = None):
+        """The current value as ``data_type`` on the wire: ``(buffers, count,
+        size)``, the padded DBR payload (one ``bytes`` for a small one), the
+        element count and the byte size, as a ReadNotifyResponse or
+        EventAddResponse of :meth:`read_now`'s result would carry them.
+
+        Cached until the next change (see the module doc); raises
+        CaprotoConversionError as :meth:`read_now` does.
+        """
+        key = (data_type, data_count, True)
+        cache = self._cache
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        result = None
+        if data_count is None or data_count == 1:
+            encode = scalar_encoder(type(self), data_type)
+            if encode is not None and self._max_length == 1:
+                value = self._data["value"]
+                if type(value) in _NUMBERS:
+                    try:
+                        raw = encode(self, value)
+                        result = ((raw,), 1, len(raw))
+                    except (struct.error, OverflowError):
+                        result = None   # the general path converts or refuses it
+        if result is None:
+            data, metadata = self.read_now(data_type, data_count)
+            buffers, size, count = encode_payload(data_type, data, data_count, metadata)
+            size = sum(len(b) for b in buffers)
+            if len(buffers) > 1 and size < _JOIN_BELOW:
+                buffers = [b"".join(buffers)]
+            result = (tuple(buffers), count, size)
+        if len(cache) >= _MAX_CACHED:
+            cache.clear()
+        cache[key] = result
+        return result
+
+    @property
+    def has_read_hook(self) -> bool:
+        """True if a read must await :meth:`read` (a subclass overrides it);
+        else :meth:`read_now` (and :meth:`payload`) answer at once."""
+        return type(self).read is not ChannelData.read
 
     # ------------------------------------------------------------------ reads
     async def read(self, data_type):
@@ -367,6 +438,14 @@ class ChannelData:
     async def write_from_dbr(self, data, data_type, metadata, *, flags=0):
         """Store a value written by a client as ``data_type``."""
         data_type = int(data_type)
+        if data_type == self.data_type and self._max_length == 1 and len(data) == 1 \
+                and _writes_plainly(type(self)):
+            # a number of the channel's own type: what write_value and
+            # _from_native make of it, without the array round trip
+            value = data[0]
+            await self.write(value.item() if isinstance(value, np.generic) else value,
+                             flags=flags)
+            return
         if data_type == _T.PUT_ACKS:
             await self.alarm.write(severity_to_acknowledge=int(np.asarray(data).reshape(-1)[0]))
             return
@@ -391,7 +470,7 @@ class ChannelData:
             modified = await self.verify_value(value) if verify_value else value
             if modified is SkipWrite:
                 return
-            if modified is not None:
+            if modified is not None and modified is not value:
                 value = self.preprocess_value(modified)
             if update_fields:
                 await self.update_fields(value)
@@ -405,20 +484,22 @@ class ChannelData:
             self.alarm.apply(status=AlarmStatus.WRITE, severity=AlarmSeverity.MAJOR_ALARM)
             self._alarm_changed(DBE_ALARM)
             raise
-        alarm = {}
-        if self._status is not None:
-            alarm["status"] = self._status
-        if self._severity is not None:
-            alarm["severity"] = self._severity
+        status, severity = self._status, self._severity
         self._status = self._severity = None
-        for key in ("status", "severity"):
-            if key in metadata:
-                alarm[key] = metadata.pop(key)
-        metadata.setdefault("timestamp", None)
-        self._data["value"] = value
+        if metadata:
+            status = metadata.pop("status", status)
+            severity = metadata.pop("severity", severity)
+        data = self._data
+        data["value"] = value
         flags |= self._value_flags()
-        flags |= self._apply_metadata(metadata)
-        changed = self.alarm.apply(**alarm) if alarm else 0
+        if metadata:
+            metadata.setdefault("timestamp", None)
+            flags |= self._apply_metadata(metadata)
+        else:
+            data["timestamp"] = _now()
+        changed = 0
+        if status is not None or severity is not None:
+            changed = self.alarm.apply(status=status, severity=severity)
         self._post(flags | changed)
         if changed:
             await self.alarm.publish(changed, except_for=(self,))
@@ -485,7 +566,7 @@ class ChannelData:
     # ------------------------------------------------------------------ publishing
     def add_subscriber(self, sub) -> None:
         """Register a subscriber (see the module doc)."""
-        self._subscribers[sub] = None
+        self._subscribers[sub] = hasattr(sub, "post_payload")
 
     def remove_subscriber(self, sub) -> None:
         self._subscribers.pop(sub, None)
@@ -505,9 +586,12 @@ class ChannelData:
         self._cache.clear()
         if not self._subscribers or not flags:
             return
-        for sub in list(self._subscribers):
+        for sub, encoded in list(self._subscribers.items()):
             if sub.mask & flags:
                 try:
+                    if encoded:
+                        sub.post_payload(flags, self.payload(sub.data_type, sub.data_count))
+                        continue
                     data, metadata = self.read_now(sub.data_type, sub.data_count)
                 except CaprotoError as ex:
                     sub.post_error(ex)
@@ -523,9 +607,9 @@ def _past(old, new, deadband) -> bool:
     a deadband of 0 or less posts every write)."""
     if deadband is None or deadband <= 0 or old is None:
         return True
-    if np.isfinite(old) and np.isfinite(new):
+    if math.isfinite(old) and math.isfinite(new):
         return abs(old - new) > deadband
-    return not (np.isnan(old) and np.isnan(new)) and old != new
+    return not (math.isnan(old) and math.isnan(new)) and old != new
 
 
 def _validate_enum_strings(enum_strings) -> tuple:
@@ -537,3 +621,62 @@ def _validate_enum_strings(enum_strings) -> tuple:
     if len(strings) > MAX_ENUM_STATES:
         raise ValueError("at most %d enum states, not %d" % (MAX_ENUM_STATES, len(strings)))
     return strings
+
+
+# --------------------------------------------------------------------------- #
+# Compiled payload encoders and the classes they apply to
+
+#: native_metadata implementations that take status, severity and time
+#: stamp from the alarm and ``_data["timestamp"]`` (others may change them)
+STANDARD_NATIVE_METADATA = {ChannelData.native_metadata}
+_SCALAR_NATIVES = (_T.INT, _T.FLOAT, _T.LONG, _T.DOUBLE)
+_encoders: Dict[tuple, Any] = {}
+_plain_writers: Dict[type, bool] = {}
+
+
+def _standard(cls) -> bool:
+    return (cls.native is ChannelData.native and cls.data_type in _SCALAR_NATIVES
+            and cls.native_metadata in STANDARD_NATIVE_METADATA)
+
+
+def _writes_plainly(cls) -> bool:
+    """Whether a write of the class's own type may skip write_value."""
+    ok = _plain_writers.get(cls)
+    if ok is None:
+        ok = _plain_writers[cls] = (_standard(cls)
+                                    and cls._from_native is ChannelData._from_native)
+    return ok
+
+
+def scalar_encoder(cls, data_type: int):
+    """``encode(data, value) -> bytes`` for one number of ``cls`` read as
+    ``data_type`` (plain, STS or TIME of the class's own native type), or
+    None where the general path must be taken.  Memoized per class."""
+    key = (cls, data_type)
+    try:
+        return _encoders[key]
+    except KeyError:
+        pass
+    encode = None
+    if _standard(cls) and 0 <= data_type < 21 and DBR_LAYOUTS[data_type].native is cls.data_type:
+        layout = DBR_LAYOUTS[data_type]
+        pack = layout._scalar.pack
+        if data_type < 7:
+            def encode(data, value):
+                return pack(value)
+        else:
+            fields = layout.metadata_class._fields
+            n_pads = len(fields) - (2 if data_type < 14 else 4)
+            pads = (0,) * n_pads
+            if data_type < 14:
+                def encode(data, value):
+                    alarm = data._alarm
+                    return pack(int(alarm.status), int(alarm.severity), *pads, value)
+            else:
+                def encode(data, value):
+                    alarm = data._alarm
+                    sec, nsec = data._data["timestamp"]
+                    return pack(int(alarm.status), int(alarm.severity), sec, nsec, *pads,
+                                value)
+    _encoders[key] = encode
+    return encode

@@ -15,8 +15,8 @@ import numpy as np
 
 from ._constants import AlarmSeverity, AlarmStatus, ChannelType
 from ._convert import NativeMetadata
-from ._data import (DBE_LOG, DBE_VALUE, CannotExceedLimits, ChannelData,
-                    _validate_enum_strings)
+from ._data import (DBE_LOG, DBE_VALUE, STANDARD_NATIVE_METADATA, CannotExceedLimits,
+                    ChannelData, _validate_enum_strings)
 from ._errors import CaprotoValueError
 
 __all__ = ["ChannelNumeric", "ChannelShort", "ChannelInteger", "ChannelFloat",
@@ -40,6 +40,16 @@ def _decode(raw, encoding) -> str:
     if nul >= 0:
         raw = raw[:nul]
     return raw.decode(encoding or "latin-1")
+
+
+_NUMBERS = (int, float)
+#: (low limit, high limit, low status, high status, low and high severity
+#: fields, default severity): the alarm then the warning limits, as an ai
+_ALARM_RULES = (
+    ("lower_alarm_limit", "upper_alarm_limit", AlarmStatus.LOLO, AlarmStatus.HIHI,
+     "lolo_severity", "hihi_severity", AlarmSeverity.MAJOR_ALARM),
+    ("lower_warning_limit", "upper_warning_limit", AlarmStatus.LOW, AlarmStatus.HIGH,
+     "low_severity", "high_severity", AlarmSeverity.MINOR_ALARM))
 
 
 def _ro(key, doc=None):
@@ -101,24 +111,22 @@ class ChannelNumeric(ChannelData):
         return AlarmSeverity(int(v))
 
     async def verify_value(self, data):
-        if isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
+        if type(data) in _NUMBERS:
+            val = data
+        elif isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
             if len(data) != 1:
                 return data             # arrays: limits do not apply
             (val,) = data
         else:
             val = data
-        lo, hi = self.lower_ctrl_limit, self.upper_ctrl_limit
+        values = self._data
+        lo, hi = values["lower_ctrl_limit"], values["upper_ctrl_limit"]
         if lo != hi and not lo <= val <= hi:
             raise CannotExceedLimits("Cannot write data %r. Limits are set to %r and %r."
                                      % (val, lo, hi))
         status, severity = AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
-        for lo_name, hi_name, lo_sts, hi_sts, lo_sev, hi_sev, default in (
-                ("lower_alarm_limit", "upper_alarm_limit", AlarmStatus.LOLO, AlarmStatus.HIHI,
-                 "lolo_severity", "hihi_severity", AlarmSeverity.MAJOR_ALARM),
-                ("lower_warning_limit", "upper_warning_limit", AlarmStatus.LOW,
-                 AlarmStatus.HIGH, "low_severity", "high_severity",
-                 AlarmSeverity.MINOR_ALARM)):
-            lo, hi = self._data[lo_name], self._data[hi_name]
+        for lo_name, hi_name, lo_sts, hi_sts, lo_sev, hi_sev, default in _ALARM_RULES:
+            lo, hi = values[lo_name], values[hi_name]
             if lo == hi:
                 continue
             if val >= hi:
@@ -131,9 +139,13 @@ class ChannelNumeric(ChannelData):
                 if sev:
                     status, severity = lo_sts, sev
                     break
-        self.status = status
-        self.severity = severity
+        self._status = status
+        self._severity = severity
         return data
+
+
+# units and limits only: the compiled encoders (plain, STS, TIME) still apply
+STANDARD_NATIVE_METADATA.add(ChannelNumeric.native_metadata)
 
 
 class ChannelShort(ChannelNumeric):

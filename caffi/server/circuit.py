@@ -5,26 +5,40 @@ Theory of operation
 :class:`ServerCircuit` is the protocol object of a
 :class:`pva.io.driver.Connection`: the driver frames the byte stream with
 :meth:`ServerCircuit.message_length` (the 16-byte header, or 24 bytes when
-the extended size follows) and hands complete messages over; each is
-decoded (:func:`caffi.protocol.read_from_bytestream`), checked against the
-protocol by a :class:`caffi.protocol.VirtualCircuit` in the SERVER role
-(transition tables, id bookkeeping, budgets), then handled here, in order.
-A peer's protocol violation closes the connection with the reason logged;
-an exception of a PV's hook becomes an error status sent to that client
+the extended size follows) and hands complete messages over, in order.
+The generic path decodes each (:func:`caffi.protocol.read_from_bytestream`),
+checks it against the protocol with a :class:`caffi.protocol.VirtualCircuit`
+in the SERVER role (transition tables, id bookkeeping, budgets) and handles
+it; every reply goes through the same circuit before it is written.  A
+peer's protocol violation closes the connection with the reason logged; an
+exception of a PV's hook becomes an error status sent to that client
 (ECA_GETFAIL, ECA_PUTFAIL), never a crashed server.
+
+Fast paths (:mod:`caffi.server._fast`) take the three messages that come by
+the thousand -- a READ_NOTIFY, a WRITE of one number, a subscription update
+-- when the tables say that the generic path would accept them without
+changing any state; their guards are derived from those tables, and their
+bytes are tested against the generic path's.  Messages are answered in the
+order received: :meth:`frames_received` answers fast ones at once while
+nothing waits for dispatch, and the rest (fast or not) go through
+:meth:`dispatch`, in order.  What the circuit sends while it handles a
+received batch is gathered and given to the driver in one piece.
 
 Hooks that have to wait (an async getter or putter that awaits something)
 run as detached tasks: reads and writes with notification are answered
 when they finish, by ioid, while the circuit goes on with the next
 requests (as rsrv does with asynchronous records).  At most
-``pending_per_circuit`` of them may be outstanding.
+``pending_per_circuit`` of them may be outstanding.  ``dispatch`` never
+returns a waiter, so the driver never holds messages back.
 
-Subscriptions: each has a queue bounded by its PV's
-``max_subscription_backlog``; a post to a full queue replaces the newest
-queued update, so the latest value is always delivered, as rsrv does.
-Queues are written out at the end of the event-loop iteration, and only
-while the transport takes data (TCP back-pressure holds them, where they
-coalesce); EVENTS_OFF holds them too, until EVENTS_ON.
+Subscriptions: an update is written at once while the connection takes
+data and nothing of that subscription is queued; otherwise it waits in the
+subscription's queue, bounded by its PV's ``max_subscription_backlog``,
+where a post to a full queue replaces the newest queued update, so the
+latest value is always delivered, as rsrv does.  Queues are written out
+when the transport takes data again (TCP back-pressure holds them, where
+they coalesce); EVENTS_OFF holds them too, until EVENTS_ON.  The updates a
+write caused are sent before its write-notify reply.
 """
 import logging
 import struct
@@ -32,14 +46,16 @@ from collections import deque
 from typing import Any, Dict, Optional
 
 from ..protocol import (CLIENT, SERVER, AccessRights, CaprotoConversionError, CAStatus,
-                        ChannelType, ClearChannelResponse, CreateChanResponse,
-                        CreateChFailResponse, EchoResponse, ErrorResponse, EventAddResponse,
-                        EventCancelResponse, ReadNotifyResponse, ReadResponse,
-                        ReadSyncResponse, RemoteProtocolError, SearchResponse,
-                        ServerDisconnResponse, VersionResponse, VirtualCircuit,
-                        WriteNotifyResponse, dbr_size_n, read_from_bytestream)
+                        ChannelType, ClearChannelResponse, CreateChanResponse, EchoResponse,
+                        ErrorResponse, MessageHeader, ReadNotifyResponse,
+                        ReadResponse, ReadSyncResponse, RemoteProtocolError, SearchResponse,
+                        VersionResponse, VirtualCircuit, WriteNotifyResponse, dbr_size_n,
+                        read_from_bytestream)
 from ..protocol._commands import AccessRightsResponse, NotFoundResponse
 from ..protocol._data import Forbidden
+from ..protocol._dbr import DBR_LAYOUTS, encode_payload
+from ..protocol._status import eca_value
+from . import _fast
 
 __all__ = ["ServerCircuit", "Subscription"]
 
@@ -48,15 +64,35 @@ log = logging.getLogger("caffi.server")
 _SIZE = struct.Struct(">H")
 _EXT = struct.Struct(">I")
 _S = CAStatus
+_NORMAL = eca_value(_S.ECA_NORMAL)
+_READ = AccessRights.READ
+_WRITE = AccessRights.WRITE
+#: the largest DBR payload per element count: what a read may ask of a channel
+_LARGEST = (max(DBR_LAYOUTS, key=lambda layout: layout.metadata_size).metadata_size,
+            max(layout.value_size for layout in DBR_LAYOUTS))
 
 
 class _Channel:
-    """A channel of this circuit: its PV and the rights of this client."""
-    __slots__ = ("cid", "sid", "name", "data", "rights", "subs")
+    """A channel of this circuit: its PV, the rights of this client, and the
+    protocol circuit's channel (``vchan``, whose state the fast paths check)."""
+    __slots__ = ("cid", "sid", "name", "data", "rights", "subs", "can_read", "can_write",
+                 "sync_read", "readable", "max_size", "max_length", "native", "vchan")
 
-    def __init__(self, cid, sid, name, data, rights):
-        self.cid, self.sid, self.name, self.data, self.rights = cid, sid, name, data, rights
+    def __init__(self, cid, sid, name, data, rights, vchan):
+        self.cid, self.sid, self.name, self.data, self.vchan = cid, sid, name, data, vchan
         self.subs: Dict[int, "Subscription"] = {}
+        #: answered without awaiting a hook (see ChannelData.has_read_hook)
+        self.sync_read = not data.has_read_hook
+        self.set_rights(rights)
+        self.max_length = data.max_length
+        self.max_size = _LARGEST[0] + _LARGEST[1] * self.max_length
+        self.native = int(data.data_type)
+
+    def set_rights(self, rights) -> None:
+        self.rights = rights
+        self.can_read = bool(rights & _READ)
+        self.can_write = bool(rights & _WRITE)
+        self.readable = self.can_read and self.sync_read
 
 
 class Subscription:
@@ -76,13 +112,13 @@ class Subscription:
         self.dropped = 0
         self.queued_bytes = 0
 
-    def post(self, flags, data, metadata) -> None:
-        """A new value for the client (called by the ChannelData)."""
-        if self.chan.rights & AccessRights.READ:
-            self.circuit._enqueue(self, (data, metadata, _S.ECA_NORMAL))
+    def post_payload(self, flags, payload) -> None:
+        """A new value for the client, encoded (called by the ChannelData)."""
+        if self.chan.can_read:
+            self.circuit._update(self, payload, _NORMAL)
 
     def post_error(self, ex) -> None:
-        self.circuit._enqueue(self, (None, None, _S.ECA_GETFAIL))
+        self.circuit._update(self, self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
 
 
 class ServerCircuit:
@@ -101,6 +137,7 @@ class ServerCircuit:
         #: rsrv refuses to answer more than EPICS_CA_MAX_ARRAY_BYTES
         self.max_answer = self.vc.max_payload
         self.conn = None
+        self._high = 0
         self.host = ""
         self.user = ""
         self.channels: Dict[int, _Channel] = {}     # by sid
@@ -111,6 +148,11 @@ class ServerCircuit:
         self._events_on = True
         self._queued_bytes = 0
         self._idle_timer = None
+        #: what is sent while a received batch is handled (None otherwise)
+        self._batch: Optional[list] = None
+        #: the protocol circuit takes a client's channel request (client_open)
+        #: and our answer (open): recomputed after every generic message
+        self.client_open = self.open = False
         self._handlers = {
             "VersionRequest": _ignore, "HostNameRequest": self._host_name,
             "ClientNameRequest": self._client_name, "SearchRequest": self._search,
@@ -121,6 +163,8 @@ class ServerCircuit:
             "EventsOnRequest": self._events_on_request, "ReadSyncRequest": self._read_sync,
             "EchoRequest": self._echo, "ClearChannelRequest": self._clear,
         }
+        self._fast_read = _fast.reader(self)
+        self._fast_write = _fast.writer(self)
 
     def __repr__(self):
         return "<ServerCircuit %s user=%r host=%r channels=%d>" % (
@@ -128,7 +172,9 @@ class ServerCircuit:
 
     # ================================================================ driver contract
     def message_length(self, buf, pos, avail) -> int:
-        (size,) = _SIZE.unpack_from(buf, pos + 2)
+        size = buf[pos + 2] << 8 | buf[pos + 3]
+        if size < 0xFFFF and size <= self.max_payload:
+            return 16 + size
         header = 16
         if size == 0xFFFF:
             if avail < 24:
@@ -142,6 +188,7 @@ class ServerCircuit:
 
     def connection_made(self, conn) -> None:
         self.conn = conn
+        self._high = conn.high_water
         core = self.core
         self.vc.address = conn.peer
         self.host = conn.peer[0]
@@ -153,28 +200,54 @@ class ServerCircuit:
         core.circuits.add(self)
         # rsrv greets at once (and so accepts a client that waits for it)
         self._send(VersionResponse(13))
+        self.client_open, self.open = _fast.circuit_open(self.vc)
         timeout = core.limits.idle_circuit_timeout
         if timeout and timeout > 0:
             self._idle_timer = core.reactor.call_later(timeout, self._idle_check)
 
     def frames_received(self, frames):
-        out = []
-        max_payload = self.max_payload
-        for frame in frames:
-            cmd, _ = read_from_bytestream(frame, CLIENT, max_payload, 0)
-            out.append(cmd)
-        return out
-
-    def dispatch(self, cmd) -> Optional[Any]:
-        if self.conn is None or self.conn.closing:
-            return None
+        """Answer fast messages at once while nothing waits for dispatch; the
+        rest go to :meth:`dispatch` (undecoded: it decodes them in order)."""
+        batch = self._batch = []
+        fast_read, fast_write = self._fast_read, self._fast_write
         try:
+            for i, frame in enumerate(frames):
+                if frame[0] == 0:
+                    command = frame[1]
+                    if command == 15:
+                        if fast_read(frame):
+                            continue
+                    elif command == 4:
+                        if fast_write(frame):
+                            continue
+                return frames[i:]
+            return ()
+        finally:
+            self._batch = None
+            if batch:
+                self.conn.send(batch)
+
+    def dispatch(self, frame) -> None:
+        conn = self.conn
+        if conn is None or conn.closing:
+            return None
+        if frame[0] == 0:
+            command = frame[1]
+            if (command == 15 and self._fast_read(frame)) or (
+                    command == 4 and self._fast_write(frame)):
+                return None
+        try:
+            cmd, _ = read_from_bytestream(frame, CLIENT, self.max_payload, 0)
             self.vc.process_command(cmd)
         except RemoteProtocolError as ex:
-            self.core.refuse(self.conn.peer, "protocol violation: %s" % ex)
-            self.conn.close("protocol violation: %s" % ex)
+            self.client_open = self.open = False
+            self.core.refuse(conn.peer, "protocol violation: %s" % ex)
+            conn.close("protocol violation: %s" % ex)
             return None
-        self._handlers[type(cmd).__name__](cmd)
+        try:
+            self._handlers[type(cmd).__name__](cmd)
+        finally:
+            self.client_open, self.open = _fast.circuit_open(self.vc)
         return None
 
     def keepalive(self) -> None:
@@ -199,13 +272,20 @@ class ServerCircuit:
             self.conn.close(reason)
 
     # ================================================================ helpers
+    def _put(self, buffers) -> None:
+        """Queue ``buffers`` for the client (in the batch being answered, if any)."""
+        batch = self._batch
+        if batch is not None:
+            batch.extend(buffers)
+        else:
+            self.conn.send(buffers)
+
     def _send(self, *commands) -> None:
-        conn = self.conn
-        if conn.closing:
+        if self.conn.closing:
             return
         for command in commands:
             self.vc._process(SERVER, command)
-            conn.send(command.buffers)
+            self._put(command.buffers)
 
     def _idle_check(self) -> None:
         self._idle_timer = None
@@ -214,8 +294,8 @@ class ServerCircuit:
                              % self.core.limits.idle_circuit_timeout)
             self.conn.close("idle")
 
-    def _error(self, cmd, cid, status, text) -> None:
-        self._send(ErrorResponse(cmd, cid, status, text))
+    def _error(self, header, cid, status, text) -> None:
+        self._send(ErrorResponse(header, cid, status, text))
 
     def _forget(self, chan: _Channel) -> None:
         for sub in list(chan.subs.values()):
@@ -253,7 +333,7 @@ class ServerCircuit:
         for chan in self.channels.values():
             rights = self.core.rights(chan.name, chan.data, self.host, self.user)
             if rights != chan.rights:
-                chan.rights = rights
+                chan.set_rights(rights)
                 self._send(AccessRightsResponse(chan.cid, rights))
 
     def _search(self, cmd) -> None:
@@ -267,30 +347,25 @@ class ServerCircuit:
         core = self.core
         vchan = self.vc.channels[cmd.cid]
         data = core.find(cmd.name)
-        reason = None
-        if data is None:
-            reason = None
-        elif core.n_channels >= core.limits.channels_total:
-            reason = "server-wide channel budget (%d) exhausted" % core.limits.channels_total
+        if data is not None and core.n_channels >= core.limits.channels_total:
+            core.refuse(self.conn.peer, "server-wide channel budget (%d) exhausted"
+                        % core.limits.channels_total)
             data = None
         if data is None:
-            if reason:
-                core.refuse(self.conn.peer, reason)
             self._send(vchan.create_fail())
             return
         self._sids = sid = (self._sids + 1) & 0xFFFFFFFF
         while sid in self.channels or sid in self.vc.channels_sid:
             self._sids = sid = (sid + 1) & 0xFFFFFFFF
         rights = core.rights(cmd.name, data, self.host, self.user)
-        chan = _Channel(cmd.cid, sid, cmd.name, data, rights)
+        chan = _Channel(cmd.cid, sid, cmd.name, data, rights, vchan)
         self.channels[sid] = chan
         core.n_channels += 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        native_type, values = data.native()
         self._send(AccessRightsResponse(cmd.cid, rights),
-                   CreateChanResponse(native_type, data.max_length, cmd.cid, sid))
+                   CreateChanResponse(data.data_type, data.max_length, cmd.cid, sid))
 
     def _clear(self, cmd) -> None:
         chan = self.channels.get(cmd.sid)
@@ -312,10 +387,9 @@ class ServerCircuit:
         if not isinstance(data_type, ChannelType) or data_type in (
                 ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
             return self._read_failed(cmd, chan, notify, _S.ECA_BADTYPE, "bad DBR type")
-        if not chan.rights & AccessRights.READ:
+        if not chan.rights & _READ:
             return self._read_failed(cmd, chan, notify, _S.ECA_NORDACCESS, "no read access")
-        data = chan.data
-        if getattr(data, "has_read_hook", False) or type(data).read is not _BASE_READ:
+        if not chan.sync_read:
             self.core.detach(self._read_async(cmd, chan, notify))
             return
         self._answer_read(cmd, chan, notify)
@@ -356,30 +430,33 @@ class ServerCircuit:
                                           status, cmd.ioid))
         else:
             self.vc._ioids.pop(cmd.ioid, None)
-            self._error(cmd, chan.cid, status, text)
+            self._error(cmd.header, chan.cid, status, text)
 
     # ---------------------------------------------------------------- writes
     def _write(self, cmd) -> None:
         chan = self.channels[cmd.sid]
         notify = type(cmd).__name__ == "WriteNotifyRequest"
-        if not chan.rights & AccessRights.WRITE:
-            return self._write_done(cmd, chan, notify, _S.ECA_NOWTACCESS, "no write access")
-        self.core.detach(self._write_async(cmd, chan, notify))
+        if not chan.rights & _WRITE:
+            return self._write_done(cmd.header, chan, notify, _S.ECA_NOWTACCESS,
+                                    "no write access")
+        self.core.detach(self._write_async(chan, cmd.data, cmd.data_type, cmd.metadata,
+                                          cmd.header, notify))
 
-    async def _write_async(self, cmd, chan, notify):
-        data = chan.data
+    async def _write_async(self, chan, data, data_type, metadata, header, notify):
+        """Store a client's write; answer it (``header``: the request's)."""
         try:
-            await data.write_from_dbr(cmd.data, cmd.data_type, cmd.metadata)
+            await chan.data.write_from_dbr(data, data_type, metadata)
         except Forbidden as ex:
-            self._write_done(cmd, chan, notify, _S.ECA_NOWTACCESS, str(ex))
+            self._write_done(header, chan, notify, _S.ECA_NOWTACCESS, str(ex))
         except Exception as ex:
             log.info("put to %s failed: %s: %s", chan.name, type(ex).__name__, ex)
-            self._write_done(cmd, chan, notify, _S.ECA_PUTFAIL,
+            self._write_done(header, chan, notify, _S.ECA_PUTFAIL,
                              "%s: %s" % (type(ex).__name__, ex))
         else:
-            self._write_done(cmd, chan, notify, _S.ECA_NORMAL, "")
+            self._write_done(header, chan, notify, _S.ECA_NORMAL, "")
 
-    def _write_done(self, cmd, chan, notify, status, text) -> None:
+    def _write_done(self, header, chan, notify, status, text) -> None:
+        """Answer a write; ``header``: the request's header fields (a tuple)."""
         if self.conn.closing or chan.sid not in self.channels:
             return
         if notify:
@@ -387,9 +464,9 @@ class ServerCircuit:
                 # the updates this write caused go first: a client that reads
                 # its monitor's value once the put completed sees the new one
                 self._flush()
-            self._send(WriteNotifyResponse(cmd.data_type, cmd.data_count, status, cmd.ioid))
+            self._send(WriteNotifyResponse(header[2], header[3], status, header[5]))
         elif status is not _S.ECA_NORMAL:
-            self._error(cmd, chan.cid, status, text)
+            self._error(MessageHeader(*header), chan.cid, status, text)
 
     # ---------------------------------------------------------------- subscriptions
     def _event_add(self, cmd) -> None:
@@ -398,29 +475,29 @@ class ServerCircuit:
         if not isinstance(cmd.data_type, ChannelType) or cmd.data_type in (
                 ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
             self.vc.event_add_commands.pop(cmd.subscriptionid, None)
-            return self._error(cmd, chan.cid, _S.ECA_BADTYPE, "bad DBR type")
+            return self._error(cmd.header, chan.cid, _S.ECA_BADTYPE, "bad DBR type")
         if core.n_subscriptions >= core.limits.subscriptions_total:
             self.vc.event_add_commands.pop(cmd.subscriptionid, None)
             core.refuse(self.conn.peer, "server-wide subscription budget (%d) exhausted"
                         % core.limits.subscriptions_total)
-            return self._error(cmd, chan.cid, _S.ECA_ALLOCMEM, "too many subscriptions")
+            return self._error(cmd.header, chan.cid, _S.ECA_ALLOCMEM, "too many subscriptions")
         data = chan.data
         sub = Subscription(self, chan, cmd.subscriptionid, cmd.data_type, cmd.data_count,
-                           cmd.mask, getattr(data, "max_subscription_backlog", 100))
+                           cmd.mask, data.max_subscription_backlog)
         chan.subs[cmd.subscriptionid] = sub
         self.subscriptions[cmd.subscriptionid] = sub
         core.n_subscriptions += 1
         data.add_subscriber(sub)
         # the current value at once, as rsrv sends it
-        if chan.rights & AccessRights.READ:
+        if chan.can_read:
             try:
-                values, metadata = data.read_now(sub.data_type, sub.data_count)
+                payload = data.payload(sub.data_type, sub.data_count)
             except CaprotoConversionError:
-                self._enqueue(sub, (None, None, _S.ECA_GETFAIL))
+                self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_GETFAIL))
             else:
-                self._enqueue(sub, (values, metadata, _S.ECA_NORMAL))
+                self._update(sub, payload, _NORMAL)
         else:
-            self._enqueue(sub, (None, None, _S.ECA_NORDACCESS))
+            self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_NORDACCESS))
 
     def _event_cancel(self, cmd) -> None:
         sub = self.subscriptions.get(cmd.subscriptionid)
@@ -436,15 +513,42 @@ class ServerCircuit:
         self._events_on = True
         self._schedule_flush()
 
-    # ---------------------------------------------------------------- queues
+    # ---------------------------------------------------------------- updates
+    @staticmethod
+    def _zero_payload(sub):
+        """The payload of an update that carries a failure (zeros of the asked size)."""
+        count = sub.data_count or sub.chan.data.max_length
+        buffers, size, count = encode_payload(sub.data_type, _zeros(sub.data_type, count),
+                                              sub.data_count, None)
+        return tuple(buffers), count, sum(len(b) for b in buffers)
+
+    def _update(self, sub: Subscription, payload, status: int) -> None:
+        """Send an update now if the connection takes it, else queue it."""
+        conn = self.conn
+        if (sub.queue or not self._events_on or conn is None or conn.closing
+                or conn.write_backlog() > self._high):
+            self._enqueue(sub, (payload, status))
+            if self._events_on:
+                self._schedule_flush()
+            return
+        self._emit_update(sub, payload, status)
+
+    def _emit_update(self, sub: Subscription, payload, status: int) -> None:
+        if not _fast.update_ok(self.vc, sub.subscriptionid):
+            # the generic path checks it (and refuses what the guard refused)
+            return self._send(_fast.update_message(sub, payload, status))
+        buffers, count, size = payload
+        self._put((_fast.pack_header(1, size, sub.data_type, count, status,
+                                     sub.subscriptionid),) + buffers)
+
     def _enqueue(self, sub: Subscription, item) -> None:
         q = sub.queue
-        size = _item_size(item)
+        size = 64 + item[0][2]
         if q and (len(q) >= sub.backlog
                   or self._queued_bytes + size > self.core.limits.max_queued_bytes):
             old = q[-1]
             q[-1] = item                # the newest replaces the last queued
-            delta = size - _item_size(old)
+            delta = size - 64 - old[0][2]
             sub.dropped += 1
         else:
             q.append(item)
@@ -452,12 +556,13 @@ class ServerCircuit:
         sub.queued_bytes += delta
         self._queued_bytes += delta
         self._dirty[sub] = None
-        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self.conn is not None:
+        """Write the queues out once the transport takes data (soon if it does)."""
+        conn = self.conn
+        if not self._flush_scheduled and conn is not None and not conn.closing:
             self._flush_scheduled = True
-            self.core.reactor.call_soon(self._flush)
+            conn.when_writable(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -465,51 +570,30 @@ class ServerCircuit:
         if conn.closing or not self._events_on:
             return
         dirty = self._dirty
-        high = conn.high_water
-        send = conn.send
-        process = self.vc._process
+        high = self._high
         while dirty:
             if conn.write_backlog() > high:
-                conn.when_writable(self._schedule_flush)
+                self._schedule_flush()
                 break
             sub = next(iter(dirty))
             q = sub.queue
-            values, metadata, status = q.popleft()
+            payload, status = q.popleft()
             if not q:
                 del dirty[sub]
-            size = _item_size((values, metadata, status))
+            size = 64 + payload[2]
             sub.queued_bytes -= size
             self._queued_bytes -= size
-            if values is None:
-                count = sub.data_count or sub.chan.data.max_length
-                values, metadata = _zeros(sub.data_type, count), None
-            cmd = EventAddResponse(values, sub.data_type, sub.data_count, status,
-                                   sub.subscriptionid, metadata=metadata)
-            process(SERVER, cmd)
-            send(cmd.buffers)
-        conn.flush()
+            self._emit_update(sub, payload, status)
 
 
 def _ignore(cmd) -> None:
     """Nothing to do (the VersionRequest's priority is in the circuit)."""
 
 
-def _item_size(item) -> int:
-    values = item[0]
-    if values is None:
-        return 64
-    nbytes = getattr(values, "nbytes", None)
-    return 64 + (nbytes if nbytes is not None else 40 * len(values))
-
-
 def _zeros(data_type, count):
-    from ..protocol._dbr import DBR_LAYOUTS
     layout = DBR_LAYOUTS[int(data_type)]
     if layout.native is ChannelType.STRING:
         return [b""] * count
     import numpy as np
     return np.zeros(count, dtype=layout.value_dtype)
 
-
-from ..protocol._data import ChannelData as _CD  # noqa: E402
-_BASE_READ = _CD.read

@@ -51,6 +51,9 @@ class ServerLimits:
     subscriptions_total: int = 1_000_000
     circuits_total: int = 4096
     max_queued_bytes: int = 64 * 1024 * 1024
+    #: what a connection may hold unsent (its transport's high water mark)
+    #: before subscription updates wait in their queues (where they coalesce)
+    send_buffer: int = 512 * 1024
     #: a connection that has not created a channel after this many seconds
     #: is closed (an unvalidated or idle peer); 0: never
     idle_circuit_timeout: float = 120.0
@@ -122,8 +125,10 @@ class ServerCore:
     def connection(self) -> Connection:
         """A new client connection (the listener's protocol factory)."""
         from .circuit import ServerCircuit
+        high = self.limits.send_buffer
         return Connection(ServerCircuit(self), self.reactor, pause_reading_when_blocked=True,
-                          close_grace=5.0, accounting=self.accounting)
+                          write_limits=(high, high // 4), close_grace=5.0,
+                          accounting=self.accounting)
 
     def refuse(self, peer, reason: str) -> None:
         """Log a refused request or connection (every refusal has a reason)."""

@@ -194,8 +194,8 @@ class PvpropertyData:
 
     @property
     def has_read_hook(self) -> bool:
-        """True if a read must run the getter first."""
-        return self.getter is not None
+        """True if a read must run the getter (or a subclass's read) first."""
+        return self.getter is not None or type(self).read is not PvpropertyData.read
 
     @property
     def field_inst(self):

@@ -6,12 +6,21 @@ import caffi.protocol as ca
 from caffi.server.core import ServerCore
 
 
+class Transport(FakeTransport):
+    """A fake transport whose write buffer can be made to look full
+    (``backlog``: the bytes a client that stopped reading leaves in it)."""
+    backlog = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.backlog
+
+
 class Pair:
     def __init__(self, pvdb, *, peer=("127.0.0.1", 40000), **core_kwargs):
         self.reactor = FakeReactor()
         self.core = ServerCore(pvdb, self.reactor, **core_kwargs)
         self.conn = self.core.connection()
-        self.transport = FakeTransport(self.reactor, self.conn, peer, ("127.0.0.1", 5064))
+        self.transport = Transport(self.reactor, self.conn, peer, ("127.0.0.1", 5064))
         self.conn.connection_made(self.transport)
         self.client = ca.VirtualCircuit(ca.CLIENT, ("127.0.0.1", 5064), 0)
         self.reactor.run()
@@ -50,6 +59,16 @@ class Pair:
         (answer,) = [c for c in self.recv() if type(c).__name__ in
                      ("ReadNotifyResponse", "ErrorResponse")]
         return answer
+
+    def stall(self, stalled=True):
+        """The client stops (or resumes) reading: the write buffer fills up."""
+        if stalled:
+            self.transport.backlog = 1 << 30
+            self.conn.pause_writing()
+        else:
+            self.transport.backlog = 0
+            self.conn.resume_writing()
+        self.reactor.run()
 
     @property
     def closed(self):

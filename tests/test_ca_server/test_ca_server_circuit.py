@@ -140,6 +140,18 @@ def ca_run(coro):
     raise AssertionError("waited")
 
 
+def test_updates_go_out_at_once_while_the_client_reads(pair):
+    chan, _ = pair.connect("p:n")
+    pair.send(chan.subscribe(data_type=ChannelType.LONG))
+    pair.recv()
+    sub = next(iter(pair.circuit.subscriptions.values()))
+    for i in range(1000):                       # all in one iteration
+        ca_run(pair.group.n.write(i))
+    assert not sub.queue and sub.dropped == 0
+    pair.reactor.run()
+    assert [c.data.tolist()[0] for c in pair.recv()] == list(range(1000))
+
+
 def test_bounded_queue_keeps_the_latest_value(pair):
     chan, _ = pair.connect("p:n")
     pair.send(chan.subscribe(data_type=ChannelType.LONG))
@@ -147,12 +159,15 @@ def test_bounded_queue_keeps_the_latest_value(pair):
     n = pair.group.n
     n.max_subscription_backlog = 100
     sub = next(iter(pair.circuit.subscriptions.values()))
-    for i in range(1000):                       # all in one iteration: no flush between
+    pair.stall()                                # the client stopped reading
+    for i in range(1000):
         ca_run(n.write(i))
-    assert len(sub.queue) == sub.backlog
     pair.reactor.run()
+    assert len(sub.queue) == sub.backlog and pair.recv() == []
+    pair.stall(False)
     updates = [c.data.tolist()[0] for c in pair.recv()]
     assert len(updates) == sub.backlog and updates[-1] == 999
+    assert updates == list(range(99)) + [999]   # the newest replaced the last queued
 
 
 def test_events_off_holds_updates_until_on(pair):

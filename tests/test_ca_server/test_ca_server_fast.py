@@ -1,0 +1,233 @@
+"""The CA server's fast paths against its generic path, byte for byte.
+
+The generic path builds message objects (ReadNotifyResponse,
+EventAddResponse) from ChannelData.read_now and runs them through the
+protocol circuit; the fast paths pack headers over ChannelData.payload
+(compiled encoders for scalars) and check guards derived from the
+transition tables.  Each test runs both and compares what the client gets.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import caffi.protocol as ca
+from caffi.protocol import (AlarmSeverity, AlarmStatus, CaprotoConversionError, ChannelType,
+                            ReadNotifyResponse)
+from caffi.protocol._data import scalar_encoder
+from caffi.protocol._sentinels import CLIENT, SERVER
+from caffi.protocol._state import CHANNEL_TRANSITIONS
+from caffi.server import PVGroup, pvproperty
+from caffi.server import _fast
+
+from _harness import Pair
+
+READ_TYPES = [t for t in range(39) if t not in (35, 36)]
+
+
+def _datas():
+    """ChannelData of every class, scalars (with alarms) and arrays."""
+    out = []
+    for value in (1.5, -0.0, float("nan"), 1e300, 3, 123456.789):
+        out.append(ca.ChannelDouble(value=value, precision=3, units="mm",
+                                    upper_disp_limit=10.0, timestamp=(1000, 5)))
+    for value in (1.5, 3.4e38, 1e40, 1e-45):
+        out.append(ca.ChannelFloat(value=value, precision=2, timestamp=1.7e9 + 0.25))
+    for value in (5, -2 ** 31, 2 ** 31 - 1, 70000):
+        out.append(ca.ChannelInteger(value=value, units="cnt"))
+    for value in (7, -32768, 32767):
+        out.append(ca.ChannelShort(value=value))
+    out.append(ca.ChannelEnum(value="b", enum_strings=("a", "b", "c")))
+    out.append(ca.ChannelString(value="text"))
+    out.append(ca.ChannelChar(value="chars", max_length=20))
+    out.append(ca.ChannelByte(value=b"\x01\x02\x03", max_length=10))
+    out.append(ca.ChannelDouble(value=np.arange(5.0), max_length=10))
+    out.append(ca.ChannelInteger(value=[1, 2, 3]))
+    alarmed = ca.ChannelDouble(value=2.5, timestamp=(7, 8))
+    alarmed.alarm.apply(status=AlarmStatus.HIHI, severity=AlarmSeverity.MAJOR_ALARM)
+    out.append(alarmed)
+    return out
+
+
+def _generic_payload(data, data_type, count):
+    values, metadata = data.read_now(data_type, count)
+    raw = bytes(ReadNotifyResponse(values, data_type, count, ca.CAStatus.ECA_NORMAL, 1,
+                                   metadata=metadata))
+    header = ca.MessageHeader(*__import__("struct").unpack(">HHHHII", raw[:16]))
+    if header.payload_size == 0xFFFF:
+        size, n = __import__("struct").unpack(">II", raw[16:24])
+        return raw[24:], n, size
+    return raw[16:], header.data_count, header.payload_size
+
+
+@pytest.mark.parametrize("data", _datas(), ids=lambda d: "%s=%r" % (type(d).__name__,
+                                                                   d.value))
+def test_payload_is_the_generic_encoding(data):
+    compiled = 0
+    for data_type, count in itertools.product(READ_TYPES, (None, 1, 3)):
+        try:
+            expected = _generic_payload(data, data_type, count)
+        except CaprotoConversionError:
+            with pytest.raises(CaprotoConversionError):
+                data.payload(data_type, count)
+            continue
+        buffers, n, size = data.payload(data_type, count)
+        assert (b"".join(bytes(b) for b in buffers), n, size) == expected, (data_type, count)
+        if count in (None, 1) and data.max_length == 1 and type(data.value) in (int, float) \
+                and scalar_encoder(type(data), data_type) is not None:
+            compiled += 1
+    if isinstance(data, (ca.ChannelDouble, ca.ChannelInteger)) and data.max_length == 1:
+        assert compiled >= 6, "the compiled encoders were not exercised"
+
+
+def test_compiled_encoders_exist_for_the_scalar_types():
+    for cls in (ca.ChannelDouble, ca.ChannelFloat, ca.ChannelInteger, ca.ChannelShort):
+        native = int(cls.data_type)
+        for offset in (0, 7, 14):
+            assert scalar_encoder(cls, native + offset) is not None
+        assert scalar_encoder(cls, native + 21) is None      # GR: the general path
+    assert scalar_encoder(ca.ChannelEnum, 3) is None
+
+
+class G(PVGroup):
+    d = pvproperty(value=1.25, precision=2, units="mm", upper_ctrl_limit=100.0,
+                   lower_ctrl_limit=-100.0, upper_alarm_limit=90.0)
+    f = pvproperty(value=2.5, dtype=ChannelType.FLOAT)
+    i = pvproperty(value=42, upper_warning_limit=50, lower_warning_limit=-50)
+    s = pvproperty(value=3, dtype=ChannelType.INT)
+    e = pvproperty(value="On", dtype=ChannelType.ENUM, enum_strings=("Off", "On"))
+    t = pvproperty(value="text", dtype=ChannelType.STRING)
+    arr = pvproperty(value=np.arange(6.0), max_length=10)
+    rec = pvproperty(value=4.0, record="ai", units="V")
+
+
+def _pair(fast):
+    g = G(prefix="p:")
+    p = Pair(g.pvdb)
+    p.group = g
+    p.taken = 0
+    if fast:
+        real_read, real_write = p.circuit._fast_read, p.circuit._fast_write
+
+        def counted(real):
+            def wrapper(frame):
+                ok = real(frame)
+                p.taken += ok
+                return ok
+            return wrapper
+        p.circuit._fast_read = counted(real_read)
+        p.circuit._fast_write = counted(real_write)
+    else:
+        p.circuit._fast_read = p.circuit._fast_write = lambda frame: False
+    p.handshake()
+    return p
+
+
+def run(coro):
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("waited")
+
+
+def _both():
+    return _pair(True), _pair(False)
+
+
+def test_reads_answer_as_the_generic_path():
+    fast, generic = _both()
+    for name in ("p:d", "p:f", "p:i", "p:s", "p:e", "p:t", "p:arr", "p:rec", "p:rec.EGU"):
+        chans = [p.connect(name)[0] for p in (fast, generic)]
+        for p in (fast, generic):               # the same time stamp in both
+            run(p.core.find(name).write_metadata(timestamp=(1000, 5)))
+        for data_type, count in itertools.product(READ_TYPES, (0, 1, 2, 11)):
+            got = []
+            for p, chan in zip((fast, generic), chans):
+                p.send(chan.read(data_type=data_type, data_count=count))
+                p.reactor.run()
+                got.append(b"".join(p.transport.written))
+                p.transport.written.clear()
+                p.client._ioids.clear()
+            assert got[0] == got[1], (name, data_type, count)
+    assert fast.taken > 500 and generic.taken == 0
+
+
+def test_writes_store_and_post_as_the_generic_path():
+    fast, generic = _both()
+    values = {"p:d": [0.5, 95.0, 1e9, -100.0, float("nan")], "p:f": [1.5, -3.25],
+              "p:i": [7, 60, -2 ** 31], "p:s": [-5, 300], "p:rec": [1.0, 2.0]}
+    types = {"p:d": ChannelType.DOUBLE, "p:f": ChannelType.FLOAT, "p:i": ChannelType.LONG,
+             "p:s": ChannelType.INT, "p:rec": ChannelType.DOUBLE}
+    for name, vals in values.items():
+        chans = []
+        for p in (fast, generic):
+            chan, _ = p.connect(name)
+            p.send(chan.subscribe(data_type=ChannelType.STS_DOUBLE))
+            p.recv()
+            chans.append(chan)
+        for v in vals:
+            got = []
+            for p, chan in zip((fast, generic), chans):
+                p.send(chan.write([v], data_type=types[name]))
+                p.reactor.run()
+                got.append(b"".join(p.transport.written))
+                p.transport.written.clear()
+            assert got[0] == got[1], (name, v)
+        assert fast.group.pvdb[name].value == generic.group.pvdb[name].value or (
+            np.isnan(fast.group.pvdb[name].value) and np.isnan(generic.group.pvdb[name].value))
+    assert fast.taken >= 12 and generic.taken == 0
+
+
+def test_fast_write_refusals_as_the_generic_path():
+    """A write outside the control limits: the same error message either way."""
+    fast, generic = _both()
+    got = []
+    for p in (fast, generic):
+        chan, _ = p.connect("p:d")
+        p.send(chan.write([1000.0], data_type=ChannelType.DOUBLE))
+        p.reactor.run()
+        got.append(p.recv())
+    assert bytes(got[0][0]) == bytes(got[1][0])
+    assert got[0][0].status.name == "ECA_PUTFAIL"
+
+
+def _server_circuit_with_channel(state):
+    """A protocol circuit in the SERVER role with one channel, forced into ``state``."""
+    vc = ca.VirtualCircuit(SERVER, ("127.0.0.1", 1), None)
+    vc.process_command(ca.VersionRequest(0, 13))
+    vc._process(SERVER, ca.VersionResponse(13))
+    vc.process_command(ca.CreateChanRequest("x", 1, 13))
+    vc._process(SERVER, ca.AccessRightsResponse(1, 3))
+    vc._process(SERVER, ca.CreateChanResponse(6, 1, 1, 7))
+    vc.event_add_commands[9] = ca.EventAddRequest(6, 1, 7, 9)
+    vc.channels_sid[7]._state = state
+    return vc
+
+
+def _generic_keeps(state, steps):
+    vc = _server_circuit_with_channel(state)
+    try:
+        for sender, command in steps:
+            vc._process(sender, command)
+    except ca.ProtocolError:
+        return False
+    return vc.channels_sid.get(7) is not None and vc.channels_sid[7]._state == state \
+        and not vc._ioids
+
+
+STATES = sorted({s for (s, _) in CHANNEL_TRANSITIONS} | set(CHANNEL_TRANSITIONS.values()),
+                key=repr)
+
+
+@pytest.mark.parametrize("state", STATES, ids=repr)
+def test_guards_are_where_the_generic_path_changes_nothing(state):
+    read = [(CLIENT, ca.ReadNotifyRequest(6, 1, 7, 3)),
+            (SERVER, ca.ReadNotifyResponse([1.0], 6, 1, 1, 3))]
+    write = [(CLIENT, ca.WriteRequest([1.0], 6, 1, 7, 3))]
+    update = [(SERVER, ca.EventAddResponse([1.0], 6, 1, 1, 9))]
+    assert (state in _fast.READ_KEEPS) == _generic_keeps(state, read)
+    assert (state in _fast.WRITE_KEEPS) == _generic_keeps(state, write)
+    assert (state in _fast.UPDATE_KEEPS) == _generic_keeps(state, update)
+    assert _fast.update_ok(_server_circuit_with_channel(state), 9) == (
+        state in _fast.UPDATE_KEEPS)
