@@ -16,6 +16,7 @@ circuit), in 64 kB chunks as a socket read hands them over:
 - ``post``: a write in the server (``await pv.write(v)``, as a scan hook
   does) with one DBR_TIME_DOUBLE subscriber.
 - ``connect``: CREATE_CHAN, READ_NOTIFY and CLEAR_CHANNEL of one channel.
+- ``create``: CREATE_CHAN in a pipelined burst (what 1,000 new channels send).
 - ``subscribe``: EVENT_ADD (initial value sent) and EVENT_CANCEL.
 - ``search``: one UDP datagram's SEARCH (name found) answered.
 
@@ -236,33 +237,54 @@ def _post(s):
 
 
 def _connect(s):
-    import caffi.protocol as ca
+    import struct
     conn, transport, vc = s.client()
     circuit = conn.protocol
-    names = ["b:ai%d" % i for i in range(NPVS)]
+    hdr = struct.Struct(">HHHHII").pack
+    names = []
+    for i in range(NPVS):
+        raw = ("b:ai%d" % i).encode() + b"\x00"
+        names.append(raw + b"\x00" * (-len(raw) % 8))
 
     def run(n):
+        # what libca sends: CREATE_CHAN, then READ_NOTIFY and CLEAR_CHANNEL
+        # once created (the server's sids count up from its last one)
+        sid = circuit._sids
         total = 0.0
         for i in range(n):
-            chan = ca.ClientChannel(names[i % NPVS], vc)
-            create = b"".join(bytes(b) for b in vc.send(chan.create()))
+            name = names[i % NPVS]
+            sid = (sid + 1) & 0xFFFFFFFF
+            create = hdr(18, len(name), 0, 13, i + 1, 13) + name
+            rest = hdr(15, 0, 6, 1, sid, i + 1) + hdr(12, 0, 0, 0, sid, i + 1)
             t0 = time.process_time()
             feed(conn, (create,))
-            total += time.process_time() - t0
-            sid = max(circuit.channels)
-            vc.process_command(ca.AccessRightsResponse(chan.cid, 3))
-            vc.process_command(ca.CreateChanResponse(6, 1, chan.cid, sid))
-            read = chan.read(data_type=ca.ChannelType.DOUBLE)
-            rest = b"".join(bytes(b) for b in vc.send(read))
-            vc._ioids.pop(read.ioid, None)
-            clear = chan.clear()
-            rest += b"".join(bytes(b) for b in vc.send(clear))
-            t0 = time.process_time()
             feed(conn, (rest,))
-            s.reactor.run()
             total += time.process_time() - t0
-            vc.process_command(ca.ClearChannelResponse(sid, chan.cid))
+        assert not circuit.channels and not conn.closing, conn.close_reason
         return total
+    return run
+
+
+def _create(s):
+    import struct
+    hdr = struct.Struct(">HHHHII").pack
+    names = []
+    for i in range(NPVS):
+        raw = ("b:ai%d" % i).encode() + b"\x00"
+        names.append(raw + b"\x00" * (-len(raw) % 8))
+
+    def run(n):
+        # libca's burst of CREATE_CHANs on a new circuit (answers dropped)
+        conn, transport, vc = s.client()
+        data = b"".join(hdr(18, len(names[i % NPVS]), 0, 13, i + 1, 13) + names[i % NPVS]
+                        for i in range(n))
+        t0 = time.process_time()
+        feed(conn, (data,))
+        cpu = time.process_time() - t0
+        assert len(conn.protocol.channels) == n and not conn.closing, conn.close_reason
+        conn.close("done")
+        s.reactor.run()
+        return cpu
     return run
 
 
@@ -289,16 +311,14 @@ def _subscribe(s):
 
 def _search(s):
     import caffi.protocol as ca
-    from caffi.protocol import read_datagram
     datagram = b"".join(bytes(m) for m in [ca.VersionRequest(0, 13)] + [
         ca.SearchRequest("b:ai%d" % i, i, 13) for i in range(20)])
+    answer = s.core.answer_datagram
 
     def run(n):
         t0 = time.process_time()
         for _ in range(n):
-            commands = read_datagram(datagram, ("127.0.0.1", 40000), ca.CLIENT)
-            replies = s.core.search_replies(commands, ("127.0.0.1", 40000))
-            b"".join(bytes(r) for r in replies)
+            answer(datagram, ("127.0.0.1", 40000))
         return (time.process_time() - t0) / 20     # per name
     return run
 
@@ -310,6 +330,7 @@ WORKLOADS = {
     "put10": ("WRITE DBR_DOUBLE, ten subscribers' updates", _puts(10)),
     "post": ("await pv.write(), one DBR_TIME_DOUBLE update", _post),
     "connect": ("CREATE_CHAN + READ_NOTIFY + CLEAR_CHANNEL", _connect),
+    "create": ("CREATE_CHAN in a burst of them (as libca connects many)", _create),
     "subscribe": ("EVENT_ADD (initial update) + EVENT_CANCEL", _subscribe),
     "search": ("a found name in a 20-name search datagram (per name)", _search),
 }

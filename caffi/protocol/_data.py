@@ -75,6 +75,7 @@ DBE_PROPERTY = int(SubscriptionType.DBE_PROPERTY)
 _T = ChannelType
 _ARRAYS = (list, tuple, np.ndarray)
 _NUMBERS = (int, float)
+_READ_WRITE = AccessRights.READ | AccessRights.WRITE
 _MAX_CACHED = 64
 #: payloads up to this size are joined into one bytes object
 _JOIN_BELOW = 4096
@@ -94,7 +95,11 @@ class SkipWrite(Exception):
 
 def _now() -> TimeStamp:
     sec, nsec = divmod(time.time_ns(), 1000000000)
-    return TimeStamp(sec - EPICS2UNIX_EPOCH, nsec)
+    return _new_stamp(TimeStamp, (sec - EPICS2UNIX_EPOCH, nsec))
+
+
+#: a TimeStamp from a tuple of its two fields (no Python-level __new__)
+_new_stamp = tuple.__new__
 
 
 def _stamp(value) -> TimeStamp:
@@ -322,7 +327,7 @@ class ChannelData:
 
     def check_access(self, hostname: str, username: str) -> AccessRights:
         """Access rights of a client (read and write; override to restrict)."""
-        return AccessRights.READ | AccessRights.WRITE
+        return _READ_WRITE
 
     # ------------------------------------------------------------------ native form
     def native(self):
@@ -374,7 +379,9 @@ class ChannelData:
             return hit
         result = None
         if data_count is None or data_count == 1:
-            encode = scalar_encoder(type(self), data_type)
+            encode = _encoders.get((type(self), data_type), _UNKNOWN)
+            if encode is _UNKNOWN:
+                encode = scalar_encoder(type(self), data_type)
             if encode is not None and self._max_length == 1:
                 value = self._data["value"]
                 if type(value) in _NUMBERS:
@@ -631,6 +638,7 @@ def _validate_enum_strings(enum_strings) -> tuple:
 STANDARD_NATIVE_METADATA = {ChannelData.native_metadata}
 _SCALAR_NATIVES = (_T.INT, _T.FLOAT, _T.LONG, _T.DOUBLE)
 _encoders: Dict[tuple, Any] = {}
+_UNKNOWN = object()
 _plain_writers: Dict[type, bool] = {}
 
 

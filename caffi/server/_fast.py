@@ -1,7 +1,8 @@
 """The fast paths of the CA server's circuit, and their guards.
 
 Three messages come by the thousand: a READ_NOTIFY, a WRITE of one number
-and a subscription update.  For each, the generic path of
+and a subscription update (and a CREATE_CHAN when a client connects many
+channels: see :func:`creator`).  For each, the generic path of
 :class:`~caffi.server.circuit.ServerCircuit` decodes a message object, runs
 it through the :class:`~caffi.protocol.VirtualCircuit` (transition tables,
 id bookkeeping) and builds the answer as a message object.  A fast path
@@ -25,7 +26,8 @@ from ..protocol._sentinels import CLIENT, DISCONNECTED, SERVER
 from ..protocol._state import CHANNEL_TRANSITIONS, CIRCUIT_OPEN
 from ..protocol._status import CAStatus, eca_value
 
-__all__ = ["READ_KEEPS", "WRITE_KEEPS", "UPDATE_KEEPS", "reader", "writer", "circuit_open",
+__all__ = ["READ_KEEPS", "WRITE_KEEPS", "UPDATE_KEEPS", "reader", "writer", "creator",
+           "circuit_open",
            "update_ok",
            "update_message", "pack_header"]
 
@@ -112,6 +114,38 @@ def writer(circuit):
     return fast_write
 
 
+def creator(circuit):
+    """``fast_create(frame) -> bool`` for ``circuit``: a CREATE_CHAN of a PV
+    that exists, answered with the generic path's two messages; the protocol
+    circuit takes the exchange in one step (``accept_channel``, the same
+    rules).  False leaves it to the generic path (unknown PV, budgets, any
+    refusal)."""
+    vc = circuit.vc
+    core = circuit.core
+
+    def fast_create(frame) -> bool:
+        _, size, _, _, cid, version = _unpack_header(frame)
+        if size == 0xFFFF or not circuit.open or cid in vc.channels:
+            return False
+        raw = bytes(frame[16:16 + size])
+        nul = raw.find(0)
+        name = (raw if nul < 0 else raw[:nul]).decode("latin-1")
+        data = circuit.creatable(name)
+        if data is None:
+            return False
+        sid = circuit.new_sid()
+        rights = core.rights(name, data, circuit.host, circuit.user)
+        count = data.max_length
+        vchan = vc.accept_channel(name, cid, version, data.data_type, count, sid, rights)
+        if vchan is None:
+            return False
+        circuit.opened(cid, sid, name, data, rights, vchan)
+        circuit._put((_pack(22, 0, 0, 0, cid, int(rights)),
+                      pack_header(18, 0, int(data.data_type), count, cid, sid)))
+        return True
+    return fast_create
+
+
 def circuit_open(vc):
     """``(client may send, both may send)``: the circuit states in which the
     generic path takes a client's channel request, and also sends the answer."""
@@ -120,15 +154,12 @@ def circuit_open(vc):
     return client, client and state[1] in _SERVER_OPEN
 
 
-def update_ok(vc, subscriptionid) -> bool:
-    """Whether the generic path would send an update of this subscription
-    without a change of state."""
-    request = vc.event_add_commands.get(subscriptionid)
-    if request is None or vc.failed is not None or vc._state[0] is DISCONNECTED \
-            or vc._state[1] not in _SERVER_OPEN:
-        return False
-    vchan = vc.channels_sid.get(request.sid)
-    return vchan is not None and vchan._state in UPDATE_KEEPS
+def update_ok(circuit, sub) -> bool:
+    """Whether the generic path would send an update of ``sub`` without a
+    change of state (the circuit open both ways, the subscription known to
+    the protocol circuit, its channel in a state an update keeps)."""
+    return (circuit.open and sub.chan.vchan._state in UPDATE_KEEPS
+            and sub.subscriptionid in circuit.vc.event_add_commands)
 
 
 def update_message(sub, payload, status) -> EventAddResponse:

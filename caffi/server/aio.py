@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Optional
 from pva.io.aio import AsyncioReactor
 from pva.io.udp import UDPCollector
 
-from ..protocol import (CLIENT, RemoteProtocolError, get_beacon_address_list,
-                        get_environment_variables, get_server_address_list, read_datagram)
+from ..protocol import (get_beacon_address_list, get_environment_variables,
+                        get_server_address_list)
 from .core import ServerCore, ServerLimits, beacon_delays
 
 __all__ = ["Context", "AsyncioAsyncLayer", "start_server", "run"]
@@ -208,15 +208,9 @@ class Context:
         source = datagram.source
         if source[0] in self._ignore:
             return
-        try:
-            commands = read_datagram(datagram.data, source, CLIENT)
-        except RemoteProtocolError as ex:
-            log.debug("bad datagram from %s: %s", source, ex)
-            return
-        replies = self.core.search_replies(commands, source)
-        if replies:
-            data = b"".join(bytes(c) for c in replies)
-            collector.sendto(data, source)
+        reply = self.core.answer_datagram(datagram.data, source)
+        if reply:
+            collector.sendto(reply, source)
 
     def _start_beacons(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -14,22 +14,23 @@ peer's protocol violation closes the connection with the reason logged; an
 exception of a PV's hook becomes an error status sent to that client
 (ECA_GETFAIL, ECA_PUTFAIL), never a crashed server.
 
-Fast paths (:mod:`caffi.server._fast`) take the three messages that come by
-the thousand -- a READ_NOTIFY, a WRITE of one number, a subscription update
--- when the tables say that the generic path would accept them without
-changing any state; their guards are derived from those tables, and their
-bytes are tested against the generic path's.  Messages are answered in the
-order received: :meth:`frames_received` answers fast ones at once while
-nothing waits for dispatch, and the rest (fast or not) go through
-:meth:`dispatch`, in order.  What the circuit sends while it handles a
-received batch is gathered and given to the driver in one piece.
+Fast paths (:mod:`caffi.server._fast`) take the messages that come by the
+thousand -- a READ_NOTIFY, a WRITE of one number, a subscription update --
+when the tables say that the generic path would accept them without
+changing any state, and a CREATE_CHAN of a known PV (a client connecting
+many channels) through the protocol circuit's one-step
+:meth:`~caffi.protocol.VirtualCircuit.accept_channel`; their guards are
+derived from those tables, and their bytes are tested against the generic
+path's.  Messages are answered in the
+order received: :meth:`frames_received` handles every message of a read,
+fast or not, itself; what the circuit sends meanwhile is gathered and given
+to the driver in one piece.
 
 Hooks that have to wait (an async getter or putter that awaits something)
 run as detached tasks: reads and writes with notification are answered
 when they finish, by ioid, while the circuit goes on with the next
 requests (as rsrv does with asynchronous records).  At most
-``pending_per_circuit`` of them may be outstanding.  ``dispatch`` never
-returns a waiter, so the driver never holds messages back.
+``pending_per_circuit`` of them may be outstanding.
 
 Subscriptions: an update is written at once while the connection takes
 data and nothing of that subscription is queued; otherwise it waits in the
@@ -56,6 +57,7 @@ from ..protocol._data import Forbidden
 from ..protocol._dbr import DBR_LAYOUTS, encode_payload
 from ..protocol._status import eca_value
 from . import _fast
+from ._fast import update_ok as _update_ok
 
 __all__ = ["ServerCircuit", "Subscription"]
 
@@ -67,6 +69,7 @@ _S = CAStatus
 _NORMAL = eca_value(_S.ECA_NORMAL)
 _READ = AccessRights.READ
 _WRITE = AccessRights.WRITE
+_READ_BIT, _WRITE_BIT = int(_READ), int(_WRITE)
 #: the largest DBR payload per element count: what a read may ask of a channel
 _LARGEST = (max(DBR_LAYOUTS, key=lambda layout: layout.metadata_size).metadata_size,
             max(layout.value_size for layout in DBR_LAYOUTS))
@@ -90,8 +93,9 @@ class _Channel:
 
     def set_rights(self, rights) -> None:
         self.rights = rights
-        self.can_read = bool(rights & _READ)
-        self.can_write = bool(rights & _WRITE)
+        bits = int(rights)
+        self.can_read = bool(bits & _READ_BIT)
+        self.can_write = bool(bits & _WRITE_BIT)
         self.readable = self.can_read and self.sync_read
 
 
@@ -165,6 +169,7 @@ class ServerCircuit:
         }
         self._fast_read = _fast.reader(self)
         self._fast_write = _fast.writer(self)
+        self._fast_create = _fast.creator(self)
 
     def __repr__(self):
         return "<ServerCircuit %s user=%r host=%r channels=%d>" % (
@@ -206,12 +211,15 @@ class ServerCircuit:
             self._idle_timer = core.reactor.call_later(timeout, self._idle_check)
 
     def frames_received(self, frames):
-        """Answer fast messages at once while nothing waits for dispatch; the
-        rest go to :meth:`dispatch` (undecoded: it decodes them in order)."""
+        """Handle the messages of one read, in order; what they answer is
+        written together (nothing is left for :meth:`dispatch`)."""
         batch = self._batch = []
-        fast_read, fast_write = self._fast_read, self._fast_write
+        conn = self.conn
+        fast_read, fast_write, fast_create = (self._fast_read, self._fast_write,
+                                              self._fast_create)
+        generic = self._generic
         try:
-            for i, frame in enumerate(frames):
+            for frame in frames:
                 if frame[0] == 0:
                     command = frame[1]
                     if command == 15:
@@ -220,35 +228,57 @@ class ServerCircuit:
                     elif command == 4:
                         if fast_write(frame):
                             continue
-                return frames[i:]
-            return ()
+                    elif command == 18:
+                        if fast_create(frame):
+                            continue
+                generic(frame)
+                if conn.closing:
+                    break
         finally:
             self._batch = None
             if batch:
-                self.conn.send(batch)
+                conn.send(batch)
+        return ()
 
     def dispatch(self, frame) -> None:
-        conn = self.conn
-        if conn is None or conn.closing:
+        """One message (the driver's interface; :meth:`frames_received`
+        handles every message itself, so this is not called by it)."""
+        if self.conn is None or self.conn.closing:
             return None
         if frame[0] == 0:
             command = frame[1]
             if (command == 15 and self._fast_read(frame)) or (
-                    command == 4 and self._fast_write(frame)):
+                    command == 4 and self._fast_write(frame)) or (
+                    command == 18 and self._fast_create(frame)):
                 return None
+        self._generic(frame)
+        return None
+
+    def _generic(self, frame) -> None:
+        """The generic path of one message: decode, check, handle."""
         try:
             cmd, _ = read_from_bytestream(frame, CLIENT, self.max_payload, 0)
             self.vc.process_command(cmd)
         except RemoteProtocolError as ex:
             self.client_open = self.open = False
-            self.core.refuse(conn.peer, "protocol violation: %s" % ex)
-            conn.close("protocol violation: %s" % ex)
-            return None
+            self.core.refuse(self.conn.peer, "protocol violation: %s" % ex)
+            self._close("protocol violation: %s" % ex)
+            return
         try:
             self._handlers[type(cmd).__name__](cmd)
+        except Exception as ex:     # a bug here closes this connection only
+            log.exception("%r: handling %r failed", self, cmd)
+            self._close("internal error: %s" % ex)
         finally:
             self.client_open, self.open = _fast.circuit_open(self.vc)
-        return None
+
+    def _close(self, reason: str) -> None:
+        """Close after what was answered so far (the batch being gathered)."""
+        batch = self._batch
+        if batch:
+            self.conn.send(list(batch))
+            batch.clear()
+        self.conn.close(reason)
 
     def keepalive(self) -> None:
         """Servers do not send echoes."""
@@ -346,26 +376,40 @@ class ServerCircuit:
     def _create(self, cmd) -> None:
         core = self.core
         vchan = self.vc.channels[cmd.cid]
-        data = core.find(cmd.name)
-        if data is not None and core.n_channels >= core.limits.channels_total:
-            core.refuse(self.conn.peer, "server-wide channel budget (%d) exhausted"
-                        % core.limits.channels_total)
-            data = None
+        data = self.creatable(cmd.name)
         if data is None:
             self._send(vchan.create_fail())
             return
+        sid = self.new_sid()
+        rights = core.rights(cmd.name, data, self.host, self.user)
+        self.opened(cmd.cid, sid, cmd.name, data, rights, vchan)
+        self._send(AccessRightsResponse(cmd.cid, rights),
+                   CreateChanResponse(data.data_type, data.max_length, cmd.cid, sid))
+
+    def creatable(self, name):
+        """The PV a new channel ``name`` gets, or None (not found, or past the
+        server's channel budget: refused and logged)."""
+        core = self.core
+        data = core.find(name)
+        if data is not None and core.n_channels >= core.limits.channels_total:
+            core.refuse(self.conn.peer, "server-wide channel budget (%d) exhausted"
+                        % core.limits.channels_total)
+            return None
+        return data
+
+    def new_sid(self) -> int:
         self._sids = sid = (self._sids + 1) & 0xFFFFFFFF
         while sid in self.channels or sid in self.vc.channels_sid:
             self._sids = sid = (sid + 1) & 0xFFFFFFFF
-        rights = core.rights(cmd.name, data, self.host, self.user)
-        chan = _Channel(cmd.cid, sid, cmd.name, data, rights, vchan)
-        self.channels[sid] = chan
-        core.n_channels += 1
+        return sid
+
+    def opened(self, cid, sid, name, data, rights, vchan) -> None:
+        """A channel was created (the answers are sent by the caller)."""
+        self.channels[sid] = _Channel(cid, sid, name, data, rights, vchan)
+        self.core.n_channels += 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._send(AccessRightsResponse(cmd.cid, rights),
-                   CreateChanResponse(data.data_type, data.max_length, cmd.cid, sid))
 
     def _clear(self, cmd) -> None:
         chan = self.channels.get(cmd.sid)
@@ -534,7 +578,7 @@ class ServerCircuit:
         self._emit_update(sub, payload, status)
 
     def _emit_update(self, sub: Subscription, payload, status: int) -> None:
-        if not _fast.update_ok(self.vc, sub.subscriptionid):
+        if not _update_ok(self, sub):
             # the generic path checks it (and refuses what the guard refused)
             return self._send(_fast.update_message(sub, payload, status))
         buffers, count, size = payload

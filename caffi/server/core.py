@@ -21,8 +21,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from pva.io.driver import NO_ACCOUNTING, Accounting, Connection
 
-from ..protocol import (DEFAULT_PROTOCOL_VERSION, AccessRights, Beacon, ChannelData,
-                        NotFoundResponse, SearchResponse)
+from ..protocol import (CLIENT, DEFAULT_PROTOCOL_VERSION, AccessRights, Beacon, ChannelData,
+                        NotFoundResponse, RemoteProtocolError, SearchResponse, read_datagram)
+from ..protocol._constants import MAX_UDP_RECV
+from ..protocol._header import HEADER
 
 __all__ = ["ServerCore", "ServerLimits", "AccessHook", "find_pv"]
 
@@ -158,8 +160,10 @@ class ServerCore:
     def rights(self, name: str, data: ChannelData, host: str, user: str) -> AccessRights:
         try:
             if self.access is not None:
-                return AccessRights(self.access(name, data, host, user))
-            return AccessRights(data.check_access(host, user))
+                rights = self.access(name, data, host, user)
+            else:
+                rights = data.check_access(host, user)
+            return rights if type(rights) is AccessRights else AccessRights(rights)
         except Exception:
             log.exception("access check of %s for %s@%s failed: no access", name, user, host)
             return AccessRights.NO_ACCESS
@@ -178,6 +182,25 @@ class ServerCore:
         return data
 
     # ------------------------------------------------------------ UDP
+    def answer_datagram(self, data, source) -> bytes:
+        """The reply (bytes, empty for none) to one datagram from a client.
+
+        A datagram of version and search messages only is answered straight
+        from its bytes (:func:`_search_fast`); anything else is decoded
+        (:func:`caffi.protocol.read_datagram`) and answered by
+        :meth:`search_replies`.  Both give the same bytes (tested); a
+        datagram that does not decode gets no answer.
+        """
+        reply = _search_fast(data, self.find, self.tcp_port)
+        if reply is not None:
+            return reply
+        try:
+            commands = read_datagram(data, source, CLIENT)
+        except RemoteProtocolError as ex:
+            log.debug("bad datagram from %s: %s", source, ex)
+            return b""
+        return b"".join(bytes(c) for c in self.search_replies(commands, source))
+
     def search_replies(self, commands, source, reply_ip: str = "255.255.255.255") -> list:
         """The replies to the SearchRequests of one datagram, as commands
         (a VersionResponse first, as rsrv sends; empty if nothing found and
@@ -201,6 +224,48 @@ class ServerCore:
         b = Beacon(DEFAULT_PROTOCOL_VERSION, self.tcp_port, self.beacon_id, address)
         self.beacon_id = (self.beacon_id + 1) & 0xFFFFFFFF
         return b
+
+
+_unpack = HEADER.unpack_from
+_pack = HEADER.pack
+#: the payload of a SearchResponse: the server's minor protocol version
+_VERSION_BODY = DEFAULT_PROTOCOL_VERSION.to_bytes(2, "big") + bytes(6)
+_VERSION_REPLY = _pack(0, 0, 0, DEFAULT_PROTOCOL_VERSION, 0, 0)
+_DO_REPLY = 10
+
+
+def _search_fast(data, find, tcp_port):
+    """:meth:`ServerCore.answer_datagram`'s answer to a datagram of VERSION
+    and SEARCH messages, from its bytes; None for anything else (the
+    generic path decides)."""
+    n = len(data)
+    if n > MAX_UDP_RECV:
+        return None
+    pos = 0
+    out = []
+    while pos < n:
+        if n - pos < 16:
+            return None
+        command, size, reply, _, cid, _ = _unpack(data, pos)
+        end = pos + 16 + size
+        if size & 7 or size == 0xFFFF or end > n:
+            return None
+        if command == 6:
+            name = bytes(data[pos + 16:end])
+            nul = name.find(0)
+            if nul >= 0:
+                name = name[:nul]
+            if find(name.decode("latin-1")) is not None:
+                # 255.255.255.255: "the address this answer came from", as rsrv
+                out.append(_pack(6, 8, tcp_port, 0, 0xFFFFFFFF, cid) + _VERSION_BODY)
+            elif reply == _DO_REPLY:
+                out.append(_pack(14, 0, _DO_REPLY, DEFAULT_PROTOCOL_VERSION, cid, cid))
+        elif command != 0:
+            return None
+        pos = end
+    if not out:
+        return b""
+    return _VERSION_REPLY + b"".join(out)
 
 
 def beacon_delays(max_period: float):

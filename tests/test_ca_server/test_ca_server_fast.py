@@ -108,6 +108,7 @@ def _pair(fast):
     p.taken = 0
     if fast:
         real_read, real_write = p.circuit._fast_read, p.circuit._fast_write
+        real_create = p.circuit._fast_create
 
         def counted(real):
             def wrapper(frame):
@@ -117,8 +118,10 @@ def _pair(fast):
             return wrapper
         p.circuit._fast_read = counted(real_read)
         p.circuit._fast_write = counted(real_write)
+        p.circuit._fast_create = counted(real_create)
     else:
-        p.circuit._fast_read = p.circuit._fast_write = lambda frame: False
+        p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
+            lambda frame: False
     p.handshake()
     return p
 
@@ -229,5 +232,120 @@ def test_guards_are_where_the_generic_path_changes_nothing(state):
     assert (state in _fast.READ_KEEPS) == _generic_keeps(state, read)
     assert (state in _fast.WRITE_KEEPS) == _generic_keeps(state, write)
     assert (state in _fast.UPDATE_KEEPS) == _generic_keeps(state, update)
-    assert _fast.update_ok(_server_circuit_with_channel(state), 9) == (
-        state in _fast.UPDATE_KEEPS)
+    vc = _server_circuit_with_channel(state)
+
+    class Circuit:                  # what update_ok reads of a server circuit
+        open = _fast.circuit_open(vc)[1]
+    Circuit.vc = vc
+
+    class Sub:
+        subscriptionid = 9
+
+        class chan:
+            vchan = vc.channels_sid[7]
+    assert _fast.update_ok(Circuit, Sub) == (state in _fast.UPDATE_KEEPS)
+
+
+def _generic_answer(core, data):
+    try:
+        commands = ca.read_datagram(data, ("127.0.0.1", 1), CLIENT)
+    except ca.RemoteProtocolError:
+        return b""
+    return b"".join(bytes(c) for c in core.search_replies(commands, ("127.0.0.1", 1)))
+
+
+def test_search_answers_as_the_generic_path():
+    import random
+    import struct
+    rng = random.Random(7)
+    g = G(prefix="p:")
+    core = Pair(g.pvdb).core
+    core.tcp_port = 5999
+    names = [b"p:d", b"p:rec.EGU", b"p:nothing", b"", b"p:\xe9", b"p:t\x00junk"]
+
+    def message():
+        kind = rng.random()
+        if kind < 0.6:
+            name = rng.choice(names)
+            raw = name + b"\x00" * rng.choice([0, 1, 3])
+            raw += b"\x00" * (-len(raw) % 8) if rng.random() < 0.95 else b"\x01"
+            return struct.pack(">HHHHII", 6, len(raw), rng.choice([5, 10, 0]), 13,
+                               rng.getrandbits(32), rng.getrandbits(32)) + raw
+        if kind < 0.8:
+            return struct.pack(">HHHHII", 0, 0, 0, 13, rng.getrandbits(16), 0)
+        command = rng.choice([1, 6, 23, 24, 0xFFFF])
+        body = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 8, 5])))
+        return struct.pack(">HHHHII", command, len(body), 0, 0, 0, 0) + body
+    fast = 0
+    for _ in range(3000):
+        data = b"".join(message() for _ in range(rng.randint(1, 6)))
+        if rng.random() < 0.05:
+            data = data[:rng.randrange(len(data))]
+        assert core.answer_datagram(data, ("127.0.0.1", 1)) == _generic_answer(core, data), data
+        fast += core_search_fast(core, data) is not None
+    assert fast > 1000
+    assert b"\x00\x06" in core.answer_datagram(
+        bytes(ca.SearchRequest("p:d", 5, 13)), ("127.0.0.1", 1))
+
+
+def core_search_fast(core, data):
+    from caffi.server.core import _search_fast
+    return _search_fast(data, core.find, core.tcp_port)
+
+
+def _vc_state(vc):
+    return (vc._state, {cid: (c.name, c.sid, c._state, int(c.access_rights), c.native_data_type,
+                              c.native_data_count, c.protocol_version)
+                        for cid, c in vc.channels.items()},
+            sorted(vc.channels_sid))
+
+
+def test_creates_answer_as_the_generic_path():
+    fast, generic = _both()
+    got = []
+    for p in (fast, generic):
+        out = []
+        for name in ("p:d", "p:nothing", "p:rec.EGU", "p:arr", "p:e", "p:d"):
+            chan = ca.ClientChannel(name, p.client)
+            p.send(chan.create())
+            p.reactor.run()
+            out.append(b"".join(p.transport.written))
+            p.transport.written.clear()
+        out.append(_vc_state(p.circuit.vc))
+        out.append(sorted((c.sid, c.cid, c.name, c.rights) for c in p.circuit.channels.values()))
+        got.append(out)
+    assert got[0] == got[1]
+    assert fast.taken == 5 and generic.taken == 0
+
+
+def test_a_reused_cid_is_a_violation_either_way():
+    import struct
+    for p in _both():
+        chan, _ = p.connect("p:d")
+        raw = b"p:f\x00\x00\x00\x00\x00"
+        p.send_bytes(struct.pack(">HHHHII", 18, len(raw), 0, 0, chan.cid, 13) + raw)
+        assert p.closed and any("CreateChanRequest" in r for _, r in p.core.refusals)
+
+
+def test_accept_channel_is_the_creation_exchange():
+    """accept_channel leaves a protocol circuit as the three messages do."""
+    def fresh():
+        vc = ca.VirtualCircuit(SERVER, ("127.0.0.1", 1), None)
+        vc.process_command(ca.VersionRequest(0, 13))
+        vc._process(SERVER, ca.VersionResponse(13))
+        return vc
+    one, three = fresh(), fresh()
+    assert one.accept_channel("x", 4, 13, ChannelType.DOUBLE, 1, 9,
+                              ca.AccessRights.READ) is one.channels[4]
+    three.process_command(ca.CreateChanRequest("x", 4, 13))
+    three._process(SERVER, ca.AccessRightsResponse(4, ca.AccessRights.READ))
+    three._process(SERVER, ca.CreateChanResponse(ChannelType.DOUBLE, 1, 4, 9))
+    assert _vc_state(one) == _vc_state(three)
+    # refused where the messages would be: the same cid, the same sid, a full circuit
+    assert one.accept_channel("y", 4, 13, 6, 1, 10, 3) is None
+    assert one.accept_channel("y", 5, 13, 6, 1, 9, 3) is None
+    one.max_channels = 1
+    assert one.accept_channel("y", 5, 13, 6, 1, 10, 3) is None
+    assert _vc_state(one) == _vc_state(three)
+    unopened = ca.VirtualCircuit(SERVER, ("127.0.0.1", 1), None)
+    assert unopened.accept_channel("x", 4, 13, 6, 1, 9, 3) is None and not unopened.channels
