@@ -255,7 +255,9 @@ def run(args, impls, client, env, workdir, rng, prefix, log):
                                                     "caRepeater"), env, workdir)
     try:
         for rep in range(args.repeats):
-            order = list(ready)
+            # caproto's server takes minutes per round (S6 alone runs into its
+            # time limit): measured in the first round only
+            order = [i for i in ready if rep == 0 or i.label != "caproto"]
             rng.shuffle(order)
             for impl in order:
                 senv = dict(env, EPICS_CA_SERVER_PORT=str(_servers.pick_ports(1)[0]))

@@ -47,7 +47,10 @@ UPDATE_KEEPS = _keeps(SERVER, "EventAddResponse")
 _CLIENT_OPEN = CIRCUIT_OPEN[CLIENT]
 _SERVER_OPEN = CIRCUIT_OPEN[SERVER]
 
+#: answers at least this large go to the transport at once (see ServerCircuit.put_large)
+LARGE = 0x40000
 _unpack_header = HEADER.unpack_from
+_unpack_sizes = struct.Struct(">II").unpack_from
 _pack = HEADER.pack
 _NORMAL = eca_value(CAStatus.ECA_NORMAL)
 #: what a READ_NOTIFY may ask for (PUT_ACKT/PUT_ACKS are refused: generic path)
@@ -70,6 +73,8 @@ def reader(circuit):
 
     def fast_read(frame) -> bool:
         _, size, dtype, count, sid, ioid = _unpack_header(frame)
+        if size == 0xFFFF and len(frame) == 24:
+            size, count = _unpack_sizes(frame, 16)   # the extended header of large counts
         chan = channels.get(sid)
         if size or chan is None or not chan.readable or dtype not in _READ_TYPES \
                 or not circuit.open or chan.vchan._state not in READ_KEEPS \
@@ -84,6 +89,9 @@ def reader(circuit):
             header = _pack(15, nbytes, dtype, n, _NORMAL, ioid)
         else:
             header = pack_header(15, nbytes, dtype, n, _NORMAL, ioid)
+            if nbytes >= LARGE:
+                circuit.put_large((header,) + buffers)
+                return True
         batch = circuit._batch
         if batch is not None:
             batch.append(header)
@@ -122,18 +130,25 @@ def creator(circuit):
     refusal)."""
     vc = circuit.vc
     core = circuit.core
+    pvdb = core.pvdb
+    channels = circuit.channels
+    channels_sid = vc.channels_sid
 
     def fast_create(frame) -> bool:
         _, size, _, _, cid, version = _unpack_header(frame)
         if size == 0xFFFF or not circuit.open or cid in vc.channels:
             return False
-        raw = bytes(frame[16:16 + size])
-        nul = raw.find(0)
-        name = (raw if nul < 0 else raw[:nul]).decode("latin-1")
-        data = circuit.creatable(name)
-        if data is None:
-            return False
-        sid = circuit.new_sid()
+        name = str(frame[16:16 + size], "latin-1").partition("\x00")[0]
+        data = pvdb.get(name)
+        if data is None or core.n_channels >= core.limits.channels_total:
+            data = circuit.creatable(name)      # RECORD.FIELD names, the budget's refusal
+            if data is None:
+                return False
+        sid = (circuit._sids + 1) & 0xFFFFFFFF
+        if sid in channels or sid in channels_sid:
+            sid = circuit.new_sid()
+        else:
+            circuit._sids = sid
         rights = core.rights(name, data, circuit.host, circuit.user)
         count = data.max_length
         vchan = vc.accept_channel(name, cid, version, data.data_type, count, sid, rights)

@@ -310,6 +310,27 @@ class ServerCircuit:
         else:
             self.conn.send(buffers)
 
+    def put_large(self, buffers) -> None:
+        """Write a large message now, after what is queued: the transport sends
+        straight from its buffers (the cached payload) what the socket takes,
+        where a queued write would first be joined with the rest (a copy of
+        the whole array before its first byte goes out)."""
+        conn = self.conn
+        if conn.closing:
+            return
+        batch = self._batch
+        if batch:
+            conn.send(list(batch))
+            batch.clear()
+        conn.flush()
+        transport = conn.transport
+        try:
+            for b in buffers:
+                transport.write(b)
+        except Exception as ex:     # as the driver's own writes: this connection only
+            log.warning("%r: write failed: %s", self, ex)
+            conn.close("write failed: %s" % ex)
+
     def _send(self, *commands) -> None:
         if self.conn.closing:
             return
@@ -582,8 +603,12 @@ class ServerCircuit:
             # the generic path checks it (and refuses what the guard refused)
             return self._send(_fast.update_message(sub, payload, status))
         buffers, count, size = payload
-        self._put((_fast.pack_header(1, size, sub.data_type, count, status,
-                                     sub.subscriptionid),) + buffers)
+        buffers = (_fast.pack_header(1, size, sub.data_type, count, status,
+                                     sub.subscriptionid),) + buffers
+        if size >= _fast.LARGE:
+            self.put_large(buffers)
+        else:
+            self._put(buffers)
 
     def _enqueue(self, sub: Subscription, item) -> None:
         q = sub.queue

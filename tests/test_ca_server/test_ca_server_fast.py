@@ -349,3 +349,41 @@ def test_accept_channel_is_the_creation_exchange():
     assert _vc_state(one) == _vc_state(three)
     unopened = ca.VirtualCircuit(SERVER, ("127.0.0.1", 1), None)
     assert unopened.accept_channel("x", 4, 13, 6, 1, 9, 3) is None and not unopened.channels
+
+
+class Big(PVGroup):
+    small = pvproperty(value=1.0)
+    big = pvproperty(value=np.arange(100_000, dtype=float), max_length=100_000)
+
+
+def test_large_answers_and_updates_in_order_as_the_generic_path():
+    """Large answers go to the transport at once, after what was queued (a
+    count of 100,000 needs the extended header in the request too)."""
+    got = []
+    for fast in (True, False):
+        g = Big(prefix="p:")
+        p = Pair(g.pvdb, max_array_bytes=10_000_000)
+        p.client = ca.VirtualCircuit(CLIENT, ("127.0.0.1", 5064), 0, max_array_bytes=10_000_000)
+        taken = []
+        if fast:
+            real = p.circuit._fast_read
+            p.circuit._fast_read = lambda frame: taken.append(real(frame)) or taken[-1]
+        else:
+            p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
+                lambda frame: False
+        p.handshake()
+        small, _ = p.connect("p:small")
+        big, _ = p.connect("p:big")
+        for chan in (small, big):
+            run(p.core.find(chan.name).write_metadata(timestamp=(1000, 5)))
+        p.send(small.read(), big.read(data_type=ChannelType.TIME_DOUBLE), small.read(),
+               big.subscribe(data_type=ChannelType.DOUBLE))
+        run(g.big.write(np.arange(100_000, dtype=float) * 2))
+        p.reactor.run()
+        got.append(b"".join(p.transport.written))
+        answers = p.recv()
+        assert taken == ([True] * 3 if fast else [])
+    assert got[0] == got[1]
+    assert [type(a).__name__ for a in answers] == ["ReadNotifyResponse"] * 3 + [
+        "EventAddResponse"] * 2
+    assert answers[1].data[-1] == 99_999 and answers[4].data[-1] == 199_998
