@@ -232,7 +232,8 @@ EXAMPLES = {"simple": ["A", "B", "C", "mode", "writes"],
             "thermo_sim": ["period", "readback", "setpoint", "tau"],
             "records": ["counts", "motor", "sensor", "switch"],
             "waveform": ["count", "length", "period", "wave"],
-            "enums": ["cmd", "duration", "state"]}
+            "enums": ["cmd", "duration", "state"],
+            "random_walk": ["dt", "x"]}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
