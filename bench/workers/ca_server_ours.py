@@ -18,6 +18,7 @@ def serve(prefix, nchan=1000, elements=1000000, **_):
     import numpy as np
 
     from caffi.server import Context, PVGroup, pvproperty
+    from caffi.server.aio import freeze_startup_objects
 
     attrs = {"ai%d" % i: pvproperty(value=float(i), name="ai%d" % i, record="ai", units="mm",
                                     precision=3, upper_disp_limit=100.0,
@@ -28,6 +29,7 @@ def serve(prefix, nchan=1000, elements=1000000, **_):
     attrs["flood"] = pvproperty(value=0.0, name="flood", precision=3)
     group_class = types.new_class("BenchIOC", (PVGroup,), exec_body=lambda ns: ns.update(attrs))
     group = group_class(prefix=prefix)
+    freeze_startup_objects()        # as caffi.server.run does
 
     async def run():
         loop = asyncio.get_running_loop()

@@ -98,11 +98,13 @@ def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_name
     ``protocols``: ``('ca',)``; pvAccess (``'pva'``, the same PVs over both
     protocols) is coming and raises NotImplementedError meanwhile.
     ``module_name`` is accepted for caproto compatibility (only asyncio is
-    supported).
+    supported).  The objects of the process at that moment are taken out of
+    the cyclic garbage collector's sight (``aio.freeze_startup_objects``).
     """
     import asyncio
-    from .aio import start_server
+    from .aio import freeze_startup_objects, start_server
     check_protocols(protocols)
+    freeze_startup_objects()
     coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
                         startup_hook=startup_hook, **kwargs)
     try:

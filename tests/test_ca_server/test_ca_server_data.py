@@ -1,5 +1,7 @@
 """The data model (ChannelData family) and the PVGroup API, without a server."""
 import asyncio
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -234,3 +236,22 @@ def test_pvaccess_is_refused_clearly_until_it_is_served(capsys):
     ioc_options, run_options = ioc_arg_parser(default_prefix="p:", desc="d",
                                               argv=["--protocols", "ca"])
     assert run_options["protocols"] == ("ca",)
+
+
+def test_run_freezes_the_objects_made_before_it(tmp_path):
+    # in a child process: gc.freeze would keep this session's objects forever
+    code = ("import asyncio, gc\n"
+            "from caffi.server import PVGroup, pvproperty, run\n"
+            "class One(PVGroup):\n"
+            "    x = pvproperty(value=1.0)\n"
+            "def serve(coro):\n"
+            "    coro.close()\n"
+            "    print('frozen', gc.get_freeze_count())\n"
+            "asyncio.run = serve\n"
+            "print('frozen', gc.get_freeze_count())\n"
+            "run(One(prefix='p:').pvdb)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=str(tmp_path))      # the installed package
+    assert out.returncode == 0, out.stderr
+    before, after = [int(line.split()[1]) for line in out.stdout.splitlines()]
+    assert before == 0 and after > 10000
