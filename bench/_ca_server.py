@@ -28,7 +28,7 @@ import time
 
 import _servers
 from _impls import OURS, Impl, ours_python, python39
-from _report import Metric, table
+from _report import Metric, error_notes, table
 from _runner import Runner, error_result, last_json
 from _workloads import WF_ELEMENTS, Workload, per_op
 
@@ -300,15 +300,7 @@ def render(args, results, impls):
            "posts; a client ends when it sees the last value.  S6: one libca context "
            "with one circuit per priority (100 circuits).", ""]
     out.append(table(rows, labels, OURS, RSRV))
-    notes = []
-    for w in SERVER_WORKLOADS:
-        for label, runs in results[w.key].items():
-            if isinstance(runs, str):
-                continue
-            errors = [r["error"] for r in runs if "error" in r]
-            if errors:
-                notes.append("- %s / %s: %d of %d runs failed: %s"
-                             % (w.title, label, len(errors), len(runs), errors[0][:200]))
+    notes = error_notes(SERVER_WORKLOADS, results)
     if notes:
         out.append("")
         out += notes

@@ -7,7 +7,7 @@ of the same run) and then reduced to the median.
 """
 import statistics
 
-__all__ = ["Metric", "summarize", "ratio", "fmt", "table"]
+__all__ = ["Metric", "summarize", "ratio", "fmt", "table", "error_notes"]
 
 NOT_IMPLEMENTED = "n/a (not implemented)"
 
@@ -164,3 +164,17 @@ def table(rows, impls, ours, baseline):
                                           ratios.get(baseline), baseline or "C"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def error_notes(workloads, results):
+    """One line per workload and implementation with failed runs."""
+    notes = []
+    for w in workloads:
+        for label, runs in results[w.key].items():
+            if isinstance(runs, str):
+                continue
+            errors = [r["error"] for r in runs if "error" in r]
+            if errors:
+                notes.append("- %s / %s: %d of %d runs failed: %s"
+                             % (w.title, label, len(errors), len(runs), errors[0][:200]))
+    return notes

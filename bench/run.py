@@ -117,15 +117,11 @@ def _rows(workloads, results):
 
 def _notes(workloads, results, quick):
     """Errors and partial runs, one line each."""
-    notes = []
+    notes = _report.error_notes(workloads, results)
     for w in workloads:
         for label, runs in results[w.key].items():
             if isinstance(runs, str):
                 continue
-            errors = [r["error"] for r in runs if "error" in r]
-            if errors:
-                notes.append("- %s / %s: %d of %d runs failed: %s"
-                             % (w.title, label, len(errors), len(runs), errors[0][:200]))
             wanted = w.params(quick).get("n")
             partial = [r for r in runs if "error" not in r and w.key == "array"
                        and r.get("count", 0) < wanted]
