@@ -236,15 +236,21 @@ def _post(s):
     return run
 
 
+def _padded_names():
+    """The PV names as CREATE_CHAN carries them (NUL-terminated, padded to 8)."""
+    names = []
+    for i in range(NPVS):
+        raw = ("b:ai%d" % i).encode() + b"\x00"
+        names.append(raw + b"\x00" * (-len(raw) % 8))
+    return names
+
+
 def _connect(s):
     import struct
     conn, transport, vc = s.client()
     circuit = conn.protocol
     hdr = struct.Struct(">HHHHII").pack
-    names = []
-    for i in range(NPVS):
-        raw = ("b:ai%d" % i).encode() + b"\x00"
-        names.append(raw + b"\x00" * (-len(raw) % 8))
+    names = _padded_names()
 
     def run(n):
         # what libca sends: CREATE_CHAN, then READ_NOTIFY and CLEAR_CHANNEL
@@ -268,10 +274,7 @@ def _connect(s):
 def _create(s):
     import struct
     hdr = struct.Struct(">HHHHII").pack
-    names = []
-    for i in range(NPVS):
-        raw = ("b:ai%d" % i).encode() + b"\x00"
-        names.append(raw + b"\x00" * (-len(raw) % 8))
+    names = _padded_names()
 
     def run(n):
         # libca's burst of CREATE_CHANs on a new circuit (answers dropped)
