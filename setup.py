@@ -27,7 +27,9 @@ setup(
                  "pytest-asyncio>=0.23", "ipython",
                  # caproto.pva's pvRequest tests (run against pva) are xfail
                  # without it, whatever the outcome
-                 "parsimonious"],
+                 "parsimonious",
+                 # real CA clients of caffi.server
+                 "pyepics>=3.5", "caproto>=1.1", "CaChannel>=3.1"],
         "docs": ["sphinx>=5"],
     },
     entry_points={

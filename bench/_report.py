@@ -7,7 +7,7 @@ of the same run) and then reduced to the median.
 """
 import statistics
 
-__all__ = ["Metric", "summarize", "ratio", "fmt", "table"]
+__all__ = ["Metric", "summarize", "ratio", "fmt", "table", "error_notes"]
 
 NOT_IMPLEMENTED = "n/a (not implemented)"
 
@@ -17,7 +17,8 @@ class Metric:
 
     ``better`` is "lower" or "higher"; ``not_for`` lists implementations the
     metric does not apply to (shown "n/a"); ``target`` is None or a tuple
-    ``(kind, value)`` with kind "max" (ours below value), "min_ratio_c"
+    ``(kind, value)`` with kind "max" (ours below value), "min" (ours at
+    least value), "min_ratio_c"
     (ours/C at least value) or "max_ratio_c" (ours/C at most value).
     """
 
@@ -90,6 +91,10 @@ def _target_text(metric, ours_summary, ratio_c, baseline="C"):
         want = "< %s %s" % (fmt(value), metric.unit)
         got = None if ours_summary is None else ours_summary[0]
         ok = got is not None and got < value
+    elif kind == "min":
+        want = ">= %s %s" % (fmt(value), metric.unit)
+        got = None if ours_summary is None else ours_summary[0]
+        ok = got is not None and got >= value
     elif kind == "max_ratio_c":
         want = "<= %sx %s" % (fmt(value), baseline)
         got = ratio_c
@@ -159,3 +164,17 @@ def table(rows, impls, ours, baseline):
                                           ratios.get(baseline), baseline or "C"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def error_notes(workloads, results):
+    """One line per workload and implementation with failed runs."""
+    notes = []
+    for w in workloads:
+        for label, runs in results[w.key].items():
+            if isinstance(runs, str):
+                continue
+            errors = [r["error"] for r in runs if "error" in r]
+            if errors:
+                notes.append("- %s / %s: %d of %d runs failed: %s"
+                             % (w.title, label, len(errors), len(runs), errors[0][:200]))
+    return notes

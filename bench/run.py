@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 
+import _ca_server
 import _envs
 import _pva
 import _report
@@ -116,15 +117,11 @@ def _rows(workloads, results):
 
 def _notes(workloads, results, quick):
     """Errors and partial runs, one line each."""
-    notes = []
+    notes = _report.error_notes(workloads, results)
     for w in workloads:
         for label, runs in results[w.key].items():
             if isinstance(runs, str):
                 continue
-            errors = [r["error"] for r in runs if "error" in r]
-            if errors:
-                notes.append("- %s / %s: %d of %d runs failed: %s"
-                             % (w.title, label, len(errors), len(runs), errors[0][:200]))
             wanted = w.params(quick).get("n")
             partial = [r for r in runs if "error" not in r and w.key == "array"
                        and r.get("count", 0) < wanted]
@@ -134,7 +131,8 @@ def _notes(workloads, results, quick):
     return notes
 
 
-def render(args, meta, ca, pva, ca_list, pva_list, aio=None, aio_list=()):
+def render(args, meta, ca, pva, ca_list, pva_list, aio=None, aio_list=(), srv=None,
+           srv_list=()):
     out = []
     out.append("Run %s, %s mode, %d rounds; %s." % (
         meta["date"], "quick" if args.quick else "full", args.repeats, meta["machine"]))
@@ -150,12 +148,12 @@ def render(args, meta, ca, pva, ca_list, pva_list, aio=None, aio_list=()):
                "a ratio below 1 means ours is better; for higher-is-better rows, above 1).")
     out.append("")
     versions = {}
-    for i in ca_list + pva_list + list(aio_list):
+    for i in ca_list + pva_list + list(aio_list) + list(srv_list):
         if i.command:
             versions.setdefault(i.label, i.version)
     out.append("Versions: " + "; ".join("%s = %s" % kv for kv in versions.items()) + ".")
     missing = {}
-    for i in ca_list + pva_list + list(aio_list):
+    for i in ca_list + pva_list + list(aio_list) + list(srv_list):
         if not i.command and i.detail:
             missing.setdefault(i.label, "%s: %s" % (i.reason, i.detail))
     for label, why in missing.items():
@@ -183,6 +181,11 @@ def render(args, meta, ca, pva, ca_list, pva_list, aio=None, aio_list=()):
         if notes:
             out.append("")
             out += notes
+    if srv is not None:
+        out.append("")
+        out.append("## Channel Access servers (ours, rsrv, caproto's)")
+        out.append("")
+        out.append(_ca_server.render(args, srv, srv_list))
     if pva is not None:
         out.append("")
         out.append("## pvAccess")
@@ -216,8 +219,9 @@ def main(argv=None):
                         help="rounds (default 3; 1 with --quick)")
     parser.add_argument("--write-docs", action="store_true",
                         help="write the result to docs/performance.md")
-    parser.add_argument("--only", choices=("ca", "pva", "aio"),
-                        help="one part only: CA, pvAccess, or CA from asyncio")
+    parser.add_argument("--only", choices=("ca", "pva", "aio", "ca-server"),
+                        help="one part only: CA, pvAccess, CA from asyncio, or the CA "
+                             "servers (ours, rsrv, caproto's) under a C client's load")
     parser.add_argument("--max-rss-mb", type=int, default=6000,
                         help="kill a worker whose RSS exceeds this (default 6000 MB)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed")
@@ -243,14 +247,15 @@ def main(argv=None):
     ca_list = ca_impls() if args.only in (None, "ca") else []
     pva_list = pva_impls() if args.only in (None, "pva") else []
     aio_list = aio_impls() if args.only in (None, "aio") else []
-    for impl in ca_list + pva_list + aio_list:
+    srv_list = _ca_server.server_impls() if args.only in (None, "ca-server") else []
+    for impl in ca_list + pva_list + aio_list + srv_list:
         impl.prepare(cabench)
         log("  %-12s %s" % (impl.label, impl.version if impl.command else impl.reason))
     writer = next((i for i in ca_impls() if i.native), None)
-    if aio_list and writer is not None:
+    if (aio_list or srv_list) and writer is not None:
         writer.prepare(cabench)
     env = _servers.epics_env()
-    ca = pva = aio = None
+    ca = pva = aio = srv = None
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         if ca_list:
             log("Channel Access (%s) ..." % ("quick" if args.quick else "full"))
@@ -261,9 +266,12 @@ def main(argv=None):
         if pva_list:
             log("pvAccess, every client against every server ...")
             pva = _pva.run(args, pva_list, env, workdir, rng, PREFIX, log)
+        if srv_list:
+            log("Channel Access servers under the C client's load ...")
+            srv = _ca_server.run(args, srv_list, writer, env, workdir, rng, PREFIX, log)
     meta["load_end"] = "%.2f" % os.getloadavg()[0]
     meta["seconds"] = round(time.monotonic() - t_start, 1)
-    text = render(args, meta, ca, pva, ca_list, pva_list, aio, aio_list)
+    text = render(args, meta, ca, pva, ca_list, pva_list, aio, aio_list, srv, srv_list)
     text += "\nTotal run time %.0f s (seed %d).\n" % (meta["seconds"], seed)
     print(text)
     raw = args.json or os.path.join(_envs.ENVS_DIR, "last-run.json")
@@ -271,7 +279,8 @@ def main(argv=None):
     pva_raw = None if pva is None else {
         "pairs": {"%s -> %s" % k: v for k, v in pva["pairs"].items()}, "mem": pva["mem"]}
     with open(raw, "w") as f:
-        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "aio": aio, "pva": pva_raw},
+        json.dump({"meta": meta, "quick": args.quick, "ca": ca, "aio": aio, "pva": pva_raw,
+                   "ca_server": srv},
                   f, indent=1)
     if args.write_docs:
         with open(DOCS, "w") as f:

@@ -1,10 +1,15 @@
 """The one place that imports the compiled extension ``caffi._ca``.
 
 epicscorelibs ships ``libca``/``libCom`` inside its Python package.  Loading
-them here by absolute path (RTLD_GLOBAL) before the extension means the
-dynamic linker resolves the extension's ``DT_NEEDED`` entries by soname from
-the already-loaded copies, so no ``LD_LIBRARY_PATH`` is needed wherever pip
-put the two packages.
+them here by absolute path before the extension means the dynamic linker
+resolves the extension's ``DT_NEEDED`` entries by soname from the
+already-loaded copies, so no ``LD_LIBRARY_PATH`` is needed wherever pip put
+the two packages.
+
+They are loaded RTLD_LOCAL: their symbols stay out of the process's global
+scope.  Another extension that carries its own copy of libca and libCom
+(CaChannel's statically linked ``_ca``) would otherwise have its calls bound
+half to its copy, half to these (a crash in libca's threads).
 """
 import ctypes
 import importlib
@@ -24,7 +29,7 @@ def _library_path(name):
         return get_lib(name)
 
 
-_mode = getattr(ctypes, "RTLD_GLOBAL", 0)
+_mode = getattr(ctypes, "RTLD_LOCAL", 0)
 _loaded = []
 for _name in ("Com", "ca"):
     _path = _library_path(_name)

@@ -179,6 +179,21 @@ SCENARIOS = {
         import os
         os._exit(0)  # (no wait for the IOC to finish the put)
     """,
+    # CaChannel's C extension carries its own static copy of libca and libCom.
+    # Had caffi put epicscorelibs' copies into the global symbol scope, that
+    # extension's calls would land half in one copy, half in the other.
+    "another libca in the process (CaChannel's C extension)": """
+        import os
+        os.environ.pop("CACHANNEL_BACKEND", None)
+        from CaChannel import CaChannel
+        assert "CaChannel._ca" in sys.modules       # its C extension, not caffi
+        theirs = CaChannel(P + "scratch")
+        theirs.searchw()
+        theirs.putw(7.5)
+        assert theirs.getw() == 7.5
+        still_works()
+        ca.destroy_context()
+    """,
 }
 
 

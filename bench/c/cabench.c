@@ -5,7 +5,9 @@
  * Workloads mirror bench/workers/ca_*.py (same records, same counts) and print
  * one JSON object on the last stdout line.  Extra commands used by the runner:
  * "fill" writes a ramp into the waveform, "writer" is the monitor-flood writer.
- * Parameters: prefix, n, nchan, base, timeout.
+ * Parameters: prefix, n, nchan, base, timeout; nclients (monitor_many), sync
+ * (get_seq, get_batch and waveform: READY, then wait for a line on stdin; every
+ * workload: after the result, wait for a line before disconnecting).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 #include <epicsEvent.h>
 
 static const char *prefix = "bench:";
-static long n = 1000, nchan = 1000;
+static long n = 1000, nchan = 1000, nclients = 1, sync_mode = 0;
 static double base = 0.0, timeout = 30.0;
 
 static double wall(void)
@@ -78,11 +80,32 @@ static chid *connect_many(long count)
     return chans;
 }
 
+/* With sync=1: print READY once set up, then wait for a line on stdin before the
+ * timed section (the runner measures the server's CPU around it). */
+static void sync_point(void)
+{
+    char line[64];
+    if (!sync_mode)
+        return;
+    printf("READY\n");
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin)) {
+        fprintf(stderr, "cabench: stdin closed before the go line\n");
+        exit(3);
+    }
+}
+
 static void result(double w, double c, long count, const char *extra)
 {
+    char line[64];
     printf("{\"wall\": %.9f, \"cpu\": %.9f, \"count\": %ld, \"rss_kb\": %ld%s%s}\n",
            w, c, count, rss_kb(), extra ? ", " : "", extra ? extra : "");
     fflush(stdout);
+    /* with sync=1 the connections stay until a line (or EOF) on stdin: a
+     * server's per-client threads, and the CPU they used, are still there
+     * when the runner reads it */
+    if (sync_mode && !fgets(line, sizeof line, stdin))
+        return;
 }
 
 static int wl_connect(void)
@@ -97,6 +120,7 @@ static int wl_get_seq(void)
 {
     chid ch = connect_one("ai0");
     double v;
+    sync_point();
     double w0 = wall(), c0 = cpu();
     for (long i = 0; i < n; i++) {
         check(ca_get(DBR_DOUBLE, ch, &v), "get");
@@ -110,6 +134,7 @@ static int wl_get_batch(void)
 {
     chid *chans = connect_many(nchan);
     double *values = malloc(n * sizeof(double));
+    sync_point();
     double w0 = wall(), c0 = cpu();
     for (long i = 0; i < n; i++)
         check(ca_get(DBR_DOUBLE, chans[i % nchan], &values[i]), "get");
@@ -200,6 +225,7 @@ static int wl_waveform(void)
     chid ch = connect_one("wf");
     unsigned long count = ca_element_count(ch);
     double *buf = malloc(count * sizeof(double));
+    sync_point();
     double w0 = wall(), c0 = cpu();
     for (long i = 0; i < n; i++) {
         check(ca_array_get(DBR_DOUBLE, count, ch, buf), "array_get");
@@ -232,6 +258,51 @@ static int wl_ctrl_time(void)
              "\"wall_ctrl\": %.9f, \"cpu_ctrl\": %.9f, \"wall_time\": %.9f, \"cpu_time\": %.9f",
              w_ctrl, c_ctrl, w_time, c_time);
     result(w_ctrl + w_time, c_ctrl + c_time, 2 * n, extra);
+    return 0;
+}
+
+/* nclients circuits (libca opens one per priority) each subscribing to the
+ * nchan ai records; the result once every initial update arrived, then the
+ * subscriptions are held until a line (or EOF) on stdin. */
+static long mm_events, mm_target;
+
+static void mm_event(struct event_handler_args args)
+{
+    (void)args;
+    if (__sync_add_and_fetch(&mm_events, 1) == mm_target)
+        epicsEventSignal(done);
+}
+
+static int wl_monitor_many(void)
+{
+    char name[128];
+    long total = nclients * nchan;
+    chid *chans = calloc(total, sizeof(chid));
+    evid *evs = calloc(total, sizeof(evid));
+    if (nclients > CA_PRIORITY_MAX + 1) {
+        fprintf(stderr, "cabench: at most %d clients (one per priority)\n", CA_PRIORITY_MAX + 1);
+        return 1;
+    }
+    done = epicsEventMustCreate(epicsEventEmpty);
+    mm_target = total;
+    double w0 = wall(), c0 = cpu();
+    for (long p = 0; p < nclients; p++)
+        for (long i = 0; i < nchan; i++) {
+            snprintf(name, sizeof name, "%sai%ld", prefix, i);
+            check(ca_create_channel(name, NULL, NULL, (capri)p, &chans[p * nchan + i]),
+                  "create_channel");
+        }
+    check(ca_pend_io(timeout), "pend_io(connect)");
+    for (long k = 0; k < total; k++)
+        check(ca_create_subscription(DBR_DOUBLE, 1, chans[k], DBE_VALUE, mm_event, NULL,
+                                     &evs[k]), "create_subscription");
+    ca_flush_io();
+    if (epicsEventWaitWithTimeout(done, timeout) != epicsEventWaitOK)
+        check(ECA_TIMEOUT, "initial updates");
+    result(wall() - w0, cpu() - c0, total, NULL);
+    char line[64];
+    if (!sync_mode && !fgets(line, sizeof line, stdin))
+        return 0;
     return 0;
 }
 
@@ -295,6 +366,8 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "nchan")) nchan = atol(v);
         else if (!strcmp(k, "base")) base = atof(v);
         else if (!strcmp(k, "timeout")) timeout = atof(v);
+        else if (!strcmp(k, "nclients")) nclients = atol(v);
+        else if (!strcmp(k, "sync")) sync_mode = atol(v);
     }
     const char *w = argv[1];
     if (!strcmp(w, "import_mem"))
@@ -311,6 +384,7 @@ int main(int argc, char **argv)
     if (!strcmp(w, "ctrl_time")) return wl_ctrl_time();
     if (!strcmp(w, "fill")) return cmd_fill();
     if (!strcmp(w, "writer")) return cmd_writer();
+    if (!strcmp(w, "monitor_many")) return wl_monitor_many();
     fprintf(stderr, "cabench: unknown workload %s\n", w);
     return 1;
 }

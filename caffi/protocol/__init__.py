@@ -10,7 +10,8 @@ runs with ``import caffi.protocol as caproto``.  Nothing here opens a socket,
 starts a thread or reads the user or host name, except :func:`bcast_socket`
 and the interface discovery behind the automatic address lists
 (:mod:`caffi.protocol._sockets`).  :func:`read_dbr` and :func:`write_value`
-convert values between DBR types as an IOC does.
+convert values between DBR types as an IOC does; :class:`ChannelData` and
+its subclasses hold a server's values (no event loop needed).
 """
 from ._broadcaster import REPEATER_TRANSITIONS, Broadcaster
 from ._channel import ClientChannel, ServerChannel, resolve_data_type
@@ -32,6 +33,10 @@ from ._constants import (CA_REPEATER_PORT, CA_SERVER_PORT, DEFAULT_MAX_ARRAY_BYT
                          MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
                          MAX_UNITS_SIZE, NO_REPLY, AccessRights, AlarmSeverity, AlarmStatus,
                          ChannelType, ConnStatus, SubscriptionType)
+from ._data import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, CannotExceedLimits,
+                    ChannelAlarm, ChannelData, Forbidden, SkipWrite)
+from ._data_types import (ChannelByte, ChannelChar, ChannelDouble, ChannelEnum, ChannelFloat,
+                          ChannelInteger, ChannelNumeric, ChannelShort, ChannelString)
 from ._convert import (NativeMetadata, convert_values, format_double, format_float,
                        parse_float, parse_integer, read_dbr, write_value)
 from ._dbr import (DBR_LAYOUTS, DBR_TYPES, DbrLayout, TimeStamp, char_types, control_types,
@@ -78,6 +83,11 @@ __all__ = list(_commands.__all__) + [
     "string_types", "int_types", "float_types", "enum_types", "char_types",
     "special_types", "dbr_size", "dbr_size_n", "decode_payload", "encode_payload",
     "epics_timestamp_to_unix", "timestamp_to_epics",
+    # channel data (what a server holds)
+    "ChannelData", "ChannelAlarm", "ChannelNumeric", "ChannelDouble", "ChannelFloat",
+    "ChannelInteger", "ChannelShort", "ChannelByte", "ChannelChar", "ChannelEnum",
+    "ChannelString", "Forbidden", "CannotExceedLimits", "SkipWrite",
+    "DBE_VALUE", "DBE_LOG", "DBE_ALARM", "DBE_PROPERTY",
     # conversions as the IOC does them
     "NativeMetadata", "read_dbr", "write_value", "convert_values", "format_float",
     "format_double", "parse_integer", "parse_float",

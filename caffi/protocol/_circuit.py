@@ -36,7 +36,7 @@ from ._constants import DEFAULT_MAX_ARRAY_BYTES, DEFAULT_PROTOCOL_VERSION
 from ._errors import (CaprotoValueError, LocalProtocolError, ProtocolError,
                       RemoteProtocolError)
 from ._sentinels import (CLIENT, CLOSED, DISCONNECTED, FAILED, IDLE, NEED_DATA,
-                         SEND_VERSION_REQUEST, SERVER, Role)
+                         SEND_CREATE_CHAN_REQUEST, SEND_VERSION_REQUEST, SERVER, Role)
 from ._state import (CHANNEL_BY_CID, CHANNEL_BY_IOID, CHANNEL_BY_SID, CHANNEL_BY_SUBSCRIPTION,
                      CHANNEL_TRANSITIONS, CIRCUIT_COMMANDS, CIRCUIT_OPEN, CIRCUIT_TRANSITIONS)
 
@@ -210,6 +210,35 @@ class VirtualCircuit:
         """Check a received command and update the state."""
         self._process(self.their_role, command)
 
+    def accept_channel(self, name: str, cid: int, version: int, native_type: int,
+                       native_count: int, sid: int, access_rights) -> Optional[ServerChannel]:
+        """A server's channel creation in one step: a CreateChanRequest
+        received, then AccessRightsResponse and CreateChanResponse sent.
+
+        The same rules as :meth:`process_command` and :meth:`send` (the
+        channel's moves from the tables, the budgets, the id checks), applied
+        without message objects (a server's hot path when a client connects
+        many channels).  Returns the new channel, or None where those would
+        refuse something; then nothing changed and the messages should take
+        the general path, which reports the violation.
+        """
+        state = self._state
+        if (_CREATED is None or self.our_role is not SERVER or self.failed is not None
+                or state[0] not in CIRCUIT_OPEN[CLIENT] or state[1] not in CIRCUIT_OPEN[SERVER]
+                or cid in self.channels or len(self.channels) >= self.max_channels
+                or sid in self.channels_sid):
+            return None
+        chan = ServerChannel(name, self, cid=cid)
+        chan.protocol_version = version
+        chan.access_rights = access_rights
+        chan.sid = sid
+        chan.native_data_type = native_type
+        chan.native_data_count = native_count
+        chan._state = _CREATED
+        self.channels[cid] = chan
+        self.channels_sid[sid] = chan
+        return chan
+
     def disconnect(self):
         """The connection is gone: every channel and the circuit are closed."""
         self._state = (DISCONNECTED, DISCONNECTED)
@@ -232,11 +261,13 @@ class VirtualCircuit:
     def _process(self, sender: Role, command: Message):
         if self.failed is not None:
             raise RemoteProtocolError("circuit failed earlier: %s" % self.failed)
-        if self._state[0] is DISCONNECTED:
+        state = self._state
+        if state[0] is DISCONNECTED:
             self._fail(sender, "circuit is disconnected: cannot handle %r" % (command,))
         name = type(command).__name__
-        if name in ("VersionRequest", "VersionResponse"):
-            new = CIRCUIT_TRANSITIONS.get((self._state, (sender, name)))
+        kind, moves, operation, moved = _RULES.get((sender, name), _UNKNOWN)
+        if kind is _VERSION:
+            new = CIRCUIT_TRANSITIONS.get((state, (sender, name)))
             if new is None:
                 self._fail(sender, "%s from the %s in circuit state %r" % (
                     name, sender.name.lower(), self.states))
@@ -245,20 +276,30 @@ class VirtualCircuit:
                 self.protocol_version = min(self.protocol_version, command.version)
             self._state = new
             return
-        own = self._state[0] if sender is CLIENT else self._state[1]
+        own = state[0] if sender is CLIENT else state[1]
         if own not in CIRCUIT_OPEN[sender]:
             self._fail(sender, "%s from the %s before its version message (%r)"
                        % (name, sender.name.lower(), self.states))
-        if name in CIRCUIT_COMMANDS[sender]:
+        if kind is _CIRCUIT:
             self._circuit_command(sender, name, command)
             return
-        chan = self._find_channel(sender, name, command)
-        new = CHANNEL_TRANSITIONS.get((chan._state, (sender, name)))
+        if kind is _BY_SID:
+            chan = self.channels_sid.get(command.sid)
+            if chan is None:
+                self._fail(sender, "%s for unknown sid %d" % (name, command.sid))
+        else:
+            chan = self._find_channel(sender, name, command)
+        new = moves.get(chan._state)
         if new is None:
             self._fail(sender, "%s from the %s for channel %r in state %r"
                        % (name, sender.name.lower(), chan.name, chan.states))
-        self._operation(sender, name, command, chan)
-        self._channel_moved(name, command, chan, new)
+        if operation is not None:
+            operation(self, sender, name, command, chan)
+        chan._state = new
+        if moved is not None:
+            moved(self, command, chan)
+        if new[0] is CLOSED or new[0] is FAILED:
+            self._forget(chan)
 
     def _circuit_command(self, sender, name, command):
         if name == "HostNameRequest":
@@ -299,54 +340,57 @@ class VirtualCircuit:
             self._fail(sender, "%s for unknown subscriptionid %d" % (name, command.subscriptionid))
         return self.channels_sid[request.sid]
 
-    def _operation(self, sender, name, command, chan):
-        """Id bookkeeping of reads, writes and subscriptions (checks first,
-        then changes, so a refused command changes nothing)."""
-        if name in _READS:
-            if command.ioid in self._ioids:
-                self._fail(sender, "%s reuses pending ioid %d" % (name, command.ioid))
-            if len(self._ioids) >= self.max_pending:
-                self._fail(sender, "more than %d pending requests" % self.max_pending)
-            self._ioids[command.ioid] = (chan, command)
-        elif name in _READ_ANSWERS:
-            del self._ioids[command.ioid]
-        elif name == "EventAddRequest":
-            if command.subscriptionid in self.event_add_commands:
-                self._fail(sender, "EventAddRequest reuses subscriptionid %d"
-                           % command.subscriptionid)
-            if len(self.event_add_commands) >= self.max_subscriptions:
-                self._fail(sender, "more than %d subscriptions" % self.max_subscriptions)
-            self.event_add_commands[command.subscriptionid] = command
-        elif name == "EventCancelRequest":
-            request = self.event_add_commands.get(command.subscriptionid)
-            if request is None or request.sid != command.sid:
-                self._fail(sender, "EventCancelRequest for unknown subscriptionid %d"
-                           % command.subscriptionid)
-            self._cancelling[command.subscriptionid] = request
-        elif name == "EventCancelResponse":
-            if command.subscriptionid not in self._cancelling:
-                self._fail(sender, "EventCancelResponse for subscription %d not being cancelled"
-                           % command.subscriptionid)
-            del self._cancelling[command.subscriptionid]
-            del self.event_add_commands[command.subscriptionid]
-        elif name == "CreateChanResponse":
-            if command.sid in self.channels_sid:
-                self._fail(sender, "CreateChanResponse gives sid %d twice" % command.sid)
+    # -- id bookkeeping of reads, writes and subscriptions (checks first,
+    #    then changes, so a refused command changes nothing) ----------------- #
+    def _op_request(self, sender, name, command, chan):
+        if command.ioid in self._ioids:
+            self._fail(sender, "%s reuses pending ioid %d" % (name, command.ioid))
+        if len(self._ioids) >= self.max_pending:
+            self._fail(sender, "more than %d pending requests" % self.max_pending)
+        self._ioids[command.ioid] = (chan, command)
 
-    def _channel_moved(self, name, command, chan, new):
-        chan._state = new
-        if name == "CreateChanRequest":
-            self.channels[chan.cid] = chan
-            chan.protocol_version = command.version
-        elif name == "CreateChanResponse":
-            chan.sid = command.sid
-            chan.native_data_type = command.data_type
-            chan.native_data_count = command.data_count
-            self.channels_sid[command.sid] = chan
-        elif name == "AccessRightsResponse":
-            chan.access_rights = command.access_rights
-        if new[0] is CLOSED or new[0] is FAILED:
-            self._forget(chan)
+    def _op_answer(self, sender, name, command, chan):
+        del self._ioids[command.ioid]
+
+    def _op_event_add(self, sender, name, command, chan):
+        if command.subscriptionid in self.event_add_commands:
+            self._fail(sender, "EventAddRequest reuses subscriptionid %d"
+                       % command.subscriptionid)
+        if len(self.event_add_commands) >= self.max_subscriptions:
+            self._fail(sender, "more than %d subscriptions" % self.max_subscriptions)
+        self.event_add_commands[command.subscriptionid] = command
+
+    def _op_event_cancel(self, sender, name, command, chan):
+        request = self.event_add_commands.get(command.subscriptionid)
+        if request is None or request.sid != command.sid:
+            self._fail(sender, "EventCancelRequest for unknown subscriptionid %d"
+                       % command.subscriptionid)
+        self._cancelling[command.subscriptionid] = request
+
+    def _op_event_cancelled(self, sender, name, command, chan):
+        if command.subscriptionid not in self._cancelling:
+            self._fail(sender, "EventCancelResponse for subscription %d not being cancelled"
+                       % command.subscriptionid)
+        del self._cancelling[command.subscriptionid]
+        del self.event_add_commands[command.subscriptionid]
+
+    def _op_created(self, sender, name, command, chan):
+        if command.sid in self.channels_sid:
+            self._fail(sender, "CreateChanResponse gives sid %d twice" % command.sid)
+
+    # -- what a channel's new state brings ----------------------------------- #
+    def _moved_create(self, command, chan):
+        self.channels[chan.cid] = chan
+        chan.protocol_version = command.version
+
+    def _moved_created(self, command, chan):
+        chan.sid = command.sid
+        chan.native_data_type = command.data_type
+        chan.native_data_count = command.data_count
+        self.channels_sid[command.sid] = chan
+
+    def _moved_rights(self, command, chan):
+        chan.access_rights = command.access_rights
 
     def _forget(self, chan):
         self.channels.pop(chan.cid, None)
@@ -357,6 +401,58 @@ class VirtualCircuit:
                 self._cancelling.pop(subid, None)
         for ioid in [i for i, (c, _) in self._ioids.items() if c is chan]:
             del self._ioids[ioid]
+
+
+# --------------------------------------------------------------------------- #
+# The rules of _process per event (sender, command name), from the tables:
+# how the command's channel is found, its moves {state: next state}, its id
+# bookkeeping and what the new state brings.
+
+_VERSION, _CIRCUIT, _BY_SID, _OTHER = range(4)
+_OPERATIONS = {name: VirtualCircuit._op_request for name in _READS}
+_OPERATIONS.update({name: VirtualCircuit._op_answer for name in _READ_ANSWERS})
+_OPERATIONS.update({"EventAddRequest": VirtualCircuit._op_event_add,
+                    "EventCancelRequest": VirtualCircuit._op_event_cancel,
+                    "EventCancelResponse": VirtualCircuit._op_event_cancelled,
+                    "CreateChanResponse": VirtualCircuit._op_created})
+_MOVED = {"CreateChanRequest": VirtualCircuit._moved_create,
+          "CreateChanResponse": VirtualCircuit._moved_created,
+          "AccessRightsResponse": VirtualCircuit._moved_rights}
+_UNKNOWN = (_OTHER, {}, None, None)
+
+
+def _make_rules():
+    moves = {}
+    for (state, event), nxt in CHANNEL_TRANSITIONS.items():
+        moves.setdefault(event, {})[state] = nxt
+    rules = {}
+    for (sender, name), by_state in moves.items():
+        kind = _BY_SID if name in CHANNEL_BY_SID else _OTHER
+        rules[(sender, name)] = (kind, by_state, _OPERATIONS.get(name), _MOVED.get(name))
+    for sender in (CLIENT, SERVER):
+        for name in CIRCUIT_COMMANDS[sender]:
+            rules[(sender, name)] = (_CIRCUIT, {}, None, None)
+        for name in ("VersionRequest", "VersionResponse"):
+            rules[(sender, name)] = (_VERSION, {}, None, None)
+    return rules
+
+
+_RULES = _make_rules()
+
+
+def _created_state():
+    """A new channel's state after the creation exchange of accept_channel
+    (None if the tables do not lead there in the three steps)."""
+    state = (SEND_CREATE_CHAN_REQUEST, IDLE)
+    for event in ((CLIENT, "CreateChanRequest"), (SERVER, "AccessRightsResponse"),
+                  (SERVER, "CreateChanResponse")):
+        state = _RULES[event][1].get(state)
+        if state is None:
+            return None
+    return None if state[0] is CLOSED or state[0] is FAILED else state
+
+
+_CREATED = _created_state()
 
 
 def _as_cancel_response(cmd):

@@ -26,6 +26,7 @@ in the bytes received.  Everything that fails raises
 :class:`~caffi.protocol.RemoteProtocolError`.
 """
 import ipaddress
+import operator
 import struct
 from collections import deque
 from typing import Deque, Dict, Tuple
@@ -53,6 +54,9 @@ __all__ = [
 
 _PAD = b"\x00" * 8
 _unpack_header = HEADER.unpack_from
+_pack = HEADER.pack
+#: a MessageHeader from a tuple of its fields without the Python-level __new__
+_new_header = tuple.__new__
 _unpack_sizes = struct.Struct(">II").unpack_from
 _STRING_ENCODING = "latin-1"
 
@@ -121,14 +125,16 @@ class Message:
     _fields: Tuple[str, ...] = ()
 
     def _set(self, payload_size, data_type, data_count, parameter1, parameter2, payload=()):
+        fields = (self.ID, payload_size, data_type, data_count, parameter1, parameter2)
         try:
-            self._raw_header = pack_header(self.ID, payload_size, data_type, data_count,
-                                           parameter1, parameter2)
+            if payload_size < 0xFFFF and data_count < 0xFFFF:
+                self._raw_header = _pack(*fields)
+            else:
+                self._raw_header = pack_header(*fields)
         except struct.error as exc:
             raise CaprotoValueError("%s: field out of range (%s)"
                                     % (type(self).__name__, exc)) from None
-        self.header = MessageHeader(self.ID, payload_size, data_type, data_count,
-                                    parameter1, parameter2)
+        self.header = _new_header(MessageHeader, fields)
         self.payload = payload
         self.sender_address = None
 
@@ -176,7 +182,7 @@ class Message:
 
 def _p(index):
     """A read-only property of header field ``index``."""
-    return property(lambda self: self.header[index])
+    return property(operator.attrgetter("header." + MessageHeader._fields[index]))
 
 
 _TYPES = {int(t): t for t in ChannelType}
@@ -818,7 +824,7 @@ def read_from_bytestream(data, role: Role, max_payload: int, offset: int = 0):
         n = 24
     else:
         n = 16
-    header = MessageHeader(command, size, data_type, count, p1, p2)
+    header = _new_header(MessageHeader, (command, size, data_type, count, p1, p2))
     if size > max_payload:
         raise RemoteProtocolError("%s announces a payload of %d bytes (limit %d)"
                                   % (header, size, max_payload))

@@ -1,0 +1,113 @@
+"""Command line of IOCs: ``ioc_arg_parser``, ``template_arg_parser``, ``run``.
+
+>>> ioc_options, run_options = ioc_arg_parser(  # doctest: +SKIP
+...     default_prefix="demo:", desc="A demo IOC")
+
+Options: ``--prefix``, ``-q``/``-v``, ``--list-pvs``, ``--interfaces``,
+``--protocols ca`` (``pva``, the same PVs over pvAccess too, is coming: it is
+refused with a clear message meanwhile) and one ``--NAME`` per macro.
+"""
+import argparse
+import logging
+import sys
+from typing import Dict, List, Optional, Tuple
+
+from ..protocol import get_server_address_list
+
+__all__ = ["ioc_arg_parser", "template_arg_parser", "run", "PROTOCOLS"]
+
+#: what ``protocols=`` may name
+PROTOCOLS = ("ca", "pva")
+
+
+def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[str]] = None,
+                        macros: Optional[Dict[str, Optional[str]]] = None,
+                        supported_async_libs=None) -> Tuple[argparse.ArgumentParser, object]:
+    """An ArgumentParser with the standard IOC options, and a function that
+    splits parsed arguments into ``(ioc_options, run_options)``."""
+    macros = macros or {}
+    parser = argparse.ArgumentParser(description=desc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prefix", type=str, default=default_prefix)
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true",
+                           help="Only log warnings and errors.")
+    verbosity.add_argument("-v", "--verbose", action="count",
+                           help="Log more (-vv: debug).")
+    parser.add_argument("--list-pvs", action="store_true",
+                        help="Log the PV names served at startup.")
+    parser.add_argument("--async-lib", default="asyncio", choices=("asyncio",),
+                        help="Only asyncio is supported.")
+    parser.add_argument("--interfaces", nargs="+", default=get_server_address_list(),
+                        help="Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST, "
+                             "else all).")
+    parser.add_argument("--protocols", nargs="+", default=["ca"], choices=PROTOCOLS,
+                        help="Serve over Channel Access (ca); pvAccess (pva) is not "
+                             "available yet.")
+    for name, default in macros.items():
+        if default is None:
+            parser.add_argument("--" + name, type=str, required=True,
+                                help="Macro substitution required by this IOC")
+        else:
+            parser.add_argument("--" + name, type=str, default=default,
+                                help="Macro substitution, default: %r" % default)
+
+    def split_args(args):
+        try:
+            check_protocols(args.protocols)
+        except NotImplementedError as ex:
+            parser.error(str(ex))
+        level = logging.INFO
+        if args.verbose:
+            level = logging.DEBUG if args.verbose > 1 else logging.INFO
+        elif args.quiet:
+            level = logging.WARNING
+        logging.basicConfig(level=level, format="[%(levelname)s %(name)s] %(message)s")
+        return ({"prefix": args.prefix, "macros": {k: getattr(args, k) for k in macros}},
+                {"log_pv_names": args.list_pvs, "interfaces": args.interfaces,
+                 "protocols": tuple(args.protocols)})
+    return parser, split_args
+
+
+def ioc_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[str]] = None,
+                   macros=None, supported_async_libs=None):
+    """Parse the standard IOC options: ``(ioc_options, run_options)``."""
+    parser, split_args = template_arg_parser(desc=desc, default_prefix=default_prefix,
+                                             argv=argv, macros=macros)
+    return split_args(parser.parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def check_protocols(protocols) -> Tuple[str, ...]:
+    """``protocols`` as a tuple; ValueError for an unknown name,
+    NotImplementedError for pvAccess (not served by this server yet)."""
+    protocols = tuple(protocols)
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad or not protocols:
+        raise ValueError("protocols must be among %s, not %r" % (PROTOCOLS, protocols))
+    if "pva" in protocols:
+        raise NotImplementedError(
+            "serving a PVGroup over pvAccess is not available yet: use protocols=('ca',), "
+            "or serve a pva.server PVAGroup for pvAccess")
+    return protocols
+
+
+def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_names=False,
+        startup_hook=None, protocols=("ca",), **kwargs) -> None:
+    """Serve ``pvdb`` (PV name -> ChannelData) until interrupted.
+
+    ``protocols``: ``('ca',)``; pvAccess (``'pva'``, the same PVs over both
+    protocols) is coming and raises NotImplementedError meanwhile.
+    ``module_name`` is accepted for caproto compatibility (only asyncio is
+    supported).  The objects of the process at that moment are taken out of
+    the cyclic garbage collector's sight (``aio.freeze_startup_objects``).
+    """
+    import asyncio
+    from .aio import freeze_startup_objects, start_server
+    check_protocols(protocols)
+    freeze_startup_objects()
+    coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+                        startup_hook=startup_hook, **kwargs)
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,67 @@
+"""Run a Python IOC (ours) as a child process on a given CA port."""
+import os
+import queue
+import subprocess
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APP = os.path.join(HERE, "ioc_app.py")
+
+
+class PyIOC:
+    def __init__(self, prefix, port, args=(), script=APP, module=None, env=None):
+        self.prefix = prefix
+        self.port = port
+        self.args = list(args)
+        self.script = script
+        self.module = module
+        self.env = dict(os.environ if env is None else env)
+        self.env["EPICS_CA_SERVER_PORT"] = str(port)
+        self.env.pop("EPICS_CAS_SERVER_PORT", None)
+        self.proc = None
+        self.lines = queue.Queue()
+        self.log = []
+
+    def start(self, timeout=20.0):
+        target = ["-m", self.module] if self.module else [self.script]
+        self.proc = subprocess.Popen([sys.executable, "-u"] + target + ["--prefix", self.prefix]
+                                     + self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=HERE)
+        threading.Thread(target=self._reader, daemon=True).start()
+        self.wait_for("CA server on TCP port", timeout)
+        return self
+
+    def _reader(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.log.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text, timeout=20.0):
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError("%r not seen; log: %s" % (text, self.log[-20:]))
+            if line is None:
+                raise RuntimeError("IOC exited: %s" % self.log[-20:])
+            if text in line:
+                return line
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.lines = queue.Queue()
+        return self.start()
