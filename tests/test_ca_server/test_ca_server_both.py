@@ -191,6 +191,7 @@ def test_enums_both_ways(server, p4p, chan):
     bo = chan("bo")
     p4p.put(PREFIX + "bo", {"value.index": 1})
     assert ca_get(bo, chtype=ca.DBR.STRING) == "On"
+    assert p4p.get(PREFIX + "bo").value.index == 1
     assert ca_put(bo, "Off")["status"] == ca.ECA.NORMAL
     assert p4p.get(PREFIX + "bo").value.index == 0
     # only value.index can be written
