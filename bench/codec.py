@@ -28,7 +28,8 @@ import numpy as np
 import pva
 from pva import nt
 from pva._bitset import BitSet
-from pva._header import Deframer, Direction, Framer
+from pva._framing import Deframer, Framer
+from pva._header import Direction
 from pva._introspection import FieldDesc, FieldType
 from pva._messages import (ChannelMonitorResponse, DataWithBitSet, MessageContext,
                            RequestTypes, decode_message, encode_message)

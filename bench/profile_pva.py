@@ -7,15 +7,16 @@ Each workload runs in this process, its connection a fake transport, so the
 measured loop has no sockets and no other process in it:
 
 - ``server-get``: the INIT, GET and DESTROY_REQUEST messages a pvxs client
-  (p4p) sends for one ``get``, fed to a server connection (ServerCircuit) of
-  ``pva.server.Context``; the replies are encoded and dropped.
+  (p4p) sends for one ``get``, fed to a server connection (the connection
+  driver and its ServerCircuit, made by ``pva.server.core.ServerCore``); the
+  replies are encoded and dropped.
 - ``server-post``: one ``commit`` of a new value and time stamp to a PV with
   one running monitor, through the update's encoding (one event-loop
   iteration per post, as the flood of bench/run.py).
 - ``client-monitor``: a p4p server's monitor flood, recorded first from a real
   p4p server (bench/workers/pva_p4p.py, started on private ports), replayed
-  into our asyncio client (circuit, codec, monitor operation, subscription
-  queue) up to each item's ``.value``.
+  into our asyncio client (connection driver, circuit, codec, monitor
+  operation, subscription queue) up to each item's ``.value``.
 
 It prints the process CPU per operation (best of 5).  A machine shared with
 other work makes such times vary; instruction counts do not: ``--count N``
@@ -26,7 +27,9 @@ runs N operations once and prints nothing, so that ::
 
 for N and for 0 (with ``PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1``) gives the
 instructions per operation as the difference of the two "Collected" totals
-divided by N.
+divided by N.  For client-monitor add ``--flood FILE``: both runs then replay
+the same recording (a recording's own cost varies from run to run with the
+p4p server's timing).
 """
 import argparse
 import asyncio
@@ -99,21 +102,24 @@ def _joined(bufs):
 async def _server_connection(pvdb):
     """A server connection past validation, and a client circuit to talk to it."""
     from pva._circuit import ClientVirtualCircuit
-    from pva.server import Context
-    from pva.server.server import ServerCircuit
+    from pva.io.aio import AsyncioReactor
+    from pva.server.config import ServerConfig
+    from pva.server.core import ServerCore
 
     transport = _Transport()
-    protocol = ServerCircuit(Context(pvdb))
-    protocol.connection_made(transport)
+    core = ServerCore(pvdb, ServerConfig.from_env(useenv=False),
+                      AsyncioReactor(asyncio.get_running_loop()))
+    conn = core.connection()
+    conn.connection_made(transport)
     # pvxs sends pvRequests inline, never through the type cache
     client = ClientVirtualCircuit(("127.0.0.1", 5075), send_type_cache=False)
 
     async def exchange(*msgs):
         for m in msgs:
-            _feed(protocol, _joined(client.send(m)))
+            _feed(conn, _joined(client.send(m)))
         for _ in range(3):
             await asyncio.sleep(0)
-        protocol._flush()
+        conn.flush()
         replies = client.recv(*transport.out)
         transport.out.clear()
         for m in replies:
@@ -124,14 +130,14 @@ async def _server_connection(pvdb):
     await exchange(client.validate_connection(auth_nz="anonymous"))
     channel = client.create_channel(next(iter(pvdb)))
     await exchange(channel.create())
-    return protocol, transport, client, client.channel_by_cid(channel.cid), exchange
+    return (core, conn), transport, client, client.channel_by_cid(channel.cid), exchange
 
 
 async def server_get(count, report):
     from pva import nt
     from pva._messages import ChannelGetRequest, ChannelRequestDestroy
 
-    protocol, transport, client, channel, exchange = await _server_connection(
+    (core, conn), transport, client, channel, exchange = await _server_connection(
         {"P:s0": nt.NTScalarFloat64Base(value=1.0)})
     init = channel.read("field()")
     await exchange(init)
@@ -141,18 +147,18 @@ async def server_get(count, report):
         ChannelGetRequest(channel.sid, init.ioid, 0x00),
         ChannelRequestDestroy(channel.sid, init.ioid),
         channel.read("field()", ioid=init.ioid))]
-    flush, out = protocol._flush, transport.out
+    flush, out = conn.flush, transport.out
 
     def run(n):
         for _ in range(n):
             for data in messages:
-                _feed(protocol, data)
+                _feed(conn, data)
                 flush()
             out.clear()
     for data in messages:                   # a reply to the GET and one to the INIT
-        _feed(protocol, data)
+        _feed(conn, data)
         flush()
-    assert len(out) == 2 and protocol.close_reason is None, (out, protocol.close_reason)
+    assert len(out) == 2 and conn.close_reason is None, (out, conn.close_reason)
     out.clear()
     run(count if count is not None else 200)
     if count is None:
@@ -163,12 +169,12 @@ async def server_post(count, report):
     from pva import nt
     from pva._messages import ChannelMonitorRequest
 
-    protocol, transport, client, channel, exchange = await _server_connection(
+    (core, conn), transport, client, channel, exchange = await _server_connection(
         {"P:flood": nt.NTScalarFloat64Base(value=0.0)})
     mon = channel.subscribe("record[queueSize=10000]")
     await exchange(mon)
     await exchange(ChannelMonitorRequest(channel.sid, mon.ioid).to_start())
-    commit = protocol.context.pvdb["P:flood"].commit
+    commit = core.pvdb["P:flood"].commit
     state = {"value": 0.0}
 
     async def run(n):
@@ -198,10 +204,10 @@ async def _record_p4p_flood(n):
     env = _servers.epics_env()
     os.environ.update({k: v for k, v in env.items() if k.startswith("EPICS_")})
     from pva.client import Context, Value
-    from pva.client.core import Circuit
+    from pva.io.driver import Connection
 
     chunks, views = [], {}
-    get_buffer, buffer_updated = Circuit.get_buffer, Circuit.buffer_updated
+    get_buffer, buffer_updated = Connection.get_buffer, Connection.buffer_updated
 
     def recording_get_buffer(self, sizehint):
         views[id(self)] = view = get_buffer(self, sizehint)
@@ -218,7 +224,8 @@ async def _record_p4p_flood(n):
     try:
         if server.stdout.readline().strip() != "READY":
             raise SystemExit("the p4p server did not start (is p4p installed in this venv?)")
-        Circuit.get_buffer, Circuit.buffer_updated = recording_get_buffer, recording_buffer_updated
+        Connection.get_buffer = recording_get_buffer
+        Connection.buffer_updated = recording_buffer_updated
 
         async def flood():
             async with Context("pva") as ctxt:
@@ -235,10 +242,27 @@ async def _record_p4p_flood(n):
                             return
         await asyncio.wait_for(flood(), 60)
     finally:
-        Circuit.get_buffer, Circuit.buffer_updated = get_buffer, buffer_updated
+        Connection.get_buffer, Connection.buffer_updated = get_buffer, buffer_updated
         server.stdin.close()
         server.wait(10)
     return b"".join(chunks)
+
+
+#: where a recorded flood is kept (--flood FILE), so that repeated runs
+#: (N and 0 operations under callgrind) replay the same bytes
+FLOOD_FILE = None
+
+
+async def _flood_stream():
+    path = FLOOD_FILE
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return f.read()
+    stream = await _record_p4p_flood(FLOOD)
+    if path:
+        with open(path, "wb") as f:
+            f.write(stream)
+    return stream
 
 
 def _split_updates(stream):
@@ -261,39 +285,35 @@ async def client_monitor(count, report):
     from pva.client.aio import Subscription
     from pva.client.config import ClientConfig
     from pva.client.core import ClientCore, parse_request
+    from pva.io.aio import AsyncioReactor
 
-    stream = await _record_p4p_flood(FLOOD)
+    stream = await _flood_stream()
     ends = _split_updates(stream)
     total = count if count is not None else FLOOD - 1
     head, flood = stream[:ends[0]], stream[ends[0]:ends[total]]
 
-    class Reactor:                  # what ClientCore needs, without a loop
-        protocol = None
+    class Reactor(AsyncioReactor):      # the loop's, but connections stay here
+        conn = None
 
-        def time(self):
-            return 0.0
-
-        def call_later(self, delay, fn):
-            return asyncio.get_running_loop().call_later(3600, lambda: None)
-
-        def connect_tcp(self, host, port, protocol):
-            self.protocol = protocol
+        def connect_tcp(self, host, port, conn):
+            self.conn = conn
 
     class Owner:                    # what a Subscription needs of its Context
         def __init__(self, core):
             self.core, self._subs = core, set()
+            self._loop = asyncio.get_running_loop()
 
         def _ensure(self):
             return self.core
 
-    reactor = Reactor()
+    reactor = Reactor(asyncio.get_running_loop())
     core = ClientCore(reactor, ClientConfig())
     sub = Subscription(Owner(core), "rec:flood", parse_request("record[queueSize=10000]"),
                        None, True, FLOOD + 1)
     core.channels["rec:flood"]._found(("127.0.0.1", 5075))
-    circuit = reactor.protocol
-    circuit.connection_made(_Transport())
-    _feed(circuit, head)
+    conn = reactor.conn
+    conn.connection_made(_Transport())
+    _feed(conn, head)
     first = await sub.__anext__()
     assert isinstance(first, Value) and first.value == 0.0, first
     queue = sub._queue
@@ -301,7 +321,7 @@ async def client_monitor(count, report):
     got, last, mv, pos = 0, 0.0, memoryview(flood), 0
     while pos < len(flood):
         n = min(0x40000, len(flood) - pos)          # a socket read's worth
-        _feed(circuit, mv[pos:pos + n])
+        _feed(conn, mv[pos:pos + n])
         pos += n
         while queue:
             last = (await sub.__anext__()).value
@@ -331,10 +351,15 @@ def main():
     parser.add_argument("workloads", nargs="*", choices=[[]] + sorted(WORKLOADS),
                         default=[], metavar="WORKLOAD",
                         help="any of %s (default: all)" % ", ".join(sorted(WORKLOADS)))
+    parser.add_argument("--flood", metavar="FILE", default=None,
+                        help="client-monitor: replay the p4p flood kept in FILE (recorded "
+                             "there first if missing), the same bytes in every run")
     parser.add_argument("--count", type=int, default=None,
                         help="run N operations of one workload and print nothing")
     opts = parser.parse_args()
     names = opts.workloads or sorted(WORKLOADS)
+    global FLOOD_FILE
+    FLOOD_FILE = opts.flood
     if opts.count is not None and len(names) != 1:
         parser.error("--count takes one workload")
     rows = []

@@ -49,6 +49,50 @@ from .compat import basestring, to_bytes, to_string
 from .dbr import (CONVERTERS, DBF, DBR, DBR_TYPE_STRING, PLAIN_PTR, PLAIN_SCALARS, DBRValue,
                   PutRefused, allocate, dbr_enum, decode_text, eca_enum, format_dbr,
                   prepare_put)
+# The C macro names (cadef.h, caerr.h, db_access.h, alarm.h), named one by one
+# so that tools see them; caffi 1.0 star-imported them into this module.
+from .macros import (  # noqa: F401
+    alarmSeverityString, alarmStatusString, BAD_SUB_ALARM, CA_EXTRACT_MSG_NO,
+    CA_EXTRACT_MSG_SEVERITY, CA_EXTRACT_SEVERITY, CA_EXTRACT_SUCCESS, CA_K_ERROR, CA_K_FATAL,
+    CA_K_INFO, CA_K_SEVERE, CA_K_SUCCESS, CA_K_WARNING, CA_M_ERROR, CA_M_LEVEL, CA_M_MSG_NO,
+    CA_M_SEVERE, CA_M_SEVERITY, CA_M_SUCCESS, CA_OP_ADD_EVENT, CA_OP_CLEAR_EVENT,
+    CA_OP_CONN_DOWN, CA_OP_CONN_UP, CA_OP_CREATE_CHANNEL, CA_OP_GET, CA_OP_OTHER, CA_OP_PUT,
+    CA_PRIORITY_ARCHIVE, CA_PRIORITY_DB_LINKS, CA_PRIORITY_DEFAULT, CA_PRIORITY_MAX,
+    CA_PRIORITY_MIN, CA_PRIORITY_OPI, CA_V_MSG_NO, CA_V_SEVERITY, CA_V_SUCCESS, CALC_ALARM,
+    COMM_ALARM, COS_ALARM, cs_closed, cs_conn, cs_never_conn, cs_never_search, cs_prev_conn,
+    DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALUE, DBF_CHAR, DBF_DOUBLE, DBF_ENUM,
+    DBF_FLOAT, DBF_INT, DBF_LONG, DBF_NO_ACCESS, DBF_SHORT, DBF_STRING, dbf_text, dbf_text_dim,
+    dbf_text_invalid, dbf_text_to_type, dbf_type_is_valid, dbf_type_to_DBR,
+    dbf_type_to_DBR_CTRL, dbf_type_to_DBR_GR, dbf_type_to_DBR_STS, dbf_type_to_DBR_TIME,
+    dbf_type_to_text, DBR_CHAR, dbr_class_float, dbr_class_int, dbr_class_max, DBR_CLASS_NAME,
+    dbr_class_string, DBR_CTRL_CHAR, DBR_CTRL_DOUBLE, DBR_CTRL_ENUM, DBR_CTRL_FLOAT,
+    DBR_CTRL_INT, DBR_CTRL_LONG, DBR_CTRL_SHORT, DBR_CTRL_STRING, DBR_DOUBLE, DBR_ENUM,
+    DBR_FLOAT, DBR_GR_CHAR, DBR_GR_DOUBLE, DBR_GR_ENUM, DBR_GR_FLOAT, DBR_GR_INT, DBR_GR_LONG,
+    DBR_GR_SHORT, DBR_GR_STRING, DBR_INT, DBR_LONG, DBR_PUT_ACKS, DBR_PUT_ACKT, DBR_SHORT,
+    dbr_size, dbr_size_n, DBR_STRING, DBR_STS_CHAR, DBR_STS_DOUBLE, DBR_STS_ENUM,
+    DBR_STS_FLOAT, DBR_STS_INT, DBR_STS_LONG, DBR_STS_SHORT, DBR_STS_STRING, DBR_STSACK_STRING,
+    dbr_text, dbr_text_dim, dbr_text_invalid, dbr_text_to_type, DBR_TIME_CHAR, DBR_TIME_DOUBLE,
+    DBR_TIME_ENUM, DBR_TIME_FLOAT, DBR_TIME_INT, DBR_TIME_LONG, DBR_TIME_SHORT,
+    DBR_TIME_STRING, dbr_type_is_CHAR, dbr_type_is_CTRL, dbr_type_is_DOUBLE, dbr_type_is_ENUM,
+    dbr_type_is_FLOAT, dbr_type_is_GR, dbr_type_is_LONG, dbr_type_is_plain, dbr_type_is_SHORT,
+    dbr_type_is_STRING, dbr_type_is_STS, dbr_type_is_TIME, dbr_type_is_valid, dbr_type_to_text,
+    dbr_value_class, dbr_value_offset, dbr_value_size, DISABLE_ALARM, ECA_16KARRAYCLIENT,
+    ECA_ADDFAIL, ECA_ALLOCMEM, ECA_ANACHRONISM, ECA_BADCHID, ECA_BADCOUNT, ECA_BADFUNCPTR,
+    ECA_BADMASK, ECA_BADMONID, ECA_BADPRIORITY, ECA_BADSTR, ECA_BADSYNCGRP, ECA_BADTYPE,
+    ECA_BUILDGET, ECA_CHANDESTROY, ECA_CHIDNOTFND, ECA_CHIDNOTFOUND, ECA_CHIDRETRY, ECA_CONN,
+    ECA_CONNSEQTMO, ECA_DBLCHNL, ECA_DBLCLFAIL, ECA_DEFUNCT, ECA_DISCONN, ECA_DISCONNCHID,
+    ECA_DLCKREST, ECA_EMPTYSTR, ECA_EVDISALLOW, ECA_GETFAIL, ECA_INTERNAL, ECA_IODONE,
+    ECA_IOINPROGRESS, ECA_ISATTACHED, ECA_MAXIOC, ECA_NEEDSFP, ECA_NEWADDR, ECA_NEWCONN,
+    ECA_NOCACTX, ECA_NOCAST, ECA_NOCHANMSG, ECA_NOCONVERT, ECA_NORDACCESS, ECA_NOREPEATER,
+    ECA_NORMAL, ECA_NOSEARCHADDR, ECA_NOSUPPORT, ECA_NOTTHREADED, ECA_NOWTACCESS, ECA_OVEVFAIL,
+    ECA_PUTCBINPROG, ECA_PUTFAIL, ECA_SERVBEHIND, ECA_SOCK, ECA_STRTOBIG, ECA_TIMEOUT,
+    ECA_TOLARGE, ECA_UKNCHAN, ECA_UKNFIELD, ECA_UKNHOST, ECA_UKNSERV, ECA_UNAVAILINSERV,
+    ECA_UNRESPTMO, epicsAlarmConditionStrings, epicsAlarmSeverityStrings, HIGH_ALARM,
+    HIHI_ALARM, HW_LIMIT_ALARM, INVALID_ALARM, LAST_BUFFER_TYPE, LAST_TYPE, LINK_ALARM,
+    LOLO_ALARM, LOW_ALARM, MAJOR_ALARM, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
+    MAX_UNITS_SIZE, MINOR_ALARM, NO_ALARM, POSIX_TIME_AT_EPICS_EPOCH, READ_ACCESS_ALARM,
+    READ_ALARM, SCAN_ALARM, SIMM_ALARM, SOFT_ALARM, STATE_ALARM, TIMEOUT_ALARM, TYPENOTCONN,
+    UDF_ALARM, WRITE_ACCESS_ALARM, WRITE_ALARM)
 
 __all__ = ['create_context', 'current_context', 'attach_context', 'detach_context',
            'destroy_context', 'show_context',
@@ -68,8 +112,6 @@ _COMPAT_NAMES = (ffi, libca, CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition,
                  AlarmSeverity, ChannelState, DBF, DBR, DBRValue, format_dbr, DBR_TYPE_STRING,
                  basestring, to_bytes, to_string)
 
-
-_m.export_into(globals())
 
 _NORMAL = lib.ECA_NORMAL
 _TIMEOUT = lib.ECA_TIMEOUT

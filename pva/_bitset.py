@@ -92,7 +92,7 @@ class BitSet(set):
         """Every bit implied by the set ones (structure bit -> all its members)."""
         out = set()
         nbits = desc.num_bits
-        spans = _spans(desc)
+        spans = desc.spans
         for b in self:
             if b < nbits:
                 out.update(range(b, b + spans[b]))
@@ -101,7 +101,7 @@ class BitSet(set):
     def compact(self, desc: FieldDesc) -> "BitSet":
         """Minimal equivalent set: members covered by a set parent removed and
         structures whose members are all set replaced by their own bit."""
-        spans = _spans(desc)
+        spans = desc.spans
         full = set(self.expand(desc))
         # a structure whose members are all set is itself fully set
         for b in range(len(spans) - 1, -1, -1):
@@ -127,8 +127,8 @@ class BitSet(set):
         structure already taken are passed over.  (The text of pvxs's
         delta format, and p4p's ``changedSet()``, list these.)
         """
-        spans = _spans(desc)
-        leafy = _leaves(desc)
+        spans = desc.spans
+        members = desc.descendants      # bit i is members[i - 1]
         out = set()
         skip_to = 0
         for b in sorted(self):
@@ -136,7 +136,8 @@ class BitSet(set):
                 continue
             out.add(b)
             span = spans[b]
-            out.update(i for i in range(b + 1, b + span) if leafy[i])
+            out.update(i for i in range(b + 1, b + span)
+                       if not _plain_struct(members[i - 1][1]))
             skip_to = b + span
         return _trusted(out)
 
@@ -160,25 +161,8 @@ class BitSet(set):
         return self.encode(endian)
 
 
-def _spans(desc: FieldDesc) -> Tuple[int, ...]:
-    try:
-        return desc.__dict__["_spans"]
-    except KeyError:
-        spans = [desc.num_bits] + [d.num_bits for _, d in desc.descendants]
-        res = tuple(spans)
-        object.__setattr__(desc, "_spans", res)
-        return res
-
-
-def _leaves(desc: FieldDesc) -> Tuple[bool, ...]:
-    """Per bit: is the field something other than a (plain) sub-structure? (cached)"""
-    try:
-        return desc.__dict__["_leaves"]
-    except KeyError:
-        res = (False,) + tuple(not (d.field_type == FieldType.struct and not d.is_array)
-                               for _, d in desc.descendants)
-        object.__setattr__(desc, "_leaves", res)
-        return res
+def _plain_struct(desc: FieldDesc) -> bool:
+    return desc.field_type == FieldType.struct and not desc.is_array
 
 
 def encode_bitset(value: int, order: str = "<") -> bytes:

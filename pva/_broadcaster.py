@@ -30,7 +30,8 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ._errors import DecodeError, LocalProtocolError, RemoteProtocolError
-from ._header import ControlMessage, Deframer, Direction, normalize_byte_order
+from ._framing import Deframer
+from ._header import ControlMessage, Direction, normalize_byte_order
 from ._messages import (Beacon, Message, MessageContext, OriginTag, SearchFlags,
                         SearchRequest, SearchResponse, decode_message, encode_message)
 from ._values import FieldDescAndData
@@ -92,6 +93,11 @@ class Broadcaster:
         d = Deframer(max_message_size=MAX_UDP_PAYLOAD)
         items = d.feed(data)
         d.close()
+        cache = self._ctx.cache
+        if cache.received:
+            # type-cache ids defined in a datagram mean nothing in the next
+            # one (from any other sender): they are not kept
+            cache.clear()
         out: List[Message] = []
         for it in items:
             if isinstance(it, ControlMessage) or it.flags & 0x30:

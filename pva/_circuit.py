@@ -38,28 +38,23 @@ import collections
 import itertools
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from ._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ._header import (DEFAULT_MAX_MESSAGE_SIZE, ApplicationCommand, ControlMessage,
-                      Deframer, Direction, Frame, FramingError, SetByteOrder,
-                      AcknowledgeMarker, EchoResponse, normalize_byte_order)
+from ._channel import Channel, ClientChannel, Request, ServerChannel
+from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from ._framing import Deframer, framing_error
+from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
+                      ApplicationCommand, ControlMessage, Direction, EchoResponse, Flags,
+                      Frame, FramingError, SetByteOrder, normalize_byte_order)
 from ._introspection import IntrospectionCache
-from ._messages import (AclChange, AuthNZ, AuthNZReply, Beacon, ChannelArrayRequest,
-                        ChannelArrayResponse, ChannelDestroyRequest, ChannelDestroyResponse,
-                        ChannelFieldInfoRequest, ChannelFieldInfoResponse, ChannelGetRequest,
-                        ChannelGetResponse, ChannelMessage, ChannelMonitorRequest,
-                        ChannelMonitorResponse, ChannelProcessRequest, ChannelProcessResponse,
-                        ChannelPutGetRequest, ChannelPutGetResponse, ChannelPutRequest,
-                        ChannelPutResponse, ChannelRequestCancel, ChannelRequestDestroy,
-                        ChannelRpcRequest, ChannelRpcResponse, ConnectionValidatedResponse,
-                        ConnectionValidationRequest, ConnectionValidationResponse,
-                        CreateChannelRequest, CreateChannelResponse, Echo, EchoReply, Message,
-                        MessageContext, MultipleData, OriginTag, RequestTypes, SearchRequest,
-                        SearchResponse, Subcommand, decode_message,
-                        encode_message, encode_monitor_raw, encode_reply_ok)
-from ._state import (CHANNEL_STALE_OK, CHANNEL_TRANSITIONS, CIRCUIT_TRANSITIONS,
-                     FIELD_TRANSITIONS, GPR_TRANSITIONS, LIVE_CIRCUIT_STATES,
-                     MONITOR_TRANSITIONS, REQUEST_STALE_OK, ChannelState, CircuitState,
-                     RequestState)
+from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
+                        ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
+                        ConnectionValidationRequest, ConnectionValidationResponse, Message,
+                        MessageContext, RequestTypes, Subcommand, classes_sent_by,
+                        encode_message)
+from ._fastpath import encode_monitor_raw, encode_reply_ok
+from ._rules import KIND_BITS, CircuitRules, _Violation
+from ._state import (CIRCUIT_TRANSITIONS, GPR_TRANSITIONS, MONITOR_TRANSITIONS, ChannelState,
+                     CircuitState, RequestState)
+from ._stream import ReceiveBuffer
 from ._values import FieldDescAndData, Status
 from ._wire import DEFAULT_LIMITS, SYS_ENDIAN, Limits
 
@@ -68,154 +63,13 @@ __all__ = ["VirtualCircuit", "ClientVirtualCircuit", "ServerVirtualCircuit",
 
 CLIENT = Direction.CLIENT
 SERVER = Direction.SERVER
-
-#: how many dead requests / destroyed channels are remembered for stale traffic
-MAX_REMEMBERED_DEAD = 4096
-
-_GPR_OPS = (ChannelGetRequest, ChannelPutRequest, ChannelPutGetRequest, ChannelArrayRequest,
-            ChannelProcessRequest, ChannelRpcRequest)
-_GPR_REPLIES = (ChannelGetResponse, ChannelPutResponse, ChannelPutGetResponse,
-                ChannelArrayResponse, ChannelProcessResponse, ChannelRpcResponse)
-_UDP_ONLY = (Beacon, OriginTag)
+_INIT = int(Subcommand.INIT)
+_DESTROY = int(Subcommand.DESTROY)
+_CONTROL_OR_SEGMENT = int(Flags.CONTROL | Flags.SEGMENT_MASK)
+_BIG_ENDIAN = int(Flags.BIG_ENDIAN)
 
 
-class _Violation(Exception):
-    """Internal: a transition not in the tables (becomes Local/Remote error)."""
-
-
-class Channel:
-    """A channel on a circuit: client id, server id (once known), name, state."""
-
-    __slots__ = ("circuit", "name", "cid", "sid", "state", "requests")
-
-    def __init__(self, circuit: "VirtualCircuit", name: str, cid: int):
-        self.circuit = circuit
-        self.name = name
-        self.cid = cid
-        self.sid: Optional[int] = None
-        self.state: Optional[ChannelState] = None
-        self.requests: set = set()
-
-    def __repr__(self) -> str:
-        st = self.state.name if self.state else "NEW"
-        return f"<{type(self).__name__} {self.name!r} cid={self.cid} sid={self.sid} {st}>"
-
-    @property
-    def connected(self) -> bool:
-        return self.state is ChannelState.CONNECTED
-
-
-class ClientChannel(Channel):
-    """Client side of a channel; helpers build the messages for it."""
-
-    __slots__ = ()
-
-    def create(self) -> CreateChannelRequest:
-        return CreateChannelRequest([(self.cid, self.name)])
-
-    def disconnect(self) -> ChannelDestroyRequest:
-        return ChannelDestroyRequest(self.cid, self._sid())
-
-    def _sid(self) -> int:
-        if self.sid is None:
-            raise LocalProtocolError(f"channel {self.name!r} is not connected")
-        return self.sid
-
-    def read(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelGetRequest:
-        """GET INIT (``pv_request`` a string, :class:`PVRequest` or structure)."""
-        return ChannelGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def write(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelPutRequest:
-        return ChannelPutRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def read_write(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelPutGetRequest:
-        return ChannelPutGetRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def subscribe(self, pv_request: Any = "", ioid: Optional[int] = None,
-                  queue_size: int = 0) -> ChannelMonitorRequest:
-        return ChannelMonitorRequest(self._sid(), self._ioid(ioid)).to_init(pv_request, queue_size)
-
-    def rpc(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelRpcRequest:
-        return ChannelRpcRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def array(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelArrayRequest:
-        return ChannelArrayRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def process(self, pv_request: Any = "", ioid: Optional[int] = None) -> ChannelProcessRequest:
-        return ChannelProcessRequest(self._sid(), self._ioid(ioid), Subcommand.INIT, pv_request)
-
-    def read_interface(self, sub_field_name: str = "", ioid: Optional[int] = None
-                       ) -> ChannelFieldInfoRequest:
-        return ChannelFieldInfoRequest(self._sid(), self._ioid(ioid), sub_field_name)
-
-    def _ioid(self, ioid: Optional[int]) -> int:
-        return self.circuit.new_ioid() if ioid is None else ioid
-
-
-class ServerChannel(Channel):
-    """Server side of a channel."""
-
-    __slots__ = ()
-
-    def create(self, sid: Optional[int] = None, status: Status = Status()) -> CreateChannelResponse:
-        """The create reply (assigns a server id if needed)."""
-        if sid is None:
-            sid = self.sid if self.sid is not None else self.circuit.new_channel_id()
-        return CreateChannelResponse(self.cid, sid, status)
-
-    def disconnect(self) -> ChannelDestroyResponse:
-        if self.sid is None:
-            raise LocalProtocolError(f"channel {self.name!r} has no server id")
-        return ChannelDestroyResponse(self.cid, self.sid)
-
-
-class Request:
-    """One request (``ioid``) on a channel."""
-
-    __slots__ = ("ioid", "command", "channel", "state", "pending", "table")
-
-    def __init__(self, ioid: int, command: int, channel: Channel, table: dict):
-        self.ioid = ioid
-        self.command = command
-        self.channel = channel
-        self.state = RequestState.NEW
-        self.pending = 0
-        self.table = table
-
-    def __repr__(self) -> str:
-        return (f"<Request ioid={self.ioid} {ApplicationCommand(self.command).name} "
-                f"{self.state.name} on {self.channel.name!r}>")
-
-
-def _gpr_event(msg) -> str:
-    sub = msg.subcommand
-    if isinstance(msg, Message) and msg.SENDER is CLIENT:
-        if sub & 0x08:
-            return "INIT"
-        return "EXEC_LAST" if sub & 0x10 else "EXEC"
-    if sub & 0x08:
-        return "INIT_OK" if msg.status.is_successful else "INIT_FAIL"
-    return "REPLY"
-
-
-def _monitor_event(msg) -> str:
-    sub = msg.subcommand
-    if msg.SENDER is CLIENT:
-        if sub & 0x08:
-            return "INIT"
-        if sub & 0x10:
-            return "DESTROY"
-        if sub & 0x04:
-            return "START" if sub & 0x40 else "STOP"
-        return "ACK"
-    if sub & 0x08:
-        return "INIT_OK" if msg.status.is_successful else "INIT_FAIL"
-    if sub & 0x10:
-        return "FINISH"
-    return "UPDATE"
-
-
-class VirtualCircuit:
+class VirtualCircuit(CircuitRules):
     """The state of one pvAccess client-server TCP connection (sans-I/O).
 
     Parameters
@@ -257,7 +111,8 @@ class VirtualCircuit:
         self.max_segment_size = max_segment_size
         self.cache = IntrospectionCache()
         self._ctx = MessageContext(self.cache, limits, send_cache=send_type_cache)
-        self._deframer = Deframer(max_message_size=max_message_size, direction=self.their_role)
+        self._new_framing(max_message_size)
+        self._classes = classes_sent_by(self.their_role)
         self.channels: Dict[int, Channel] = {}          # by client id
         self._by_sid: Dict[int, Channel] = {}
         self.requests: Dict[int, Request] = {}
@@ -342,6 +197,19 @@ class VirtualCircuit:
         return self._ctx.types.get(ioid)
 
     # ------------------------------------------------------------------ I/O
+    def _new_framing(self, max_message_size: int) -> None:
+        self._deframer = Deframer(max_message_size=max_message_size, direction=self.their_role)
+        #: the framing function (see :mod:`pva._stream`): header checks, size limit
+        self.message_length = self._deframer.message_length
+        self._rx = ReceiveBuffer(HEADER_SIZE, self.message_length)
+
+    def at_message_boundary(self) -> bool:
+        """True if what was received so far ends with a complete message."""
+        return self._rx.at_boundary() and self._deframer.at_boundary()
+
+    #: bytes needed before :attr:`message_length` can tell a message's length
+    header_size = HEADER_SIZE
+
     def recv(self, *buffers) -> List[Union[Message, ControlMessage]]:
         """Parse received bytes into messages (call :meth:`process_command` on each).
 
@@ -354,9 +222,8 @@ class VirtualCircuit:
         if self.state is CircuitState.ERROR:
             raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
         out: List[Union[Message, ControlMessage]] = []
-        feed = self._deframer.feed
         for data in buffers:
-            self._frames_to_messages(feed, data, out)
+            self._receive(self._rx.feed, data, out)
         return out
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
@@ -367,40 +234,86 @@ class VirtualCircuit:
         """
         if self.state is CircuitState.ERROR:
             raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
-        return self._deframer.get_buffer(sizehint)
+        return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> List[Union[Message, ControlMessage]]:
         """``nbytes`` arrived in the last :meth:`get_buffer`: as :meth:`recv`."""
         out: List[Union[Message, ControlMessage]] = []
-        self._frames_to_messages(self._deframer.buffer_updated, nbytes, out)
+        self._receive(self._rx.buffer_updated, nbytes, out)
         return out
 
-    def _frames_to_messages(self, source, arg, out: list) -> None:
+    def frames_received(self, views) -> List[Union[Message, ControlMessage]]:
+        """Complete messages (header included, split by :attr:`message_length`
+        in a receive buffer the caller owns, such as :mod:`pva.io.driver`'s)
+        to decoded messages: as :meth:`recv` without the buffering."""
+        if self.state is CircuitState.ERROR:
+            raise RemoteProtocolError(f"circuit is in ERROR: {self.error}")
+        out: List[Union[Message, ControlMessage]] = []
+        try:
+            self._decode_views(views, out)
+        except ProtocolError as ex:
+            ex.messages = out  # type: ignore[attr-defined]
+            self._fail(ex)
+            raise
+        return out
+
+    def _receive(self, source, arg, out: list) -> None:
         try:
             try:
-                frames = source(arg)
-            except FramingError as ex:
-                self._decode_frames(ex.messages, out)
-                raise
-            self._decode_frames(frames, out)
+                views = source(arg)
+            except FramingError as ex:     # a bad header: what came before it first
+                try:
+                    self._decode_views(getattr(ex, "frames", ()), out)
+                except ProtocolError:
+                    pass
+                raise framing_error(ex, out) from None
+            self._decode_views(views, out)
         except ProtocolError as ex:
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
 
-    def _decode_frames(self, frames, out: list) -> None:
+    def _decode_views(self, views, out: list) -> None:
         ctx = self._ctx
-        their = self.their_role
+        classes = self._classes
         learn = self.our_role is CLIENT
-        for fr in frames:
-            if type(fr) is Frame:
-                msg = decode_message(fr.command, their, fr.payload,
-                                     ">" if fr.flags & 0x80 else "<", ctx)   # fr.byte_order
-                if learn and msg.ID in _INIT_TYPES_CMDS and msg.subcommand & 0x08:
+        init_types = _INIT_TYPES_CMDS
+        deframer = self._deframer
+        dctx = ctx.dctx
+        max_nodes = ctx.max_nodes
+        cls = None
+        try:
+            for mv in views:
+                flags = mv[2]
+                if flags & _CONTROL_OR_SEGMENT or deframer.segment_command is not None:
+                    # a control message or a segment: the deframer's rules
+                    frames: list = []
+                    deframer.frame(mv, frames)
+                    if not frames:
+                        continue
+                    fr = frames[0]
+                    if type(fr) is not Frame:
+                        out.append(fr)
+                        continue
+                    command, payload, flags = fr.command, fr.payload, fr.flags
+                else:
+                    command, payload = mv[3], mv[8:]
+                cls = classes.get(command)
+                if cls is None:
+                    raise DecodeError(f"unknown application command {command} from "
+                                      f"{self.their_role.name.lower()}")
+                # each message has its own node budget (as decode_message)
+                dctx.nodes = max_nodes + len(payload)
+                msg = cls._decode(payload, 0, ">" if flags & _BIG_ENDIAN else "<", ctx)
+                if learn and msg.ID in init_types and msg.subcommand & _INIT:
                     _learn_types(ctx, msg)
                 out.append(msg)
-            else:
-                out.append(fr)
+        except DecodeError as ex:
+            # without the decoders' frames, whose locals hold what was built
+            # before the fault (as decode_message)
+            raise ex.with_traceback(None)
+        except DECODE_ERRORS as ex:     # as decode_message
+            raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 
     def process_command(self, message: Union[Message, ControlMessage]) -> bool:
         """Validate a received message and advance the state.
@@ -468,89 +381,6 @@ class VirtualCircuit:
             out.extend(bufs)
         return out
 
-    # --- the hot path of a server: executing an open GET / PUT / PROCESS
-    def begin_exec(self, msg: Message) -> Optional[Request]:
-        """Accept a client's execution of an idle GET/PUT/PROCESS request.
-
-        The rule :meth:`process_command` applies (IDLE --EXEC--> EXECUTING,
-        or EXECUTING_LAST with the destroy bit), checked and committed in one
-        step for the common case only.  Returns the request, or ``None``
-        without changing anything when anything else applies: then
-        :meth:`process_command` validates the message fully.
-        """
-        sub = msg.subcommand
-        req = self.requests.get(msg.ioid)
-        if (req is None or req.state is not RequestState.IDLE or sub & 0x08
-                or self.state is not CircuitState.CONNECTED or self.our_role is not SERVER
-                or req.command != msg.ID or req.command not in _REPLY_OK_CMDS
-                or req.channel.sid != msg.server_chid or getattr(msg, "raw", None) is not None):
-            return None
-        req.pending = sub
-        req.state = RequestState.EXECUTING_LAST if sub & 0x10 else RequestState.EXECUTING
-        return req
-
-    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None) -> List[Any]:
-        """Buffers of the successful reply to a GET/PUT/PROCESS request.
-
-        What :meth:`send` does with a ``ChannelGetResponse`` (or PUT or
-        PROCESS response) with an OK status, without building it.  An INIT
-        reply (subcommand 0x08) announces ``desc`` and the request becomes
-        IDLE; an execution reply carries ``data`` (a DataWithBitSet of type
-        ``desc``, or None) and the request goes back to IDLE, or is gone
-        after a destroy-bit execution.
-
-        Raises
-        ------
-        LocalProtocolError
-            The request is not waiting for this reply, the subcommand does
-            not match, or the data cannot be encoded; nothing is changed.
-        """
-        if self.state is not CircuitState.CONNECTED:
-            raise LocalProtocolError(f"reply while the circuit is {self.state.name}")
-        state, cmd = req.state, req.command
-        if subcommand & 0x08:
-            ok = state is RequestState.CREATING
-        else:
-            ok = state is RequestState.EXECUTING or state is RequestState.EXECUTING_LAST
-            if ok and (subcommand & 0xC4) != (req.pending & 0xC4) and cmd in _CHECK_REPLY_KIND:
-                raise LocalProtocolError(f"reply subcommand 0x{subcommand:02x} does not match "
-                                         f"request subcommand 0x{req.pending:02x}")
-        if not ok or self.requests.get(req.ioid) is not req or cmd not in _REPLY_OK_CMDS:
-            raise LocalProtocolError(f"reply 0x{subcommand:02x} to request {req.ioid} "
-                                     f"in state {state.name}")
-        bufs = encode_reply_ok(cmd, req.ioid, subcommand, self.byte_order, self._ctx,
-                               desc, data, self.max_segment_size)
-        if state is RequestState.EXECUTING_LAST:
-            self._kill(req.ioid)
-        else:
-            req.state = RequestState.IDLE
-            if state is RequestState.CREATING and cmd in _INIT_TYPES_CMDS:
-                # the type of the request's later data messages
-                self._ctx.types[req.ioid] = RequestTypes(cmd, desc)
-        return bufs
-
-    def send_update(self, ioid: int, raw: tuple) -> List[Any]:
-        """Buffers of a monitor update whose body is ``raw`` (from
-        :func:`~pva._messages.encode_monitor_update`).
-
-        What :meth:`send` does with a ``ChannelMonitorResponse`` (subcommand
-        0) carrying ``raw``, without building it: an update is allowed on a
-        created monitor, running or stopped, and changes no state.
-
-        Raises
-        ------
-        LocalProtocolError
-            No such monitor, or not in a state that takes updates.
-        """
-        req = self.requests.get(ioid)
-        if (req is None or req.command != ApplicationCommand.MONITOR
-                or self.state is not CircuitState.CONNECTED
-                or (req.state is not RequestState.RUNNING and req.state is not RequestState.IDLE)):
-            what = "no monitor" if req is None or req.command != ApplicationCommand.MONITOR \
-                else f"the monitor is {req.state.name}"
-            raise LocalProtocolError(f"update for request {ioid}: {what}")
-        return encode_monitor_raw(ioid, raw, self.byte_order, self.max_segment_size)
-
     def disconnect(self) -> None:
         """The TCP connection is gone: every channel and request ends."""
         for ch in self.channels.values():
@@ -564,327 +394,6 @@ class VirtualCircuit:
         self.state = CircuitState.ERROR
         self.error = err
 
-    # ------------------------------------------------------------ the rules
-    def _transition(self, msg, sender: Direction, local: bool):
-        """Check ``msg`` from ``sender``; return a commit callable (or None if stale)."""
-        if isinstance(msg, ControlMessage):
-            return self._control(msg, sender, local)
-        if not isinstance(msg, Message):
-            raise _Violation(f"not a message: {msg!r}")
-        if msg.SENDER is not sender:
-            raise _Violation(f"{type(msg).__name__} is sent by the "
-                             f"{msg.SENDER.name.lower()}, not the {sender.name.lower()}")
-        handler = _HANDLERS.get(type(msg))
-        if handler is None:
-            raise _Violation(f"{type(msg).__name__} is not a TCP message")
-        return handler(self, msg, sender, local)
-
-    def _circuit_event(self, sender: Direction, event: str) -> CircuitState:
-        nxt = CIRCUIT_TRANSITIONS.get((self.state, (sender, event)))
-        if nxt is None:
-            raise _Violation(f"{event.replace('_', ' ').lower()} from the {sender.name.lower()} "
-                             f"is not allowed while the circuit is {self.state.name}")
-        return nxt
-
-    def _set_state(self, state: CircuitState):
-        def commit():
-            self.state = state
-        return commit
-
-    def _control(self, msg: ControlMessage, sender: Direction, local: bool):
-        if self.state not in LIVE_CIRCUIT_STATES:
-            raise _Violation(f"control message while the circuit is {self.state.name}")
-        if msg.direction != sender:
-            raise _Violation("control message with the wrong direction flag")
-        if isinstance(msg, SetByteOrder):
-            order = msg.byte_order
-
-            def commit():
-                # pvxs latches its sending byte order from a Set-Byte-Order
-                # message of either peer (the one we send states our order)
-                self.byte_order = order
-            return commit
-        return _noop
-
-    # --- connection
-    def _on_validation_request(self, msg, sender, local):
-        nxt = self._circuit_event(sender, "VALIDATION_REQUEST")
-
-        def commit():
-            self.state = nxt
-            self.auth_methods = list(msg.auth_nz)
-            if not local:
-                self.peer_buffer_size = msg.server_buffer_size
-                self.peer_registry_size = msg.server_registry_size
-        return commit
-
-    def _on_validation_response(self, msg, sender, local):
-        nxt = self._circuit_event(sender, "VALIDATION_RESPONSE")
-
-        def commit():
-            self.state = nxt
-            self.auth_method = msg.auth_nz
-            self.auth_data = msg.data
-            if not local:
-                self.peer_buffer_size = msg.client_buffer_size
-                self.peer_registry_size = msg.client_registry_size
-        return commit
-
-    def _on_validated(self, msg, sender, local):
-        ev = "VALIDATED_OK" if msg.status.is_successful else "VALIDATED_FAIL"
-        return self._set_state(self._circuit_event(sender, ev))
-
-    def _on_simple(event):
-        def handler(self, msg, sender, local):
-            self._circuit_event(sender, event)
-            return _noop
-        return handler
-
-    _on_echo = _on_simple("ECHO")
-    _on_authnz = _on_simple("AUTHNZ")
-    _on_channel_misc = _on_simple("CHANNEL")
-    del _on_simple
-
-    def _on_search(self, msg, sender, local):
-        self._circuit_event(sender, "SEARCH")
-        seq = msg.sequence_id
-
-        def commit():
-            self._searches.add(seq)
-            if len(self._searches) > MAX_REMEMBERED_DEAD:
-                self._searches.pop()
-        return commit
-
-    def _on_search_response(self, msg, sender, local):
-        self._circuit_event(sender, "SEARCH_RESPONSE")
-        if msg.sequence_id not in self._searches:
-            raise _Violation(f"search response to search {msg.sequence_id}, never sent "
-                             "on this circuit")
-        return _noop
-
-    # --- channels
-    def _chan_event(self, ch: Optional[Channel], sender, event, local, what) -> Optional[ChannelState]:
-        state = ch.state if ch is not None else None
-        nxt = CHANNEL_TRANSITIONS.get((state, (sender, event)))
-        if nxt is None:
-            if not local and (state, (sender, event)) in CHANNEL_STALE_OK:
-                return None
-            st = state.name if state else "unknown"
-            raise _Violation(f"{event.lower()} of {what}: not allowed for a channel in state {st}")
-        return nxt
-
-    def _on_create_request(self, msg, sender, local):
-        self._circuit_event(sender, "CHANNEL")
-        plan = []
-        seen = set()
-        for cid, name in msg.channels:
-            if cid in seen:
-                raise _Violation(f"client channel id {cid} twice in one request")
-            seen.add(cid)
-            ch = self.channels.get(cid)
-            nxt = self._chan_event(ch, sender, "CREATE", local, f"channel {name!r} (cid {cid})")
-            plan.append((cid, name, nxt))
-
-        def commit():
-            cls = ClientChannel if self.our_role is CLIENT else ServerChannel
-            for cid, name, nxt in plan:
-                old = self.channels.get(cid)
-                if old is not None and old.sid is not None and self._by_sid.get(old.sid) is old:
-                    del self._by_sid[old.sid]
-                ch = cls(self, name, cid)
-                ch.state = nxt
-                self.channels[cid] = ch
-        return commit
-
-    def _on_create_response(self, msg, sender, local):
-        self._circuit_event(sender, "CHANNEL")
-        ch = self.channels.get(msg.client_chid)
-        if ch is None:
-            raise _Violation(f"create-channel reply for client id {msg.client_chid}, "
-                             "never requested")
-        ok = msg.status.is_successful
-        nxt = self._chan_event(ch, sender, "CREATED" if ok else "CREATE_FAILED", local,
-                               f"channel {ch.name!r}")
-        sid = msg.server_chid
-        if ok:
-            other = self._by_sid.get(sid)
-            if other is not None and other is not ch and other.state is not ChannelState.DESTROYED:
-                raise _Violation(f"server channel id {sid} is already in use")
-
-        def commit():
-            ch.state = nxt
-            if ok:
-                ch.sid = sid
-                self._by_sid[sid] = ch
-            if nxt is ChannelState.DESTROYED:
-                self._bury(ch)
-        return commit
-
-    def _on_destroy_channel(self, msg, sender, local):
-        self._circuit_event(sender, "CHANNEL")
-        ch = self._by_sid.get(msg.server_chid)
-        if ch is None:
-            raise _Violation(f"destroy of unknown server channel id {msg.server_chid}")
-        # pvxs only logs a wrong client id in DESTROY_CHANNEL and goes on
-        event = "DESTROY" if sender is CLIENT else "DESTROYED"
-        nxt = self._chan_event(ch, sender, event, local, f"channel {ch.name!r}")
-        if nxt is None:
-            return None
-
-        def commit():
-            ch.state = nxt
-            if nxt is ChannelState.DESTROYED:
-                for ioid in list(ch.requests):
-                    self._kill(ioid)
-                self._bury(ch)
-        return commit
-
-    def _bury(self, ch: Channel) -> None:
-        """Remember a destroyed channel for stale traffic, forgetting the oldest
-        beyond MAX_REMEMBERED_DEAD (a peer creating and destroying channels
-        forever must not grow memory)."""
-        dead = self._dead_channels
-        dead[id(ch)] = ch
-        dead.move_to_end(id(ch))
-        while len(dead) > MAX_REMEMBERED_DEAD:
-            _, old = dead.popitem(last=False)
-            if old.state is not ChannelState.DESTROYED:
-                continue
-            if self.channels.get(old.cid) is old:
-                del self.channels[old.cid]
-            if old.sid is not None and self._by_sid.get(old.sid) is old:
-                del self._by_sid[old.sid]
-
-    # --- requests
-    def _kill(self, ioid: int) -> None:
-        req = self.requests.get(ioid)
-        if req is None:
-            return
-        req.state = RequestState.DEAD
-        req.channel.requests.discard(ioid)
-        self._ctx.types.pop(ioid, None)
-        self._dead[ioid] = None
-        self._dead.move_to_end(ioid)
-        while len(self._dead) > MAX_REMEMBERED_DEAD:
-            old, _ = self._dead.popitem(last=False)
-            r = self.requests.get(old)
-            if r is not None and r.state is RequestState.DEAD:
-                del self.requests[old]
-
-    def _req_event(self, req: Request, sender, event, local) -> Optional[RequestState]:
-        nxt = req.table.get((req.state, (sender, event)))
-        if nxt is None:
-            if (not local and req.state is RequestState.DEAD
-                    and (sender, event) in REQUEST_STALE_OK):
-                return None
-            raise _Violation(f"{event.lower()} from the {sender.name.lower()} is not allowed "
-                             f"for request {req.ioid} in state {req.state.name}")
-        return nxt
-
-    def _operation(self, msg, sender, local):
-        """Requests and replies of GET/PUT/PUT_GET/ARRAY/PROCESS/RPC/MONITOR/GET_FIELD."""
-        self._circuit_event(sender, "CHANNEL")
-        cmd = msg.ID
-        if cmd == ApplicationCommand.MONITOR:
-            event, table = _monitor_event(msg), MONITOR_TRANSITIONS
-        elif cmd == ApplicationCommand.GET_FIELD:
-            event = "GET_FIELD" if sender is CLIENT else "REPLY"
-            table = FIELD_TRANSITIONS
-        else:
-            event, table = _gpr_event(msg), GPR_TRANSITIONS
-        ioid = msg.ioid
-        req = self.requests.get(ioid)
-        if event in ("INIT", "GET_FIELD"):
-            ch = self._by_sid.get(msg.server_chid)
-            if ch is None or ch.state is not ChannelState.CONNECTED:
-                what = "unknown" if ch is None else f"{ch.state.name.lower()}"
-                raise _Violation(f"{ApplicationCommand(cmd).name} on {what} server channel id "
-                                 f"{msg.server_chid}")
-            if req is not None and req.state is not RequestState.DEAD:
-                raise _Violation(f"request id {ioid} is already in use")
-            new = Request(ioid, cmd, ch, table)
-            if req is not None:
-                new.state = RequestState.DEAD
-            nxt = self._req_event(new, sender, event, local)
-
-            def commit():
-                new.state = nxt
-                self.requests[ioid] = new
-                self._dead.pop(ioid, None)
-                ch.requests.add(ioid)
-            return commit
-        if req is None:
-            kind = "reply to" if sender is SERVER else "use of"
-            raise _Violation(f"{kind} request id {ioid}, never created "
-                             f"({ApplicationCommand(cmd).name})")
-        if req.command != cmd:
-            if not local and req.state is RequestState.DEAD:
-                return None  # a re-used id; pvxs ignores stale traffic
-            raise _Violation(f"{ApplicationCommand(cmd).name} on request {ioid}, which is a "
-                             f"{ApplicationCommand(req.command).name}")
-        if sender is CLIENT and msg.server_chid != req.channel.sid and req.state is not RequestState.DEAD:
-            raise _Violation(f"request {ioid} belongs to server channel id {req.channel.sid}, "
-                             f"not {msg.server_chid}")
-        nxt = self._req_event(req, sender, event, local)
-        if nxt is None:
-            return None
-        if event == "REPLY" and cmd in _CHECK_REPLY_KIND and \
-                (msg.subcommand & 0xC4) != (req.pending & 0xC4):
-            raise _Violation(f"reply subcommand 0x{msg.subcommand:02x} does not match request "
-                             f"subcommand 0x{req.pending:02x}")
-        if cmd == ApplicationCommand.MONITOR and event in ("START", "STOP", "ACK") and \
-                msg.subcommand & 0x80 and msg.nfree is None:
-            raise _Violation("pipeline ack without a count")
-        if not local and getattr(msg, "raw", None) is not None:
-            # a data message we could not decode for lack of a type
-            raise _Violation(f"data for request {ioid} before its type was announced")
-        sub = getattr(msg, "subcommand", 0)
-
-        def commit():
-            if event in ("EXEC", "EXEC_LAST"):
-                req.pending = sub
-            if nxt is RequestState.DEAD:
-                self._kill(ioid)
-            else:
-                req.state = nxt
-        return commit
-
-    def _on_message(self, msg, sender, local):
-        self._circuit_event(sender, "CHANNEL")
-        req = self.requests.get(msg.ioid)
-        if req is None:
-            raise _Violation(f"message for request id {msg.ioid}, never created")
-        nxt = self._req_event(req, sender, "MESSAGE", local)
-        return None if nxt is None else _noop
-
-    def _on_destroy_request(self, msg, sender, local):
-        self._circuit_event(sender, "CHANNEL")
-        event = "DESTROY" if isinstance(msg, ChannelRequestDestroy) and \
-            not isinstance(msg, ChannelRequestCancel) else "CANCEL"
-        req = self.requests.get(msg.ioid)
-        if req is None:
-            raise _Violation(f"{event.lower()} of request id {msg.ioid}, never created")
-        nxt = self._req_event(req, sender, event, local)
-        if nxt is None:
-            return None
-        ioid = msg.ioid
-
-        def commit():
-            if nxt is RequestState.DEAD:
-                self._kill(ioid)
-            else:
-                req.state = nxt
-        return commit
-
-
-def _noop() -> None:
-    pass
-
-
-_CHECK_REPLY_KIND = frozenset({ApplicationCommand.PUT, ApplicationCommand.PUT_GET,
-                               ApplicationCommand.ARRAY})
-_REPLY_OK_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
-                            ApplicationCommand.PROCESS})
 _INIT_TYPES_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
                               ApplicationCommand.PUT_GET, ApplicationCommand.MONITOR,
                               ApplicationCommand.ARRAY})
@@ -892,47 +401,17 @@ _INIT_TYPES_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
 
 def _learn_types(ctx: MessageContext, msg) -> None:
     """Record the type(s) an INIT reply announces for its request id."""
-    if msg.SENDER is not SERVER or not msg.subcommand & 0x08 \
+    if msg.SENDER is not SERVER or not msg.subcommand & _INIT \
             or not msg.status.is_successful:
         return
     if isinstance(msg, ChannelPutGetResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if, msg.get_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.put_structure_if, msg.get_structure_if)
     elif isinstance(msg, ChannelPutResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.put_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.put_structure_if)
     elif isinstance(msg, ChannelArrayResponse):
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.array_structure_if)
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.array_structure_if)
     else:
-        ctx.types[msg.ioid] = RequestTypes(msg.ID, msg.pv_structure_if)
-
-
-VC = VirtualCircuit
-_HANDLERS = {
-    ConnectionValidationRequest: VC._on_validation_request,
-    ConnectionValidationResponse: VC._on_validation_response,
-    ConnectionValidatedResponse: VC._on_validated,
-    Echo: VC._on_echo,
-    EchoReply: VC._on_echo,
-    AuthNZ: VC._on_authnz,
-    AuthNZReply: VC._on_authnz,
-    AclChange: VC._on_channel_misc,
-    MultipleData: VC._on_channel_misc,
-    SearchRequest: VC._on_search,
-    SearchResponse: VC._on_search_response,
-    CreateChannelRequest: VC._on_create_request,
-    CreateChannelResponse: VC._on_create_response,
-    ChannelDestroyRequest: VC._on_destroy_channel,
-    ChannelDestroyResponse: VC._on_destroy_channel,
-    ChannelRequestDestroy: VC._on_destroy_request,
-    ChannelRequestCancel: VC._on_destroy_request,
-    ChannelMessage: VC._on_message,
-    ChannelMonitorRequest: VC._operation,
-    ChannelMonitorResponse: VC._operation,
-    ChannelFieldInfoRequest: VC._operation,
-    ChannelFieldInfoResponse: VC._operation,
-}
-for _cls in _GPR_OPS + _GPR_REPLIES:
-    _HANDLERS[_cls] = VC._operation
-del VC
+        ctx.types[msg.ioid] = RequestTypes.of(msg.ID, msg.pv_structure_if)
 
 
 def _strip_role(args: tuple, role: Direction) -> tuple:
@@ -949,28 +428,28 @@ def _strip_role(args: tuple, role: Direction) -> tuple:
 class ClientVirtualCircuit(VirtualCircuit):
     """A :class:`VirtualCircuit` in the client role."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, identity: Tuple[str, str] = ("", ""), **kwargs):
         # caproto.pva spelling: (ClientVirtualCircuit(our_role, address, priority))
         args = _strip_role(args, CLIENT)
         super().__init__(CLIENT, *args, **kwargs)
+        #: ``(user, host)`` sent with ``ca`` authentication
+        self.identity = identity
 
     def validate_connection(self, buffer_size: int = 0x10000, registry_size: int = 0x7FFF,
                             connection_qos: int = 0, auth_nz: str = "ca",
-                            data: Optional[FieldDescAndData] = None
+                            data: Optional[FieldDescAndData] = None, *,
+                            user: Optional[str] = None, host: Optional[str] = None
                             ) -> ConnectionValidationResponse:
         """The client's answer to the server's validation request.
 
-        For ``auth_nz='ca'`` without ``data``, the current user and host name
-        are sent.
+        For ``auth_nz='ca'`` without ``data``, ``user`` and ``host`` are sent
+        (default: :attr:`identity`, given by the I/O layer, which looks them
+        up: this module does not).
         """
         if auth_nz == "ca" and data is None:
-            import getpass
-            import socket
-            try:
-                user = getpass.getuser()
-            except Exception:  # no user name in this environment
-                user = ""
-            return ConnectionValidationResponse.ca(user, socket.gethostname(),
+            user = self.identity[0] if user is None else user
+            host = self.identity[1] if host is None else host
+            return ConnectionValidationResponse.ca(user, host,
                                                    client_buffer_size=buffer_size,
                                                    client_registry_size=registry_size,
                                                    connection_qos=connection_qos)
@@ -978,26 +457,31 @@ class ClientVirtualCircuit(VirtualCircuit):
                                             auth_nz, data)
 
     # --- the hot path of a client: monitor updates
-    def accept_update(self, message: Any) -> bool:
+    def accept_update(self, message: Any) -> Optional[Request]:
         """Accept a server's update of a started (or stopped) monitor.
 
         The rule :meth:`process_command` applies to an update (circuit
         CONNECTED, the request a MONITOR in a state an UPDATE keeps), checked
-        in one step; an accepted update changes no state.  Returns ``False``
-        for anything else, without changing anything: then
-        :meth:`process_command` validates the message fully.
+        in one step; an accepted update changes no state.  Returns the
+        request, or ``None`` for anything else, without changing anything:
+        then :meth:`process_command` validates the message fully.
         """
-        if (type(message) is not ChannelMonitorResponse or message.subcommand & 0x18
-                or message.raw is not None or self.state not in _UPDATE_CIRCUIT_KEEPS):
-            return False
+        if (type(message) is not ChannelMonitorResponse or message.subcommand & _INIT_OR_DESTROY
+                or message.raw is not None or self.state not in _CHANNEL_CIRCUIT_KEEPS):
+            return None
         req = self.requests.get(message.ioid)
-        return req is not None and req.command == _MONITOR and req.state in _UPDATE_KEEPS
+        if req is not None and req.command == _MONITOR and req.state in _UPDATE_KEEPS:
+            return req
+        return None
 
 
-#: what accept_update() relies on: the states an UPDATE leaves as they are
+#: what accept_update() and send_update() rely on: the states an UPDATE
+#: leaves as they are
 _MONITOR = ApplicationCommand.MONITOR
-_UPDATE_CIRCUIT_KEEPS = frozenset(state for (state, event), nxt in CIRCUIT_TRANSITIONS.items()
-                                  if event == (SERVER, "CHANNEL") and nxt is state)
+_INIT_OR_DESTROY = _INIT | _DESTROY
+#: circuit states where channel traffic from the server leaves the circuit as it is
+_CHANNEL_CIRCUIT_KEEPS = frozenset(state for (state, event), nxt in CIRCUIT_TRANSITIONS.items()
+                                   if event == (SERVER, "CHANNEL") and nxt is state)
 _UPDATE_KEEPS = frozenset(state for (state, event), nxt in MONITOR_TRANSITIONS.items()
                           if event == (SERVER, "UPDATE") and nxt is state)
 
@@ -1017,3 +501,109 @@ class ServerVirtualCircuit(VirtualCircuit):
 
     def validated_connection(self, status: Status = Status()) -> ConnectionValidatedResponse:
         return ConnectionValidatedResponse(status)
+
+    # --- the hot path of a server: executing an open GET / PUT / PROCESS.
+    # Each checks and commits in one step what process_command / send would
+    # for the common case; the states they accept and the states they move
+    # to are read from the tables (_EXEC_NEXT, _REPLY_NEXT, ... below).
+    def begin_exec(self, msg: Message) -> Optional[Request]:
+        """Accept a client's execution of an open GET/PUT/PROCESS request.
+
+        The rule :meth:`process_command` applies (``EXEC``, or ``EXEC_LAST``
+        with the destroy bit, from a state the table allows it in), checked
+        and committed in one step for the common case only.  Returns the
+        request, or ``None`` without changing anything when anything else
+        applies: then :meth:`process_command` validates the message fully.
+        """
+        sub = msg.subcommand
+        req = self.requests.get(msg.ioid)
+        if (req is None or sub & _INIT or self.state not in _CHANNEL_CIRCUIT_KEEPS
+                or req.command != msg.ID or req.command not in _REPLY_OK_CMDS
+                or req.channel.sid != msg.server_chid or getattr(msg, "raw", None) is not None):
+            return None
+        nxt = (_EXEC_LAST_NEXT if sub & _DESTROY else _EXEC_NEXT).get(req.state)
+        if nxt is None:
+            return None
+        req.pending = sub
+        req.state = nxt
+        return req
+
+    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None,
+                 plans=None) -> List[Any]:
+        """Buffers of the successful reply to a GET/PUT/PROCESS request.
+
+        What :meth:`send` does with a ``ChannelGetResponse`` (or PUT or
+        PROCESS response) with an OK status, without building it.  An INIT
+        reply announces ``desc``; an execution reply carries ``data`` (a
+        DataWithBitSet of type ``desc``, or None); the request moves as the
+        table says (``INIT_OK``, ``REPLY``: idle again, or gone after a
+        destroy-bit execution).  ``plans``: ``desc``'s TypePlans if the caller
+        holds them.
+
+        Raises
+        ------
+        LocalProtocolError
+            The request is not waiting for this reply, the subcommand does
+            not match, or the data cannot be encoded; nothing is changed.
+        """
+        if self.state not in _CHANNEL_CIRCUIT_KEEPS:
+            raise LocalProtocolError(f"reply while the circuit is {self.state.name}")
+        state, cmd = req.state, req.command
+        init = subcommand & _INIT
+        nxt = (_INIT_OK_NEXT if init else _REPLY_NEXT).get(state)
+        if (nxt is not None and not init and cmd in _CHECK_REPLY_KIND
+                and (subcommand & KIND_BITS) != (req.pending & KIND_BITS)):
+            raise LocalProtocolError(f"reply subcommand 0x{subcommand:02x} does not match "
+                                     f"request subcommand 0x{req.pending:02x}")
+        if nxt is None or self.requests.get(req.ioid) is not req or cmd not in _REPLY_OK_CMDS:
+            raise LocalProtocolError(f"reply 0x{subcommand:02x} to request {req.ioid} "
+                                     f"in state {state.name}")
+        bufs = encode_reply_ok(cmd, req.ioid, subcommand, self.byte_order, self._ctx,
+                               desc, data, self.max_segment_size, plans)
+        if nxt is RequestState.DEAD:
+            self._kill(req.ioid)
+        else:
+            req.state = nxt
+            if init and cmd in _INIT_TYPES_CMDS:
+                # the type of the request's later data messages
+                self._ctx.types[req.ioid] = RequestTypes.of(cmd, desc) if plans is None \
+                    else RequestTypes(cmd, desc, None, plans)
+        return bufs
+
+    def send_update(self, ioid: int, raw: tuple) -> List[Any]:
+        """Buffers of a monitor update whose body is ``raw`` (from
+        :func:`~pva._messages.encode_monitor_update`).
+
+        What :meth:`send` does with a ``ChannelMonitorResponse`` (subcommand
+        0) carrying ``raw``, without building it: an update is allowed in the
+        monitor states the table keeps on an ``UPDATE``, and changes nothing.
+
+        Raises
+        ------
+        LocalProtocolError
+            No such monitor, or not in a state that takes updates.
+        """
+        req = self.requests.get(ioid)
+        if (req is None or req.command != _MONITOR or self.state not in _CHANNEL_CIRCUIT_KEEPS
+                or req.state not in _UPDATE_KEEPS):
+            what = "no monitor" if req is None or req.command != _MONITOR \
+                else f"the monitor is {req.state.name}"
+            raise LocalProtocolError(f"update for request {ioid}: {what}")
+        return encode_monitor_raw(ioid, raw, self.byte_order, self.max_segment_size)
+
+
+
+def _next_states(table: dict, event: Tuple[Direction, str]) -> Dict[RequestState, RequestState]:
+    """``state -> next state`` of ``event`` in ``table`` (the fast paths' guards)."""
+    return {state: nxt for (state, ev), nxt in table.items() if ev == event}
+
+
+#: what the server fast paths rely on, read from pva._state's tables
+_EXEC_NEXT = _next_states(GPR_TRANSITIONS, (CLIENT, "EXEC"))
+_EXEC_LAST_NEXT = _next_states(GPR_TRANSITIONS, (CLIENT, "EXEC_LAST"))
+_INIT_OK_NEXT = _next_states(GPR_TRANSITIONS, (SERVER, "INIT_OK"))
+_REPLY_NEXT = _next_states(GPR_TRANSITIONS, (SERVER, "REPLY"))
+_CHECK_REPLY_KIND = frozenset({ApplicationCommand.PUT, ApplicationCommand.PUT_GET,
+                               ApplicationCommand.ARRAY})
+_REPLY_OK_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
+                            ApplicationCommand.PROCESS})

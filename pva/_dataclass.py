@@ -25,6 +25,7 @@ into instances with :func:`from_value`.  Names follow caproto.pva.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import inspect
 import sys
@@ -136,7 +137,7 @@ def _default_factory(desc: FieldDesc) -> Any:
         # a sub-structure is an instance too (attribute access, as its
         # decoded values), of the dataclass registered for its type or of
         # one made for it on first use
-        cls = _dataclass_cache.get(desc)
+        cls = _dataclass_cache.get(desc) or _generated.get(desc)
         return cls if cls is not None else (lambda: dataclass_from_field_desc(desc)())
     return None
 
@@ -149,6 +150,7 @@ def pva_dataclass(
     add_defaults: bool = True,
     repr: bool = True,
     eq: bool = True,
+    _register: bool = True,
 ) -> Any:
     """Turn an annotated class into a dataclass carrying a pvData structure.
 
@@ -195,7 +197,8 @@ def pva_dataclass(
         dcls = dataclasses.dataclass(cls, repr=repr, eq=eq)
         ctor = FieldDesc.union if union else FieldDesc.struct
         dcls._pva_struct_ = ctor(fields, type_id=cls.__name__ if name is None else name)
-        _dataclass_cache.setdefault(dcls._pva_struct_, dcls)
+        if _register:
+            _dataclass_cache.setdefault(dcls._pva_struct_, dcls)
         return dcls
 
     if _cls is None:
@@ -203,7 +206,13 @@ def pva_dataclass(
     return wrap(_cls)
 
 
+#: FieldDesc -> the class declared with pva_dataclass for it (kept for good)
 _dataclass_cache: Dict[FieldDesc, type] = {}
+#: FieldDesc -> a class made by dataclass_from_field_desc; types come from
+#: peers too (RPC arguments, authorization data), so this one is bounded:
+#: past _GENERATED_MAX classes the least recently used is dropped
+_generated: "collections.OrderedDict[FieldDesc, type]" = collections.OrderedDict()
+_GENERATED_MAX = 1024
 
 
 def is_pva_dataclass(obj: Any) -> bool:
@@ -231,6 +240,11 @@ def dataclass_from_field_desc(desc: FieldDesc) -> type:
         return _dataclass_cache[desc]
     except KeyError:
         pass
+    try:
+        _generated.move_to_end(desc)
+        return _generated[desc]
+    except KeyError:
+        pass
     annotations: Dict[str, Any] = {}
     for attr, child in desc.fields:
         if child.field_type == FieldType.struct:
@@ -242,8 +256,11 @@ def dataclass_from_field_desc(desc: FieldDesc) -> type:
     if not ident.isidentifier():
         ident = "structure"
     cls = type(ident, (), {"__annotations__": annotations})
-    dcls = pva_dataclass(cls, name=desc.type_id, union=desc.field_type == FieldType.union)
-    _dataclass_cache[desc] = dcls
+    dcls = pva_dataclass(cls, name=desc.type_id, union=desc.field_type == FieldType.union,
+                         _register=False)
+    _generated[desc] = dcls
+    if len(_generated) > _GENERATED_MAX:
+        _generated.popitem(last=False)
     return dcls
 
 
@@ -258,7 +275,7 @@ def from_value(cls: type, value: Any) -> Any:
             continue
         v = value[name]
         if child.field_type == FieldType.struct:
-            sub = _dataclass_cache.get(child.element) or dataclass_from_field_desc(child)
+            sub = dataclass_from_field_desc(child)
             v = [from_value(sub, x) for x in v] if child.is_array else from_value(sub, v)
         kwargs[name] = v
     return cls(**kwargs)

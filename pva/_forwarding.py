@@ -51,20 +51,23 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
-from typing import List, Optional, Sequence, Tuple
+import logging
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ._broadcaster import Broadcaster
+from ._errors import PVAError
 from ._header import Direction
 from ._messages import Message, OriginTag, SearchFlags, SearchRequest
-from ._netif import ANY, InterfaceMap
 
 __all__ = ["Origin", "Received", "classify", "forward", "LOCAL_MCAST_GROUP",
-           "is_any", "is_multicast"]
+           "is_any", "is_multicast", "DatagramRouter"]
 
 #: the group unicast searches are forwarded to, on the loopback interface
 LOCAL_MCAST_GROUP = "224.0.0.128"
+ANY = "0.0.0.0"
 
 Address = Tuple[str, int]
+log = logging.getLogger("pva.udp")
 
 
 class Origin(enum.Enum):
@@ -116,12 +119,14 @@ class Received:
 
 
 def classify(messages: Sequence[Message], source: Address, destination: Optional[str],
-             ifindex: Optional[int], ifmap: Optional[InterfaceMap]) -> Optional[Received]:
+             ifindex: Optional[int], ifmap: Any) -> Optional[Received]:
     """Classify a decoded datagram (see the module doc); None: drop it.
 
     ``destination``/``ifindex`` are the ``IP_PKTINFO`` of the datagram (None
     when not known: the datagram is then taken as a broadcast to the
     socket's own address, which the caller passes as ``destination``).
+    ``ifmap`` is the host's interfaces (:class:`pva.io.netif.InterfaceMap`:
+    ``is_local``, ``broadcast_of``, ``first_address``, ``loopback_indexes``).
     """
     if is_multicast(source[0]):
         return None     # never amplify for a spoofed multicast source
@@ -174,3 +179,39 @@ def forward(rx: Received, byte_order: str = ">") -> bytes:
                                 reserved=msg.reserved)
             out.append(msg)
     return b"".join(_ENCODER.send(*out, byte_order=byte_order))
+
+
+class DatagramRouter:
+    """What a pvAccess listener does with each datagram of its UDP port.
+
+    Called by a :class:`pva.io.udp.UDPCollector` as ``router(datagram,
+    collector)``: decodes the datagram, classifies it (:func:`classify`) and
+    either forwards a unicast search to the local group (when the collector
+    can) or passes the :class:`Received` to ``handle``.
+    """
+
+    def __init__(self, handle: Callable[[Received], None]):
+        self.handle = handle
+        self._decoder = Broadcaster(Direction.CLIENT)
+
+    def __call__(self, datagram: Any, collector: Any) -> None:
+        try:
+            messages = self._decoder.recv(datagram.data, datagram.source)
+        except PVAError as ex:
+            log.debug("bad datagram from %s: %s", datagram.source, ex)
+            return
+        ifmap = collector.ifmap if datagram.ifindex is not None else None
+        rx = classify(messages, datagram.source, datagram.destination, datagram.ifindex, ifmap)
+        if rx is None:
+            log.debug("datagram from %s to %s dropped", datagram.source, datagram.destination)
+            return
+        if rx.forward_search and collector.forwarding:
+            try:
+                data = forward(rx)
+            except PVAError as ex:
+                log.debug("cannot forward a search from %s: %s", rx.source, ex)
+            else:
+                if collector.forward_to_group(data):
+                    return
+            rx.origin = Origin.BROADCAST    # handle it here at least
+        self.handle(rx)

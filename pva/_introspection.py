@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import struct
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._errors import DecodeError
 from ._wire import DEFAULT_LIMITS, Limits, check_count, pack_size, pack_string
@@ -47,6 +47,7 @@ __all__ = [
     "encode_field_desc",
     "write_field_desc",
     "decode_field_desc",
+    "NAME_BYTES_PER_NODE",
 ]
 
 
@@ -165,7 +166,38 @@ class TypeCode(enum.IntEnum):
 
 _VALID_CODES = frozenset(list(range(0x20, 0x28)) + [0x00, 0x42, 0x43, 0x60])
 
+#: a member name or type id adds one node per this many bytes to a type's size
+NAME_BYTES_PER_NODE = 32
+
 Members = Union[Mapping[str, "FieldDesc"], Iterable[Tuple[str, "FieldDesc"]]]
+
+
+def _same_desc(a: "FieldDesc", b: "FieldDesc") -> bool:
+    """Structural equality of two descriptions, each pair of nodes compared once.
+
+    Decoded descriptions share members (a cached type referred to many
+    times is one object), so a member-by-member comparison of two such
+    trees would walk their full expansion; pairs already compared are
+    skipped instead, which bounds the work by the distinct nodes.
+    """
+    seen = set()
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        key = (id(x), id(y))
+        if key in seen:
+            continue
+        seen.add(key)
+        if (x._hash != y._hash or x.field_type != y.field_type or x.array_type != y.array_type
+                or x.size != y.size or x.type_id != y.type_id or len(x.fields) != len(y.fields)):
+            return False
+        for (n1, d1), (n2, d2) in zip(x.fields, y.fields):
+            if n1 != n2:
+                return False
+            stack.append((d1, d2))
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +231,7 @@ class FieldDesc:
     type_id: str = ""
     fields: Tuple[Tuple[str, "FieldDesc"], ...] = ()
     _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+    _nodes: int = dataclasses.field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ft = FieldType(self.field_type)
@@ -211,9 +244,13 @@ class FieldDesc:
             names = [n for n, _ in fields]
             if len(set(names)) != len(names):
                 raise ValueError(f"duplicate member names in {names}")
+            # the expanded size, bottom-up (see node_count)
+            nodes = 1 + len(self.type_id) // NAME_BYTES_PER_NODE
             for n, d in fields:
                 if not isinstance(d, FieldDesc):
                     raise TypeError(f"member {n!r} is not a FieldDesc: {d!r}")
+                nodes += d._nodes + len(n) // NAME_BYTES_PER_NODE
+            object.__setattr__(self, "_nodes", nodes)
         elif fields or self.type_id:
             raise ValueError(f"{ft.name} cannot have members or a type id")
         if ft.is_complex and at not in (FieldArrayType.scalar, FieldArrayType.variable_array):
@@ -228,6 +265,15 @@ class FieldDesc:
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not FieldDesc:
+            return NotImplemented
+        if self._hash != other._hash:
+            return False
+        return _same_desc(self, other)
 
     # ---- constructors -------------------------------------------------
     @classmethod
@@ -283,6 +329,21 @@ class FieldDesc:
         return dataclasses.replace(self, array_type=FieldArrayType.scalar, size=0)
 
     @property
+    def node_count(self) -> int:
+        """Size of this type with every shared member counted where it appears.
+
+        One per field (this one included, array elements counted once),
+        plus one per :data:`NAME_BYTES_PER_NODE` bytes of each member name
+        and type id.  Computed once, from the members' counts, when the
+        description is made; decoders check it against
+        :attr:`~pva.Limits.max_type_nodes` and
+        :attr:`~pva.Limits.max_message_nodes` before building anything, so
+        everything that walks a decoded type (:attr:`descendants`,
+        :func:`~pva.default_value`, values, pvRequest parsing) is bounded by it.
+        """
+        return self._nodes
+
+    @property
     def struct_name(self) -> str:
         """Alias of :attr:`type_id` (caproto.pva name)."""
         return self.type_id
@@ -330,9 +391,29 @@ class FieldDesc:
             return d
 
     @property
+    def spans(self) -> Tuple[int, ...]:
+        """Per bit, how many bits its field spans (``spans[0]`` is :attr:`num_bits`)."""
+        try:
+            return self.__dict__["_spans"]
+        except KeyError:
+            res = (self.num_bits,) + tuple(d.num_bits for _, d in self.descendants)
+            object.__setattr__(self, "_spans", res)
+            return res
+
+    @property
     def num_bits(self) -> int:
-        """Number of BitSet bits this field spans (1 + descendants)."""
-        return 1 + len(self.descendants)
+        """Number of BitSet bits this field spans (1 + descendants).
+
+        Counted from the members' own counts, so a type that shares a member
+        many times (a type-cache fan-out) is not walked member by member."""
+        try:
+            return self.__dict__["_num_bits"]
+        except KeyError:
+            n = 1
+            if self.field_type == FieldType.struct and not self.is_array:
+                n += sum(child.num_bits for _, child in self.fields)
+            object.__setattr__(self, "_num_bits", n)
+            return n
 
     def __getitem__(self, path: str) -> "FieldDesc":
         """Member by dotted name."""
@@ -501,9 +582,17 @@ def decode_field_desc(
     order: str = "<",
     cache: Optional[IntrospectionCache] = None,
     limits: Limits = DEFAULT_LIMITS,
-    _depth: int = 0,
+    budget: Any = None,
 ) -> Tuple[Optional[FieldDesc], int]:
     """Decode introspection data.
+
+    Parameters
+    ----------
+    budget : object, optional
+        The running node budget of the message being decoded: an object
+        whose ``nodes`` attribute is how many nodes the message may still
+        expand to (a :class:`~pva._values.DecodeContext`).  The description's
+        :attr:`~FieldDesc.node_count` is taken from it.
 
     Returns
     -------
@@ -516,11 +605,45 @@ def decode_field_desc(
     ------
     DecodeError
         Truncated or malformed data, unknown cache id, nesting deeper than
-        ``limits.max_depth``.
+        ``limits.max_depth``, a description larger than
+        ``limits.max_type_nodes`` or than what is left of the budget.  The
+        size is counted as the bytes are read, a type-cache reference by the
+        size of the type it names, so nothing is built past the limit.
     """
     if not isinstance(buf, memoryview):
         buf = memoryview(buf)
-    if _depth > limits.max_depth:
+    cap = limits.max_type_nodes
+    if budget is not None and budget.nodes < cap:
+        left = [budget.nodes, "message expands to more nodes than its budget (limit "
+                              f"max_message_nodes {limits.max_message_nodes} plus one per byte)"]
+    else:
+        left = [cap, f"type description expands to more than {cap} nodes "
+                     f"(limit max_type_nodes)"]
+    start = left[0]
+    desc, offset = _read_desc(buf, offset, order, cache, limits, 0, left)
+    if budget is not None:
+        budget.nodes -= start - left[0]
+    return desc, offset
+
+
+def _scalar_descs() -> Dict[int, FieldDesc]:
+    out = {}
+    for kind in _VALID_CODES:
+        for arr in (FieldArrayType.scalar, FieldArrayType.variable_array):
+            out[kind | arr << 3] = FieldDesc(FieldType(kind), arr)
+    out[0x82] = FieldDesc(FieldType.any)
+    out[0x8A] = FieldDesc(FieldType.any, FieldArrayType.variable_array)
+    return out
+
+
+#: type code -> the (immutable, shared) description of a scalar, scalar array or variant
+_SCALAR_DESCS = _scalar_descs()
+
+
+def _read_desc(buf: memoryview, offset: int, order: str, cache: Optional[IntrospectionCache],
+               limits: Limits, depth: int, left: list) -> Tuple[Optional[FieldDesc], int]:
+    """decode_field_desc's recursion; ``left[0]`` is the node budget, ``left[1]`` its error."""
+    if depth > limits.max_depth:
         raise DecodeError(f"type description nested deeper than {limits.max_depth}", offset)
     try:
         code = buf[offset]
@@ -530,16 +653,26 @@ def decode_field_desc(
     offset += 1
     if code == 0xFF:
         return None, offset
+    desc = _SCALAR_DESCS.get(code)
+    if desc is not None:
+        left[0] -= 1
+        if left[0] < 0:
+            raise DecodeError(left[1], start)
+        return desc, offset
     if code == 0xFE or code == 0xFD:
         if offset + 2 > len(buf):
             raise DecodeError("truncated input: expected a type cache id", offset)
         ident = _ID[order].unpack_from(buf, offset)[0]
         offset += 2
         if code == 0xFE:
-            if cache is None or ident not in cache.received:
+            desc = None if cache is None else cache.received.get(ident)
+            if desc is None:
                 raise DecodeError(f"unknown type cache id {ident}", start)
-            return cache.received[ident], offset
-        desc, offset = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+            left[0] -= desc._nodes          # what it stands for, not its 3 bytes
+            if left[0] < 0:
+                raise DecodeError(left[1], start)
+            return desc, offset
+        desc, offset = _read_desc(buf, offset, order, cache, limits, depth + 1, left)
         if desc is None:
             raise DecodeError("type cache definition of a null type", start)
         if cache is not None:
@@ -549,18 +682,20 @@ def decode_field_desc(
         return desc, offset
     kind = code & 0xE7
     arr = (code >> 3) & 3
-    if kind in _VALID_CODES:
-        if arr == 2 or arr == 3:
-            size, offset = read_size(buf, offset, order)
-            return FieldDesc(FieldType(kind), FieldArrayType(arr), size), offset
-        return FieldDesc(FieldType(kind), FieldArrayType(arr)), offset
-    if kind == 0x82 and arr <= 1:
-        return FieldDesc(FieldType.any, FieldArrayType(arr)), offset
+    if kind in _VALID_CODES and (arr == 2 or arr == 3):
+        left[0] -= 1
+        if left[0] < 0:
+            raise DecodeError(left[1], start)
+        size, offset = read_size(buf, offset, order)
+        return FieldDesc(FieldType(kind), FieldArrayType(arr), size), offset
     if kind == 0x86 and arr == 0:
+        left[0] -= 1
+        if left[0] < 0:
+            raise DecodeError(left[1], start)
         size, offset = read_size(buf, offset, order)
         return FieldDesc(FieldType.bounded_string, size=size), offset
     if kind in (0x80, 0x81) and arr == 1:
-        elem, offset = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+        elem, offset = _read_desc(buf, offset, order, cache, limits, depth + 1, left)
         if elem is None or elem.code != kind:
             raise DecodeError(f"array element type does not match type code 0x{code:02x}", start)
         return dataclasses.replace(elem, array_type=FieldArrayType.variable_array), offset
@@ -568,15 +703,22 @@ def decode_field_desc(
         type_id, offset = read_string(buf, offset, order, limits)
         nfields, noff = read_size(buf, offset, order)
         check_count(nfields, 2, buf, noff, limits.max_fields, "member list", offset)
+        left[0] -= 1 + len(type_id) // NAME_BYTES_PER_NODE + nfields
+        if left[0] < 0:
+            raise DecodeError(left[1], start)
+        left[0] += nfields      # each member is charged its own size below
         offset = noff
         fields = []
         for _ in range(nfields):
             name, offset = read_string(buf, offset, order, limits)
-            child, coff = decode_field_desc(buf, offset, order, cache, limits, _depth + 1)
+            left[0] -= len(name) // NAME_BYTES_PER_NODE
+            child, coff = _read_desc(buf, offset, order, cache, limits, depth + 1, left)
             if child is None:
                 raise DecodeError(f"member {name!r} has a null type", offset)
             offset = coff
             fields.append((name, child))
+        if left[0] < 0:
+            raise DecodeError(left[1], start)
         try:
             return FieldDesc(FieldType(kind), type_id=type_id, fields=tuple(fields)), offset
         except ValueError as ex:

@@ -50,24 +50,27 @@ import struct
 from typing import (Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple, Type, Union)
 
-from ._bitset import BitSet, _bits_of, _trusted, decode_bitset, encode_bitset
+from ._bitset import BitSet, _bits_of, _trusted, encode_bitset
 from ._errors import DecodeError, LocalProtocolError
-from ._header import (PROTOCOL_VERSION, AcknowledgeMarker, ApplicationCommand,
-                      ControlMessage, Direction, EchoRequest, EchoResponse, Framer,
-                      SetByteOrder, SetMarker, normalize_byte_order)
+from ._framing import frame
+from ._header import (AcknowledgeMarker, ApplicationCommand,
+                      ControlMessage, Direction, EchoRequest, EchoResponse, SetByteOrder,
+                      SetMarker, normalize_byte_order)
 from ._introspection import (FieldDesc, FieldType, IntrospectionCache,
                              decode_field_desc, write_field_desc)
 from ._pvrequest import PVRequest
+from ._partial import read_mask, read_partial, write_bits
+from ._typecache import type_cache, wire_requests, wire_types
 from ._values import (DataWithBitSet, DecodeContext, EncodeContext,
-                      FieldDescAndData, Status, get_decoder, get_encoder,
-                      _fixed_char, _normalize_mask, _plan)
+                      FieldDescAndData, Status, get_decoder, get_encoder)
 from ._wire import (DEFAULT_LIMITS, Limits, Writer, check_count, pack_size,
                     pack_string, read_size, read_string)
 
 __all__ = [
     "Subcommand", "SearchFlags", "MessageContext", "RequestTypes", "ChannelWithID",
     "Message", "MESSAGES", "encode_message", "encode_payload", "decode_message",
-    "encode_reply_ok", "encode_monitor_raw",
+    "classes_sent_by", "DECODE_ERRORS",
+    "write_type", "OK_BYTE",
     "message_class",
     # control
     "ControlMessage", "SetMarker", "AcknowledgeMarker", "SetByteOrder",
@@ -97,7 +100,7 @@ _IB = {o: struct.Struct(o + "IB") for o in "<>"}     # ioid, subcommand
 _II = {o: struct.Struct(o + "II") for o in "<>"}
 _HEAD = {o: struct.Struct(o + "BBBBI") for o in "<>"}
 _OK = Status()
-_OK_BYTE = 0xFF
+OK_BYTE = 0xFF
 
 
 class Subcommand(enum.IntFlag):
@@ -149,12 +152,23 @@ class RequestTypes(NamedTuple):
     """Types announced by the INIT response of one request id.
 
     ``type`` is the data type of GET/PUT/MONITOR/ARRAY (the put type of
-    PUT_GET), ``get_type`` the get type of PUT_GET.
+    PUT_GET), ``get_type`` the get type of PUT_GET; ``plans`` and
+    ``get_plans`` their :class:`~pva._typecache.TypePlans`, held for the
+    request's life (:meth:`of` looks them up).
     """
 
     command: int
     type: Optional[FieldDesc]
     get_type: Optional[FieldDesc] = None
+    plans: Any = None
+    get_plans: Any = None
+
+    @classmethod
+    def of(cls, command: int, type: Optional[FieldDesc],
+           get_type: Optional[FieldDesc] = None) -> "RequestTypes":
+        plans = type_cache.plans
+        return cls(command, type, get_type, None if type is None else plans(type),
+                   None if get_type is None else plans(get_type))
 
 
 class MessageContext:
@@ -171,12 +185,13 @@ class MessageContext:
         time, ``0xFE`` id after).  pvxs accepts this but never sends it.
     """
 
-    __slots__ = ("cache", "limits", "send_cache", "types", "dctx", "ectx")
+    __slots__ = ("cache", "limits", "max_nodes", "send_cache", "types", "dctx", "ectx")
 
     def __init__(self, cache: Optional[IntrospectionCache] = None,
                  limits: Limits = DEFAULT_LIMITS, send_cache: bool = False):
         self.cache = IntrospectionCache() if cache is None else cache
         self.limits = limits
+        self.max_nodes = limits.max_message_nodes
         self.send_cache = send_cache
         self.types: Dict[int, RequestTypes] = {}
         self.dctx = DecodeContext(self.cache, limits)
@@ -191,22 +206,19 @@ class MessageContext:
 # --------------------------------------------------------------------------
 # small helpers (all reads bounds-checked; struct.error becomes DecodeError)
 def _read_status(buf: memoryview, off: int, order: str, ctx: MessageContext) -> Tuple[Status, int]:
-    if off < len(buf) and buf[off] == _OK_BYTE:
+    if off < len(buf) and buf[off] == OK_BYTE:
         return _OK, off + 1
     return Status.decode(buf, off, order, ctx.limits)
 
 
 def _write_status(w: Writer, status: Status) -> None:
     if status is _OK:
-        w.buf.append(_OK_BYTE)
+        w.buf.append(OK_BYTE)
     else:
         w.buf += status.encode(w.order)
 
 
-#: decoded type descriptions by content: (byte order, limits, the message's
-#: bytes from the type on) -> (FieldDesc, length).  Shared and read-only.
-_TYPE_CACHE: Dict[Tuple[str, Any, bytes], Tuple[FieldDesc, int]] = {}
-_TYPE_CACHE_SIZE = 512
+#: type descriptions longer than this are decoded every time (not looked up)
 _TYPE_CACHE_MAX_BYTES = 4096
 
 
@@ -215,33 +227,31 @@ def _read_type(buf: memoryview, off: int, order: str, ctx: MessageContext):
 
     Servers that do not use the type cache (pvxs) send the whole type in every
     INIT reply, so a type sent inline is decoded once per distinct content: the
-    same FieldDesc object comes back, and what is cached on it (codecs, plans)
-    serves every request of that type.  A description that may define or use
+    same FieldDesc object comes back, and its plans (codecs, partial readers,
+    :mod:`pva._typecache`) serve every request of that type.  A description that may define or use
     the connection's type cache (any 0xFD / 0xFE byte) is always decoded.
     The rest of the message is the key, so the length consumed is known too.
     """
     rest = len(buf) - off
     if 0 < rest <= _TYPE_CACHE_MAX_BYTES:
-        raw = bytes(buf[off:])
-        if b"\xfd" not in raw and b"\xfe" not in raw:
-            key = (order, ctx.limits, raw)
-            hit = _TYPE_CACHE.get(key)
-            if hit is not None:
-                return hit[0], off + hit[1]
-            desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
-            if len(_TYPE_CACHE) >= _TYPE_CACHE_SIZE:
-                _TYPE_CACHE.clear()
-            _TYPE_CACHE[key] = (desc, end - off)
+        key = (order, ctx.limits, bytes(buf[off:]))
+        hit = wire_types.lookup(key)
+        if hit is not None:         # only keys without those bytes are stored
+            return hit[0], off + hit[1]
+        raw = key[2]
+        if 0xFD not in raw and 0xFE not in raw:
+            desc, end = decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
+            wire_types[key] = (desc, end - off)
             return desc, end
-    return decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+    return decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
 
 
-def _write_type(w: Writer, desc: Optional[FieldDesc], ctx: MessageContext) -> None:
+def write_type(w: Writer, desc: Optional[FieldDesc], ctx: MessageContext) -> None:
     write_field_desc(w.buf, desc, w.order, ctx.send_types)
 
 
 def _read_typed(buf: memoryview, off: int, order: str, ctx: MessageContext) -> Tuple[FieldDescAndData, int]:
-    desc, off = decode_field_desc(buf, off, order, ctx.cache, ctx.limits)
+    desc, off = decode_field_desc(buf, off, order, ctx.cache, ctx.limits, ctx.dctx)
     if desc is None:
         return FieldDescAndData(None, None), off
     value, off = get_decoder(desc, order)(buf, off, ctx.dctx)
@@ -265,206 +275,7 @@ def _write_full(w: Writer, desc: FieldDesc, value: Any, ctx: MessageContext) -> 
         raise LocalProtocolError(f"cannot encode {value!r} as {desc.field_type.name}: {ex}") from None
 
 
-def _read_mask(buf: memoryview, off: int, order: str, max_bytes: int) -> Tuple[int, int]:
-    """A wire BitSet as an integer mask (fast path for short little-endian words)."""
-    try:
-        n = buf[off]
-    except IndexError:
-        raise DecodeError("truncated input: expected a BitSet", off) from None
-    if n < 8:
-        end = off + 1 + n
-        if end > len(buf):
-            raise DecodeError(f"BitSet of {n} bytes exceeds the input", off)
-        return int.from_bytes(buf[off + 1:end], "little"), end
-    return decode_bitset(buf, off, order, max_bytes=max_bytes)
-
-
-#: per structure type and byte order: (bit count, BitSet size limit, mask -> reader)
-_READERS_KEY = {"<": "_partial_readers_le", ">": "_partial_readers_be"}
-_READERS_MAX = 256          # distinct masks remembered per type
-_new_data = DataWithBitSet.__new__
-
-
-def _partial_readers(desc: FieldDesc, order: str) -> Tuple[int, int, dict]:
-    nbits = len(_plan(desc, order, "d"))
-    state = (nbits, (nbits + 7) // 8 + 64, {})
-    object.__setattr__(desc, _READERS_KEY[order], state)
-    return state
-
-
-def _partial_reader(desc: FieldDesc, mask: int, order: str, readers: dict) -> tuple:
-    """How :func:`_read_partial` reads the fields of ``mask`` (cached in ``readers``).
-
-    ``(bits, rows, unpack, size, names)``: the set bits (for the BitSet);
-    the ``(parents, name, decoder)`` of the fields on the wire, in order (a
-    set structure bit covers its children, bit 0 the whole value); when
-    every row is a fixed-size scalar field, ``unpack`` reads them all at
-    once (``size`` bytes) and ``names`` are their names if none is nested;
-    else ``unpack`` is None.
-    """
-    plan = _plan(desc, order, "d")
-    subs = desc.descendants
-    bits = tuple(_bits_of(mask))
-    rows = []
-    chars: Optional[List[str]] = []
-    m = mask
-    while m:
-        low = m & -m
-        b = low.bit_length() - 1
-        parents, name, dec, span = plan[b]
-        rows.append((parents, name, dec))
-        c = _fixed_char(subs[b - 1][1]) if b else None
-        if c is None:
-            chars = None
-        elif chars is not None:
-            chars.append(c)
-        if not name:
-            break
-        m &= ~((1 << (b + span)) - 1)
-    unpack = size = names = None
-    if chars is not None:
-        st = struct.Struct(order + "".join(chars))
-        unpack, size = st.unpack_from, st.size
-        if not any(parents for parents, _, _ in rows):
-            names = tuple(name for _, name, _ in rows)
-    hit = (bits, tuple(rows), unpack, size, names)
-    if len(readers) >= _READERS_MAX:
-        readers.clear()
-    readers[mask] = hit
-    return hit
-
-
-def _place(target: dict, parents: Tuple[str, ...], name: str, v: Any) -> None:
-    """``target[parents...][name] = v``, creating the nested dicts."""
-    d = target
-    for p in parents:
-        nxt = d.get(p)
-        if nxt is None:
-            nxt = d[p] = {}
-        d = nxt
-    d[name] = v
-
-
-def _read_partial(buf: memoryview, off: int, order: str, desc: FieldDesc,
-                  ctx: MessageContext) -> Tuple[DataWithBitSet, int]:
-    """BitSet + the fields it selects, into a fresh dict (hot path).
-
-    The fields of a BitSet are read as :func:`_partial_reader` planned them
-    for that mask: fixed-size scalars with one ``unpack``; when that fails
-    (truncated input), field by field, which raises the precise error.
-    """
-    try:
-        nbits, max_bytes, readers = desc.__dict__[_READERS_KEY[order]]
-    except KeyError:
-        nbits, max_bytes, readers = _partial_readers(desc, order)
-    end = len(buf)
-    n = buf[off] if off < end else 8
-    if n < 8 and off + 1 + n <= end:        # the short form of _read_mask
-        mask = buf[off + 1] if n == 1 else int.from_bytes(buf[off + 1:off + 1 + n], "little")
-        off += 1 + n
-    else:
-        mask, off = _read_mask(buf, off, order, max_bytes)
-    mask &= (1 << nbits) - 1
-    hit = readers.get(mask)
-    if hit is None:
-        hit = _partial_reader(desc, mask, order, readers)
-    bits, rows, unpack, size, names = hit
-    target: Any = None
-    if unpack is not None:
-        try:
-            values = unpack(buf, off)
-        except struct.error:
-            pass            # read field by field below, for the precise error
-        else:
-            off += size
-            if names is not None:
-                target = dict(zip(names, values))
-            else:
-                target = {}
-                for (parents, name, _), v in zip(rows, values):
-                    _place(target, parents, name, v)
-    if target is None:
-        dctx = ctx.dctx
-        dctx.depth = 0
-        target = {}
-        for parents, name, dec in rows:
-            v, off = dec(buf, off, dctx)
-            if not name:
-                target = v
-                break
-            _place(target, parents, name, v)
-    data = _new_data(DataWithBitSet)
-    data.data, data.bitset, data.interface = target, _trusted(bits), desc
-    return data, off
-
-
-#: per structure type: (byte order, mask) -> (encoded BitSet, fields to write)
-_WRITERS_KEY = "_partial_writers"
-_WRITERS_MAX = 256          # distinct masks remembered per type
-
-
-def _partial_writer(desc: FieldDesc, mask: int, order: str) -> Tuple[bytes, tuple]:
-    """The BitSet bytes and ``(parents, name, encoder)`` rows for ``mask`` (cached)."""
-    try:
-        cache = desc.__dict__[_WRITERS_KEY]
-    except KeyError:
-        if desc.field_type != FieldType.struct or desc.is_array:
-            raise LocalProtocolError("partial encoding needs a structure type") from None
-        cache = {}
-        object.__setattr__(desc, _WRITERS_KEY, cache)
-    key = (order, mask)
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
-    norm = _normalize_mask(mask, desc)
-    plan = _plan(desc, order, "e")
-    rows = []
-    m = norm
-    while m:
-        low = m & -m
-        b = low.bit_length() - 1
-        m ^= low
-        parents, name, enc, _ = plan[b]
-        rows.append((parents, name, enc))
-    hit = (encode_bitset(norm, order), tuple(rows))
-    if len(cache) >= _WRITERS_MAX:
-        cache.clear()
-    cache[key] = hit
-    return hit
-
-
-def _write_partial(w: Writer, desc: FieldDesc, data: DataWithBitSet, ctx: MessageContext) -> None:
-    """BitSet + selected fields (bits under a set parent dropped, as pvxs does)."""
-    bits = data.bitset
-    mask = bits if isinstance(bits, int) else bits.to_int()
-    head, rows = _partial_writer(desc, mask, w.order)
-    w.buf += head
-    ectx = ctx.ectx
-    value = data.data
-    try:
-        for parents, name, enc in rows:
-            v = value
-            for p in parents:
-                v = v[p] if type(v) is dict else _getitem(v, p)
-            if name:
-                v = v[name] if type(v) is dict else _getitem(v, name)
-            enc(v, w, ectx)
-    except LocalProtocolError:
-        raise
-    except (struct.error, TypeError, ValueError, KeyError, AttributeError, OverflowError,
-            IndexError) as ex:
-        raise LocalProtocolError(f"cannot encode partial value: {ex!r}") from None
-
-
-def _getitem(v: Any, name: str) -> Any:
-    from collections.abc import Mapping
-    return v[name] if isinstance(v, Mapping) else getattr(v, name)
-
-
-#: decoded pvRequests by content: (byte order, bytes) -> (FieldDescAndData,
-#: length, PVRequest or None).  Shared and read-only.
-_PVREQUEST_CACHE: Dict[Tuple[str, bytes], Tuple[FieldDescAndData, int, Optional[PVRequest]]] = {}
-_PVREQUEST_CACHE_SIZE = 512
+#: pvRequests longer than this are decoded every time (not looked up)
 _PVREQUEST_CACHE_MAX_BYTES = 1024
 
 
@@ -475,23 +286,24 @@ def _read_pvrequest_parsed(buf, off, order, ctx
     Clients send the same pvRequest with every operation they create (p4p
     does an INIT per ``get``), so the decoded form is cached by content.
     Only a request whose type is inline is cached: a type-cache definition
-    (0xFD) or reference (0xFE) depends on the connection's state.  The rest
-    of the message is part of the key, so the length consumed is too.
+    (0xFD) or reference (0xFE), at any level, depends on the connection's
+    state (so no such byte may appear at all, as in :func:`_read_type`).
+    The rest of the message is part of the key, so the length consumed is too.
     """
     rest = len(buf) - off
-    if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES and buf[off] not in (0xFD, 0xFE):
+    if 0 < rest <= _PVREQUEST_CACHE_MAX_BYTES:
         key = (order, bytes(buf[off:]))
-        hit = _PVREQUEST_CACHE.get(key)
-        if hit is not None:
+        hit = wire_requests.lookup(key)
+        if hit is not None:         # only keys without those bytes are stored
             return hit[0], off + hit[1], hit[2]
         fdd, end = _read_typed(buf, off, order, ctx)
+        if 0xFD in key[1] or 0xFE in key[1]:
+            return fdd, end, None
         try:
             parsed = _parse_request(fdd)
         except Exception:   # reported when the request is used, not while decoding
             parsed = None
-        if len(_PVREQUEST_CACHE) >= _PVREQUEST_CACHE_SIZE:
-            _PVREQUEST_CACHE.clear()
-        _PVREQUEST_CACHE[key] = (fdd, end - off, parsed)
+        wire_requests[key] = (fdd, end - off, parsed)
         return fdd, end, parsed
     fdd, end = _read_typed(buf, off, order, ctx)
     return fdd, end, None
@@ -659,8 +471,18 @@ def message_class(command: int, sender: Direction) -> Optional[Type[Message]]:
     return MESSAGES.get((command, Direction(sender)))
 
 
-_LOW_LEVEL = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError,
-              KeyError, TypeError)
+def classes_sent_by(sender: Direction) -> Dict[int, Type[Message]]:
+    """command -> the class decoding it when ``sender`` sent it (a stream
+    decoder looks its classes up here once, then calls their ``_decode``
+    with :data:`DECODE_ERRORS` turned into :class:`DecodeError`, as
+    :func:`decode_message` does)."""
+    return {cmd: cls for (cmd, snd), cls in MESSAGES.items() if snd == sender}
+
+
+#: what a message decoder may raise on bad input besides DecodeError
+DECODE_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError,
+                 RecursionError, KeyError, TypeError)
+_LOW_LEVEL = DECODE_ERRORS
 
 
 def decode_message(command: int, sender: Direction, payload: Buffer, byte_order: str,
@@ -683,10 +505,14 @@ def decode_message(command: int, sender: Direction, payload: Buffer, byte_order:
         ctx = MessageContext()
     if type(byte_order) is not str or (byte_order != "<" and byte_order != ">"):
         byte_order = _order(byte_order)
+    # each message has its own node budget: a fixed allowance plus one per byte
+    ctx.dctx.nodes = ctx.max_nodes + len(buf)
     try:
         return cls._decode(buf, 0, byte_order, ctx)
-    except DecodeError:
-        raise
+    except DecodeError as ex:
+        # without the decoders' frames, whose locals hold what was built
+        # before the fault (the circuit keeps its error)
+        raise ex.with_traceback(None)
     except _LOW_LEVEL as ex:
         raise DecodeError(f"cannot decode {cls.__name__}: {ex}") from None
 
@@ -736,41 +562,8 @@ def encode_message(msg: Union[Message, ControlMessage], byte_order: str = "<",
 def _framed(command: int, sender: Direction, w: Writer,
             max_segment_size: Optional[int]) -> List[Buffer]:
     """Header(s) and the payload written to ``w``."""
-    if max_segment_size is None and not w.chunks:
-        # common case: one contiguous payload, no segmentation
-        order = w.order
-        flags = 0x40 if sender else 0
-        if order == ">":
-            flags |= 0x80
-        payload = w.buf
-        return [_HEAD[order].pack(0xCA, PROTOCOL_VERSION, flags, command, len(payload)),
-                payload]
-    return Framer(sender, w.order).encode(command, w.buffers(),
-                                          max_segment_size=max_segment_size)
-
-
-def encode_reply_ok(command: int, ioid: int, subcommand: int, byte_order: str,
-                    ctx: MessageContext, desc: Optional[FieldDesc] = None,
-                    data: Optional[DataWithBitSet] = None,
-                    max_segment_size: Optional[int] = None) -> List[Buffer]:
-    """A successful GET / PUT / PROCESS reply, without a message object.
-
-    The same bytes as encoding :class:`ChannelGetResponse` (or the PUT or
-    PROCESS response) with an OK status: an INIT reply announces ``desc``
-    (PROCESS: nothing); an execution reply carries ``data`` of type ``desc``
-    (no data: a PUT or PROCESS reply).  The hot path of a server.
-    """
-    w = Writer(byte_order)
-    w.buf += _IB[byte_order].pack(ioid, subcommand)
-    w.buf.append(_OK_BYTE)
-    if subcommand & _SUB_INIT:
-        if command != ApplicationCommand.PROCESS:
-            _write_type(w, desc, ctx)
-    elif data is not None:
-        if desc is None:
-            raise LocalProtocolError(f"no type given for the data of request {ioid}")
-        _write_partial(w, desc, data, ctx)
-    return _framed(command, Direction.SERVER, w, max_segment_size)
+    return frame(command, sender, w.order, w.buffers() if w.chunks else w.buf,
+                 max_segment_size)
 
 
 # --------------------------------------------------------------------------
@@ -1378,6 +1171,19 @@ class _OpResponse(Message):
         pass
 
 
+def _op_plans(ctx: MessageContext, ioid: int, get: bool = False):
+    """The TypePlans of request ``ioid``'s (get) type, or None."""
+    t = ctx.types.get(ioid)
+    if t is None:
+        return None
+    plans = t.get_plans if get else t.plans
+    if plans is None:
+        desc = t.get_type if get else t.type
+        if desc is not None:
+            plans = type_cache.plans(desc)
+    return plans
+
+
 def _op_type(ctx: MessageContext, ioid: int, get: bool = False) -> Optional[FieldDesc]:
     t = ctx.types.get(ioid)
     if t is None:
@@ -1392,7 +1198,7 @@ def _encode_data(w, ctx, ioid, iface, data: Optional[DataWithBitSet], get=False)
                                  "or give the structure type")
     if data is None:
         raise LocalProtocolError("data message without data")
-    _write_partial(w, desc, data, ctx)
+    write_bits(w, type_cache.plans(desc), data.data, data.bitset, ctx.ectx)
 
 
 @_register
@@ -1445,7 +1251,7 @@ class ChannelGetResponse(_OpResponse):
 
     def _encode_body(self, w, ctx):
         if self.subcommand & _SUB_INIT:
-            _write_type(w, self.pv_structure_if, ctx)
+            write_type(w, self.pv_structure_if, ctx)
         else:
             _encode_data(w, ctx, self.ioid, self.pv_structure_if, self.pv_data)
 
@@ -1459,7 +1265,7 @@ class ChannelGetResponse(_OpResponse):
             self.raw = _rest(buf, off)
             return
         self.pv_structure_if = desc
-        self.pv_data, off = _read_partial(buf, off, order, desc, ctx)
+        self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
 
 @_register
@@ -1503,7 +1309,7 @@ class ChannelPutRequest(_OpRequest):
         if desc is None:
             self.raw = _rest(buf, off)
             return
-        self.put_data, off = _read_partial(buf, off, order, desc, ctx)
+        self.put_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
     @classmethod
     def _decode_init_extra(cls, self, buf, off, order, ctx):
@@ -1547,7 +1353,7 @@ class ChannelPutResponse(_OpResponse):
 
     def _encode_body(self, w, ctx):
         if self.subcommand & _SUB_INIT:
-            _write_type(w, self.put_structure_if, ctx)
+            write_type(w, self.put_structure_if, ctx)
         elif self.subcommand & _SUB_GET:
             _encode_data(w, ctx, self.ioid, self.put_structure_if, self.pv_data)
 
@@ -1561,7 +1367,7 @@ class ChannelPutResponse(_OpResponse):
                 self.raw = _rest(buf, off)
                 return
             self.put_structure_if = desc
-            self.pv_data, off = _read_partial(buf, off, order, desc, ctx)
+            self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
 
 @_register
@@ -1596,7 +1402,7 @@ class ChannelPutGetRequest(_OpRequest):
         if desc is None:
             self.raw = _rest(buf, off)
             return
-        self.put_data, off = _read_partial(buf, off, order, desc, ctx)
+        self.put_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid), ctx.dctx)
 
     @classmethod
     def _decode_init_extra(cls, self, buf, off, order, ctx):
@@ -1631,8 +1437,8 @@ class ChannelPutGetResponse(_OpResponse):
 
     def _encode_body(self, w, ctx):
         if self.subcommand & _SUB_INIT:
-            _write_type(w, self.put_structure_if, ctx)
-            _write_type(w, self.get_structure_if, ctx)
+            write_type(w, self.put_structure_if, ctx)
+            write_type(w, self.get_structure_if, ctx)
         elif self.subcommand & _SUB_GET_PUT:
             _encode_data(w, ctx, self.ioid, self.put_structure_if, self.pv_data)
         else:
@@ -1653,7 +1459,8 @@ class ChannelPutGetResponse(_OpResponse):
             self.put_structure_if = desc
         else:
             self.get_structure_if = desc
-        self.pv_data, off = _read_partial(buf, off, order, desc, ctx)
+        self.pv_data, off = read_partial(buf, off, order, _op_plans(ctx, self.ioid, get=not put),
+                                         ctx.dctx)
 
 
 @_register
@@ -1726,54 +1533,6 @@ class ChannelMonitorRequest(_OpRequest):
         return self
 
 
-_STATELESS_CTX = MessageContext(send_cache=False)
-_CACHE_FREE: Dict[FieldDesc, bool] = {}
-
-
-def _cache_free(desc: FieldDesc) -> bool:
-    """True if values of ``desc`` never use the connection's type cache (no
-    variant union anywhere in it: only those carry a type with the value)."""
-    free = _CACHE_FREE.get(desc)
-    if free is None:
-        free = desc.field_type != FieldType.any and all(
-            _cache_free(d) for _, d in desc.fields)
-        _CACHE_FREE[desc] = free
-    return free
-
-
-def encode_monitor_update(desc: FieldDesc, data: DataWithBitSet,
-                          overrun: Optional[BitSet], order: str) -> Optional[tuple]:
-    """The body of a monitor update (after request id and subcommand) that
-    any connection can send as the ``raw`` of a :class:`ChannelMonitorResponse`.
-
-    A server with many subscribers to one PV encodes each update once.
-    ``None`` when the type holds a variant union: its values may use the
-    connection's type cache, so they are encoded per connection.
-    """
-    if not _cache_free(desc):
-        return None
-    w = Writer(order)
-    _write_partial(w, desc, data, _STATELESS_CTX)
-    if not overrun:
-        w.buf.append(0)
-    else:
-        w.buf += encode_bitset(overrun.to_int() if isinstance(overrun, BitSet) else int(overrun),
-                               order)
-    return tuple(w.buffers())
-
-
-def encode_monitor_raw(ioid: int, raw: tuple, byte_order: str,
-                       max_segment_size: Optional[int] = None) -> List[Buffer]:
-    """A monitor update (subcommand 0) whose body came from
-    :func:`encode_monitor_update`: the bytes of a ``ChannelMonitorResponse``
-    with that ``raw``, without a message object."""
-    w = Writer(byte_order)
-    w.buf += _IB[byte_order].pack(ioid, 0)
-    for b in raw:
-        w.add_buffer(b)
-    return _framed(ApplicationCommand.MONITOR, Direction.SERVER, w, max_segment_size)
-
-
 @_register
 class ChannelMonitorResponse(_OpResponse):
     """MONITOR reply: INIT status + type; update (0x00) BitSet + partial value +
@@ -1822,7 +1581,7 @@ class ChannelMonitorResponse(_OpResponse):
         if sub & (_SUB_INIT | _SUB_DESTROY):
             _write_status(w, self.status)
             if sub & _SUB_INIT and self.status.is_successful:
-                _write_type(w, self.pv_structure_if, ctx)
+                write_type(w, self.pv_structure_if, ctx)
             return
         raw = self.raw
         if raw is not None:
@@ -1862,10 +1621,13 @@ class ChannelMonitorResponse(_OpResponse):
             self.raw = _rest(buf, off)
             return self
         self.pv_structure_if = desc
-        self.pv_data, off = _read_partial(buf, off, order, desc, ctx)
+        plans = types.plans
+        if plans is None:
+            plans = type_cache.plans(desc)
+        self.pv_data, off = read_partial(buf, off, order, plans, ctx.dctx)
         if off < end:
             if buf[off]:
-                mask, off = _read_mask(buf, off, order, end)
+                mask, off = read_mask(buf, off, order, end)
                 self.overrun_bitset = _trusted(_bits_of(mask))
             else:           # the usual empty overrun BitSet
                 self.overrun_bitset = _trusted(())
@@ -1966,7 +1728,7 @@ class ChannelArrayResponse(_OpResponse):
     def _encode_body(self, w, ctx):
         sub = self.subcommand
         if sub & _SUB_INIT:
-            _write_type(w, self.array_structure_if, ctx)
+            write_type(w, self.array_structure_if, ctx)
         elif sub & _SUB_GET:
             desc = self.array_structure_if or _op_type(ctx, self.ioid)
             if desc is None:
@@ -2086,7 +1848,7 @@ class ChannelFieldInfoResponse(Message):
         w.buf += _U32[w.order].pack(self.ioid)
         _write_status(w, self.status)
         if self.status.is_successful:
-            _write_type(w, self.interface, ctx)
+            write_type(w, self.interface, ctx)
 
     @classmethod
     def _decode(cls, buf, off, order, ctx):

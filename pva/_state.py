@@ -171,7 +171,8 @@ CHANNEL_STALE_OK: FrozenSet[Tuple[object, Event]] = frozenset({
     (HS.DESTROYED, (SERVER, "DESTROYED")),
 })
 
-_ANY_STATE = (RS.CREATING, RS.IDLE, RS.EXECUTING, RS.EXECUTING_LAST, RS.RUNNING, RS.DEAD)
+#: the states a GET / PUT / ... request can be in (RUNNING is a monitor's only)
+_GPR_STATES = (RS.CREATING, RS.IDLE, RS.EXECUTING, RS.EXECUTING_LAST, RS.DEAD)
 
 #: GET / PUT / PUT_GET / ARRAY / PROCESS / RPC
 GPR_TRANSITIONS: Dict[Tuple[RequestState, Event], RequestState] = {
@@ -191,7 +192,7 @@ GPR_TRANSITIONS: Dict[Tuple[RequestState, Event], RequestState] = {
     (RS.IDLE, (CLIENT, "CANCEL")): RS.IDLE,
     (RS.CREATING, (CLIENT, "CANCEL")): RS.CREATING,
 }
-for _s in _ANY_STATE:
+for _s in _GPR_STATES:
     # DESTROY_REQUEST ends a request in any state.  On a DEAD one it is
     # legal too: p4p sends it after a failed INIT, pvxs ignores it.
     GPR_TRANSITIONS[(_s, (CLIENT, "DESTROY"))] = RS.DEAD

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 For every ``(FieldDesc, byte order)`` one decoder and one encoder are compiled
-on first use and cached (:func:`get_decoder`, :func:`get_encoder`); each
+on first use and kept in the type's plans (:func:`get_decoder`,
+:func:`get_encoder`; :mod:`pva._typecache`); each
 monitor update then reuses the same closures.  A compiled decoder has the
 signature ``dec(buf, offset, ctx) -> (value, offset)`` and reads straight
 from a memoryview; a compiled encoder ``enc(value, writer, ctx)`` appends to a
@@ -34,24 +35,24 @@ numpy errors) and re-raise them as :class:`~pva.DecodeError` with the offset
 where decoding of that value started; sizes are checked against the remaining
 input and the :class:`~pva._wire.Limits` before anything is allocated.
 
-Partial values follow pvxs: the sender drops every bit already covered by a
-set parent structure, and the receiver, after a structure bit, skips that
-structure's member bits.  :func:`decode_partial` updates a dict in place.
+Partial values (a BitSet and the fields it selects) are :mod:`pva._partial`'s.
 """
 from __future__ import annotations
 
-import enum
 import struct
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from ._bitset import BitSet, _spans, decode_bitset, encode_bitset
+from ._data import (DataWithBitSet, DecodeContext, EncodeContext, FieldDescAndData, Status, charge,
+                    StatusType, Variant, default_value, infer_field_desc,
+                    values_equal)
 from ._errors import DecodeError, LocalProtocolError
 from ._introspection import (FieldArrayType, FieldDesc, FieldType,
                              IntrospectionCache, decode_field_desc,
                              write_field_desc)
+from ._typecache import type_cache
 from ._wire import (DEFAULT_LIMITS, SCALAR_STRUCTS, Limits, Writer,
                     check_count, pack_selector, pack_size, pack_string,
                     read_selector, read_size, read_string)
@@ -66,11 +67,11 @@ __all__ = [
     "EncodeContext",
     "get_decoder",
     "get_encoder",
+    "fixed_char",
+    "LOW_LEVEL_ERRORS",
     "encode_value",
     "decode_value",
     "write_value",
-    "encode_partial",
-    "decode_partial",
     "encode_field_desc_and_data",
     "decode_field_desc_and_data",
     "default_value",
@@ -78,182 +79,11 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------
-# Status
-class StatusType(enum.IntEnum):
-    """Completion status codes (``0xFF`` on the wire is the short OK form)."""
-
-    OK = 0
-    WARNING = 1
-    ERROR = 2
-    FATAL = 3
-
-
-class Status:
-    """Completion status of a request.
-
-    Parameters
-    ----------
-    status : StatusType
-        OK, WARNING, ERROR or FATAL.
-    message : str, optional
-        Human-readable message.
-    call_tree : str, optional
-        Extra context (e.g. a traceback).
-    """
-
-    __slots__ = ("status", "message", "call_tree")
-
-    def __init__(self, status: StatusType = StatusType.OK, message: str = "", call_tree: str = ""):
-        self.status = StatusType(status)
-        self.message = message
-        self.call_tree = call_tree
-
-    @property
-    def is_successful(self) -> bool:
-        """OK and WARNING count as success."""
-        return self.status in (StatusType.OK, StatusType.WARNING)
-
-    @classmethod
-    def create_success(cls) -> "Status":
-        """The OK status."""
-        return cls(StatusType.OK)
-
-    @classmethod
-    def create_error(cls, message: str, call_tree: str = "") -> "Status":
-        """An ERROR status with a message."""
-        return cls(StatusType.ERROR, message, call_tree)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Status):
-            return NotImplemented
-        return (self.status, self.message, self.call_tree) == (other.status, other.message, other.call_tree)
-
-    def __hash__(self) -> int:
-        return hash((self.status, self.message, self.call_tree))
-
-    def __repr__(self) -> str:
-        if self.status == StatusType.OK and not self.message and not self.call_tree:
-            return "Status(OK)"
-        return f"Status({self.status.name}, message={self.message!r}, call_tree={self.call_tree!r})"
-
-    def encode(self, order: str = "<") -> bytes:
-        """Wire form; OK without message or call tree is the single byte 0xFF."""
-        if self.status == StatusType.OK and not self.message and not self.call_tree:
-            return b"\xff"
-        return bytes((self.status,)) + pack_string(self.message, order) + pack_string(self.call_tree, order)
-
-    serialize = encode
-
-    @classmethod
-    def decode(cls, buf: memoryview, offset: int = 0, order: str = "<",
-               limits: Limits = DEFAULT_LIMITS) -> Tuple["Status", int]:
-        """Decode; returns ``(Status, new_offset)``."""
-        if not isinstance(buf, memoryview):
-            buf = memoryview(buf)
-        try:
-            code = buf[offset]
-        except IndexError:
-            raise DecodeError("truncated input: expected a status", offset) from None
-        if code == 0xFF:
-            return cls(), offset + 1
-        if code > 3:
-            raise DecodeError(f"invalid status type {code}", offset)
-        msg, off = read_string(buf, offset + 1, order, limits)
-        tree, off = read_string(buf, off, order, limits)
-        return cls(StatusType(code), msg, tree), off
-
-
-
-# --------------------------------------------------------------------------
-# containers
-class Variant(NamedTuple):
-    """The value of a variant union: its type and its value."""
-
-    desc: FieldDesc
-    value: Any
-
-
-class FieldDescAndData:
-    """A type description followed by a full value (caproto.pva name).
-
-    Parameters
-    ----------
-    interface : FieldDesc or None
-        The type (``None`` -> no data).
-    data : object
-        The value.
-    """
-
-    __slots__ = ("interface", "data")
-
-    def __init__(self, interface: Optional[FieldDesc] = None, data: Any = None):
-        self.interface = interface
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"FieldDescAndData(interface={self.interface!r}, data={self.data!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FieldDescAndData):
-            return NotImplemented
-        return self.interface == other.interface and _values_equal(self.data, other.data)
-
-
-class DataWithBitSet:
-    """A (partial) structure value and the BitSet telling which fields it has.
-
-    Parameters
-    ----------
-    data : dict
-        The structure value.
-    bitset : BitSet
-        The fields that are present / changed.
-    interface : FieldDesc, optional
-        The structure's type.
-    """
-
-    __slots__ = ("data", "bitset", "interface")
-
-    def __init__(self, data: Any = None, bitset: Optional[BitSet] = None,
-                 interface: Optional[FieldDesc] = None):
-        self.data = data
-        self.bitset = BitSet() if bitset is None else bitset
-        self.interface = interface
-
-    def __repr__(self) -> str:
-        return f"DataWithBitSet(data={self.data!r}, bitset={self.bitset!r})"
-
-
-class DecodeContext:
-    """Per-connection state a decoder needs: type cache, limits, nesting depth."""
-
-    __slots__ = ("cache", "limits", "depth")
-
-    def __init__(self, cache: Optional[IntrospectionCache] = None, limits: Limits = DEFAULT_LIMITS):
-        self.cache = cache
-        self.limits = limits
-        self.depth = 0
-
-
-class EncodeContext:
-    """Per-connection state an encoder needs: the type cache."""
-
-    __slots__ = ("cache",)
-
-    def __init__(self, cache: Optional[IntrospectionCache] = None):
-        self.cache = cache
-
-
 Decoder = Callable[[memoryview, int, DecodeContext], Tuple[Any, int]]
 Encoder = Callable[[Any, Writer, EncodeContext], None]
 
-_decoders: Dict[Tuple[FieldDesc, str], Decoder] = {}
-_encoders: Dict[Tuple[FieldDesc, str], Encoder] = {}
-_MAX_COMPILED = 20000
-
-
-def _fixed_char(desc: FieldDesc) -> Optional[str]:
+def fixed_char(desc: FieldDesc) -> Optional[str]:
+    """The :mod:`struct` character of a fixed-size scalar type (None: not one)."""
     if desc.array_type == FieldArrayType.scalar and (
         desc.field_type.is_numeric or desc.field_type == FieldType.boolean
     ):
@@ -263,21 +93,14 @@ def _fixed_char(desc: FieldDesc) -> Optional[str]:
 
 # --------------------------------------------------------------------------
 # decoders
-def _compile_into(cache: dict, compile_fn, desc: FieldDesc, order: str):
-    """Compile ``compile_fn(desc, order)`` and keep it in *cache* (bounded)."""
-    codec = compile_fn(desc, order)
-    if len(cache) >= _MAX_COMPILED:
-        cache.clear()
-    cache[(desc, order)] = codec
-    return codec
-
-
 def get_decoder(desc: FieldDesc, order: str) -> Decoder:
-    """The compiled decoder of ``desc`` in byte order ``order`` (cached)."""
-    try:
-        return _decoders[(desc, order)]
-    except KeyError:
-        return _compile_into(_decoders, _compile_decoder, desc, order)
+    """The compiled decoder of ``desc`` in byte order ``order`` (kept in the
+    type's plans, :mod:`pva._typecache`)."""
+    decoders = type_cache.plans(desc).decoders
+    dec = decoders.get(order)
+    if dec is None:
+        dec = decoders[order] = _compile_decoder(desc, order)
+    return dec
 
 
 def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
@@ -346,11 +169,17 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
         return dec_strarray
 
     elem = desc.element
+    # arrays of structures, unions and variants: every element is taken from
+    # the message's node budget before any is decoded (an element costs one
+    # byte but may be a large structure; a variant's type is charged as read)
+    enodes = elem._nodes
     if ft == FieldType.struct:
         edec = get_decoder(elem, order)
 
         def dec_structarray(buf, off, ctx):
+            start = off
             n, off = read_count(buf, off, ctx, 1, "structure array")
+            charge(ctx, n * enodes, start)
             out: List[Any] = []
             for _ in range(n):
                 flag = buf[off]
@@ -365,10 +194,13 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
     if ft == FieldType.union:
         names = [n for n, _ in elem.fields]
         decs = [get_decoder(d, order) for _, d in elem.fields]
+        costs = [d._nodes for _, d in elem.fields]
         nmemb = len(names)
 
         def dec_unionarray(buf, off, ctx):
+            start = off
             n, off = read_count(buf, off, ctx, 1, "union array")
+            charge(ctx, n, start)
             out: List[Any] = []
             for _ in range(n):
                 flag = buf[off]
@@ -383,6 +215,7 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
                     continue
                 if sel >= nmemb:
                     raise DecodeError(f"union selector {sel} out of range ({nmemb} members)", off)
+                charge(ctx, costs[sel], off)
                 v, off = decs[sel](buf, off2, ctx)
                 out.append((names[sel], v))
             return out, off
@@ -391,7 +224,9 @@ def _compile_decoder(desc: FieldDesc, order: str) -> Decoder:
     anydec = _any_decoder(order)
 
     def dec_anyarray(buf, off, ctx):
+        start = off
         n, off = read_count(buf, off, ctx, 1, "variant array")
+        charge(ctx, n, start)
         out: List[Any] = []
         for _ in range(n):
             flag = buf[off]
@@ -417,7 +252,7 @@ def _struct_decoder(desc: FieldDesc, order: str) -> Decoder:
             run.clear()
 
     for name, child in desc.fields:
-        c = _fixed_char(child)
+        c = fixed_char(child)
         if c is not None:
             run.append((name, c))
         else:
@@ -468,7 +303,7 @@ def _any_decoder(order: str) -> Decoder:
         limits = ctx.limits
         if ctx.depth >= limits.max_depth:
             raise DecodeError(f"variant values nested deeper than {limits.max_depth}", off)
-        desc, off = decode_field_desc(buf, off, order, ctx.cache, limits)
+        desc, off = decode_field_desc(buf, off, order, ctx.cache, limits, ctx)
         if desc is None:
             return None, off
         ctx.depth += 1
@@ -483,11 +318,13 @@ def _any_decoder(order: str) -> Decoder:
 # --------------------------------------------------------------------------
 # encoders
 def get_encoder(desc: FieldDesc, order: str) -> Encoder:
-    """The compiled encoder of ``desc`` in byte order ``order`` (cached)."""
-    try:
-        return _encoders[(desc, order)]
-    except KeyError:
-        return _compile_into(_encoders, _compile_encoder, desc, order)
+    """The compiled encoder of ``desc`` in byte order ``order`` (kept in the
+    type's plans, :mod:`pva._typecache`)."""
+    encoders = type_cache.plans(desc).encoders
+    enc = encoders.get(order)
+    if enc is None:
+        enc = encoders[order] = _compile_encoder(desc, order)
+    return enc
 
 
 def _compile_encoder(desc: FieldDesc, order: str) -> Encoder:
@@ -600,7 +437,7 @@ def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
             run.clear()
 
     for name, child in desc.fields:
-        c = _fixed_char(child)
+        c = fixed_char(child)
         if c is not None:
             run.append((name, c, default_value(child)))
         else:
@@ -674,104 +511,9 @@ def _any_encoder(order: str) -> Encoder:
     return enc_any
 
 
-_INFER_DTYPE = {
-    "b": FieldType.int8, "h": FieldType.int16, "i": FieldType.int32, "q": FieldType.int64,
-    "B": FieldType.uint8, "H": FieldType.uint16, "I": FieldType.uint32, "Q": FieldType.uint64,
-    "f": FieldType.float32, "d": FieldType.float64, "?": FieldType.boolean,
-    "l": FieldType.int64, "L": FieldType.uint64,
-}
-
-
-def _dtype_field_type(dtype: np.dtype) -> FieldType:
-    ft = _INFER_DTYPE.get(dtype.char)
-    if ft is None:
-        # platform aliases (e.g. 'l' vs 'q'): map by kind and size
-        kind, size = dtype.kind, dtype.itemsize
-        for cand in _INFER_DTYPE.values():
-            if cand == FieldType.boolean:
-                continue
-            cd = np.dtype(cand.struct_char)
-            if cd.kind == kind and cd.itemsize == size:
-                return cand
-        raise LocalProtocolError(f"no pvAccess type for numpy dtype {dtype}")
-    return ft
-
-
-def infer_field_desc(value: Any) -> Optional[FieldDesc]:
-    """Guess a FieldDesc for a plain Python value (for variant unions).
-
-    ``bool`` -> boolean, ``int`` -> int64, ``float`` -> float64, ``str`` ->
-    string, numpy arrays by dtype, ``bytes`` -> uint8[], sequences of str ->
-    string[], other sequences via numpy, dicts -> structures, ``None`` -> null.
-    """
-    if value is None:
-        return None
-    if isinstance(value, Variant):
-        return value.desc
-    if hasattr(value, "_pva_struct_"):
-        return value._pva_struct_
-    if isinstance(value, (bool, np.bool_)):
-        return FieldDesc(FieldType.boolean)
-    if isinstance(value, np.generic):
-        return FieldDesc(_dtype_field_type(value.dtype))
-    if isinstance(value, int):
-        return FieldDesc(FieldType.int64)
-    if isinstance(value, float):
-        return FieldDesc(FieldType.float64)
-    if isinstance(value, str):
-        return FieldDesc(FieldType.string)
-    if isinstance(value, (bytes, bytearray)):
-        return FieldDesc(FieldType.uint8, FieldArrayType.variable_array)
-    if isinstance(value, Mapping):
-        return FieldDesc.struct([(str(k), _infer_required(v)) for k, v in value.items()])
-    if isinstance(value, np.ndarray):
-        return FieldDesc(_dtype_field_type(value.dtype), FieldArrayType.variable_array)
-    if isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, str) for v in value):
-            return FieldDesc(FieldType.string, FieldArrayType.variable_array)
-        arr = np.asarray(value)
-        if arr.dtype.kind in "biuf" and arr.ndim == 1:
-            return FieldDesc(_dtype_field_type(arr.dtype), FieldArrayType.variable_array)
-        if not value:
-            return FieldDesc(FieldType.float64, FieldArrayType.variable_array)
-    raise LocalProtocolError(f"cannot infer a pvAccess type for {type(value).__name__}")
-
-
-def _infer_required(value: Any) -> FieldDesc:
-    desc = infer_field_desc(value)
-    return FieldDesc(FieldType.any) if desc is None else desc
-
-
-_EMPTY = {ft: np.zeros(0, dtype=np.dtype(ft.struct_char)) for ft in _INFER_DTYPE.values()}
-
-
-def default_value(desc: FieldDesc) -> Any:
-    """The zero value of a type (0, '', empty array, dict of defaults, None)."""
-    ft = desc.field_type
-    if desc.array_type == FieldArrayType.fixed_array and (ft.is_numeric or ft == FieldType.boolean):
-        return np.zeros(desc.size, dtype=np.dtype(ft.struct_char))
-    if desc.array_type == FieldArrayType.fixed_array and ft == FieldType.string:
-        return [""] * desc.size
-    if desc.is_array:
-        if ft.is_numeric or ft == FieldType.boolean:
-            return _EMPTY[ft]
-        return []
-    if ft == FieldType.struct:
-        return {n: default_value(d) for n, d in desc.fields}
-    if ft in (FieldType.union, FieldType.any):
-        return None
-    if ft.is_string:
-        return ""
-    if ft == FieldType.boolean:
-        return False
-    if ft.is_floating:
-        return 0.0
-    return 0
-
-
 # --------------------------------------------------------------------------
 # public entry points
-_LOW_LEVEL_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError)
+LOW_LEVEL_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError, RecursionError)
 
 
 def _as_view(buf: Any) -> memoryview:
@@ -805,11 +547,12 @@ def decode_value(
     """
     buf = _as_view(buf)
     ctx = DecodeContext(cache, limits)
+    ctx.nodes += len(buf) - offset
     try:
         return get_decoder(desc, order)(buf, offset, ctx)
     except DecodeError:
         raise
-    except _LOW_LEVEL_ERRORS as ex:
+    except LOW_LEVEL_ERRORS as ex:
         raise DecodeError(f"cannot decode {desc.field_type.name} value: {ex}", offset) from None
 
 
@@ -859,161 +602,7 @@ def decode_field_desc_and_data(
     return FieldDescAndData(desc, value), offset
 
 
-_PLAN_KEYS = {(w, o): f"_plan_{w}{o}" for w in "de" for o in "<>"}
 
 
-def _plan(desc: FieldDesc, order: str, which: str) -> Tuple[Tuple[Tuple[str, ...], str, Any, int], ...]:
-    """Per-bit (parent path, name, codec, span) table of a structure (cached)."""
-    key = _PLAN_KEYS[which, order]
-    try:
-        return desc.__dict__[key]
-    except KeyError:
-        pass
-    get = get_decoder if which == "d" else get_encoder
-    rows = [((), "", get(desc, order), desc.num_bits)]
-    for path, d in desc.descendants:
-        parts = tuple(path.split("."))
-        rows.append((parts[:-1], parts[-1], get(d, order), d.num_bits))
-    res = tuple(rows)
-    object.__setattr__(desc, key, res)
-    return res
-
-
-def _normalize_mask(mask: int, desc: FieldDesc) -> int:
-    """Drop bits covered by a set parent structure (as pvxs does when sending)."""
-    out = 0
-    spans = _spans(desc)
-    nbits = len(spans)
-    m = mask
-    while m:
-        low = m & -m
-        b = low.bit_length() - 1
-        if b >= nbits:
-            break
-        out |= low
-        m &= ~((1 << (b + spans[b])) - 1)
-    return out
-
-
-def encode_partial(
-    desc: FieldDesc, value: Any, bitset: Union[BitSet, int], order: str = "<",
-    cache: Optional[IntrospectionCache] = None,
-) -> bytes:
-    """Encode the BitSet followed by the selected fields of a structure value.
-
-    Bits covered by a set parent are dropped first, so every field is sent
-    once (pvxs ``to_wire_valid``).
-    """
-    w = Writer(order)
-    write_partial(w, desc, value, bitset, cache)
-    return w.getvalue()
-
-
-def write_partial(
-    w: Writer, desc: FieldDesc, value: Any, bitset: Union[BitSet, int],
-    cache: Optional[IntrospectionCache] = None,
-) -> None:
-    """Append BitSet + selected fields of ``value`` to writer ``w``."""
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise LocalProtocolError("partial encoding needs a structure type")
-    mask = bitset if isinstance(bitset, int) else bitset.to_int()
-    mask = _normalize_mask(mask, desc)
-    order = w.order
-    w.buf += encode_bitset(mask, order)
-    plan = _plan(desc, order, "e")
-    ctx = EncodeContext(cache)
-    m = mask
-    try:
-        while m:
-            low = m & -m
-            b = low.bit_length() - 1
-            m ^= low
-            parents, name, enc, _ = plan[b]
-            v = value
-            for p in parents:
-                v = v[p] if isinstance(v, Mapping) else getattr(v, p)
-            if name:
-                v = v[name] if isinstance(v, Mapping) else getattr(v, name)
-            enc(v, w, ctx)
-    except LocalProtocolError:
-        raise
-    except (struct.error, TypeError, ValueError, KeyError, AttributeError, OverflowError) as ex:
-        raise LocalProtocolError(f"cannot encode partial value: {ex!r}") from None
-
-
-def decode_partial(
-    desc: FieldDesc,
-    buf: Any,
-    offset: int = 0,
-    order: str = "<",
-    target: Optional[Dict[str, Any]] = None,
-    cache: Optional[IntrospectionCache] = None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Tuple[Dict[str, Any], BitSet, int]:
-    """Decode a BitSet and the fields it selects, updating ``target`` in place.
-
-    Parameters
-    ----------
-    target : dict, optional
-        The previous value to update (a fresh dict if omitted; missing
-        intermediate structures are created).
-
-    Returns
-    -------
-    target : dict
-        The updated value.
-    bitset : BitSet
-        The bits as received (trimmed to the structure's size).
-    offset : int
-        Offset just past the data.
-    """
-    if desc.field_type != FieldType.struct or desc.is_array:
-        raise TypeError("partial decoding needs a structure type")
-    buf = _as_view(buf)
-    start = offset
-    plan = _plan(desc, order, "d")
-    nbits = len(plan)
-    # a BitSet much longer than the structure needs is refused; extra bits are dropped
-    mask, offset = decode_bitset(buf, offset, order, max_bytes=(nbits + 7) // 8 + 64)
-    mask &= (1 << nbits) - 1
-    if target is None:
-        target = {}
-    ctx = DecodeContext(cache, limits)
-    m = mask
-    try:
-        while m:
-            low = m & -m
-            b = low.bit_length() - 1
-            parents, name, dec, span = plan[b]
-            v, offset = dec(buf, offset, ctx)
-            if not name:
-                target.clear()
-                target.update(v)
-                break
-            d = target
-            for p in parents:
-                nxt = d.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = d[p] = {}
-                d = nxt
-            d[name] = v
-            m &= ~((1 << (b + span)) - 1)
-    except DecodeError:
-        raise
-    except _LOW_LEVEL_ERRORS as ex:
-        raise DecodeError(f"cannot decode partial value: {ex}", start) from None
-    return target, BitSet.from_int(mask), offset
-
-
-def _values_equal(a: Any, b: Any) -> bool:
-    """Structural equality that understands numpy arrays (for tests/containers)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a_arr, b_arr = np.asarray(a), np.asarray(b)
-        return a_arr.shape == b_arr.shape and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind == "f"))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True
-    return a == b
+#: the former name (tests and tools compare values with it)
+_values_equal = values_equal

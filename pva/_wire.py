@@ -86,12 +86,32 @@ class Limits:
         Deepest nesting of type descriptions and variant values (pvxs uses 20).
     max_fields : int
         Most members accepted in one structure or union description.
+    max_type_nodes : int
+        Largest size of one type description *after* expanding its type-cache
+        references (``0xFE``): every field counts one node, plus one per 32
+        bytes of its member name and type id (so that what is built per field
+        of the expanded type, e.g. dotted member names, stays bounded too).
+    max_message_nodes : int
+        How many nodes one message may expand to, plus one per byte of the
+        message: every type description decoded in it (variant values
+        included) and every element of an array of structures, unions or
+        variants counts its type's nodes.  Counted as the message is decoded,
+        before anything is built.  Data whose fields take a byte or more each
+        is not held back; what a few bytes could blow up is.
+
+    Notes
+    -----
+    pvxs limits the nesting depth to 20 and nothing else; a type-cache
+    reference costs 3 bytes on the wire but may stand for a large type, so
+    without the node limits a few kilobytes could describe 10**8 fields.
     """
 
     max_array_length: int = 1 << 28
     max_string_length: int = 1 << 24
     max_depth: int = 20
     max_fields: int = 1 << 16
+    max_type_nodes: int = 1 << 16
+    max_message_nodes: int = 1 << 16
 
 
 DEFAULT_LIMITS = Limits()

@@ -54,6 +54,18 @@ def test_evid_is_opaque(connect):
         assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
+def _witness(chid, changes=3):
+    """Subscribe a second callback to ``chid`` and wait until it has seen
+    ``changes`` updates after its first: the record changed that often since,
+    so a subscription still alive would have been called too."""
+    witness = Collector("witness")
+    evid = _subscribe(chid, witness)
+    try:
+        witness.wait(1 + changes, 5)
+    finally:
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+
+
 def test_clear_subscription_stops_updates(connect):
     chid = connect("counter")
     mon = Collector("monitor")
@@ -62,7 +74,7 @@ def test_clear_subscription_stops_updates(connect):
     assert ca.clear_subscription(evid) == ca.ECA.NORMAL
     ca.flush_io()
     n = mon.n
-    time.sleep(0.4)  # the counter changes every 0.1 s
+    _witness(chid)          # the counter changed 3 times since (every 0.1 s)
     assert mon.n == n
     # clearing again is detected
     assert ca.clear_subscription(evid) == ca.ECA.BADMONID
@@ -229,7 +241,12 @@ def test_clear_channel_clears_subscriptions(ctx, ioc):
     mon.wait(1, 5)
     assert ca.clear_channel(chid) == ca.ECA.NORMAL
     n = mon.n
-    time.sleep(0.3)
+    status, other = ca.create_channel(ioc.prefix + "counter")
+    assert ca.pend_io(5) == ca.ECA.NORMAL
+    try:
+        _witness(other)     # the record changed 3 times since, on another channel
+    finally:
+        assert ca.clear_channel(other) == ca.ECA.NORMAL
     assert mon.n == n
     assert ca.clear_subscription(evid) in (ca.ECA.BADMONID, ca.ECA.BADCHID)
 

@@ -16,6 +16,18 @@ from caffi.simple import (CAError, ChannelInfo, Monitor, caget, caget_many, cain
 pytestmark = pytest.mark.usefixtures("record_baseline", "shared_cache")
 
 
+def _witness(name, changes=3):
+    """Monitor ``name`` with a new camonitor until it has seen ``changes``
+    updates after its first: the record changed that often since, so a
+    monitor still alive would have been called too."""
+    witness = _ioc.Collector("witness")
+    monitor = camonitor(name, lambda name, value: witness(value))
+    try:
+        witness.wait(1 + changes, timeout=5)
+    finally:
+        monitor.close()
+
+
 @pytest.fixture
 def pv(ioc):
     return lambda suffix: ioc.prefix + suffix
@@ -277,7 +289,7 @@ def test_camonitor_counter(pv):
     finally:
         monitor.close()
     seen = len(got.calls)
-    time.sleep(0.3)
+    _witness(pv("counter"))
     assert len(got.calls) == seen
     assert isinstance(monitor, Monitor) and monitor.closed
     monitor.close()  # idempotent
@@ -389,9 +401,8 @@ def test_reset_kills_monitors(pv):
     monitor = camonitor(pv("counter"), lambda name, value: got(value))
     got.wait(1)
     _shared.reset()
-    time.sleep(0.3)
     seen = len(got.calls)
-    time.sleep(0.3)
+    _witness(pv("counter"))
     assert len(got.calls) == seen
     monitor.close()
 

@@ -22,7 +22,8 @@ The rules are those of ``db_access.c``, ``dbConvert.c`` (arrays),
 * FLOAT and DOUBLE to STRING use the channel's precision through
   ``cvtFloatToString``/``cvtDoubleToString`` (fixed point up to 1e7, then
   ``%e``); integers print in decimal; an ENUM prints its state string (as
-  an mbbi: empty for a state without one, "Illegal Value" from 16 on);
+  an mbbi: empty for a state without one, "Illegal Value" from 16 on; as a
+  bi/bo with ``enum_states=2``: "Illegal_Value" from 2 on);
 * STRING to a number parses like ``strtol``/``strtod`` (``0x`` hex and
   leading-zero octal accepted, leading blanks skipped, trailing text ignored), fails on overflow, and an empty
   string is 0; ``"-1"`` becomes 255 or 65535 for the unsigned types
@@ -88,6 +89,9 @@ class NativeMetadata:
     upper_ctrl_limit: float = 0.0
     lower_ctrl_limit: float = 0.0
     enum_strings: Sequence[bytes] = field(default_factory=tuple)
+    #: an ENUM record's states and what one beyond them reads as (mbbi/mbbo)
+    enum_states: int = MAX_ENUM_STATES
+    illegal_string: bytes = ILLEGAL_ENUM
     ackt: int = 0
     acks: int = 0
     class_name: bytes = b""
@@ -211,25 +215,29 @@ def format_double(value, precision: int) -> bytes:
     return _fixed(whole, fraction, precision, negative)
 
 
-def _enum_string(index: int, enum_strings) -> bytes:
+def _enum_string(index: int, enum_strings, states: int = MAX_ENUM_STATES,
+                 illegal: bytes = ILLEGAL_ENUM) -> bytes:
     """An mbbi/mbbo's answer: its state string, empty for one of the 16
-    states without a string, "Illegal Value" beyond (a bi/bo says "Illegal
-    Value" already from state 2)."""
+    states without a string, "Illegal Value" beyond (a bi/bo has 2 states
+    and says "Illegal_Value")."""
     if 0 <= index < len(enum_strings):
         s = enum_strings[index]
         return _text(s)
-    if index < MAX_ENUM_STATES:
+    if index < states:
         return b""
-    return ILLEGAL_ENUM
+    return illegal
 
 
-def _to_strings(values, src: ChannelType, precision: int, enum_strings) -> list:
+def _to_strings(values, src: ChannelType, precision: int, enum_strings,
+                enum_states: int = MAX_ENUM_STATES,
+                illegal: bytes = ILLEGAL_ENUM) -> list:
     if src is FLOAT:
         return [format_float(v, precision) for v in values]
     if src is DOUBLE:
         return [format_double(v, precision) for v in values]
     if src is ENUM and enum_strings is not None:
-        return [_enum_string(int(v), enum_strings) for v in values]
+        return [_enum_string(int(v), enum_strings, enum_states, illegal)
+                for v in values]
     return [b"%d" % int(v) for v in values]
 
 
@@ -347,7 +355,8 @@ def _match_enum(s, enum_strings) -> int:
 
 def convert_values(values, from_type: int, to_type: int, *, precision: int = 6,
                    enum_strings: Optional[Sequence[bytes]] = None, put: bool = False,
-                   scalar: bool = True):
+                   scalar: bool = True, enum_states: int = MAX_ENUM_STATES,
+                   illegal_string: bytes = ILLEGAL_ENUM):
     """Convert values between two native types as the IOC does.
 
     Parameters
@@ -364,6 +373,10 @@ def convert_values(values, from_type: int, to_type: int, *, precision: int = 6,
         on a put).
     put : bool
         Convert a written value into the channel's type (else a read).
+    enum_states, illegal_string : int, bytes
+        The ENUM record's number of states and the string of a state beyond
+        them (16 and "Illegal Value" for an mbbi/mbbo; 2 and
+        "Illegal_Value" for a bi/bo).
     scalar : bool
         The channel holds one element (see the module doc).
 
@@ -392,7 +405,7 @@ def convert_values(values, from_type: int, to_type: int, *, precision: int = 6,
         raise CaprotoConversionError("an ENUM array has no enum strings")
     if dst is STRING:
         return _to_strings(values, src, precision if not put else 6,
-                           None if put else (enum_strings or ()))
+                           None if put else (enum_strings or ()), enum_states, illegal_string)
     return _numeric(values, src, dst)
 
 
@@ -451,7 +464,8 @@ def read_dbr(native_type: int, values, info: NativeMetadata, data_type: int,
     if data_count is not None and data_count < n:
         values = values[:data_count]
     data = convert_values(values, native, layout.native, precision=info.precision,
-                          enum_strings=info.enum_strings, scalar=(n == 1))
+                          enum_strings=info.enum_strings, scalar=(n == 1),
+                          enum_states=info.enum_states, illegal_string=info.illegal_string)
     if data_count is not None and data_count > len(data):
         missing = data_count - len(data)
         if layout.native is STRING:

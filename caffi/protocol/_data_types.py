@@ -110,20 +110,39 @@ class ChannelNumeric(ChannelData):
                 return AlarmSeverity(default)
         return AlarmSeverity(int(v))
 
+    #: a write outside the control limits: ``"refuse"`` it (caproto's rule),
+    #: ``"clamp"`` it to them, as an output record's DRVH and DRVL do (when
+    #: DRVH > DRVL; NaN passes), or take it as it is (``"none"``: an input
+    #: record, whose control limits are only its display range)
+    write_limits = "refuse"
+    #: a NaN value raises the undefined-value alarm (UDF, INVALID) of an
+    #: analog record instead of being checked against the alarm limits
+    nan_is_undefined = False
+
     async def verify_value(self, data):
+        sequence = False
         if type(data) in _NUMBERS:
             val = data
         elif isinstance(data, Iterable) and not isinstance(data, (str, bytes)):
             if len(data) != 1:
                 return data             # arrays: limits do not apply
             (val,) = data
+            sequence = True
         else:
             val = data
         values = self._data
         lo, hi = values["lower_ctrl_limit"], values["upper_ctrl_limit"]
         if lo != hi and not lo <= val <= hi:
-            raise CannotExceedLimits("Cannot write data %r. Limits are set to %r and %r."
-                                     % (val, lo, hi))
+            rule = self.write_limits
+            if rule == "refuse":
+                raise CannotExceedLimits("Cannot write data %r. Limits are set to %r and %r."
+                                         % (val, lo, hi))
+            if rule == "clamp" and lo < hi and val == val:
+                val = hi if val > hi else lo
+                data = [val] if sequence else val
+        if self.nan_is_undefined and val != val:
+            self._status, self._severity = AlarmStatus.UDF, AlarmSeverity.INVALID_ALARM
+            return data
         status, severity = AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
         for lo_name, hi_name, lo_sts, hi_sts, lo_sev, hi_sev, default in _ALARM_RULES:
             lo, hi = values[lo_name], values[hi_name]
@@ -192,6 +211,18 @@ class ChannelEnum(ChannelData):
         self._data["enum_strings"] = _validate_enum_strings(enum_strings or ())
 
     enum_strings = _ro("enum_strings")
+    #: the states of the record: a state of these without a string reads as
+    #: an empty string, one beyond them as ``illegal_string`` (an mbbi/mbbo
+    #: has 16 states; a bi/bo 2, and says "Illegal_Value")
+    enum_states = 16
+    illegal_string = "Illegal Value"
+    #: the alarm a state beyond ``enum_states`` raises (an mbbi/mbbo's SOFT,
+    #: INVALID), or None
+    illegal_state_alarm = None
+    #: (lower, upper) control limits of a DBR_CTRL read: an unsigned short's
+    #: range, as a bo (recGblGetControlDouble); a bi or mbbi/mbbo has none
+    #: (0, 0)
+    control_range = (0.0, 65535.0)
 
     def preprocess_value(self, value):
         value = super().preprocess_value(value)
@@ -223,13 +254,15 @@ class ChannelEnum(ChannelData):
 
     def native_metadata(self) -> NativeMetadata:
         md = super().native_metadata()
-        # an IOC's ENUM fields: no alarm limits (NaN), control range of an
-        # unsigned short (recGblGetControlDouble)
+        # an IOC's ENUM fields: no alarm limits (NaN), the control range of
+        # the record type
         nan = float("nan")
         md.upper_alarm_limit = md.upper_warning_limit = nan
         md.lower_warning_limit = md.lower_alarm_limit = nan
-        md.upper_ctrl_limit, md.lower_ctrl_limit = 65535.0, 0.0
+        md.lower_ctrl_limit, md.upper_ctrl_limit = self.control_range
         md.enum_strings = tuple(_encode(s, self.string_encoding) for s in self.enum_strings)
+        md.enum_states = self.enum_states
+        md.illegal_string = _encode(self.illegal_string, self.string_encoding)
         return md
 
     def _enum_bytes(self):
@@ -241,6 +274,14 @@ class ChannelEnum(ChannelData):
         return strings[index] if index < len(strings) else index
 
     async def verify_value(self, data):
+        if self.illegal_state_alarm is not None:
+            index = self.get_raw_value(data)
+            if index is None:
+                index = int(data) if isinstance(data, (int, np.integer)) else 0
+            if index >= self.enum_states:
+                self._status, self._severity = self.illegal_state_alarm
+            else:
+                self._status, self._severity = AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
         if isinstance(data, (int, np.integer)) and 0 <= data < len(self.enum_strings):
             return self.enum_strings[data]
         return data

@@ -4,7 +4,7 @@ a UDP socket set up for broadcasting, and the interfaces' broadcast addresses.
 import socket
 import sys
 
-from pva._netif import broadcast_addresses
+from pva.io.netif import broadcast_addresses
 
 __all__ = ["bcast_socket", "broadcast_addresses"]
 

@@ -191,6 +191,9 @@ class PvpropertyData:
         kwargs.pop("reported_record_type", None)
         super().__init__(reported_record_type=_record_name(record) or "caproto", **kwargs)
         self._field_inst = None
+        if record is not None:
+            from .records import apply_behaviour
+            apply_behaviour(self, _record_name(record))
 
     @property
     def has_read_hook(self) -> bool:

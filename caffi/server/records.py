@@ -23,11 +23,12 @@ Field hooks (``@prop.fields.description.putter`` ...) are bound to the
 """
 from typing import Dict, Tuple
 
-from ..protocol import DBE_LOG, DBE_VALUE, CaprotoValueError, ChannelType
+from ..protocol import (DBE_LOG, DBE_VALUE, AlarmSeverity, AlarmStatus, CaprotoValueError,
+                        ChannelType)
 from .pvproperty import PVSpec, _default_group_read, _default_group_write
 
-__all__ = ["RecordFields", "make_fields", "field_attr", "RECORD_TYPES", "SEVERITY_STRINGS",
-           "STATUS_STRINGS", "SCAN_STRINGS"]
+__all__ = ["RecordFields", "make_fields", "field_attr", "RECORD_TYPES", "RECORD_BEHAVIOUR",
+           "apply_behaviour", "SEVERITY_STRINGS", "STATUS_STRINGS", "SCAN_STRINGS"]
 
 SEVERITY_STRINGS = ("NO_ALARM", "MINOR", "MAJOR", "INVALID")
 #: menuAlarmStat (the first 16: a DBR_GR_ENUM holds no more)
@@ -127,6 +128,38 @@ RECORD_TYPES: Dict[str, Tuple] = {
     "aao": _COMMON + _ARRAY,
     "subArray": _COMMON + _ARRAY,
 }
+
+
+#: how a record type's value behaves beyond its fields (attributes of its
+#: ChannelData): output records clamp writes to DRVH/DRVL, input records take
+#: any value, analog records raise UDF/INVALID for NaN, a bi/bo has two
+#: states ("Illegal_Value" beyond), an mbbi/mbbo raises SOFT/INVALID for a
+#: state beyond its 16; of the ENUM records only a bo reports control limits
+_ANALOG_IN = {"write_limits": "none", "nan_is_undefined": True}
+_BINARY_STATES = {"enum_states": 2, "illegal_string": "Illegal_Value"}
+_NO_CONTROL = (0.0, 0.0)
+_MULTI_STATES = {"illegal_state_alarm": (AlarmStatus.SOFT, AlarmSeverity.INVALID_ALARM),
+                 "control_range": _NO_CONTROL}
+RECORD_BEHAVIOUR: Dict[str, Dict[str, object]] = {
+    "ai": _ANALOG_IN,
+    "calc": _ANALOG_IN,
+    "ao": {"write_limits": "clamp", "nan_is_undefined": True},
+    "longin": {"write_limits": "none"},
+    "int64in": {"write_limits": "none"},
+    "longout": {"write_limits": "clamp"},
+    "int64out": {"write_limits": "clamp"},
+    "bi": dict(_BINARY_STATES, control_range=_NO_CONTROL),
+    "bo": _BINARY_STATES,
+    "mbbi": _MULTI_STATES,
+    "mbbo": _MULTI_STATES,
+}
+
+
+def apply_behaviour(data, record_type) -> None:
+    """Give ``data`` (a ChannelData) the behaviour of ``record_type``."""
+    for attr, value in RECORD_BEHAVIOUR.get(record_type, {}).items():
+        if hasattr(data, attr):
+            setattr(data, attr, value)
 
 
 def _table(record_type: str):

@@ -17,7 +17,7 @@ __all__ = ["main", "target_information"]
 
 def target_information() -> str:
     """What ``pvinfo -D`` prints."""
-    from .._netif import broadcast_addresses, interfaces
+    from ..io.netif import broadcast_addresses, interfaces
     from ..client.config import ClientConfig
     lines = [version_information().rstrip("\n"), "Environment"]
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("EPICS_PVA"))

@@ -25,19 +25,26 @@ import asyncio
 import collections
 import inspect
 import logging
-import socket
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from .._errors import LocalProtocolError
-from .._messages import Beacon
-from .._netif import ANY, broadcast_addresses
-from .._udp_collector import UDPCollector
+from .._forwarding import LOCAL_MCAST_GROUP, DatagramRouter
 from .._introspection import FieldDesc
+from .._messages import Beacon
+from ..io.aio import AsyncioReactor
+from ..io.host import identity
+from ..io.netif import ANY, broadcast_addresses
+from ..io.udp import UDPCollector, client_socket, open_reader
+from .channel import NameState, SharedChannel
 from .config import ClientConfig
-from .core import (Cancelled, Channel, ClientCore, Disconnected, Finished, MonitorOp,
-                   RemoteError, Timeout, Value, array_action, parse_request)
+from .core import ClientCore
+from .errors import Cancelled, Disconnected, Finished, RemoteError, Timeout
+from .ops.array import array_action
+from .ops.base import parse_request
+from .ops.monitor import MonitorOp
+from .value import Value
 
-__all__ = ["Context", "ClientChannel", "Subscription", "Value", "Disconnected",
+__all__ = ["Context", "PV", "Subscription", "Value", "Disconnected",
            "RemoteError", "Finished", "Timeout", "Cancelled"]
 
 log = logging.getLogger("pva.client")
@@ -45,115 +52,21 @@ log = logging.getLogger("pva.client")
 DEFAULT_TIMEOUT = 5.0
 
 
-class _Reactor:
-    """What :class:`ClientCore` needs from asyncio."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.time = loop.time
-        self.call_later = loop.call_later
-        self._tasks: set = set()
-
-    def connect_tcp(self, host: str, port: int, protocol) -> None:
-        async def connect():
-            try:
-                await self.loop.create_connection(lambda: _Buffered(protocol), host, port)
-            except OSError as ex:
-                protocol.connection_lost(ex)
-        task = self.loop.create_task(connect())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def close(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-
-
-class _Buffered(asyncio.BufferedProtocol):
-    """asyncio's buffered-protocol face of a core :class:`Circuit`."""
-
-    __slots__ = ("p", "get_buffer", "buffer_updated")
-
-    def __init__(self, protocol):
-        self.p = protocol
-        self.get_buffer = protocol.get_buffer
-        self.buffer_updated = protocol.buffer_updated
-
-    def connection_made(self, transport) -> None:
-        self.p.connection_made(transport)
-
-    def eof_received(self):
-        return self.p.eof_received()
-
-    def connection_lost(self, exc) -> None:
-        self.p.connection_lost(exc)
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, core: ClientCore):
-        self.core = core
-
-    def datagram_received(self, data, addr) -> None:
-        self.core.datagram_received(data, addr[:2])
-
-    def error_received(self, exc) -> None:  # ICMP port unreachable and the like
-        log.debug("UDP error: %s", exc)
-
-
-#: search replies read at one wakeup, at most
-_MAX_REPLIES_PER_WAKEUP = 64
-
-
-class _UdpReader:
-    """The search socket read with ``add_reader``: every reply waiting is read at
-    once.  (asyncio's datagram transport reads one datagram per event-loop
-    iteration: replies to a burst of searches would wait behind the TCP traffic
-    of the channels found first, and be searched for again meanwhile.)"""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 core: ClientCore):
-        self.loop, self.sock, self.core = loop, sock, core
-        loop.add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        recvfrom, received = self.sock.recvfrom, self.core.datagram_received
-        for _ in range(_MAX_REPLIES_PER_WAKEUP):
-            try:
-                data, addr = recvfrom(0x10000)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as ex:   # ICMP port unreachable and the like
-                log.debug("UDP error: %s", ex)
-                return
-            received(data, addr[:2])
-
-    def sendto(self, data: bytes, addr) -> None:
-        try:
-            self.sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            log.debug("search to %s dropped: socket buffer full", addr)
-
-    def close(self) -> None:
-        if self.sock.fileno() >= 0:
-            self.loop.remove_reader(self.sock.fileno())
-            self.sock.close()
-
-
-def _why(ch: Channel, op: Any = None) -> str:
-    if ch.state == "connected" and op is not None and op.ioid is not None:
+def _why(ch: SharedChannel, op: Any = None) -> str:
+    if ch.state is NameState.CONNECTED and op is not None and op.ioid is not None:
         # pvxs servers ignore the requests they do not implement (PUT_GET,
         # ARRAY, PROCESS): no reply at all
         return (f"connected, no reply from the server to the {op.KIND} request "
                 f"(servers that do not implement an operation may ignore it)")
-    if ch.state == "searching":
+    if ch.state is NameState.SEARCHING:
         return f"not found; searched {ch.searches} times" + (
             f", last server refusal: {ch.error}" if ch.error else "")
-    if ch.state == "connecting":
+    if ch.state is NameState.CONNECTING:
         host, port = ch.circuit.address if ch.circuit else ("?", 0)
         return f"found at {host}:{port}, connection not established"
-    if ch.state == "connected":
+    if ch.state is NameState.CONNECTED:
         return "connected, no reply from the server"
-    return ch.state
+    return ch.state.value
 
 
 class Context:
@@ -183,7 +96,7 @@ class Context:
         self.timeout = timeout
         self._core: Optional[ClientCore] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._reactor: Optional[_Reactor] = None
+        self._reactor: Optional[AsyncioReactor] = None
         self._udp = None
         self._beacon = None
         self._subs: set = set()
@@ -204,20 +117,13 @@ class Context:
             return self._core
         loop = asyncio.get_event_loop()
         self._loop = loop
-        self._reactor = _Reactor(loop)
-        core = self._core = ClientCore(self._reactor, self.config)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        sock.bind(("0.0.0.0", 0))
-        sock.setblocking(False)
+        self._reactor = AsyncioReactor(loop)
+        core = self._core = ClientCore(self._reactor, self.config, identity())
+        sock = client_socket()
         port = sock.getsockname()[1]
 
         async def open_udp():
-            try:
-                transport = _UdpReader(loop, sock, core)
-            except NotImplementedError:     # a loop without add_reader
-                transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core),
-                                                                   sock=sock)
+            transport = await open_reader(sock, core.datagram_received)
             if self.closed:
                 transport.close()
                 return
@@ -246,7 +152,8 @@ class Context:
                 if isinstance(msg, Beacon):
                     core.beacon_received(msg, rx.source)
 
-        collector = UDPCollector(handle, cfg.broadcast_port, cfg.interfaces[0])
+        collector = UDPCollector(DatagramRouter(handle), cfg.broadcast_port,
+                                 cfg.interfaces[0], group=LOCAL_MCAST_GROUP)
         try:
             await collector.open()
         except OSError as ex:   # beacons are an optimisation: searching goes on
@@ -446,13 +353,14 @@ class Context:
         sub = Subscription(self, name, req, cb, notify_disconnect, queue_size)
         return sub
 
-    def channel(self, name: str) -> "ClientChannel":
-        """A channel object that stays connected (reconnects by itself)."""
-        return ClientChannel(self, name)
+    def channel(self, name: str) -> "PV":
+        """A :class:`PV`: one PV whose channel stays connected (reconnects by itself)."""
+        return PV(self, name)
 
 
-class ClientChannel:
-    """One PV of a :class:`Context`; its operations share the connection."""
+class PV:
+    """One PV of a :class:`Context` (from :meth:`Context.channel`); its
+    operations share the channel and the connection."""
 
     def __init__(self, ctx: Context, name: str):
         self.ctx = ctx
@@ -460,7 +368,7 @@ class ClientChannel:
         self._ch = ctx.core.channel(name)
 
     def __repr__(self) -> str:
-        return f"<ClientChannel {self.name!r} {self._ch.state}>"
+        return f"<PV {self.name!r} {self._ch.state.value}>"
 
     @property
     def connected(self) -> bool:

@@ -22,7 +22,7 @@ EPICS_PVA_CONN_TMO          seconds of silence before a connection is
 =========================== ==============================================
 
 The broadcast addresses are those EPICS base and pvxs find (see
-:func:`pva._netif.broadcast_addresses`): for ``0.0.0.0`` those of every
+:func:`pva.io.netif.broadcast_addresses`): for ``0.0.0.0`` those of every
 interface that is up and not loopback, for ``127.0.0.1`` the address
 itself; where interfaces cannot be listed, ``255.255.255.255``.  A search
 to an address of the list that is not one of these broadcast addresses (or
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import FrozenSet, List, Mapping, Optional, Tuple
 
 from .._forwarding import is_multicast
-from .._netif import ANY, LIMITED_BROADCAST, broadcast_addresses, interfaces
+from ..io.netif import ANY, LIMITED_BROADCAST, broadcast_addresses, interfaces
+from .._wire import DEFAULT_LIMITS, Limits
 
 __all__ = ["ClientConfig", "parse_addr_list"]
 
@@ -89,6 +90,9 @@ class ClientConfig:
     #: first and largest interval between searches for an unresolved name
     search_min: float = 0.05
     search_max: float = 5.0
+    #: what one message from a server may make the decoder build (past it
+    #: the connection closes; see docs/limits.rst); read when a connection opens
+    limits: Limits = DEFAULT_LIMITS
 
     @classmethod
     def from_conf(cls, conf: Optional[Mapping[str, str]] = None, useenv: bool = True

@@ -45,7 +45,8 @@ The protocol object provides::
     message_length(buf, pos, avail)    the framing function (pva._stream)
     connection_made(conn)              greet the peer (conn.send(...))
     frames_received(frames) -> items   decode complete messages
-    dispatch(item) -> waiter or None   handle one
+    dispatch(item) -> waiter or None   handle one (a waiter: add_done_callback,
+                                       cancel, cancelled, exception)
     keepalive()                        (only with echo_interval)
     connection_lost(reason)            release everything
 
@@ -381,6 +382,12 @@ class Connection:
         self._waiter = None
         if self._closing:
             return
+        if not waiter.cancelled():
+            ex = waiter.exception()
+            if ex is not None:          # a handler failed after it waited
+                log.error("%r: handling a message failed", self, exc_info=ex)
+                self.close(f"internal error: {ex}")
+                return
         inbox = self._inbox
         if inbox:
             items = list(inbox)

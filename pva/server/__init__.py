@@ -1,6 +1,14 @@
-"""The asyncio pvAccess server and its high-level API (caproto.pva 0.8 names).
+"""The pvAccess server and its high-level API (caproto.pva 0.8 names).
 
 >>> from pva.server import PVAGroup, pvaproperty, ioc_arg_parser, run
+
+Layout: :mod:`.core` (what the connections share) and :mod:`.circuit` (one
+client connection) are loop-free and run on :mod:`pva.io.driver`; the
+operations are in :mod:`.ops`, one module each; :mod:`.aio` is the asyncio
+server (:class:`Context`: sockets, hooks, run); :mod:`.common` the data
+model, :mod:`.group` ``PVAGroup``/``pvaproperty``, :mod:`.config` the
+``EPICS_PVAS_*`` settings, :mod:`.cli` the command line.  Only :mod:`.aio`
+and :mod:`.cli` import asyncio.
 """
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ from .config import ServerConfig, ServerLimits
 from .group import (DataclassOverlayInstance, GroupDataWrapper, NTURIArguments, PVAGroup,
                     PVAGroupMeta, ServerRPC, WriteUpdate, pvaproperty, verify_getter, verify_putter,
                     verify_processor, verify_rpc_call, verify_shutdown, verify_startup)
-from .server import AsyncioAsyncLayer, Context, ServerCircuit, start_server
+from .aio import AsyncioAsyncLayer, Context, start_server
+from .circuit import ServerCircuit
 from .._dataclass import pva_dataclass
 
 __all__ = [

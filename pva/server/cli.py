@@ -93,5 +93,5 @@ def run(pvdb: Mapping[str, Any], *, module_name: str = "pva.server.asyncio",
         interfaces: Optional[List[str]] = None, log_pv_names: bool = False,
         **kwargs: Any) -> None:
     """Serve ``pvdb`` with the asyncio server until interrupted."""
-    from .server import run as asyncio_run
+    from .aio import run as asyncio_run
     asyncio_run(pvdb, interfaces=interfaces, log_pv_names=log_pv_names, **kwargs)

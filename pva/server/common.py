@@ -38,6 +38,7 @@ from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_datacl
                           pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
+from .._typecache import type_cache
 from .._values import DataWithBitSet, FieldDescAndData, Status
 
 __all__ = ["AuthOperation", "AuthenticationError", "DatabaseDefinitionError",
@@ -95,18 +96,26 @@ def log_handler_error(circuit: Any, what: str, name: str, ex: BaseException) -> 
                     exc_info=ex)
 
 
+def _time_stamp_plan(desc: FieldDesc) -> tuple:
+    """``(timeStamp member or None, bits of timeStamp and its members)``:
+    the member only if it is ``time_t``-like (kept in the type's plans,
+    :mod:`pva._typecache`)."""
+    plans = type_cache.plans(desc)
+    plan = plans.time_stamp
+    if plan is None:
+        ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
+        if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
+                not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+            ts = None
+        bits = frozenset(bit for path, bit in desc.bit_of.items()
+                         if path == "timeStamp" or path.startswith("timeStamp."))
+        plan = plans.time_stamp = (ts, bits)
+    return plan
+
+
 def _time_stamp_of(desc: FieldDesc) -> Optional[FieldDesc]:
-    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None (cached)."""
-    try:
-        return desc.__dict__["_time_stamp_member"]
-    except KeyError:
-        pass
-    ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
-    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
-            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
-        ts = None
-    object.__setattr__(desc, "_time_stamp_member", ts)
-    return ts
+    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None."""
+    return _time_stamp_plan(desc)[0]
 
 
 def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:
@@ -135,41 +144,39 @@ def snapshot(desc: FieldDesc, obj: Any) -> Dict[str, Any]:
     Leaf values (numbers, strings, numpy arrays, lists) are not copied: the
     server's own updates replace them rather than mutate them.
     """
+    return _snapshot(_snapshot_plan(desc), obj)
+
+
+def _snapshot(plan: tuple, obj: Any) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
-    if isinstance(obj, _Mapping):
+    if type(obj) is dict or (not hasattr(obj, "__dataclass_fields__")
+                             and isinstance(obj, _Mapping)):
         get = obj.get
-        for name, sub in _snapshot_plan(desc):
+        for name, sub in plan:
             v = get(name)
-            out[name] = v if sub is None or v is None else snapshot(sub, v)
+            out[name] = v if sub is None or v is None else _snapshot(sub, v)
     else:
-        for name, sub in _snapshot_plan(desc):
+        for name, sub in plan:
             v = getattr(obj, name, None)
-            out[name] = v if sub is None or v is None else snapshot(sub, v)
+            out[name] = v if sub is None or v is None else _snapshot(sub, v)
     return out
 
 
 def _snapshot_plan(desc: FieldDesc) -> tuple:
-    """``(name, FieldDesc if a structure to descend into, else None)`` per member (cached)."""
-    try:
-        return desc.__dict__["_snapshot_plan"]
-    except KeyError:
-        pass
-    plan = tuple((name, child if child.field_type == FieldType.struct and not child.is_array
-                  else None) for name, child in desc.fields)
-    object.__setattr__(desc, "_snapshot_plan", plan)
+    """``(name, the member's own plan if it is a structure, else None)`` per
+    member (kept in the type's plans, :mod:`pva._typecache`)."""
+    plans = type_cache.plans(desc)
+    plan = plans.snapshot
+    if plan is None:
+        plan = plans.snapshot = tuple(
+            (name, _snapshot_plan(child) if child.field_type == FieldType.struct
+             and not child.is_array else None) for name, child in desc.fields)
     return plan
 
 
 def _time_stamp_bits(desc: FieldDesc) -> frozenset:
-    """Bit numbers of ``timeStamp`` and its members (cached)."""
-    try:
-        return desc.__dict__["_time_stamp_bits"]
-    except KeyError:
-        pass
-    bits = frozenset(bit for path, bit in desc.bit_of.items()
-                     if path == "timeStamp" or path.startswith("timeStamp."))
-    object.__setattr__(desc, "_time_stamp_bits", bits)
-    return bits
+    """Bit numbers of ``timeStamp`` and its members."""
+    return _time_stamp_plan(desc)[1]
 
 
 def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:

@@ -23,7 +23,8 @@ import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .._netif import Interface, broadcast_addresses
+from ..io.netif import Interface, broadcast_addresses
+from .._wire import DEFAULT_LIMITS, Limits
 
 __all__ = ["ServerConfig", "ServerLimits"]
 
@@ -44,6 +45,11 @@ class ServerLimits:
         Upper bound on a monitor's ``queueSize``.
     default_queue_size : int
         Monitor queue size when the client asks for none.
+    decode : pva.Limits
+        What one message may make the decoder build: string and array
+        lengths, nesting depth, members per structure, and the size of type
+        descriptions and of whole messages after expanding type-cache
+        references (see docs/limits.rst).  Past one, the connection closes.
     """
 
     max_message_size: int = 64 * 1024 * 1024
@@ -51,6 +57,7 @@ class ServerLimits:
     max_operations: int = 262144
     max_queue_size: int = 1024
     default_queue_size: int = 4
+    decode: Limits = DEFAULT_LIMITS
 
 
 def _split_addr(entry: str, default_port: int) -> Tuple[str, int]:

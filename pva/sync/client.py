@@ -10,6 +10,12 @@ element operations and the ``*_many`` batch forms)
 share one default context, configured from the environment, so repeated
 calls reuse channels and connections.
 
+Two families of names, on purpose: the module functions are caproto.pva's
+(``read``, ``write``, ``call``... with ``pvrequest=``), so code written for
+``caproto.pva.sync.client`` runs unchanged; the :class:`Context` methods are
+p4p's (``get``, ``put``, ``rpc``... with ``request=``), the same as the
+asyncio :class:`pva.client.Context`.
+
 Example
 -------
 ::

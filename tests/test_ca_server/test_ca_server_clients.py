@@ -59,7 +59,8 @@ def _comparable(value):
 
 
 # (record, value put into both servers with dbpf / caput)
-RECORDS = [("ai", 1.5), ("ao", 2.25), ("longin", 42), ("stringin", "hello"), ("bo", 0)]
+RECORDS = [("ai", 1.5), ("ao", 2.25), ("longin", 42), ("longout", 7), ("stringin", "hello"),
+           ("stringout", "world"), ("bo", 0), ("bi", 1), ("mbbo", 1)]
 DBR_TYPES = [t for t in range(39) if t not in (35, 36)]     # PUT_ACKT/ACKS: write only
 
 

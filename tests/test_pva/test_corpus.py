@@ -18,12 +18,11 @@ import random
 import pytest
 
 import recorder
+from pva._framing import Deframer, Framer
 from pva._header import (
     ControlMessage,
-    Deframer,
     Direction,
     Frame,
-    Framer,
     SetByteOrder,
     encode_header,
 )

@@ -21,7 +21,8 @@ import pytest
 import recorder
 from pva._broadcaster import Broadcaster
 from pva._circuit import ClientVirtualCircuit, ServerVirtualCircuit
-from pva._header import ControlMessage, Deframer, Direction, Frame
+from pva._framing import Deframer
+from pva._header import ControlMessage, Direction, Frame
 from pva._messages import (Beacon, ChannelGetResponse, ChannelMonitorResponse,
                            ChannelRpcResponse, MessageContext, SearchRequest,
                            SearchResponse, decode_message, encode_message)

@@ -11,18 +11,17 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pva._errors import DecodeError, RemoteProtocolError
+from pva._framing import Deframer, Framer
 from pva._header import (
     BIG_ENDIAN,
     LITTLE_ENDIAN,
     AcknowledgeMarker,
     ApplicationCommand,
     ControlMessage,
-    Deframer,
     Direction,
     EchoRequest,
     EchoResponse,
     Frame,
-    Framer,
     FramingError,
     Header,
     Segment,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pva_strategies import names, structs_and_values, values_equal, values_for
 
 from pva import BitSet, DecodeError, FieldDesc, FieldType, LocalProtocolError, PVRequest, Status, nt
-from pva._header import Deframer, Direction, SetByteOrder
+from pva._framing import Deframer
+from pva._header import Direction, SetByteOrder
 from pva._messages import (MESSAGES, Beacon, ChannelArrayRequest, ChannelArrayResponse,
                            ChannelDestroyRequest, ChannelDestroyResponse,
                            ChannelFieldInfoRequest, ChannelFieldInfoResponse,
@@ -387,8 +388,8 @@ def test_hypothesis_data_roundtrip(mt, order, cache):
     if isinstance(pd, DataWithBitSet):
         orig = getattr(msg, "pv_data", None) or getattr(msg, "put_data", None)
         # only the bits not covered by a set parent are sent (pvxs does the same)
-        from pva._values import _normalize_mask
-        assert pd.bitset.to_int() == _normalize_mask(orig.bitset.to_int(), pd.interface)
+        from pva._partial import normalize_mask
+        assert pd.bitset.to_int() == normalize_mask(orig.bitset.to_int(), pd.interface)
 
 
 @settings(max_examples=300, deadline=None)
@@ -413,14 +414,14 @@ def test_control_messages_reexported():
 def test_pvrequest_decoded_once_per_content(order):
     """Clients repeat the same pvRequest with every INIT: the decoded form is
     shared, and equal to a fresh decode."""
-    from pva import _messages
+    from pva._typecache import wire_requests
     text = "field(value,alarm.severity)record[queueSize=7]"
     data = payload(ChannelGetRequest(5, 77, Subcommand.INIT, PVRequest.parse(text)), order)
     a = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
     b = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
     assert a.request is b.request and str(a.request) == text
     assert a.pv_request is b.pv_request
-    _messages._PVREQUEST_CACHE.clear()
+    wire_requests.clear()
     c = decode_message(ChannelGetRequest.ID, Direction.CLIENT, data, order, MessageContext())
     assert c.request is not a.request and c.request == a.request
     assert c.pv_request.data == a.pv_request.data
@@ -459,7 +460,7 @@ def test_inline_type_decoded_once_per_content(order):
     """pvxs sends the whole type in every INIT reply: the same FieldDesc object
     comes back for the same bytes (its cached codecs serve every request),
     equal to a fresh decode; the rest of the message is still read."""
-    from pva import _messages
+    from pva._typecache import wire_types
     from pva._wire import Limits
     desc, nti = nt.NTScalar("d").type, nt.NTScalar("i").type
     init = payload(ChannelPutGetResponse(3, Status(), Subcommand.INIT,
@@ -470,7 +471,7 @@ def test_inline_type_decoded_once_per_content(order):
                        MessageContext())
     assert a.put_structure_if is b.put_structure_if and a.put_structure_if == desc
     assert a.get_structure_if is b.get_structure_if and a.get_structure_if == nti
-    _messages._TYPE_CACHE.clear()
+    wire_types.clear()
     c = decode_message(ChannelPutGetResponse.ID, Direction.SERVER, init, order,
                        MessageContext())
     assert c.put_structure_if is not a.put_structure_if and c.put_structure_if == desc
@@ -491,7 +492,7 @@ def test_shared_monitor_update_is_byte_identical(order):
     """The body encode_monitor_update() gives is what the connection's own
     encoding of the same update produces; a type with a variant union (its
     values may use a connection's type cache) is not shared."""
-    from pva._messages import encode_monitor_update
+    from pva._fastpath import encode_monitor_update
     from pva._values import DataWithBitSet
     desc = nt.NTScalar("d").type
     value = {"value": 2.5, "timeStamp": {"secondsPastEpoch": 7, "nanoseconds": 9, "userTag": 0}}
@@ -521,7 +522,7 @@ def _key_order(v):
 def test_monitor_update_read_as_the_field_by_field_decoder(dv, order, data):
     """A monitor update decodes as decode_partial (one field at a time) does:
     same values, key order and bits; every truncation is a DecodeError."""
-    from pva._values import decode_partial, encode_partial
+    from pva._partial import decode_partial, encode_partial
     desc, value = dv
     nbits = desc.num_bits
     bits = data.draw(st.sets(st.integers(0, nbits - 1), max_size=nbits))
@@ -567,5 +568,5 @@ def test_monitor_update_truncated_in_fixed_fields(order):
 
 
 def encode_partial_bytes(desc, value, bits, order):
-    from pva._values import encode_partial
+    from pva._partial import encode_partial
     return encode_partial(desc, value, bits, order)

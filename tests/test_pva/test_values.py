@@ -85,17 +85,36 @@ def test_partial_update_in_place_and_parent_bit_skips_children():
     assert back == value
 
 
-def test_partial_decode_creates_missing_parents_and_ignores_extra_bits():
-    value = nt.NTScalar("i").wrap(7, timestamp=1.0)
+def test_partial_decode_updates_target_in_place_creating_missing_parents():
     ts = NTD.bit_of["timeStamp.nanoseconds"]
     enc = pva.encode_partial(NTD, nt.NTScalar("d").wrap(1.0, timestamp=1.5), BitSet({ts}))
-    back, bits, _ = pva.decode_partial(NTD, enc)
-    assert back == {"timeStamp": {"nanoseconds": 500000000}} and bits == {ts}
-    # bits beyond the structure are dropped, as pvxs trims them
-    data = pva.encode_bitset((1 << 40) | 2) + b"\x00" * 8
+    # the target has siblings of the decoded field, and not its parent
+    target = {"value": 7.0, "alarm": {"severity": 2}}
+    back, bits, off = pva.decode_partial(NTD, enc, target=target)
+    assert back is target and bits == {ts} and off == len(enc)
+    assert target == {"value": 7.0, "alarm": {"severity": 2},
+                      "timeStamp": {"nanoseconds": 500000000}}
+    # an existing parent keeps its other members
+    target = {"timeStamp": {"secondsPastEpoch": 9, "nanoseconds": 0, "userTag": 3}}
+    pva.decode_partial(NTD, enc, target=target)
+    assert target == {"timeStamp": {"secondsPastEpoch": 9, "nanoseconds": 500000000,
+                                    "userTag": 3}}
+    # what is not a structure where a structure goes is replaced by one
+    target = {"timeStamp": 5}
+    pva.decode_partial(NTD, enc, target=target)
+    assert target == {"timeStamp": {"nanoseconds": 500000000}}
+    # truncated input: an error, and nothing of it applied
+    target = {"value": 7.0}
+    with pytest.raises(DecodeError):
+        pva.decode_partial(NTD, enc[:-1], target=target)
+    assert target == {"value": 7.0}
+
+
+def test_partial_decode_drops_bits_beyond_the_structure():
+    # as pvxs trims them: bit 40 of a 10-bit structure, with bit 1 (value)
+    data = pva.encode_bitset((1 << 40) | 2) + pva.encode_value(FieldDesc(FieldType.float64), 2.5)
     back, bits, off = pva.decode_partial(NTD, data)
-    assert bits == {1} and off == len(data)
-    assert value["value"] == 7
+    assert back == {"value": 2.5} and bits == {1} and off == len(data)
 
 
 def test_union_and_variant_values():

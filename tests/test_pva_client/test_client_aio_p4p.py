@@ -341,7 +341,9 @@ def test_reconnect_monitor_resumes(p4p_server):
 
 
 def test_beacon_triggers_search(p4p_server):
-    """A server that appears later is found quickly: its beacon resets the search backoff."""
+    """A server that appears later is found through its beacon: the client's
+    search interval is 300 s, so after the first search (before the server
+    exists) only the reaction to the p4p server's beacon can find it in time."""
     from p4p.nt import NTScalar
     from p4p.server.thread import SharedPV
 
@@ -351,19 +353,20 @@ def test_beacon_triggers_search(p4p_server):
     beacon_port = int(conf["EPICS_PVA_BROADCAST_PORT"])
 
     async def main():
-        async with Context(conf=conf, useenv=False) as ctx:
+        ctx = Context(conf=conf, useenv=False)
+        ctx.config.search_min = ctx.config.search_max = 300.0
+        async with ctx:
             ch = ctx.channel("b:d")
-            # let the backoff grow past the server start
-            while ctx.core.channels["b:d"].search_delay < ctx.config.search_max:
-                await asyncio.sleep(0.05)
-            seen = len(ctx.core._servers_seen)
+            shared = ctx.core.channels["b:d"]
+            while shared.searches < 1 or ctx._beacon is None:   # searched once, listening
+                await asyncio.sleep(0.01)
             pv = SharedPV(nt=NTScalar("d"), initial=5.0)
             await asyncio.get_running_loop().run_in_executor(
                 None, lambda: p4p_server([{"b:d": pv}], udp_port=udp, beacon_to=beacon_port))
             await ch.wait_connected(20)
-            return seen, len(ctx.core._servers_seen), (await ch.get()).value
-    before, after, value = run(main())
-    assert before == 0 and after == 1 and value == 5.0
+            return shared.searches, len(ctx.core.servers), (await ch.get()).value
+    searches, servers, value = run(main())
+    assert searches == 2 and servers == 1 and value == 5.0
 
 
 def test_name_server_only(p4p_server):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pva import nt
-from pva._netif import broadcast_addresses
+from pva.io.netif import broadcast_addresses
 from pva.client.config import ClientConfig
 
 from client_helpers import LOOPBACK, free_udp_port
@@ -102,19 +102,16 @@ def test_search_replies_waiting_are_read_at_one_wakeup():
     datagram transport would read one per event-loop iteration, leaving the
     rest behind the TCP traffic of the channels found first)."""
     import socket
-    from pva.client.aio import _UdpReader
+    from pva.io.udp import DatagramReader
 
     async def run():
         received, wakeups = [], []
 
-        class Core:
-            def datagram_received(self, data, addr):
-                received.append((data, addr))
-
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((LOOPBACK, 0))
         sock.setblocking(False)
-        reader = _UdpReader(asyncio.get_running_loop(), sock, Core())
+        reader = DatagramReader(asyncio.get_running_loop(), sock,
+                                lambda data, addr: received.append((data, addr)))
         readable = reader._readable
         reader.loop.remove_reader(sock.fileno())
         reader.loop.add_reader(sock.fileno(), lambda: (wakeups.append(1), readable()))

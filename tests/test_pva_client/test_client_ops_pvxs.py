@@ -45,7 +45,7 @@ def test_unanswered_operation_times_out_clearly(pvxs_server, op):
             took = time.monotonic() - t0
             return ei.value, took, await ctx.get("x:arr")
     err, took, v = asyncio.run(main())
-    kind = "put" if op == "put_get" else op.split("_")[0]
+    kind = op if op == "put_get" else op.split("_")[0]
     assert f"no reply from the server to the {kind} request" in str(err)
     assert "x:arr" in str(err) and 0.9 <= took < 3.0
     assert v.value.tolist() == [0.0, 1.0, 2.0, 3.0]     # nothing was written

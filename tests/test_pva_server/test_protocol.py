@@ -8,7 +8,8 @@ import threading
 import pva
 from pva import BitSet, DataWithBitSet, nt
 from pva.server import DataWrapperBase, ServerLimits
-from pva.server.server import _Monitor
+from pva.server.ops.base import ServedChannel
+from pva.server.ops.monitor import Monitor
 
 from server_helpers import LOOPBACK, server_conf
 
@@ -68,7 +69,7 @@ def test_get_put_destroy_request(serve, raw_client):
     r = c.expect(pva.ChannelGetResponse)
     assert r.pv_data.data["value"] == 7.5
     circuit = next(iter(srv.ctx.circuits))
-    assert srv.call(lambda: dict(circuit.ops)) == {}
+    assert srv.call(lambda: (circuit.live_ops(), circuit.nops)) == ([], 0)
 
 
 def test_cancel_request(serve, raw_client):
@@ -145,7 +146,7 @@ def test_monitor_pipeline_window_and_squash(serve, raw_client):
     for i in range(1, 11):
         srv.call(lambda i=i: entry.commit({"value": i}))
     circuit = next(iter(srv.ctx.circuits))
-    mon = srv.call(lambda: circuit.ops[init.ioid])
+    mon = srv.call(lambda: circuit.op(init.ioid))
     # window of 2: one more update went out, the rest waits squashed in <= 2 slots
     second = c.expect(pva.ChannelMonitorResponse)
     assert second.pv_data.data["value"] >= 1
@@ -162,20 +163,22 @@ def test_monitor_pipeline_window_and_squash(serve, raw_client):
 class _FakeCircuit:
     def __init__(self):
         self.kicks = 0
+        self.monitors = self
 
-    def _kick(self, mon):
+    def kick(self, mon):
         self.kicks += 1
 
 
 def test_monitor_queue_is_bounded():
     desc = nt.NTScalarInt32(value=0)._pva_struct_
     bit = desc.bit_of["value"]
-    mon = _Monitor(_FakeCircuit(), 1, 1, None, pva.PVRequest(), desc, BitSet({0}), 3, False)
+    mon = Monitor(_FakeCircuit(), 1, ServedChannel(None), pva.PVRequest(), desc, BitSet({0}),
+                  3, False)
     for i in range(1000):
         mon.post({"value": i}, BitSet({bit}))
     assert len(mon.queue) == 3
-    snap, bits, overrun = mon.queue[-1]
-    assert snap == {"value": 999} and bit in bits and bit in overrun
+    snap, bits, overrun = mon.queue[-1]        # the fields as masks
+    assert snap == {"value": 999} and bits >> bit & 1 and overrun >> bit & 1
     assert not mon.queue[0][2]  # the first queued updates were not overrun
 
 
@@ -348,7 +351,7 @@ def test_posts_in_one_iteration_go_out_in_one_write_in_order(serve, raw_client):
     writes = []
 
     def record():
-        transport = circuit.transport
+        transport = circuit.conn.transport
         write = transport.write
 
         def recording_write(data):
@@ -395,10 +398,10 @@ def test_slow_consumer_memory_is_bounded(serve, raw_client):
     for i in range(n):
         srv.call(lambda i=i: entry.commit({"value": np.full(100000, float(i))}))
     circuit = next(iter(srv.ctx.circuits))
-    mon = srv.call(lambda: circuit.ops[init.ioid])
+    mon = srv.call(lambda: circuit.op(init.ioid))
     assert srv.call(lambda: len(mon.queue)) <= 3
     # at most a couple of updates sit in the transport buffer (not 200 x 800 kB)
-    assert srv.call(lambda: circuit.transport.get_write_buffer_size()) < 4 * 800_000
+    assert srv.call(lambda: circuit.conn.transport.get_write_buffer_size()) < 4 * 800_000
     last = None
     while last is None or last.pv_data.data["value"][0] != n - 1:
         last = c.expect(pva.ChannelMonitorResponse)
@@ -406,7 +409,7 @@ def test_slow_consumer_memory_is_bounded(serve, raw_client):
 
 
 def test_failed_and_destroyed_channels_are_forgotten(serve, raw_client):
-    from pva._circuit import MAX_REMEMBERED_DEAD
+    from pva._rules import MAX_REMEMBERED_DEAD
     srv = serve({"x": nt.NTScalarInt32(value=0)})
     c = raw_client(srv.port)
     n = MAX_REMEMBERED_DEAD + 3000
@@ -423,7 +426,7 @@ def test_failed_and_destroyed_channels_are_forgotten(serve, raw_client):
         c.expect(pva.ChannelDestroyResponse)
     circuit = next(iter(srv.ctx.circuits))
     sizes = srv.call(lambda: (len(circuit.vc.channels), len(circuit.vc._by_sid),
-                              len(circuit.entries)))
+                              circuit.nchannels))
     assert sizes[0] <= MAX_REMEMBERED_DEAD and sizes[1] <= MAX_REMEMBERED_DEAD
     assert sizes[2] == 0
     ch, r = c.create_channel("x")

@@ -23,7 +23,7 @@ import pytest
 import pva
 from pva import nt
 from pva._forwarding import LOCAL_MCAST_GROUP, Origin, classify, forward
-from pva._netif import (IFF_BROADCAST, IFF_LOOPBACK, IFF_POINTOPOINT, IFF_UP, Interface,
+from pva.io.netif import (IFF_BROADCAST, IFF_LOOPBACK, IFF_POINTOPOINT, IFF_UP, Interface,
                         InterfaceMap, broadcast_addresses, interfaces)
 
 from netns_helpers import NetnsPair, netns_unavailable_reason

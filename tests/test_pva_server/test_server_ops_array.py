@@ -11,7 +11,7 @@ from pva._messages import ChannelArrayRequest, ChannelArrayResponse, Subcommand
 from pva.client import RemoteError
 from pva.server import (AuthenticationError, AuthOperation, DataWrapperBase, PVAGroup,
                         pva_dataclass, pvaproperty, value_instance)
-from pva.server.array_ops import get_elements, put_elements, resize
+from pva.server.ops.array import get_elements, put_elements, resize
 
 from server_helpers import run_client
 

@@ -23,24 +23,27 @@ The element helpers (:func:`select_array_field`, :func:`get_elements`,
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Mapping
 
 import numpy as np
 
-from .._bitset import BitSet
-from .._introspection import FieldDesc, FieldType
-from .._messages import ChannelArrayRequest, ChannelArrayResponse
-from .._pvrequest import PVRequest
-from .._values import DataWithBitSet, Status, default_value
-from .common import AuthOperation, error_status
+from ..._bitset import BitSet
+from ..._introspection import FieldDesc, FieldType
+from ..._messages import ChannelArrayRequest, ChannelArrayResponse, Subcommand
+from ..._pvrequest import PVRequest
+from ..._values import DataWithBitSet, Status, default_value
+from ..common import AuthOperation, error_status
+from .base import ServedChannel, ServerOp, error_reply, open_op
 
 __all__ = ["select_array_field", "get_elements", "put_elements", "resize", "on_array"]
 
 log = logging.getLogger("pva.server")
 
 _OK = Status()
+_GET = int(Subcommand.GET)
+_SET_LENGTH = int(Subcommand.GET_PUT)
+_GET_LENGTH = int(Subcommand.PROCESS)
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -143,49 +146,43 @@ def _nested(path: str, value: Any) -> dict:
 
 
 # ---------------------------------------------------------------- the handler
-class ArrayRequest:
-    """Server state of one ARRAY request (the circuit's ``_Op`` interface)."""
+class ArrayRequest(ServerOp):
+    """Server state of one ARRAY request: the array field it names."""
 
-    __slots__ = ("ioid", "sid", "entry", "request", "desc", "path", "field", "task")
+    __slots__ = ("path", "field")
 
-    def __init__(self, ioid, sid, entry, request, desc, path):
-        self.ioid = ioid
-        self.sid = sid
-        self.entry = entry
-        self.request = request
-        self.desc = desc
+    def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc: FieldDesc,
+                 path: str):
+        super().__init__(ioid, served, request, desc, None)
         self.path = path
         self.field = desc[path]
-        self.task = None
 
 
 async def on_array(circuit, msg: ChannelArrayRequest) -> None:
     """Handle an ARRAY request on ``circuit`` (a ``ServerCircuit``)."""
     ioid = msg.ioid
-
-    def err(status):
-        return ChannelArrayResponse(ioid, status, msg.subcommand)
+    err = error_reply(msg, ChannelArrayResponse)
     if msg.is_init:
-        res = await circuit._init_op(msg, AuthOperation.read, err, select=select_array_field)
+        res = await open_op(circuit, msg, AuthOperation.read, err, select=select_array_field)
         if res is None:
             return
-        entry, request, desc, path = res
-        op = ArrayRequest(ioid, msg.server_chid, entry, request, desc, path)
-        circuit._register(op)
-        circuit._reply(ChannelArrayResponse(ioid, _OK, msg.subcommand,
-                                            array_structure_if=op.field), err)
+        served, request, desc, path = res
+        op = ArrayRequest(ioid, served, request, desc, path)
+        circuit.register(op)
+        circuit.reply(ChannelArrayResponse(ioid, _OK, msg.subcommand,
+                                           array_structure_if=op.field), err)
         return
-    op = circuit.ops.get(ioid)
+    op = circuit.op(ioid)
     if not isinstance(op, ArrayRequest):
         return
-    circuit._spawn(op, _exec_array(circuit, op, msg, err))
+    circuit.start(op, _exec_array(circuit, op, msg, err))
 
 
 async def _exec_array(circuit, op: ArrayRequest, msg: ChannelArrayRequest, err) -> None:
     sub = msg.subcommand
     entry = op.entry
     try:
-        writing = not sub & 0x40 and (sub & 0x80 or not sub & 0x04)
+        writing = not sub & _GET and (sub & _SET_LENGTH or not sub & _GET_LENGTH)
         if writing:
             await entry.authorize(AuthOperation.write,
                                   authorization=dict(circuit.authorization),
@@ -193,24 +190,22 @@ async def _exec_array(circuit, op: ArrayRequest, msg: ChannelArrayRequest, err) 
         array = _lookup(await entry.read(op.request), op.path)
         if array is None:
             array = default_value(op.field)
-        if sub & 0x40:      # GET
+        if sub & _GET:
             reply = ChannelArrayResponse(op.ioid, _OK, sub, array_structure_if=op.field,
                                          array_data=get_elements(array, msg.offset,
                                                                  msg.count, msg.stride))
         elif not writing:   # GET_LENGTH
             reply = ChannelArrayResponse(op.ioid, _OK, sub, length=len(array))
         else:               # SET_LENGTH or PUT
-            if sub & 0x80:
+            if sub & _SET_LENGTH:
                 new = resize(op.field, array, msg.length)
             else:
                 new = put_elements(op.field, array, msg.array_data, msg.offset, msg.stride)
             bits = BitSet({op.desc.bit_of[op.path]})
             await entry.write(DataWithBitSet(_nested(op.path, new), bits))
             reply = ChannelArrayResponse(op.ioid, _OK, sub)
-    except asyncio.CancelledError:
-        raise
     except Exception as ex:
         log.debug("%s: array request on %s failed", circuit, entry.name, exc_info=True)
         reply = err(error_status(ex))
-    circuit._reply(reply, err)
-    circuit._finish(op, sub)
+    circuit.reply(reply, err)
+    circuit.finish(op, sub)

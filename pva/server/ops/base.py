@@ -1,0 +1,162 @@
+"""What the server's operations share: the operation object, the checks of
+an INIT, the field selection of a pvRequest, running a handler detached."""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable, Optional, Set
+
+from ..._bitset import BitSet
+from ..._errors import ProtocolError
+from ..._pvrequest import PVRequest
+from ..._typecache import type_cache
+from ..common import AuthOperation, DataWrapperBase, error_status
+
+__all__ = ["ServerOp", "ServedChannel", "open_op", "open_request", "request_mask",
+           "error_reply", "execute_open", "blocking", "detach", "maybe_await"]
+
+log = logging.getLogger("pva.server")
+
+
+class ServedChannel:
+    """A created channel of a circuit: the PV's data wrapper and the
+    operations open on it (the ``data`` of its :class:`~pva.ServerChannel`)."""
+
+    __slots__ = ("entry", "ops")
+
+    def __init__(self, entry: DataWrapperBase):
+        self.entry = entry
+        self.ops: Set["ServerOp"] = set()
+
+
+class ServerOp:
+    """Server state of one request (the ``data`` of its :class:`~pva.Request`)."""
+
+    __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task")
+
+    def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc, mask):
+        self.ioid = ioid
+        self.served = served
+        self.entry = served.entry
+        self.request = request
+        self.desc = desc
+        self.plans = type_cache.plans(desc)     # held while the request lives
+        self.mask = mask          # BitSet to send (compacted)
+        self.task: Any = None
+
+    def stop(self):
+        """The request is gone: stop what runs for it (None, or a coroutine to
+        await for the rest of the clean-up)."""
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+        return None
+
+
+async def maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def open_op(circuit, msg, operation: AuthOperation, error_reply,
+                  select: Optional[Callable] = None):
+    """The checks of an INIT; returns ``(served, request, desc, mask)`` or None
+    (refused: the error reply was sent).
+
+    ``select(request, desc)``, if given, replaces the field selection; its
+    result is returned in place of the mask."""
+    served = circuit.served(msg.server_chid)
+    try:
+        if served is None:
+            raise LookupError(f"unknown channel {msg.server_chid}")
+        if circuit.nops >= circuit.limits.max_operations:
+            raise RuntimeError(f"too many operations on this connection "
+                               f"(limit {circuit.limits.max_operations})")
+        request = msg.request
+        entry = served.entry
+        await entry.authorize(operation, authorization=dict(circuit.authorization),
+                              request=request)
+        desc = entry.structure
+        mask = (select or request_mask)(request, desc)
+    except Exception as ex:
+        circuit.reply(error_reply(error_status(ex)), error_reply)
+        return None
+    return served, request, desc, mask
+
+
+async def open_request(circuit, msg, operation: AuthOperation,
+                       error_reply) -> Optional[ServerOp]:
+    """The INIT of a GET, PUT, PUT_GET, PROCESS or RPC: the checks of
+    :func:`open_op`, then the operation registered (None: refused, the error
+    reply sent)."""
+    res = await open_op(circuit, msg, operation, error_reply)
+    if res is None:
+        return None
+    served, request, desc, mask = res
+    op = ServerOp(msg.ioid, served, request, desc, mask)
+    circuit.register(op)
+    return op
+
+
+def request_mask(request: PVRequest, desc) -> BitSet:
+    """The fields a pvRequest selects, compacted (bit 0 alone = everything).
+
+    Memoized per type (:mod:`pva._typecache`), by the request object: the
+    codec hands out one PVRequest object per distinct request content
+    (``wire_requests``), so a client repeating the same request hits the
+    cache.  An entry holds its request, so its id stays unique while cached.
+    The result is only read.
+    """
+    masks = type_cache.plans(desc).request_masks
+    hit = masks.lookup(id(request))
+    if hit is not None and hit[0] is request:
+        return hit[1]
+    mask = _compute_request_mask(request, desc)
+    masks[id(request)] = (request, mask)
+    return mask
+
+
+def _compute_request_mask(request: PVRequest, desc) -> BitSet:
+    bits = request.to_bitset(desc)
+    if len(bits) >= desc.num_bits:
+        return BitSet({0})
+    spans = desc.spans
+    # a structure named only as the parent of a selected member (the
+    # ``alarm`` of ``field(alarm.severity)``) is not selected as a whole
+    own = BitSet(b for b in bits
+                 if not any(c in bits for c in range(b + 1, b + spans[b])))
+    return own.expand(desc).compact(desc)
+
+
+def error_reply(msg, response_cls) -> Callable:
+    """``err(status)``: the error reply of ``msg``'s kind (same request id and subcommand)."""
+    ioid, sub = msg.ioid, msg.subcommand
+    return lambda status: response_cls(ioid, status, sub)
+
+
+def execute_open(circuit, msg, execute, *args) -> None:
+    """An execution of an open request: start ``execute(circuit, op, *args)``
+    (nothing if the request is gone meanwhile)."""
+    op = circuit.op(msg.ioid)
+    if op is not None:
+        circuit.start(op, execute(circuit, op, *args))
+
+
+def blocking(request: PVRequest) -> bool:
+    """``record[block=...]`` (default true: reply once the handler finished)."""
+    try:
+        return request.bool_option("block", True)
+    except ProtocolError:   # a malformed option: the safe default
+        return True
+
+
+def detach(circuit, entry: DataWrapperBase, what: str, coro) -> None:
+    """Run a handler without waiting for it (``block=false``); errors are logged."""
+    async def run():
+        try:
+            await coro
+        except Exception:
+            log.warning("%s: non-blocking %s of %s failed", circuit, what, entry.name,
+                        exc_info=True)
+    circuit.core.detach(run())

@@ -1,0 +1,305 @@
+"""MONITOR: subscriptions with bounded, squashing queues, and the sender
+that writes their updates.
+
+A :class:`Monitor` is subscribed to its data wrapper (``subscribe``); the
+wrapper ``post``\\ s each change to it.  Its queue holds at most
+``queueSize`` updates; when it is full the newest update is squashed into
+the last queued one (fields changed in both are marked in the overrun
+BitSet), so a slow client never grows memory.
+
+The :class:`MonitorSender` of a circuit sends the queued updates, one per
+monitor in turn, respecting the pipeline window and TCP back-pressure: it
+runs once per event-loop iteration with pending updates, and stops and
+waits while the connection's write backlog is above its high water mark.
+A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
+gathered with the next ones for that moment: one write instead of one per
+update.  An update is encoded once for every subscriber that sends it (the
+last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any, Dict
+
+from ..._bitset import BitSet, _bits_of
+from ..._errors import LocalProtocolError
+from ..._fastpath import encode_update_body
+from ..._messages import ChannelMonitorResponse, Subcommand
+from ..._values import DataWithBitSet, Status
+from ..common import AuthOperation, error_status, snapshot
+from .base import ServedChannel, ServerOp, open_op
+
+__all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH"]
+
+log = logging.getLogger("pva.server")
+
+_OK = Status()
+_INIT = int(Subcommand.INIT)
+_DESTROY = int(Subcommand.DESTROY)
+_PIPELINE = int(Subcommand.PIPELINE)
+_PROCESS = int(Subcommand.PROCESS)     # start or stop
+_GET = int(Subcommand.GET)             # with PROCESS: start
+#: monitor updates that follow each other closer than this are written together
+MONITOR_BATCH = 0.001
+
+
+class Monitor(ServerOp):
+    """A monitor: a bounded, squashing queue of updates.
+
+    A queue entry is ``[snapshot, changed mask, overrun mask]``: the fields
+    as integer masks (bit ``i`` of the type's BitSet numbering), expanded to
+    every member and limited to the fields the monitor selected.
+    """
+
+    __slots__ = ("circuit", "queue", "queue_size", "pipeline", "window", "running",
+                 "alive", "mask_full")
+
+    def __init__(self, circuit, ioid: int, served: ServedChannel, request, desc, mask,
+                 queue_size: int, pipeline: bool):
+        super().__init__(ioid, served, request, desc, mask)
+        self.circuit = circuit
+        self.queue: "collections.deque[list]" = collections.deque()
+        self.queue_size = queue_size
+        self.pipeline = pipeline
+        self.window = queue_size
+        self.running = False
+        self.alive = True
+        self.mask_full = _expand(self.plans, mask.to_int())
+
+    def post(self, snap: Dict[str, Any], changed: BitSet) -> None:
+        """Queue an update (called by the data wrapper); squash if the queue is full."""
+        if not self.alive:
+            return
+        bits = _expand(self.plans, changed.to_int()) & self.mask_full
+        if not bits:
+            return
+        q = self.queue
+        if len(q) < self.queue_size:
+            q.append([snap, bits, 0])
+        else:
+            last = q[-1]
+            last[2] |= last[1] & bits
+            last[1] |= bits
+            last[0] = snap
+        if self.running and (not self.pipeline or self.window > 0):
+            self.circuit.monitors.kick(self)
+
+    @property
+    def sendable(self) -> bool:
+        return self.alive and self.running and bool(self.queue) and \
+            (not self.pipeline or self.window > 0)
+
+    def stop(self):
+        super().stop()
+        self.alive = False
+        self.queue.clear()
+        return self._unsubscribe()
+
+    async def _unsubscribe(self) -> None:
+        try:
+            await self.entry.unsubscribe(None, self)
+        except Exception:
+            log.exception("%s: unsubscribe of %s failed", self.circuit, self.entry)
+
+
+def _expand(plans, mask: int) -> int:
+    """``mask`` with every member of its structure bits set (bits past the
+    type dropped)."""
+    table = plans.expand_masks
+    if table is None:
+        table = plans.expand_masks = tuple(((1 << span) - 1) << b
+                                           for b, span in enumerate(plans.desc.spans))
+    out = 0
+    n = len(table)
+    while mask:
+        low = mask & -mask
+        b = low.bit_length() - 1
+        if b >= n:
+            break
+        out |= table[b]
+        mask ^= low
+    return out
+
+
+def _compact(plans, mask: int) -> int:
+    """The minimal mask meaning ``mask`` (``BitSet.compact``), memoized per type
+    (every subscriber of a PV sends the same changed fields)."""
+    compacts = plans.compacts
+    out = compacts.get(mask)
+    if out is None:
+        out = compacts[mask] = BitSet(_bits_of(mask)).compact(plans.desc).to_int()
+    else:
+        compacts.move_to_end(mask)
+    return out
+
+
+def _encoded(plans, snap, cmask: int, cover: int, order: str):
+    """The body of an update (``encode_monitor_update``), encoded once for every
+    subscriber that sends it: the last ones are kept in the type's plans."""
+    updates = plans.updates
+    key = (id(snap), cmask, cover, order)
+    hit = updates.get(key)
+    if hit is not None and hit[0] is snap:
+        updates.move_to_end(key)
+        return hit[1]
+    try:
+        raw = encode_update_body(plans, snap, cmask, cover, order)
+    except LocalProtocolError:
+        raw = None          # the circuit's own encoding reports it
+    updates[key] = (snap, raw)          # holds snap: the id stays unique meanwhile
+    return raw
+
+
+class MonitorSender:
+    """Sends the queued updates of a circuit's monitors (see the module doc)."""
+
+    def __init__(self, circuit):
+        self.circuit = circuit
+        self.dirty: "collections.OrderedDict[Monitor, None]" = collections.OrderedDict()
+        self.scheduled = False
+        self.blocked = False              # waits until the connection is writable
+        self.closed = False
+        self.last_write = -1.0            # reactor time of the last monitor write
+        self.batch_timer: Any = None
+
+    def kick(self, mon: Monitor) -> None:
+        """``mon`` may have something to send."""
+        self.dirty[mon] = None
+        if not self.scheduled and not self.blocked and not self.closed:
+            self.scheduled = True
+            self.circuit.reactor.call_soon(self.run)
+
+    def close(self) -> None:
+        self.closed = True
+        self.dirty.clear()
+        if self.batch_timer is not None:
+            self.batch_timer.cancel()
+            self.batch_timer = None
+
+    def run(self) -> None:
+        """Send the queued monitor updates (a callback, once per loop iteration)."""
+        self.scheduled = False
+        try:
+            self._send()
+        except Exception as ex:  # never let a sender error escape into the loop
+            log.exception("%s: monitor sender failed", self.circuit)
+            self.circuit.close(f"monitor sender failed: {ex}")
+
+    def _send(self) -> None:
+        circuit = self.circuit
+        conn = circuit.conn
+        if self.closed or conn.closing:
+            return
+        dirty = self.dirty
+        # TCP back-pressure: what may still be queued before the high water mark
+        room = conn.high_water - conn.write_backlog()
+        now = circuit.reactor.time()
+        # a burst (updates again within MONITOR_BATCH of the last write):
+        # gather this iteration's updates with the next ones for a moment,
+        # one write instead of one per update
+        burst = now - self.last_write < MONITOR_BATCH
+        conn.hold()
+        vc = circuit.vc
+        order = vc.byte_order
+        send = conn.send
+        send_update = vc.send_update
+        while dirty:
+            mon, _ = dirty.popitem(last=False)
+            q = mon.queue
+            if not (mon.alive and mon.running and q and (not mon.pipeline or mon.window > 0)):
+                continue
+            snap, bits, overrun = q.popleft()
+            if mon.pipeline:
+                mon.window -= 1
+            plans = mon.plans
+            cmask = _compact(plans, bits)
+            cover = _compact(plans, overrun) if overrun else 0
+            raw = _encoded(plans, snap, cmask, cover, order)
+            try:
+                if raw is not None:     # encoded once for every subscriber
+                    bufs = send_update(mon.ioid, raw)
+                    send(bufs)
+                    for b in bufs:
+                        room -= len(b)
+                else:
+                    circuit.send(ChannelMonitorResponse(
+                        mon.ioid, _OK, 0, pv_structure_if=plans.desc,
+                        pv_data=DataWithBitSet(snap, cmask),
+                        overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
+                    room = conn.high_water - conn.write_backlog()
+            except LocalProtocolError as ex:
+                if mon.alive and circuit.request_alive(mon.ioid):
+                    log.warning("%s: monitor update of %s not sent: %s", circuit,
+                                mon.entry.name, ex)
+            if q and mon.running and (not mon.pipeline or mon.window > 0):
+                dirty[mon] = None
+            if room < 0:
+                # write what we have, go on once drained
+                conn.flush()
+                room = conn.high_water - conn.write_backlog()
+                if room < 0 and not conn.closing:
+                    self.blocked = True
+                    conn.when_writable(self._writable)
+                    return
+            if conn.closing:
+                return
+        if not burst:
+            self.last_write = now
+            conn.flush()
+        elif self.batch_timer is None:
+            self.batch_timer = circuit.reactor.call_later(MONITOR_BATCH, self._batch_flush)
+
+    def _batch_flush(self) -> None:
+        self.batch_timer = None
+        self.last_write = self.circuit.reactor.time()
+        self.circuit.conn.flush()
+
+    def _writable(self) -> None:
+        self.blocked = False
+        if self.dirty and not self.closed and not self.scheduled:
+            self.scheduled = True
+            self.circuit.reactor.call_soon(self.run)
+
+
+async def on_monitor(circuit, msg) -> None:
+    ioid = msg.ioid
+    sub = msg.subcommand
+    if msg.is_init:
+        def err(status):
+            return ChannelMonitorResponse(ioid, status, _INIT)
+        res = await open_op(circuit, msg, AuthOperation.read, err)
+        if res is None:
+            return
+        served, request, desc, mask = res
+        lim = circuit.limits
+        pipeline = bool(sub & _PIPELINE)
+        try:
+            qsize = msg.nfree if pipeline else request.int_option("queueSize", None)
+            qsize = int(qsize) if qsize else lim.default_queue_size
+        except Exception:  # a malformed queueSize option: use the default
+            qsize = lim.default_queue_size
+        qsize = max(1, min(qsize, lim.max_queue_size))
+        mon = Monitor(circuit, ioid, served, request, desc, mask, qsize, pipeline)
+        try:
+            data = await served.entry.subscribe(None, mon)
+        except Exception as ex:
+            circuit.reply(err(error_status(ex)), err)
+            return
+        circuit.register(mon)
+        circuit.reply(ChannelMonitorResponse(ioid, _OK, _INIT, pv_structure_if=desc), err)
+        # the first update is the complete (selected) value
+        mon.queue.append([snapshot(desc, data), mon.mask_full, 0])
+        return
+    mon = circuit.op(ioid)
+    if not isinstance(mon, Monitor):
+        return
+    if sub & _DESTROY:
+        await circuit.drop_and_wait(mon)
+        return
+    if sub & _PIPELINE and msg.nfree is not None:
+        mon.window += msg.nfree
+    if sub & _PROCESS:
+        mon.running = bool(sub & _GET)
+    if mon.sendable:
+        circuit.monitors.kick(mon)
