@@ -33,6 +33,13 @@ class Records(PVGroup):
                            record="waveform", units="A", precision=5,
                            upper_disp_limit=1000.0, lower_disp_limit=-1000.0,
                            upper_ctrl_limit=1000.0, lower_ctrl_limit=-1000.0)
+    # not records: control limits refuse a write beyond them, a putter may fail
+    setpoint = pvproperty(value=0.0, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0)
+    fails = pvproperty(value=0)
+
+    @fails.putter
+    async def fails(self, instance, value):
+        raise RuntimeError("this putter always fails")
 
 
 class Native(PVAGroup):

@@ -199,11 +199,16 @@ def test_enums_both_ways(server, p4p, chan):
         p4p.put(PREFIX + "bo", {"value.choices": ["a", "b"]})
 
 
-def test_putter_limits_apply_to_a_pva_put(server, p4p):
-    # the ai's control limits (-100, 100) refuse the value, as over CA
+def test_putters_and_limits_apply_to_a_pva_put(server, p4p, chan):
+    # control limits (-10, 10) refuse the value, as over CA
     with pytest.raises(Exception, match="[Ll]imits"):
-        p4p.put(PREFIX + "ai", 500.0)
-    assert p4p.get(PREFIX + "ai").value != 500.0
+        p4p.put(PREFIX + "setpoint", 500.0)
+    assert p4p.get(PREFIX + "setpoint").value == 0.0
+    p4p.put(PREFIX + "setpoint", 5.0)
+    assert ca_get(chan("setpoint")) == 5.0
+    with pytest.raises(Exception, match="this putter always fails"):
+        p4p.put(PREFIX + "fails", 3)
+    assert ca_get(chan("fails")) == 0
 
 
 def test_pvagroup_ntscalar_and_ntenum_over_ca(server, p4p, chan):
