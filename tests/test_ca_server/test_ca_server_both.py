@@ -275,3 +275,54 @@ def test_protocols_option_and_argument():
     assert run_options["protocols"] == ("ca", "pva")
     _, run_options = ioc_arg_parser(default_prefix="p:", desc="d", argv=[])
     assert run_options["protocols"] == ("ca",) and run_options["interfaces"] is None
+
+
+def _docs_example(title):
+    """The first code block after the heading ``title`` of docs/ca-server.rst."""
+    path = os.path.join(HERE, os.pardir, os.pardir, "docs", "ca-server.rst")
+    text = open(path).read()
+    after = text[text.index("\n%s\n%s\n" % (title, "-" * len(title))):]
+    block = after[after.index(".. code-block:: python\n"):].split("\n")[2:]
+    lines = []
+    for line in block:
+        if line and not line.startswith("   "):
+            break
+        lines.append(line[3:])
+    return "\n".join(lines)
+
+
+def test_docs_example_serves_both_protocols(ports, ctx, tmp_path):
+    script = tmp_path / "stage.py"
+    script.write_text(_docs_example("Both protocols"))
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp), EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1")
+    prefix = "docstage%d:" % os.getpid()
+    # the module's server holds the last private port
+    ioc = PyIOC(prefix, ports.private[-2], args=["--protocols", "ca", "pva", "-v"],
+                script=str(script), env=env)
+    ioc.start()
+    p4p = P4PContext("pva", conf={"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                                  "EPICS_PVA_AUTO_ADDR_LIST": "NO"}, useenv=False, nt=False)
+    status, chid = ca.create_channel(prefix + "position")
+    try:
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL
+        position = p4p.get(prefix + "position")
+        assert position.getID() == "epics:nt/NTScalar:1.0"
+        assert position.display.units == "mm" and position.control.limitHigh == 50.0
+        assert ca_put(chid, 12.5)["status"] == ca.ECA.NORMAL
+        stamp = ca_get(chid, chtype=ca.DBR.TIME_DOUBLE)["stamp"]
+        ts = p4p.get(prefix + "position").timeStamp
+        assert (ts.secondsPastEpoch, ts.nanoseconds) == (stamp["seconds"],
+                                                         stamp["nanoseconds"])
+        status, temp = ca.create_channel(prefix + "temperature")
+        try:
+            assert ca.pend_io(5.0) == ca.ECA.NORMAL
+            assert ca_get(temp) == 21.5
+        finally:
+            ca.clear_channel(temp)
+    finally:
+        ca.clear_channel(chid)
+        p4p.close()
+        ioc.stop()
