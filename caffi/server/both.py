@@ -26,7 +26,8 @@ monitors of both, with the same time stamp.
   made by :func:`pva_channel`: it subscribes to the wrapper like a
   pvAccess monitor; each post is stored in the channel data (value, time
   stamp, alarm, metadata) and published to the CA subscriptions.  A CA write
-  is the wrapper's ``write`` (its putter) after its ``authorize``.
+  is the wrapper's ``write`` (its putter) after its ``authorize``; a CA read
+  runs the wrapper's ``read`` first if the pvaproperty has a getter.
 
 :func:`serve` runs the asyncio servers of the protocols asked for
 (each with its own environment: ``EPICS_CA*``/``EPICS_CAS*`` and
@@ -36,7 +37,7 @@ import asyncio
 import logging
 from typing import Any, Dict, Iterable, Optional, Tuple
 
-from pva import BitSet, DataWithBitSet, fill_dataclass
+from pva import BitSet, DataWithBitSet, fill_dataclass, parse_pvrequest
 from pva.server import AuthenticationError, AuthOperation, DataWrapperBase
 from pva.server import Context as PvaContext
 from pva.server import value_instance, wrap_pvdb
@@ -147,6 +148,17 @@ class _PvaMirror:
         self.pvname = wrapper.name
         super().__init__(**kwargs)
         self.listener = _WrapperListener(self)
+
+    @property
+    def has_read_hook(self) -> bool:
+        """True if the pvaproperty has a getter (run before each CA read)."""
+        hooks = getattr(getattr(self.pva_wrapper, "prop", None), "hooks", None)
+        return getattr(hooks, "get", None) is not None
+
+    async def read(self, data_type):
+        if self.has_read_hook:          # its changes come back through the listener
+            await self.pva_wrapper.read(parse_pvrequest(""))
+        return await super().read(data_type)
 
     def check_access(self, hostname, username):
         if getattr(getattr(self.pva_wrapper, "prop", None), "read_only", False):

@@ -49,6 +49,11 @@ class Native(PVAGroup):
     mode = pvaproperty(value=value_instance(nt.NTEnum().wrap(1, choices=["auto", "manual"]),
                                             nt.NTEnum().type))
     table = pvaproperty(value=[1, 2, 3])         # an NTScalarArray: pvAccess only
+    reads = pvaproperty(value=nt.NTScalarFloat64(value=0.0))
+
+    @reads.getter
+    async def reads(self, instance, request):
+        instance.value = instance.value + 1     # counts the reads
 
 
 if __name__ == "__main__":

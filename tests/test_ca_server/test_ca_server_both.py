@@ -250,6 +250,12 @@ def test_pvagroup_puts_cross_over(server, p4p, chan):
         assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
+def test_pvagroup_getter_runs_for_a_ca_read(server, chan):
+    reads = chan("pva:reads")
+    first = ca_get(reads)
+    assert ca_get(reads) == first + 1
+
+
 def test_pvagroup_arrays_stay_pvaccess_only(server, p4p, ctx):
     assert list(p4p.get(PREFIX + "pva:table").value) == [1, 2, 3]
     status, chid = ca.create_channel(PREFIX + "pva:table")
