@@ -15,10 +15,11 @@ monitors of both, with the same time stamp.
   owner of its PV.  Its pvAccess face is a :class:`ChannelDataWrapper`
   (a :class:`pva.server.DataWrapperBase`) holding the normative type of
   :mod:`.pvdata`.  The wrapper subscribes to the channel data like a CA
-  subscription does: every post (a write from a CA client, a pvAccess put,
-  the group's own ``write``, an alarm change) updates the pvData structure
-  with the members the event changed and posts them to the pvAccess
-  monitors.  A pvAccess put is a ``write`` of the channel data (putters,
+  subscription does: while it has pvAccess monitors, every post (a write
+  from a CA client, a pvAccess put, the group's own ``write``, an alarm
+  change) updates the pvData structure with the members the event changed
+  and posts them to the monitors; without monitors the structure is
+  brought up to date when it is read (or a first monitor starts).  A pvAccess put is a ``write`` of the channel data (putters,
   limits, access rights apply as to a CA write); its reply follows the
   monitor updates.
 * A pvAccess data wrapper (a ``PVAGroup``'s PVs) with an NTScalar or an
@@ -56,8 +57,12 @@ _ALL_EVENTS = DBE_VALUE | DBE_LOG | DBE_ALARM | DBE_PROPERTY
 
 class _ChannelListener:
     """Subscribed to a ChannelData like a CA subscription: hands its posts
-    to the :class:`ChannelDataWrapper`."""
-    mask = _ALL_EVENTS
+    to the :class:`ChannelDataWrapper` while it has pvAccess monitors (its
+    mask is 0 otherwise, so that CA traffic alone costs nothing more)."""
+
+    @property
+    def mask(self) -> int:
+        return _ALL_EVENTS if self.wrapper._monitors else 0
 
     def __init__(self, wrapper: "ChannelDataWrapper"):
         self.wrapper = wrapper
@@ -88,6 +93,7 @@ class ChannelDataWrapper(DataWrapperBase):
         self.channel = channel
         self._access = access
         super().__init__(name, value_instance(nt_value(channel), nt_type(channel)))
+        self._monitors: set = set()
         self._listener = _ChannelListener(self)
         channel.add_subscriber(self._listener)
 
@@ -97,6 +103,20 @@ class ChannelDataWrapper(DataWrapperBase):
 
     def _channel_posted(self, flags: int) -> None:
         self.post(fill_dataclass(self.data, nt_changes(self.channel, flags)))
+
+    def _refresh(self) -> None:
+        """Bring the structure up to date (not followed without monitors)."""
+        fill_dataclass(self.data, nt_value(self.channel))
+
+    async def subscribe(self, queue, sub) -> Any:
+        if not self._monitors:
+            self._refresh()
+        self._monitors.add(sub)
+        return await super().subscribe(queue, sub)
+
+    async def unsubscribe(self, queue, sub) -> None:
+        self._monitors.discard(sub)
+        await super().unsubscribe(queue, sub)
 
     def _rights(self, authorization: dict) -> AccessRights:
         host = str(authorization.get("host", ""))
@@ -115,8 +135,10 @@ class ChannelDataWrapper(DataWrapperBase):
         return self.data
 
     async def read(self, request) -> Any:
-        if self.channel.has_read_hook:      # a getter: its write posts the new value here
+        if self.channel.has_read_hook:      # a getter: its write posts the new value
             await self.channel.read(self.channel.data_type)
+        if not self._monitors:
+            self._refresh()
         return self.data
 
     async def write(self, update) -> None:

@@ -92,3 +92,36 @@ def test_pva_structures_as_channel_data():
     assert ca_state(scalar.type, value)["status"] == ca.AlarmStatus.SOFT
     enum = nt.NTEnum().wrap(1, choices=["x", "y"])
     assert ca_state(nt.NTEnum().type, enum)["enum_strings"] == ("x", "y")
+
+
+def test_wrapper_follows_the_channel_data_while_monitored():
+    import asyncio
+
+    from caffi.server.both import ChannelDataWrapper
+
+    class Sub:
+        def __init__(self):
+            self.posts = []
+
+        def post(self, snap, changed):
+            self.posts.append(snap)
+
+    async def main():
+        data = ca.ChannelDouble(value=1.0)
+        wrapper = ChannelDataWrapper("x", data)
+        sub = Sub()
+        await wrapper.subscribe(None, sub)
+        await data.write(2.0)
+        (snap,) = sub.posts
+        seconds, nanoseconds = data.epics_timestamp
+        assert snap["value"] == 2.0
+        assert (snap["timeStamp"]["secondsPastEpoch"], snap["timeStamp"]["nanoseconds"]) == \
+            (seconds + 631152000, nanoseconds)
+        await wrapper.unsubscribe(None, sub)
+        calls = []
+        real = data.read_now
+        data.read_now = lambda *args: calls.append(args) or real(*args)
+        await data.write(3.0)
+        assert sub.posts == [snap] and calls == []      # not followed without monitors
+        assert (await wrapper.read(None)).value == 3.0  # but up to date when read
+    asyncio.run(main())
