@@ -37,9 +37,16 @@ class Records(PVGroup):
     setpoint = pvproperty(value=0.0, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0)
     fails = pvproperty(value=0)
 
+    ro = pvproperty(value=5, read_only=True)
+    started = pvproperty(value=0)
+
     @fails.putter
     async def fails(self, instance, value):
         raise RuntimeError("this putter always fails")
+
+    @started.startup
+    async def started(self, instance, async_lib):
+        await instance.write(1)
 
 
 class Native(PVAGroup):
@@ -50,6 +57,7 @@ class Native(PVAGroup):
                                             nt.NTEnum().type))
     table = pvaproperty(value=[1, 2, 3])         # an NTScalarArray: pvAccess only
     reads = pvaproperty(value=nt.NTScalarFloat64(value=0.0))
+    fixed = pvaproperty(value=nt.NTScalarFloat64(value=7.0), read_only=True)
 
     @reads.getter
     async def reads(self, instance, request):

@@ -250,6 +250,46 @@ def test_pvagroup_puts_cross_over(server, p4p, chan):
         assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
+def test_read_only_both_ways(server, p4p, chan):
+    with pytest.raises(Exception, match="no write access"):
+        p4p.put(PREFIX + "ro", 6)
+    assert p4p.get(PREFIX + "ro").value == 5
+    fixed = chan("pva:fixed")
+    assert not ca.write_access(fixed)
+    assert ca.put(fixed, 8.0) == ca.ECA.NOWTACCESS
+    assert p4p.get(PREFIX + "pva:fixed").value == 7.0
+
+
+def test_startup_hooks_run(server, p4p):
+    assert p4p.get(PREFIX + "started").value == 1
+
+
+def test_pvaccess_alone(ports, ctx, tmp_path):
+    """--protocols pva: no CA server; the group's startup hooks still run."""
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp), EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1")
+    prefix = "pvaonly%d:" % os.getpid()
+    ioc = PyIOC(prefix, ports.private[-2], args=["--protocols", "pva", "-v"],
+                script=os.path.join(HERE, "both_app.py"), env=env,
+                ready="listening on TCP").start()
+    p4p = P4PContext("pva", conf={"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                                  "EPICS_PVA_AUTO_ADDR_LIST": "NO"}, useenv=False, nt=False)
+    try:
+        assert p4p.get(prefix + "started").value == 1
+        assert p4p.get(prefix + "pva:temp").value == 21.5
+        assert not any("CA server on TCP port" in line for line in ioc.log)
+        status, chid = ca.create_channel(prefix + "started")
+        try:
+            assert ca.pend_io(0.5) == ca.ECA.TIMEOUT
+        finally:
+            ca.clear_channel(chid)
+    finally:
+        p4p.close()
+        ioc.stop()
+
+
 def test_pvagroup_getter_runs_for_a_ca_read(server, chan):
     reads = chan("pva:reads")
     first = ca_get(reads)
