@@ -262,7 +262,7 @@ def pva_channel(wrapper: DataWrapperBase) -> Optional[ChannelData]:
     if spec is None or desc.children["value"].is_array:
         return None
     base, kwargs = spec
-    state = ca_state(desc, nt_value_of(wrapper))
+    state = ca_state(desc, _nt_snapshot(wrapper))
     status = state.pop("status", AlarmStatus.NO_ALARM)
     severity = state.pop("severity", AlarmSeverity.NO_ALARM)
     kwargs.update(state)
@@ -272,7 +272,7 @@ def pva_channel(wrapper: DataWrapperBase) -> Optional[ChannelData]:
     return cls(wrapper, alarm=ChannelAlarm(status=status, severity=severity), **kwargs)
 
 
-def nt_value_of(wrapper: DataWrapperBase) -> Dict[str, Any]:
+def _nt_snapshot(wrapper: DataWrapperBase) -> Dict[str, Any]:
     from pva.server.common import snapshot
     return snapshot(wrapper.structure, wrapper.data)
 

@@ -95,8 +95,9 @@ def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_name
     (only asyncio is supported).
     """
     import asyncio
+    from ..protocol import ChannelData
     protocols = check_protocols(protocols)
-    if protocols == ("ca",):
+    if protocols == ("ca",) and all(isinstance(data, ChannelData) for data in pvdb.values()):
         from .aio import start_server
         coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
                             startup_hook=startup_hook, **kwargs)

@@ -125,3 +125,37 @@ def test_wrapper_follows_the_channel_data_while_monitored():
         assert sub.posts == [snap] and calls == []      # not followed without monitors
         assert (await wrapper.read(None)).value == 3.0  # but up to date when read
     asyncio.run(main())
+
+
+def test_pvagroup_pvs_as_channel_data_without_io():
+    import asyncio
+
+    from pva.server import PVAGroup, pvaproperty
+
+    from caffi.server import PVGroup, pvproperty
+    from caffi.server.both import split_pvdb
+
+    class Ca(PVGroup):
+        x = pvproperty(value=1.0)
+
+    class Pva(PVAGroup):
+        y = pvaproperty(value=nt.NTScalarFloat64(value=2.0))
+        z = pvaproperty(value=nt.NTScalarInt64(value=3))       # no CA type: pvAccess only
+
+    pvdb = dict(Ca(prefix="c:").pvdb, **Pva(prefix="p:").pvdb)
+    ca_db, pva_db = split_pvdb(pvdb, ("ca",))
+    assert sorted(ca_db) == ["c:x", "p:y"] and pva_db == {}
+    ca_db, pva_db = split_pvdb(pvdb, ("pva",))
+    assert ca_db == {} and sorted(pva_db) == ["c:x", "p:y", "p:z"]
+
+    async def main():
+        ca_db, pva_db = split_pvdb(pvdb, ("ca", "pva"))
+        y = ca_db["p:y"]
+        assert isinstance(y, ca.ChannelDouble) and y.value == 2.0
+        await pva_db["p:y"].subscribe(None, y.listener)
+        await y.write(4.5)                          # to the pvaproperty, and back
+        assert pva_db["p:y"].data.value == 4.5 and y.value == 4.5
+        stamp = pva_db["p:y"].data.timeStamp
+        assert tuple(y.epics_timestamp) == (stamp.secondsPastEpoch - 631152000,
+                                            stamp.nanoseconds)
+    asyncio.run(main())
