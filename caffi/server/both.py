@@ -19,9 +19,9 @@ monitors of both, with the same time stamp.
   from a CA client, a pvAccess put, the group's own ``write``, an alarm
   change) updates the pvData structure with the members the event changed
   and posts them to the monitors; without monitors the structure is
-  brought up to date when it is read (or a first monitor starts).  A pvAccess put is a ``write`` of the channel data (putters,
-  limits, access rights apply as to a CA write); its reply follows the
-  monitor updates.
+  brought up to date when it is read (or a first monitor starts).  A
+  pvAccess put is a ``write`` of the channel data (putters, limits, access
+  rights apply as to a CA write); its reply follows the monitor updates.
 * A pvAccess data wrapper (a ``PVAGroup``'s PVs) with an NTScalar or an
   NTEnum is the owner of its PV.  Its CA face is a ChannelData subclass
   made by :func:`pva_channel`: it subscribes to the wrapper like a
