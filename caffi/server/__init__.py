@@ -4,7 +4,9 @@
 
 Layout: :mod:`.pvproperty` (``pvproperty``, ``PVSpec``, the ``Pvproperty*``
 data classes), :mod:`.group` (``PVGroup``, ``SubGroup``), :mod:`.records`
-(record fields).  The data model itself (``ChannelData`` ...) is
+(record fields), :mod:`.both` (the same PVs over CA and pvAccess:
+``run(pvdb, protocols=("ca", "pva"))``) with :mod:`.pvdata` (their
+normative types).  The data model itself (``ChannelData`` ...) is
 :mod:`caffi.protocol`'s.
 """
 from ..protocol import (AccessRights, AlarmSeverity, AlarmStatus, ChannelAlarm, ChannelByte,

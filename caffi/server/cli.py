@@ -4,15 +4,13 @@
 ...     default_prefix="demo:", desc="A demo IOC")
 
 Options: ``--prefix``, ``-q``/``-v``, ``--list-pvs``, ``--interfaces``,
-``--protocols ca`` (``pva``, the same PVs over pvAccess too, is coming: it is
-refused with a clear message meanwhile) and one ``--NAME`` per macro.
+``--protocols ca pva`` (the same PVs over Channel Access and/or pvAccess,
+see :mod:`.both`) and one ``--NAME`` per macro.
 """
 import argparse
 import logging
 import sys
 from typing import Dict, List, Optional, Tuple
-
-from ..protocol import get_server_address_list
 
 __all__ = ["ioc_arg_parser", "template_arg_parser", "run", "PROTOCOLS"]
 
@@ -38,12 +36,12 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[s
                         help="Log the PV names served at startup.")
     parser.add_argument("--async-lib", default="asyncio", choices=("asyncio",),
                         help="Only asyncio is supported.")
-    parser.add_argument("--interfaces", nargs="+", default=get_server_address_list(),
-                        help="Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST, "
-                             "else all).")
+    parser.add_argument("--interfaces", nargs="+", default=None,
+                        help="Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST "
+                             "for CA, EPICS_PVAS_INTF_ADDR_LIST for pvAccess, else all).")
     parser.add_argument("--protocols", nargs="+", default=["ca"], choices=PROTOCOLS,
-                        help="Serve over Channel Access (ca); pvAccess (pva) is not "
-                             "available yet.")
+                        help="Serve over Channel Access (ca), pvAccess (pva) or both "
+                             "(ca pva): the same PVs, one state.")
     for name, default in macros.items():
         if default is None:
             parser.add_argument("--" + name, type=str, required=True,
@@ -55,7 +53,7 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[s
     def split_args(args):
         try:
             check_protocols(args.protocols)
-        except NotImplementedError as ex:
+        except ValueError as ex:
             parser.error(str(ex))
         level = logging.INFO
         if args.verbose:
@@ -78,35 +76,39 @@ def ioc_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[str]] 
 
 
 def check_protocols(protocols) -> Tuple[str, ...]:
-    """``protocols`` as a tuple; ValueError for an unknown name,
-    NotImplementedError for pvAccess (not served by this server yet)."""
-    protocols = tuple(protocols)
+    """``protocols`` as a tuple (ValueError for an unknown name or none)."""
+    protocols = (protocols,) if isinstance(protocols, str) else tuple(protocols)
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
         raise ValueError("protocols must be among %s, not %r" % (PROTOCOLS, protocols))
-    if "pva" in protocols:
-        raise NotImplementedError(
-            "serving a PVGroup over pvAccess is not available yet: use protocols=('ca',), "
-            "or serve a pva.server PVAGroup for pvAccess")
-    return protocols
+    return tuple(dict.fromkeys(protocols))
 
 
 def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_names=False,
         startup_hook=None, protocols=("ca",), **kwargs) -> None:
     """Serve ``pvdb`` (PV name -> ChannelData) until interrupted.
 
-    ``protocols``: ``('ca',)``; pvAccess (``'pva'``, the same PVs over both
-    protocols) is coming and raises NotImplementedError meanwhile.
-    ``module_name`` is accepted for caproto compatibility (only asyncio is
-    supported).  The objects of the process at that moment are taken out of
-    the cyclic garbage collector's sight (``aio.freeze_startup_objects``).
+    ``protocols``: ``('ca',)``, ``('pva',)`` or ``('ca', 'pva')``: the same
+    PVs over Channel Access and pvAccess (:mod:`.both`; ``pvdb`` may also
+    hold a ``PVAGroup``'s PVs, whose NTScalar and NTEnum ones are then served
+    over CA too).  ``module_name`` is accepted for caproto compatibility
+    (only asyncio is supported).  The objects of the process at that moment
+    are taken out of the cyclic garbage collector's sight
+    (``aio.freeze_startup_objects``).
     """
     import asyncio
-    from .aio import freeze_startup_objects, start_server
-    check_protocols(protocols)
+    from ..protocol import ChannelData
+    from .aio import freeze_startup_objects
+    protocols = check_protocols(protocols)
     freeze_startup_objects()
-    coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
-                        startup_hook=startup_hook, **kwargs)
+    if protocols == ("ca",) and all(isinstance(data, ChannelData) for data in pvdb.values()):
+        from .aio import start_server
+        coro = start_server(pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+                            startup_hook=startup_hook, **kwargs)
+    else:
+        from .both import serve
+        coro = serve(pvdb, protocols=protocols, interfaces=interfaces,
+                     log_pv_names=log_pv_names, startup_hook=startup_hook, **kwargs)
     try:
         asyncio.run(coro)
     except KeyboardInterrupt:

@@ -10,8 +10,10 @@ APP = os.path.join(HERE, "ioc_app.py")
 
 
 class PyIOC:
-    def __init__(self, prefix, port, args=(), script=APP, module=None, env=None):
+    def __init__(self, prefix, port, args=(), script=APP, module=None, env=None,
+                 ready="CA server on TCP port"):
         self.prefix = prefix
+        self.ready = ready      # the log line telling the server is listening
         self.port = port
         self.args = list(args)
         self.script = script
@@ -30,7 +32,7 @@ class PyIOC:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=HERE)
         threading.Thread(target=self._reader, daemon=True).start()
-        self.wait_for("CA server on TCP port", timeout)
+        self.wait_for(self.ready, timeout)
         return self
 
     def _reader(self):

@@ -219,25 +219,6 @@ def test_construction_needs_no_event_loop():
     ca.ChannelDouble(value=1.0)
 
 
-def test_pvaccess_is_refused_clearly_until_it_is_served(capsys):
-    from caffi.server import ioc_arg_parser, run
-
-    class One(PVGroup):
-        x = pvproperty(value=1.0)
-    g = One(prefix="p:")
-    for protocols in (("pva",), ("ca", "pva")):
-        with pytest.raises(NotImplementedError, match="pvAccess is not available yet"):
-            run(g.pvdb, protocols=protocols)
-    with pytest.raises(ValueError, match="protocols must be among"):
-        run(g.pvdb, protocols=("http",))
-    with pytest.raises(SystemExit) as exc:
-        ioc_arg_parser(default_prefix="p:", desc="d", argv=["--protocols", "ca", "pva"])
-    assert exc.value.code == 2 and "pvAccess is not available yet" in capsys.readouterr().err
-    ioc_options, run_options = ioc_arg_parser(default_prefix="p:", desc="d",
-                                              argv=["--protocols", "ca"])
-    assert run_options["protocols"] == ("ca",)
-
-
 def test_run_freezes_the_objects_made_before_it(tmp_path):
     # in a child process: gc.freeze would keep this session's objects forever
     code = ("import asyncio, gc\n"

@@ -1,0 +1,71 @@
+"""A Python IOC serving one PVGroup and one PVAGroup over CA and pvAccess
+(run as a child process by test_ca_server_both.py).
+
+The PVGroup's records mirror tests/ioc/test.db (ai, longin, stringin, bo,
+mbbi, wf:double) so that what qsrv serves for them can be compared.
+"""
+import numpy as np
+
+from pva import nt
+from pva.server import PVAGroup, pvaproperty, value_instance
+
+from caffi.server import ChannelType, PVGroup, ioc_arg_parser, pvproperty, run
+
+
+class Records(PVGroup):
+    # an ai: its control limits are its display limits (HOPR/LOPR)
+    ai = pvproperty(value=1.5, record="ai", units="mm", precision=3,
+                    upper_disp_limit=100.0, lower_disp_limit=-100.0,
+                    upper_ctrl_limit=100.0, lower_ctrl_limit=-100.0,
+                    upper_alarm_limit=90.0, upper_warning_limit=80.0,
+                    lower_warning_limit=-80.0, lower_alarm_limit=-90.0)
+    longin = pvproperty(value=42, record="longin", units="cnt",
+                        upper_disp_limit=1000, lower_disp_limit=-1000,
+                        upper_ctrl_limit=1000, lower_ctrl_limit=-1000,
+                        upper_alarm_limit=900, upper_warning_limit=800,
+                        lower_warning_limit=-800, lower_alarm_limit=-900)
+    stringin = pvproperty(value="hello", dtype=ChannelType.STRING, record="stringin")
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=("Off", "On"),
+                    record="bo")
+    mbbi = pvproperty(value="two", dtype=ChannelType.ENUM,
+                      enum_strings=("zero", "one", "two"), record="mbbi")
+    wf_double = pvproperty(name="wf:double", value=np.zeros(0), max_length=16,
+                           record="waveform", units="A", precision=5,
+                           upper_disp_limit=1000.0, lower_disp_limit=-1000.0,
+                           upper_ctrl_limit=1000.0, lower_ctrl_limit=-1000.0)
+    # not records: control limits refuse a write beyond them, a putter may fail
+    setpoint = pvproperty(value=0.0, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0)
+    fails = pvproperty(value=0)
+
+    ro = pvproperty(value=5, read_only=True)
+    started = pvproperty(value=0)
+
+    @fails.putter
+    async def fails(self, instance, value):
+        raise RuntimeError("this putter always fails")
+
+    @started.startup
+    async def started(self, instance, async_lib):
+        await instance.write(1)
+
+
+class Native(PVAGroup):
+    """pvAccess PVs, served over CA too."""
+    temp = pvaproperty(value=nt.NTScalarFloat64(
+        value=21.5, display=nt.NTDisplayFloat64(limitLow=0.0, limitHigh=50.0, units="degC")))
+    mode = pvaproperty(value=value_instance(nt.NTEnum().wrap(1, choices=["auto", "manual"]),
+                                            nt.NTEnum().type))
+    table = pvaproperty(value=[1, 2, 3])         # an NTScalarArray: pvAccess only
+    reads = pvaproperty(value=nt.NTScalarFloat64(value=0.0))
+    fixed = pvaproperty(value=nt.NTScalarFloat64(value=7.0), read_only=True)
+
+    @reads.getter
+    async def reads(self, instance, request):
+        instance.value = instance.value + 1     # counts the reads
+
+
+if __name__ == "__main__":
+    ioc_options, run_options = ioc_arg_parser(default_prefix="t:", desc="both protocols")
+    pvdb = dict(Records(**ioc_options).pvdb)
+    pvdb.update(Native(prefix=ioc_options["prefix"] + "pva:").pvdb)
+    run(pvdb, **run_options)

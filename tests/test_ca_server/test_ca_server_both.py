@@ -1,0 +1,374 @@
+"""One group over both protocols: our server (a child process, both_app.py)
+serves a PVGroup and a PVAGroup over CA and pvAccess; caffi (libca), p4p
+and our pva client read and write it, and the records of the same name are
+compared with what the soft IOC's qsrv serves."""
+import os
+import queue
+import time
+
+import numpy as np
+import pytest
+from p4p.client.thread import Context as P4PContext
+
+from caffi import ca
+
+import _ioc
+from _ioc import Collector, ca_get, ca_put
+from _pyioc import PyIOC
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PREFIX = "caffiboth%d:" % os.getpid()
+#: our records of the same name as tests/ioc/test.db's
+RECORDS = ("ai", "longin", "stringin", "bo", "mbbi", "wf:double")
+
+
+@pytest.fixture(scope="module")
+def server(ports):
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp), EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1",
+               EPICS_PVAS_BEACON_ADDR_LIST="127.0.0.1", EPICS_PVAS_AUTO_BEACON_ADDR_LIST="NO")
+    # the last private port of the suite's CA address list; no test of this
+    # module starts a private soft IOC
+    ioc = PyIOC(PREFIX, ports.private[-1], args=["--protocols", "ca", "pva", "-v"],
+                script=os.path.join(HERE, "both_app.py"), env=env)
+    ioc.start()
+    try:
+        if not any("pva server" in line and "listening" in line for line in ioc.log):
+            ioc.wait_for("listening on TCP")
+        ioc.pva_conf = {"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                        "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+                        "EPICS_PVA_BROADCAST_PORT": str(pva_udp)}
+        yield ioc
+    finally:
+        ioc.stop()
+
+
+@pytest.fixture(scope="module")
+def p4p(server):
+    ctxt = P4PContext("pva", conf=server.pva_conf, useenv=False, nt=False)
+    yield ctxt
+    ctxt.close()
+
+
+@pytest.fixture(scope="module")
+def qsrv(ioc):
+    """A p4p client of the session soft IOC (qsrv, on the suite's pvAccess ports)."""
+    conf = {"EPICS_PVA_ADDR_LIST": "127.0.0.1:%s" % os.environ["EPICS_PVA_BROADCAST_PORT"],
+            "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+            "EPICS_PVA_BROADCAST_PORT": os.environ["EPICS_PVA_BROADCAST_PORT"]}
+    ctxt = P4PContext("pva", conf=conf, useenv=False, nt=False)
+    yield ctxt
+    ctxt.close()
+
+
+@pytest.fixture
+def chan(ctx, server):
+    made = []
+
+    def make(suffix):
+        status, chid = ca.create_channel(PREFIX + suffix)
+        assert status == ca.ECA.NORMAL
+        made.append(chid)
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % suffix
+        return chid
+    yield make
+    for chid in made:
+        ca.clear_channel(chid)
+
+
+def _meta(value):
+    """The members of a structure but its time stamp, as plain Python."""
+    out = value.todict()
+    out.pop("timeStamp")
+    return out
+
+
+@pytest.mark.parametrize("record", RECORDS)
+def test_same_normative_type_as_qsrv(server, p4p, qsrv, ioc, record):
+    ours = p4p.get(PREFIX + record)
+    theirs = qsrv.get(ioc.prefix + record)
+    # type ids and every member's name and type, nested
+    assert ours.getID() == theirs.getID()
+    assert ours.type().aspy() == theirs.type().aspy()
+    if record != "wf:double":           # the IOC's waveform is UDF (INVALID) until written
+        mine, other = _meta(ours), _meta(theirs)
+        np.testing.assert_equal(mine, other)
+
+
+def test_alarm_of_a_limit_as_qsrv_maps_it(server, p4p, qsrv, ioc, chan):
+    # the soft IOC's "alarm" record is in HIHI/MAJOR from the start
+    theirs = qsrv.get(ioc.prefix + "alarm").alarm.todict()
+    assert theirs == {"severity": 2, "status": 1, "message": "HIHI"}
+    chid = chan("ai")
+    try:
+        assert ca_put(chid, 95.0)["status"] == ca.ECA.NORMAL
+        assert p4p.get(PREFIX + "ai").alarm.todict() == theirs
+    finally:
+        assert ca_put(chid, 1.5)["status"] == ca.ECA.NORMAL
+    assert p4p.get(PREFIX + "ai").alarm.todict() == {"severity": 0, "status": 0,
+                                                      "message": "NO_ALARM"}
+
+
+def test_our_pva_client_reads_the_normative_types(server):
+    from pva.sync import Context
+    ctxt = Context("pva", conf=server.pva_conf, useenv=False)
+    try:
+        ai = ctxt.get(PREFIX + "ai")
+        assert ai.value == 1.5
+        assert ai.display.units == "mm" and ai.display.precision == 3
+        assert (ai.control.limitLow, ai.control.limitHigh) == (-100.0, 100.0)
+        assert ai.valueAlarm.highAlarmLimit == 90.0
+        assert ai.alarm.message == "NO_ALARM"
+        mbbi = ctxt.get(PREFIX + "mbbi")
+        assert mbbi.value.index == 2 and list(mbbi.value.choices) == ["zero", "one", "two"]
+        wf = ctxt.get(PREFIX + "wf:double")
+        assert wf.display.units == "A" and len(wf.value) == 0
+    finally:
+        ctxt.close()
+
+
+def _p4p_updates(p4p, name):
+    updates = queue.Queue()
+    sub = p4p.monitor(name, updates.put)
+    first = updates.get(timeout=5)          # the current value
+    assert not isinstance(first, Exception), first
+    return sub, updates
+
+
+def _wait_p4p(updates, predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        update = updates.get(timeout=max(deadline - time.monotonic(), 0.01))
+        assert not isinstance(update, Exception), update
+        if predicate(update):
+            return update
+
+
+def test_caput_reaches_a_p4p_monitor_with_the_same_time_stamp(server, p4p, chan):
+    chid = chan("ai")
+    sub, updates = _p4p_updates(p4p, PREFIX + "ai")
+    try:
+        assert ca_put(chid, 7.25)["status"] == ca.ECA.NORMAL
+        update = _wait_p4p(updates, lambda v: v.value == 7.25)
+        stamp = ca_get(chid, chtype=ca.DBR.TIME_DOUBLE)["stamp"]
+        assert (update.timeStamp.secondsPastEpoch, update.timeStamp.nanoseconds) == \
+            (stamp["seconds"], stamp["nanoseconds"])
+        # the waveform too, whole array
+        wf = chan("wf:double")
+        sub2, wf_updates = _p4p_updates(p4p, PREFIX + "wf:double")
+        try:
+            assert ca_put(wf, [1.0, 2.0, 3.0])["status"] == ca.ECA.NORMAL
+            got = _wait_p4p(wf_updates, lambda v: len(v.value) == 3)
+            assert list(got.value) == [1.0, 2.0, 3.0]
+        finally:
+            sub2.close()
+    finally:
+        sub.close()
+        ca_put(chid, 1.5)
+
+
+def test_p4p_put_reaches_a_caffi_monitor_with_the_same_time_stamp(server, p4p, chan):
+    chid = chan("ai")
+    got = Collector("ai")
+    status, evid = ca.create_subscription(chid, got, chtype=ca.DBR.TIME_DOUBLE)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    try:
+        got.wait(1)
+        p4p.put(PREFIX + "ai", 3.25)
+        (update,) = got.wait(predicate=lambda c: c["value"]["value"] == 3.25)
+        stamp = update["value"]["stamp"]
+        ts = p4p.get(PREFIX + "ai").timeStamp
+        assert (stamp["seconds"], stamp["nanoseconds"]) == (ts.secondsPastEpoch,
+                                                           ts.nanoseconds)
+    finally:
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+        p4p.put(PREFIX + "ai", 1.5)
+
+
+def test_enums_both_ways(server, p4p, chan):
+    bo = chan("bo")
+    p4p.put(PREFIX + "bo", {"value.index": 1})
+    assert ca_get(bo, chtype=ca.DBR.STRING) == "On"
+    assert p4p.get(PREFIX + "bo").value.index == 1
+    assert ca_put(bo, "Off")["status"] == ca.ECA.NORMAL
+    assert p4p.get(PREFIX + "bo").value.index == 0
+    # only value.index can be written
+    with pytest.raises(Exception, match="value"):
+        p4p.put(PREFIX + "bo", {"value.choices": ["a", "b"]})
+
+
+def test_putters_and_limits_apply_to_a_pva_put(server, p4p, chan):
+    # control limits (-10, 10) refuse the value, as over CA
+    with pytest.raises(Exception, match="[Ll]imits"):
+        p4p.put(PREFIX + "setpoint", 500.0)
+    assert p4p.get(PREFIX + "setpoint").value == 0.0
+    p4p.put(PREFIX + "setpoint", 5.0)
+    assert ca_get(chan("setpoint")) == 5.0
+    with pytest.raises(Exception, match="this putter always fails"):
+        p4p.put(PREFIX + "fails", 3)
+    assert ca_get(chan("fails")) == 0
+
+
+def test_pvagroup_ntscalar_and_ntenum_over_ca(server, p4p, chan):
+    temp = chan("pva:temp")
+    value = ca_get(temp, chtype=ca.DBR.CTRL_DOUBLE)
+    assert value["value"] == 21.5
+    assert value["units"] == "degC"
+    assert (value["lower_disp_limit"], value["upper_disp_limit"]) == (0.0, 50.0)
+    stamp = ca_get(temp, chtype=ca.DBR.TIME_DOUBLE)["stamp"]
+    ts = p4p.get(PREFIX + "pva:temp").timeStamp
+    assert (stamp["seconds"], stamp["nanoseconds"]) == (ts.secondsPastEpoch, ts.nanoseconds)
+    mode = chan("pva:mode")
+    assert ca.field_type(mode) == ca.DBF.ENUM
+    assert ca_get(mode, chtype=ca.DBR.STRING) == "manual"
+    ctrl = ca_get(mode, chtype=ca.DBR.CTRL_ENUM)
+    assert list(ctrl["strs"]) == ["auto", "manual"]
+
+
+def test_pvagroup_puts_cross_over(server, p4p, chan):
+    temp = chan("pva:temp")
+    got = Collector("temp")
+    status, evid = ca.create_subscription(temp, got, chtype=ca.DBR.TIME_DOUBLE)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    sub, updates = _p4p_updates(p4p, PREFIX + "pva:temp")
+    try:
+        got.wait(1)
+        p4p.put(PREFIX + "pva:temp", 30.5)          # pvAccess put -> CA monitor
+        got.wait(predicate=lambda c: c["value"]["value"] == 30.5)
+        assert ca_put(temp, 12.0)["status"] == ca.ECA.NORMAL   # CA put -> pva monitor
+        update = _wait_p4p(updates, lambda v: v.value == 12.0)
+        stamp = ca_get(temp, chtype=ca.DBR.TIME_DOUBLE)["stamp"]
+        assert (stamp["seconds"], stamp["nanoseconds"]) == \
+            (update.timeStamp.secondsPastEpoch, update.timeStamp.nanoseconds)
+        mode = chan("pva:mode")
+        assert ca_put(mode, "auto")["status"] == ca.ECA.NORMAL
+        assert p4p.get(PREFIX + "pva:mode").value.index == 0
+    finally:
+        sub.close()
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+
+
+def test_read_only_both_ways(server, p4p, chan):
+    with pytest.raises(Exception, match="no write access"):
+        p4p.put(PREFIX + "ro", 6)
+    assert p4p.get(PREFIX + "ro").value == 5
+    fixed = chan("pva:fixed")
+    assert not ca.write_access(fixed)
+    assert ca.put(fixed, 8.0) == ca.ECA.NOWTACCESS
+    assert p4p.get(PREFIX + "pva:fixed").value == 7.0
+
+
+def test_startup_hooks_run(server, p4p):
+    assert p4p.get(PREFIX + "started").value == 1
+
+
+def test_pvaccess_alone(ports, ctx, tmp_path):
+    """--protocols pva: no CA server; the group's startup hooks still run."""
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp), EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1")
+    prefix = "pvaonly%d:" % os.getpid()
+    ioc = PyIOC(prefix, ports.private[-2], args=["--protocols", "pva", "-v"],
+                script=os.path.join(HERE, "both_app.py"), env=env,
+                ready="listening on TCP").start()
+    p4p = P4PContext("pva", conf={"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                                  "EPICS_PVA_AUTO_ADDR_LIST": "NO"}, useenv=False, nt=False)
+    try:
+        assert p4p.get(prefix + "started").value == 1
+        assert p4p.get(prefix + "pva:temp").value == 21.5
+        assert not any("CA server on TCP port" in line for line in ioc.log)
+        status, chid = ca.create_channel(prefix + "started")
+        try:
+            assert ca.pend_io(0.5) == ca.ECA.TIMEOUT
+        finally:
+            ca.clear_channel(chid)
+    finally:
+        p4p.close()
+        ioc.stop()
+
+
+def test_pvagroup_getter_runs_for_a_ca_read(server, chan):
+    reads = chan("pva:reads")
+    first = ca_get(reads)
+    assert ca_get(reads) == first + 1
+
+
+def test_pvagroup_arrays_stay_pvaccess_only(server, p4p, ctx):
+    assert list(p4p.get(PREFIX + "pva:table").value) == [1, 2, 3]
+    status, chid = ca.create_channel(PREFIX + "pva:table")
+    try:
+        assert ca.pend_io(0.5) == ca.ECA.TIMEOUT
+    finally:
+        ca.clear_channel(chid)
+    assert any("pva:table" in line and "not served over CA" in line for line in server.log)
+
+
+def test_protocols_option_and_argument():
+    from caffi.server import PVGroup, ioc_arg_parser, pvproperty, run
+    from caffi.server.cli import check_protocols
+
+    class One(PVGroup):
+        x = pvproperty(value=1.0)
+    with pytest.raises(ValueError, match="protocols must be among"):
+        run(One(prefix="p:").pvdb, protocols=("http",))
+    assert check_protocols("pva") == ("pva",)
+    assert check_protocols(["ca", "pva", "ca"]) == ("ca", "pva")
+    _, run_options = ioc_arg_parser(default_prefix="p:", desc="d",
+                                    argv=["--protocols", "ca", "pva"])
+    assert run_options["protocols"] == ("ca", "pva")
+    _, run_options = ioc_arg_parser(default_prefix="p:", desc="d", argv=[])
+    assert run_options["protocols"] == ("ca",) and run_options["interfaces"] is None
+
+
+def _docs_example(title):
+    """The first code block after the heading ``title`` of docs/ca-server.rst."""
+    path = os.path.join(HERE, os.pardir, os.pardir, "docs", "ca-server.rst")
+    text = open(path).read()
+    after = text[text.index("\n%s\n%s\n" % (title, "-" * len(title))):]
+    block = after[after.index(".. code-block:: python\n"):].split("\n")[2:]
+    lines = []
+    for line in block:
+        if line and not line.startswith("   "):
+            break
+        lines.append(line[3:])
+    return "\n".join(lines)
+
+
+def test_docs_example_serves_both_protocols(ports, ctx, tmp_path):
+    script = tmp_path / "stage.py"
+    script.write_text(_docs_example("Both protocols"))
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp), EPICS_PVAS_INTF_ADDR_LIST="127.0.0.1")
+    prefix = "docstage%d:" % os.getpid()
+    # the module's server holds the last private port
+    ioc = PyIOC(prefix, ports.private[-2], args=["--protocols", "ca", "pva", "-v"],
+                script=str(script), env=env)
+    ioc.start()
+    p4p = P4PContext("pva", conf={"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                                  "EPICS_PVA_AUTO_ADDR_LIST": "NO"}, useenv=False, nt=False)
+    status, chid = ca.create_channel(prefix + "position")
+    try:
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL
+        position = p4p.get(prefix + "position")
+        assert position.getID() == "epics:nt/NTScalar:1.0"
+        assert position.display.units == "mm" and position.control.limitHigh == 50.0
+        assert ca_put(chid, 12.5)["status"] == ca.ECA.NORMAL
+        stamp = ca_get(chid, chtype=ca.DBR.TIME_DOUBLE)["stamp"]
+        ts = p4p.get(prefix + "position").timeStamp
+        assert (ts.secondsPastEpoch, ts.nanoseconds) == (stamp["seconds"],
+                                                         stamp["nanoseconds"])
+        status, temp = ca.create_channel(prefix + "temperature")
+        try:
+            assert ca.pend_io(5.0) == ca.ECA.NORMAL
+            assert ca_get(temp) == 21.5
+        finally:
+            ca.clear_channel(temp)
+    finally:
+        ca.clear_channel(chid)
+        p4p.close()
+        ioc.stop()

@@ -1,0 +1,161 @@
+"""caffi.server.pvdata: channel data <-> normative types, without I/O (the
+layouts themselves are compared with qsrv's in test_ca_server_both.py)."""
+import numpy as np
+import pytest
+
+import caffi.protocol as ca
+from caffi.server.pvdata import (alarm_status, ca_state, channel_spec, nt_changes, nt_type,
+                                 nt_value, value_from_put)
+from pva import nt
+
+DBE_VALUE, DBE_ALARM, DBE_PROPERTY = 1, 4, 8
+
+
+def test_time_stamp_is_the_ca_one_on_the_posix_epoch():
+    data = ca.ChannelDouble(value=1.0, timestamp=(100, 250))    # EPICS epoch
+    assert nt_value(data)["timeStamp"] == {"secondsPastEpoch": 631152100,
+                                           "nanoseconds": 250, "userTag": 0}
+
+
+@pytest.mark.parametrize("status, code", [
+    (ca.AlarmStatus.NO_ALARM, 0), (ca.AlarmStatus.HIHI, 1), (ca.AlarmStatus.STATE, 1),
+    (ca.AlarmStatus.UDF, 2), (ca.AlarmStatus.TIMEOUT, 2), (ca.AlarmStatus.LINK, 3),
+    (ca.AlarmStatus.DISABLE, 4)])
+def test_alarm_status_codes(status, code):
+    assert alarm_status(status) == code
+
+
+def test_changes_follow_the_event_flags():
+    data = ca.ChannelDouble(value=2.0, units="V")
+    assert set(nt_changes(data, DBE_VALUE)) == {"value", "timeStamp"}
+    assert set(nt_changes(data, DBE_ALARM)) == {"alarm", "timeStamp"}
+    assert set(nt_changes(data, DBE_PROPERTY)) == {"display", "control", "valueAlarm",
+                                                   "timeStamp"}
+    enum = ca.ChannelEnum(value="b", enum_strings=("a", "b"))
+    assert nt_changes(enum, DBE_PROPERTY)["value"] == {"index": 1, "choices": ["a", "b"]}
+
+
+def test_types_by_native_type_and_length():
+    def value_type(data):
+        desc = nt_type(data).children["value"]
+        return desc.type_id if desc.field_type == ca_struct else \
+            (desc.field_type.name, desc.is_array)
+    ca_struct = nt_type(ca.ChannelEnum(value="a", enum_strings=("a",))).children[
+        "value"].field_type
+    assert value_type(ca.ChannelDouble(value=1.0)) == ("float64", False)
+    assert value_type(ca.ChannelFloat(value=1.0)) == ("float32", False)
+    assert value_type(ca.ChannelInteger(value=[1, 2])) == ("int32", True)
+    assert value_type(ca.ChannelShort(value=1)) == ("int16", False)
+    assert value_type(ca.ChannelByte(value=b"ab")) == ("uint8", True)
+    assert value_type(ca.ChannelChar(value="text", max_length=40)) == ("string", False)
+    assert value_type(ca.ChannelString(value="s")) == ("string", False)
+    assert value_type(ca.ChannelEnum(value="a", enum_strings=("a",))) == "enum_t"
+    assert "valueAlarm" not in nt_type(ca.ChannelString(value="s")).children
+    assert nt_value(ca.ChannelChar(value="text", max_length=40))["value"] == "text"
+    assert list(nt_value(ca.ChannelByte(value=b"ab"))["value"]) == [97, 98]
+
+
+def test_only_value_is_written():
+    enum = ca.ChannelEnum(value="a", enum_strings=("a", "b"))
+    assert value_from_put(enum, {"value": {"index": 1}}) == 1
+    for bad in ({"value": {"choices": ["x"]}}, {"value": {"index": 1, "choices": []}},
+                {"alarm": {"severity": 2}}, {}):
+        with pytest.raises(ValueError):
+            value_from_put(enum, bad)
+    data = ca.ChannelDouble(value=1.0)
+    assert value_from_put(data, {"value": 2.5}) == 2.5
+    with pytest.raises(ValueError, match="display"):
+        value_from_put(data, {"value": 2.5, "display": {"units": "m"}})
+    assert value_from_put(ca.ChannelByte(value=b"ab"),
+                          {"value": np.array([1, 2], dtype=np.uint8)}) == b"\x01\x02"
+
+
+def test_pva_structures_as_channel_data():
+    scalar = nt.NTScalar("d", display=True, control=True, valueAlarm=True)
+    assert channel_spec(scalar.type)[0] is ca.ChannelDouble
+    assert channel_spec(nt.NTScalar("i").type)[0] is ca.ChannelInteger
+    assert channel_spec(nt.NTScalar("l").type) is None           # no 64-bit CA type
+    assert channel_spec(nt.NTEnum().type)[0] is ca.ChannelEnum
+    assert channel_spec(nt.NTTable([("a", "d")]).type) is None
+    value = scalar.wrap({"value": 4.5, "display.units": "mm", "display.limitHigh": 9.0,
+                         "control.limitLow": -1.0, "valueAlarm.highAlarmLimit": 8.0},
+                        timestamp=631152001.5)
+    value["alarm"].update(severity=2, message="HIHI")
+    state = ca_state(scalar.type, value)
+    assert state["value"] == 4.5 and state["units"] == "mm"
+    assert state["upper_disp_limit"] == 9.0 and state["lower_ctrl_limit"] == -1.0
+    assert state["upper_alarm_limit"] == 8.0
+    assert state["timestamp"] == (1, 500000000)
+    assert (state["status"], state["severity"]) == (ca.AlarmStatus.HIHI,
+                                                    ca.AlarmSeverity.MAJOR_ALARM)
+    value["alarm"].update(severity=1, message="something else")
+    assert ca_state(scalar.type, value)["status"] == ca.AlarmStatus.SOFT
+    enum = nt.NTEnum().wrap(1, choices=["x", "y"])
+    assert ca_state(nt.NTEnum().type, enum)["enum_strings"] == ("x", "y")
+
+
+def test_wrapper_follows_the_channel_data_while_monitored():
+    import asyncio
+
+    from caffi.server.both import ChannelDataWrapper
+
+    class Sub:
+        def __init__(self):
+            self.posts = []
+
+        def post(self, snap, changed):
+            self.posts.append(snap)
+
+    async def main():
+        data = ca.ChannelDouble(value=1.0)
+        wrapper = ChannelDataWrapper("x", data)
+        sub = Sub()
+        await wrapper.subscribe(None, sub)
+        await data.write(2.0)
+        (snap,) = sub.posts
+        seconds, nanoseconds = data.epics_timestamp
+        assert snap["value"] == 2.0
+        assert (snap["timeStamp"]["secondsPastEpoch"], snap["timeStamp"]["nanoseconds"]) == \
+            (seconds + 631152000, nanoseconds)
+        await wrapper.unsubscribe(None, sub)
+        calls = []
+        real = data.read_now
+        data.read_now = lambda *args: calls.append(args) or real(*args)
+        await data.write(3.0)
+        assert sub.posts == [snap] and calls == []      # not followed without monitors
+        assert (await wrapper.read(None)).value == 3.0  # but up to date when read
+    asyncio.run(main())
+
+
+def test_pvagroup_pvs_as_channel_data_without_io():
+    import asyncio
+
+    from pva.server import PVAGroup, pvaproperty
+
+    from caffi.server import PVGroup, pvproperty
+    from caffi.server.both import split_pvdb
+
+    class Ca(PVGroup):
+        x = pvproperty(value=1.0)
+
+    class Pva(PVAGroup):
+        y = pvaproperty(value=nt.NTScalarFloat64(value=2.0))
+        z = pvaproperty(value=nt.NTScalarInt64(value=3))       # no CA type: pvAccess only
+
+    pvdb = dict(Ca(prefix="c:").pvdb, **Pva(prefix="p:").pvdb)
+    ca_db, pva_db = split_pvdb(pvdb, ("ca",))
+    assert sorted(ca_db) == ["c:x", "p:y"] and pva_db == {}
+    ca_db, pva_db = split_pvdb(pvdb, ("pva",))
+    assert ca_db == {} and sorted(pva_db) == ["c:x", "p:y", "p:z"]
+
+    async def main():
+        ca_db, pva_db = split_pvdb(pvdb, ("ca", "pva"))
+        y = ca_db["p:y"]
+        assert isinstance(y, ca.ChannelDouble) and y.value == 2.0
+        await pva_db["p:y"].subscribe(None, y.listener)
+        await y.write(4.5)                          # to the pvaproperty, and back
+        assert pva_db["p:y"].data.value == 4.5 and y.value == 4.5
+        stamp = pva_db["p:y"].data.timeStamp
+        assert tuple(y.epics_timestamp) == (stamp.secondsPastEpoch - 631152000,
+                                            stamp.nanoseconds)
+    asyncio.run(main())
