@@ -9,14 +9,16 @@ It picks free ports and points every EPICS address variable at 127.0.0.1, so
 it neither sees nor disturbs other IOCs on the network. It then starts three
 processes: libca's ``caRepeater``, the embedded soft IOC of epicscorelibs
 (serving ``demo/demo.db`` over Channel Access and, through its QSRV, over
-pvAccess) and our pure-Python pvAccess server (``demo/pva_server.py``, on
-ports of its own). It walks through Channel Access with ``from caffi import
-ca``, then through pvAccess with the synchronous ``pva`` client against both
-pvAccess servers, and stops the three processes again. The exit status is 0
-only if every step succeeded.
+pvAccess), our pure-Python pvAccess server (``demo/pva_server.py``) and our
+pure-Python Channel Access server (``demo/ca_server.py``, a ``PVGroup`` of
+``caffi.server`` served over CA and pvAccess at once), each on ports of its
+own. It walks through Channel Access with ``from caffi import ca``, then
+through pvAccess with the synchronous ``pva`` client against the pvAccess
+servers, then through both protocols against our CA server, and stops the
+processes again. The exit status is 0 only if every step succeeded.
 
 Each part of the tour is one ``section_*`` function taking a :class:`Tour`;
-``CA_SECTIONS`` and ``PVA_SECTIONS`` list them in order. The CA context stays
+``CA_SECTIONS``, ``PVA_SECTIONS`` and ``CAS_SECTIONS`` list them in order. The CA context stays
 open during the pvAccess part, so a record can be shown through both
 protocols side by side.
 """
@@ -33,8 +35,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATABASE = os.path.join(HERE, "demo.db")
 PVA_SERVER = os.path.join(HERE, "pva_server.py")
+CA_SERVER = os.path.join(HERE, "ca_server.py")
 PREFIX = "demo:"
 PY_PREFIX = "pydemo:"  # the PVs of our Python pvAccess server
+CAS_PREFIX = "pycas:"  # the PVs of our Python CA server (CA and pvAccess)
 TIMEOUT = 5.0  # seconds for any single network operation
 START_TIMEOUT = 30.0  # seconds for a server process to report it is ready
 
@@ -100,13 +104,16 @@ def isolate_environment():
     ``EPICS_CA_*`` variables when the context starts. The child processes
     inherit the same environment.
     """
-    ca_port, repeater_port, pva_port, pva_bcast_port = free_ports(4)
+    (ca_port, repeater_port, pva_port, pva_bcast_port,
+     cas_port, cas_pva_port, cas_pva_udp) = free_ports(7)
     PORTS.update(ca=ca_port, repeater=repeater_port, pva=pva_port,
-                 pva_broadcast=pva_bcast_port)
+                 pva_broadcast=pva_bcast_port, cas=cas_port, cas_pva=cas_pva_port,
+                 cas_pva_udp=cas_pva_udp)
     os.environ.update({
         "EPICS_CA_SERVER_PORT": str(ca_port),
         "EPICS_CA_REPEATER_PORT": str(repeater_port),
-        "EPICS_CA_ADDR_LIST": "127.0.0.1",
+        # the soft IOC on the default server port, our CA server on its own
+        "EPICS_CA_ADDR_LIST": "127.0.0.1 127.0.0.1:%d" % cas_port,
         "EPICS_CA_AUTO_ADDR_LIST": "NO",
         "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
         "EPICS_PVA_SERVER_PORT": str(pva_port),
@@ -222,6 +229,51 @@ def start_pva_server(processes):
             _, tcp_port, udp_port, count = line.split()
             PORTS.update(py_pva=int(tcp_port), py_pva_udp=int(udp_port))
             return proc, int(count)
+
+
+def start_ca_server(processes):
+    """Start ``demo/ca_server.py`` (CA and pvAccess) on ports of its own and
+    wait until both of its servers log that they listen.
+
+    Its ports are given as an IOC takes them, in its environment; closing
+    its stdin stops it.
+    """
+    env = dict(os.environ)
+    env.update({
+        "EPICS_CAS_SERVER_PORT": str(PORTS["cas"]),
+        "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+        "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+        "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+        "EPICS_PVA_SERVER_PORT": str(PORTS["cas_pva"]),
+        "EPICS_PVA_BROADCAST_PORT": str(PORTS["cas_pva_udp"]),
+        "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
+    })
+    proc = subprocess.Popen(
+        [sys.executable, CA_SERVER, "--prefix", CAS_PREFIX], env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, universal_newlines=True)
+    processes.append(("CA server", proc))
+    markers = {"CA server on TCP port": False, "listening on TCP": False}
+    ready = threading.Event()  # set when both listen or stderr closes
+    log = []
+
+    def drain():  # keep reading so the server never blocks on a full pipe
+        for line in proc.stderr:
+            log.append(line)
+            for marker in markers:
+                if marker in line:
+                    markers[marker] = True
+            if all(markers.values()):
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, name="ca-server-stderr", daemon=True).start()
+    ready.wait(START_TIMEOUT)
+    if not all(markers.values()):
+        raise DemoError("CA server did not start:\n" + "".join(log[-20:]))
+    return proc
 
 
 def stop_processes(processes):
@@ -445,7 +497,7 @@ def section_sync_group(tour):
 def section_cleanup(tour):
     """Close the pvAccess contexts, clear the channels, destroy the context."""
     ca = tour.ca
-    heading("12. Clean up")
+    heading("14. Clean up")
     for label, ctx in tour.pva.items():
         ctx.close()
     show("pvAccess contexts closed", ", ".join(tour.pva) or "(none)")
@@ -703,10 +755,16 @@ def section_pva_ioc_record(tour):
 
 def section_pva_ca_monitor(tour):
     """Monitor demo:counter through CA and PVA at once; match the updates."""
+    heading("11. Monitor %scounter through CA and PVA at once" % PREFIX)
+    _monitor_both(tour, tour.pva["ioc"], tour.chid("counter"), PREFIX + "counter")
+    show("time stamps", "identical: one record, two protocols")
+
+
+def _monitor_both(tour, ctx, chid, name):
+    """Subscribe to *name* through CA (*chid*) and PVA (*ctx*) at once; wait
+    for five values seen by both, print them and check their time stamps."""
     from pva.sync.client import Value
     ca = tour.ca
-    ctx = tour.pva["ioc"]
-    heading("11. Monitor %scounter through CA and PVA at once" % PREFIX)
     updates = queue.Queue()  # ("CA" | "PVA", value, (seconds, nanoseconds))
 
     def on_ca(args):  # libca thread
@@ -722,10 +780,10 @@ def section_pva_ca_monitor(tour):
                                          item["timeStamp.nanoseconds"])))
 
     status, evid = ca.create_subscription(
-        tour.chid("counter"), on_ca, ca.DBR.TIME_DOUBLE, mask=ca.DBE.VALUE)
+        chid, on_ca, ca.DBR.TIME_DOUBLE, mask=ca.DBE.VALUE)
     check(status, "create_subscription", ca)
     ca.flush_io()
-    sub = ctx.monitor(PREFIX + "counter", on_pva)
+    sub = ctx.monitor(name, on_pva)
     seen = {"CA": {}, "PVA": {}}  # counter value -> time stamp
     both = []
     deadline = time.monotonic() + TIMEOUT
@@ -740,8 +798,7 @@ def section_pva_ca_monitor(tour):
                     "(CA %r, PVA %r)" % (TIMEOUT, sorted(seen["CA"]),
                                          sorted(seen["PVA"])))
             if stamp is None:
-                raise DemoError("PVA monitor of %scounter: %r"
-                                % (PREFIX, value))
+                raise DemoError("PVA monitor of %s: %r" % (name, value))
             seen[proto][value] = stamp
             other = seen["PVA" if proto == "CA" else "CA"]
             if value in other:
@@ -750,7 +807,7 @@ def section_pva_ca_monitor(tour):
         sub.close()
         check(ca.clear_subscription(evid), "clear_subscription", ca)
         ca.flush_io()
-    print("  %-22s %-26s %s" % ("counter", "CA time stamp", "PVA time stamp"))
+    print("  %-22s %-26s %s" % (name, "CA time stamp", "PVA time stamp"))
     for value in both:
         ca_stamp, pva_stamp = seen["CA"][value], seen["PVA"][value]
         print("  %-22.0f %-26s %s" % (
@@ -761,7 +818,6 @@ def section_pva_ca_monitor(tour):
         if ca_stamp != pva_stamp:
             raise DemoError("update %s has different time stamps: CA %r, "
                             "PVA %r" % (value, ca_stamp, pva_stamp))
-    show("time stamps", "identical: one record, two protocols")
 
 
 PVA_SECTIONS = [
@@ -774,12 +830,122 @@ PVA_SECTIONS = [
 ]
 
 
+# ---------------------------------------------------------------------------
+# Our Channel Access server, over both protocols
+# ---------------------------------------------------------------------------
+
+def _get_meta(ca, chid, dbrtype):
+    status, value = ca.get(chid, dbrtype)
+    check(status, "get(%s, %s)" % (ca.name(chid), dbrtype.name), ca)
+    check(ca.pend_io(TIMEOUT), "pend_io", ca)
+    return value.get()
+
+
+def section_cas_ca(tour):
+    """Channel Access against our CA server: connect, DBR_CTRL, put with
+    completion (clamped to the control limits), a monitor of an alarm."""
+    ca = tour.ca
+    heading("12. Our Python CA server (caffi.server) over Channel Access")
+    for short in ("setpoint", "temperature", "counter", "mode", "writes"):
+        status, chid = ca.create_channel(CAS_PREFIX + short)
+        check(status, "create_channel(%s)" % short, ca)
+        tour.chids["cas:" + short] = chid
+    check(ca.pend_io(TIMEOUT), "pend_io (connect)", ca)
+    for short in ("setpoint", "temperature", "mode"):
+        chid = tour.chid("cas:" + short)
+        show(ca.name(chid), "%-10s on %s  write=%s" % (
+            ca.field_type(chid).name, ca.host_name(chid), ca.write_access(chid)))
+    meta = _get_meta(ca, tour.chid("cas:setpoint"), ca.DBR.CTRL_DOUBLE)
+    show("setpoint as CTRL_DOUBLE", "%s %s, control limits %s .. %s" % (
+        meta["value"], meta["units"], meta["lower_ctrl_limit"], meta["upper_ctrl_limit"]))
+    if meta["units"] != "degC" or meta["upper_ctrl_limit"] != 90.0:
+        raise DemoError("unexpected CTRL metadata: %r" % meta)
+
+    done = queue.Queue()
+    for value, expected in ((95.0, 90.0), (65.0, 65.0)):
+        check(ca.put(tour.chid("cas:setpoint"), value, callback=done.put),
+              "put(setpoint)", ca)
+        ca.flush_io()
+        try:
+            args = done.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise DemoError("no put callback from our CA server")
+        check(args["status"], "put(setpoint) completion", ca)
+        now = _get_meta(ca, tour.chid("cas:setpoint"), ca.DBR.DOUBLE)
+        show("put setpoint <- %s" % value, "completed; setpoint is %s" % now)
+        if now != expected:
+            raise DemoError("setpoint is %r, expected %r" % (now, expected))
+    writes = _get_meta(ca, tour.chid("cas:writes"), ca.DBR.LONG)
+    show("writes (counted by a putter)", writes)
+
+    # The temperature follows the setpoint a tenth of the way every 0.1 s
+    # and raises a HIGH (MINOR) alarm above 60.
+    updates = queue.Queue()
+    status, evid = ca.create_subscription(
+        tour.chid("cas:temperature"), updates.put, ca.DBR.TIME_DOUBLE,
+        mask=ca.DBE.VALUE | ca.DBE.ALARM)
+    check(status, "create_subscription", ca)
+    ca.flush_io()
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while True:
+            try:
+                args = updates.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise DemoError("the temperature did not reach its HIGH alarm")
+            meta = args["value"]
+            if _name(meta["status"]).upper() == "HIGH":
+                break
+    finally:
+        check(ca.clear_subscription(evid), "clear_subscription", ca)
+        ca.flush_io()
+    show("temperature monitor", "%.2f (%s / %s) at %s" % (
+        meta["value"], _name(meta["severity"]), _name(meta["status"]), _timestamp(meta)))
+
+
+def section_cas_pva(tour):
+    """The same PVs through pvAccess: NTScalar with alarm, display and
+    control; a pvAccess put seen over CA; one counter, two protocols."""
+    from pva.sync.client import Context
+    ca = tour.ca
+    heading("13. The same PVs over pvAccess: one group, two protocols")
+    conf = {
+        "EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % PORTS["cas_pva_udp"],
+        "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+        "EPICS_PVA_NAME_SERVERS": "",
+        "EPICS_PVA_BROADCAST_PORT": "0",
+    }
+    ctx = tour.pva["cas"] = Context(conf=conf, useenv=False, timeout=TIMEOUT)
+    for short in ("setpoint", "temperature", "mode"):
+        show(CAS_PREFIX + short, _pva_type(ctx.info(CAS_PREFIX + short)))
+    temp = ctx.get(CAS_PREFIX + "temperature")
+    show("temperature over PVA", "%.2f %s, alarm %s" % (
+        temp.value, temp["display.units"], _pva_alarm(temp)))
+    ctx.put(CAS_PREFIX + "setpoint", 21.5)
+    now = _get_meta(ca, tour.chid("cas:setpoint"), ca.DBR.DOUBLE)
+    show("PVA put setpoint <- 21.5", "CA reads %s" % now)
+    if now != 21.5:
+        raise DemoError("a pvAccess put was not seen over CA: %r" % now)
+    mode = ctx.get(CAS_PREFIX + "mode")
+    show("mode over PVA (NTEnum)", "%d of %s" % (mode["value.index"],
+                                               list(mode["value.choices"])))
+    print()
+    _monitor_both(tour, ctx, tour.chid("cas:counter"), CAS_PREFIX + "counter")
+    show("time stamps", "identical: one PV of a PVGroup, two protocols")
+
+
+CAS_SECTIONS = [
+    section_cas_ca,
+    section_cas_pva,
+]
+
+
 def run_tour():
     from caffi import ca  # imported only now: the environment is set up
 
     tour = Tour(ca)
     try:
-        for section in CA_SECTIONS + PVA_SECTIONS:
+        for section in CA_SECTIONS + PVA_SECTIONS + CAS_SECTIONS:
             section(tour)
     except BaseException:
         # Best effort, without checks that would hide the original error.
@@ -813,6 +979,9 @@ def main():
         pva_server, count = start_pva_server(processes)
         show("Python PVA server", "pid %d, %d PVs on TCP %d / UDP %d" % (
             pva_server.pid, count, PORTS["py_pva"], PORTS["py_pva_udp"]))
+        ca_server = start_ca_server(processes)
+        show("Python CA server", "pid %d, CA on TCP %d, PVA on TCP %d / UDP %d" % (
+            ca_server.pid, PORTS["cas"], PORTS["cas_pva"], PORTS["cas_pva_udp"]))
         run_tour()
         ok = True
     except (DemoError, TimeoutError) as exc:  # pva's Timeout is a TimeoutError
