@@ -29,7 +29,8 @@ def code_blocks(path):
 
 @pytest.fixture(scope="module")
 def guide_ioc(ports, tmp_path_factory):
-    (block,) = [b for b in code_blocks(PAGE) if "ioc_arg_parser" in b]
+    # the guide's first example (the thermometer; the both-protocols one follows)
+    (block,) = [b for b in code_blocks(PAGE) if "ioc_arg_parser" in b and "readback" in b]
     script = tmp_path_factory.mktemp("guide") / "thermometer.py"
     script.write_text(block)
     ioc = PyIOC(PREFIX, ports.private[-1], script=str(script)).start()
@@ -63,5 +64,12 @@ def test_guide_example_serves_what_the_page_says(ctx, guide_ioc):
 
 
 def test_every_python_block_of_the_guide_is_run():
-    # the page has one example; a new block needs a test of its own here
-    assert len(code_blocks(PAGE)) == 1
+    # the page has two examples: the thermometer (run above) and the one
+    # under "Both protocols" (test_ca_server_both.py runs it); a new block
+    # needs a test of its own
+    blocks = code_blocks(PAGE)
+    assert len(blocks) == 2
+    assert "readback" in blocks[0] and "readback" not in blocks[1]
+    with open(PAGE) as f:
+        text = f.read()
+    assert text.index(blocks[1].splitlines()[0]) > text.index("\nBoth protocols\n")
