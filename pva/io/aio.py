@@ -23,7 +23,7 @@ import logging
 import socket
 from typing import Any, Callable, Coroutine, Optional
 
-__all__ = ["AsyncioReactor", "StreamAdapter", "start_eager"]
+__all__ = ["AsyncioReactor", "StreamAdapter", "start_eager", "AsyncioAsyncLayer"]
 
 log = logging.getLogger("pva.io")
 
@@ -146,3 +146,16 @@ class AsyncioReactor:
         """Cancel the connections still being made."""
         for t in list(self._tasks):
             t.cancel()
+
+
+class AsyncioAsyncLayer:
+    """What startup, shutdown and scan hooks of a server's PVs receive as
+    ``async_lib`` (caproto's convention), for the pva and the CA server."""
+
+    name = "asyncio"
+    library = asyncio
+    ThreadsafeQueue = None
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
