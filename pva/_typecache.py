@@ -57,6 +57,10 @@ class LRU(collections.OrderedDict):
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
 
+    def __reduce__(self):
+        # OrderedDict's would call LRU() without its maxsize (copy, pickle)
+        return type(self), (self.maxsize,), None, None, iter(self.items())
+
     def __setitem__(self, key: Hashable, value: Any) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
