@@ -18,6 +18,8 @@ import heapq
 import itertools
 from typing import Any, Callable, List, Optional, Tuple
 
+from .._stream import SCRATCH_SIZE
+
 __all__ = ["FakeReactor", "FakeTransport", "connect_pair"]
 
 
@@ -44,6 +46,8 @@ class FakeReactor:
 
     def __init__(self, start: float = 1000.0):
         self.now = start
+        #: shared by the connections' small reads, as AsyncioReactor's
+        self.read_buffer = bytearray(SCRATCH_SIZE)
         self._heap: List[Tuple[float, int, _Handle]] = []
         self._seq = itertools.count()
         self.connector: Optional[Callable[[str, int, Any], None]] = None

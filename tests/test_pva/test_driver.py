@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from pva.io.driver import Accounting, Connection
+from pva.io.driver import Accounting, Connection, OverBudget
 from pva.io.testing import FakeReactor, FakeTransport
 
 
@@ -186,10 +186,10 @@ def test_accounting_may_refuse_a_message_buffer():
     class Budget(Accounting):
         def reserve(self, conn, nbytes):
             if nbytes > 1000:
-                raise MemoryError(f"{nbytes} bytes over budget")
+                raise OverBudget(f"{nbytes} bytes over budget")
     reactor, toy, conn, transport = make(accounting=Budget(), chunk=100)
     receive(reactor, transport, encode(b"z" * 5000))
-    assert toy.dispatched == [] and toy.lost == ["malformed data: 5002 bytes over budget"]
+    assert toy.dispatched == [] and toy.lost == ["5002 bytes over budget"]
 
 
 def test_idle_timeout_and_echo_interval():

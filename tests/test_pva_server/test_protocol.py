@@ -177,7 +177,7 @@ def test_monitor_queue_is_bounded():
     for i in range(1000):
         mon.post({"value": i}, BitSet({bit}))
     assert len(mon.queue) == 3
-    snap, bits, overrun = mon.queue[-1]        # the fields as masks
+    snap, bits, overrun, _ = mon.queue[-1]     # the fields as masks
     assert snap == {"value": 999} and bits >> bit & 1 and overrun >> bit & 1
     assert not mon.queue[0][2]  # the first queued updates were not overrun
 

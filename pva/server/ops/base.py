@@ -30,9 +30,15 @@ class ServedChannel:
 
 
 class ServerOp:
-    """Server state of one request (the ``data`` of its :class:`~pva.Request`)."""
+    """Server state of one request (the ``data`` of its :class:`~pva.Request`).
+
+    ``COST`` is what it is charged to its connection's memory budget while
+    it lives (its objects on both layers and its pvRequest, measured with
+    tracemalloc, rounded up).
+    """
 
     __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task")
+    COST = 1536
 
     def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc, mask):
         self.ioid = ioid
@@ -60,19 +66,24 @@ async def maybe_await(value: Any) -> Any:
 
 
 async def open_op(circuit, msg, operation: AuthOperation, error_reply,
-                  select: Optional[Callable] = None):
+                  select: Optional[Callable] = None, cost: int = ServerOp.COST):
     """The checks of an INIT; returns ``(served, request, desc, mask)`` or None
     (refused: the error reply was sent).
 
     ``select(request, desc)``, if given, replaces the field selection; its
-    result is returned in place of the mask."""
+    result is returned in place of the mask.  ``cost`` bytes are charged to
+    the connection's memory budget (refused past it): the caller registers
+    the operation (credited when it is dropped) or credits them."""
     served = circuit.served(msg.server_chid)
+    charged = False
     try:
         if served is None:
             raise LookupError(f"unknown channel {msg.server_chid}")
         if circuit.nops >= circuit.limits.max_operations:
             raise RuntimeError(f"too many operations on this connection "
                                f"(limit {circuit.limits.max_operations})")
+        circuit.charge(cost, "operation")
+        charged = True
         request = msg.request
         entry = served.entry
         await entry.authorize(operation, authorization=dict(circuit.authorization),
@@ -80,6 +91,8 @@ async def open_op(circuit, msg, operation: AuthOperation, error_reply,
         desc = entry.structure
         mask = (select or request_mask)(request, desc)
     except Exception as ex:
+        if charged:
+            circuit.credit(cost)
         circuit.reply(error_reply(error_status(ex)), error_reply)
         return None
     return served, request, desc, mask
