@@ -172,6 +172,34 @@ NAME_BYTES_PER_NODE = 32
 Members = Union[Mapping[str, "FieldDesc"], Iterable[Tuple[str, "FieldDesc"]]]
 
 
+def _same_desc(a: "FieldDesc", b: "FieldDesc") -> bool:
+    """Structural equality of two descriptions, each pair of nodes compared once.
+
+    Decoded descriptions share members (a cached type referred to many
+    times is one object), so a member-by-member comparison of two such
+    trees would walk their full expansion; pairs already compared are
+    skipped instead, which bounds the work by the distinct nodes.
+    """
+    seen = set()
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        key = (id(x), id(y))
+        if key in seen:
+            continue
+        seen.add(key)
+        if (x._hash != y._hash or x.field_type != y.field_type or x.array_type != y.array_type
+                or x.size != y.size or x.type_id != y.type_id or len(x.fields) != len(y.fields)):
+            return False
+        for (n1, d1), (n2, d2) in zip(x.fields, y.fields):
+            if n1 != n2:
+                return False
+            stack.append((d1, d2))
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class FieldDesc:
     """Immutable description of a pvData type.
@@ -237,6 +265,15 @@ class FieldDesc:
 
     def __hash__(self) -> int:
         return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not FieldDesc:
+            return NotImplemented
+        if self._hash != other._hash:
+            return False
+        return _same_desc(self, other)
 
     # ---- constructors -------------------------------------------------
     @classmethod

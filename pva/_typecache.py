@@ -6,7 +6,7 @@ A :class:`~pva.FieldDesc` is frozen and shared: a type decoded from the wire
 is deduplicated by content (:data:`wire_types`), so every request of a type
 uses the same object.  What is computed from a type -- the compiled value
 codecs, the partial plans, the per-BitSet readers and writers, the server's
-snapshot plan, field selections of pvRequests -- is kept in one
+snapshot plan and time stamp members, field selections of pvRequests -- is kept in one
 :class:`TypePlans` per type, and those live in one place, :data:`type_cache`.
 Nothing else attaches state to a ``FieldDesc`` (its own lazily computed
 ``children``, ``descendants``, ``bit_of`` and ``spans`` are properties of
@@ -85,7 +85,8 @@ class TypePlans:
     """
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
-                 "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks")
+                 "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
+                 "time_stamp")
 
     def __init__(self, desc: Any):
         self.desc = desc
@@ -112,6 +113,9 @@ class TypePlans:
         #: values never use a connection's type cache (no variant union inside)
         self.cache_free: Optional[bool] = None
         self.nbits = desc.num_bits
+        #: (the time_t-like ``timeStamp`` member or None, the bits of
+        #: ``timeStamp`` and its members) (server)
+        self.time_stamp: Optional[tuple] = None
 
 
 class TypeCache:

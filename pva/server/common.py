@@ -96,18 +96,26 @@ def log_handler_error(circuit: Any, what: str, name: str, ex: BaseException) -> 
                     exc_info=ex)
 
 
+def _time_stamp_plan(desc: FieldDesc) -> tuple:
+    """``(timeStamp member or None, bits of timeStamp and its members)``:
+    the member only if it is ``time_t``-like (kept in the type's plans,
+    :mod:`pva._typecache`)."""
+    plans = type_cache.plans(desc)
+    plan = plans.time_stamp
+    if plan is None:
+        ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
+        if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
+                not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
+            ts = None
+        bits = frozenset(bit for path, bit in desc.bit_of.items()
+                         if path == "timeStamp" or path.startswith("timeStamp."))
+        plan = plans.time_stamp = (ts, bits)
+    return plan
+
+
 def _time_stamp_of(desc: FieldDesc) -> Optional[FieldDesc]:
-    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None (cached)."""
-    try:
-        return desc.__dict__["_time_stamp_member"]
-    except KeyError:
-        pass
-    ts = desc.children.get("timeStamp") if desc.field_type == FieldType.struct else None
-    if ts is None or ts.field_type != FieldType.struct or ts.is_array or \
-            not {"secondsPastEpoch", "nanoseconds"} <= set(ts.children):
-        ts = None
-    object.__setattr__(desc, "_time_stamp_member", ts)
-    return ts
+    """The ``timeStamp`` member of ``desc`` if it is ``time_t``-like, else None."""
+    return _time_stamp_plan(desc)[0]
 
 
 def timestamp_changes(desc: FieldDesc, when: Optional[float] = None) -> Dict[str, Any]:
@@ -167,15 +175,8 @@ def _snapshot_plan(desc: FieldDesc) -> tuple:
 
 
 def _time_stamp_bits(desc: FieldDesc) -> frozenset:
-    """Bit numbers of ``timeStamp`` and its members (cached)."""
-    try:
-        return desc.__dict__["_time_stamp_bits"]
-    except KeyError:
-        pass
-    bits = frozenset(bit for path, bit in desc.bit_of.items()
-                     if path == "timeStamp" or path.startswith("timeStamp."))
-    object.__setattr__(desc, "_time_stamp_bits", bits)
-    return bits
+    """Bit numbers of ``timeStamp`` and its members."""
+    return _time_stamp_plan(desc)[1]
 
 
 def value_instance(value: Any, desc: Optional[FieldDesc] = None) -> Any:

@@ -154,3 +154,28 @@ def test_field_desc_properties():
         F(T.int8, type_id="x")
     with pytest.raises(ValueError):
         F(F.struct().field_type, FieldArrayType.fixed_array, 2)
+
+
+def _fan_out(levels: int, width: int, leaf: FieldDesc) -> FieldDesc:
+    """``levels`` nested structures of ``width`` members, each level one object."""
+    t = leaf
+    for _ in range(levels):
+        t = FieldDesc.struct([(f"f{i}", t) for i in range(width)])
+    return t
+
+
+def test_equality_of_shared_members_compares_each_pair_once():
+    # two separately built (or decoded) descriptions whose members are
+    # shared objects describe 1e8 nodes each; equality compares the pairs
+    # of distinct nodes (a few hundred), not the expansion, which would
+    # take hours (the suite's timeout fails the test)
+    a = _fan_out(4, 100, FieldDesc.scalar(FieldType.int32))
+    b = _fan_out(4, 100, FieldDesc.scalar(FieldType.int32))
+    assert a is not b and a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+    c = _fan_out(4, 100, FieldDesc.scalar(FieldType.int64))
+    assert a != c
+    d = _fan_out(3, 100, FieldDesc.scalar(FieldType.int32))
+    renamed = FieldDesc.struct([(f"f{i}", d) for i in range(99)] + [("g", d)])
+    assert a != renamed
+    assert FieldDesc.struct([("x", d)], "t") != FieldDesc.struct([("x", d)], "u")
