@@ -23,6 +23,10 @@ from .._stream import SCRATCH_SIZE
 __all__ = ["FakeReactor", "FakeTransport", "connect_pair"]
 
 
+def _noop() -> None:
+    pass
+
+
 class _Handle:
     __slots__ = ("when", "fn", "args", "cancelled")
 
@@ -32,6 +36,7 @@ class _Handle:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.fn, self.args = _noop, ()      # as asyncio's: what it held is free
 
 
 class FakeReactor:

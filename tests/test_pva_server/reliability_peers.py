@@ -76,9 +76,7 @@ def _stats(ctx) -> dict:
             "circuits": len(ctx.circuits),
             "ops": sum(1 for o in objs if isinstance(o, ServerOp)),
             "budget": getattr(ctx.core.accounting, "in_use", None),
-            "rss": proc_kib("VmRSS"),
-            "debug": [(c._read_paused, c._yielded, len(c._inbox), c._write_paused,
-                       c._waiter is not None) for c in objs if type(c) is Connection]}
+            "rss": proc_kib("VmRSS")}
 
 
 async def _client(addr_list: str, seconds: float, good: str, bad: str) -> None:

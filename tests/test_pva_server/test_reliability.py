@@ -37,6 +37,8 @@ from pva._broadcaster import Broadcaster
 from pva._circuit import ServerVirtualCircuit
 from pva._messages import (ChannelGetRequest, ChannelGetResponse, ConnectionValidationResponse,
                            CreateChannelRequest, SearchRequest)
+from pva.io.budget import MemoryLimits
+from pva.server.core import ServerCore
 
 F, T = FieldDesc, FieldType
 EMPTY = F.struct([])
@@ -194,7 +196,6 @@ def test_unvalidated_connection_must_validate_in_time():
     from pva import nt
     from pva.io.testing import FakeReactor, FakeTransport
     from pva.server.config import ServerConfig
-    from pva.server.core import ServerCore
     reactor = FakeReactor()
     core = ServerCore({"x": nt.NTScalarFloat64Base(value=1.0)}, ServerConfig(), reactor)
     conn = core.connection()
@@ -281,10 +282,63 @@ def test_monitor_init_flood_is_budgeted(victim):
         client.close()
         bystander.close()
     bystander.check(f"{total} MONITOR INITs")
-    stats = _released(victim)
-    assert stats["ops"] == 0 and stats["circuits"] <= 1, stats
-    kept = victim.rss_kib() - rss0
-    assert kept < MAX_RSS_GROWTH_KIB // 2, f"{kept} KiB still held after the connection closed"
+    stats = _released(victim, bystanders=0)
+    assert stats["ops"] == 0 and stats["circuits"] == 0 and stats["budget"] == 0, stats
+
+
+def test_monitor_memory_is_given_back_at_close():
+    # a budget of 8 MiB per connection; the heap is measured with
+    # tracemalloc, in this process (fake clock and transport)
+    import gc
+    import tracemalloc
+
+    from pva import nt
+    from pva.io.testing import FakeReactor, FakeTransport
+    from pva.server.config import ServerConfig, ServerLimits
+    limits = MemoryLimits(per_connection=8 << 20)
+    reactor = FakeReactor()
+    config = ServerConfig(limits=ServerLimits(memory=limits))
+    core = ServerCore({"x": nt.NTScalarFloat64Base(value=1.0)}, config, reactor)
+    conn = core.connection()
+    transport = FakeTransport(reactor, conn, ("127.0.0.1", 40000), ("127.0.0.1", 5075))
+    client = pva.ClientVirtualCircuit(address=("127.0.0.1", 5075))
+
+    def exchange(*msgs):
+        if msgs:
+            transport._deliver(b"".join(bytes(b) for b in client.send(*msgs)))
+        reactor.run()
+        data, transport.written[:] = b"".join(transport.written), []
+        for msg in client.recv(data):
+            client.process_command(msg)
+
+    conn.connection_made(transport)
+    exchange()
+    exchange(client.validate_connection(auth_nz="ca"))
+    ch = client.create_channel("x")
+    exchange(ch.create())
+    sid = client.channel_by_cid(ch.cid).sid
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for first in range(1, 6000, 1000):
+            transport._deliver(_monitor_inits(sid, first, 1000))
+            reactor.run()
+            transport.written.clear()
+        held = tracemalloc.get_traced_memory()[0] - base
+        refused = core.accounting.refused
+        conn.connection_lost(None)
+        reactor.run()
+        del conn, transport             # as the event loop lets go of them
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert refused > 0, "6,000 monitors fit the budget"
+    assert held < 2 * limits.per_connection, f"{held} bytes held by 1 connection"
+    assert held > limits.per_connection // 2, f"only {held} bytes held: nothing measured?"
+    assert kept < 64 * 1024, f"{kept} bytes still held after the connection closed"
+    assert not core.circuits and core.accounting.in_use == 0
 
 
 def test_connections_closed_for_garbage_are_released_at_once(victim):
