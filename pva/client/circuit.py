@@ -151,7 +151,8 @@ class ClientCircuit:
                 pass
 
     def connection_lost(self, reason: Optional[str]) -> None:
-        if reason and reason.startswith(("malformed data", "protocol violation")):
+        if reason and reason.startswith(("malformed data", "protocol violation",
+                                         "client memory budget", "not validated within")):
             log.warning("%r: protocol error from server: %s", self, reason)
         elif reason:
             log.debug("%r closed: %s", self, reason)
@@ -192,6 +193,7 @@ class ClientCircuit:
             log.warning("%r: validation refused: %s", self, msg.status.message)
             self.close(f"validation refused: {msg.status.message}")
             return
+        self.conn.mark_validated()
         waiting, self.waiting = self.waiting, {}
         for ch in waiting:
             if ch.state is NameState.CONNECTING and ch.circuit is self:

@@ -30,8 +30,14 @@ other holdings
     ``charge(None, n)``: against the total only (a client's queued monitor
     updates, which outlive a connection).
 
-Everything counts against ``total``.  When a connection goes, everything
-charged to it is released at once (:meth:`MemoryBudget.released`; a credit
+Everything counts against ``total``, which refuses the big holders first:
+past it a connection may still take what keeps it within an equal share
+(``total`` / open connections), so a few peers that fill the budget do not
+starve the others (what is counted stays under twice ``total``).  Each
+connection is counted ``connection_cost`` when it opens, which bounds how
+many connections there are (``total`` / ``connection_cost``).
+
+When a connection goes, everything charged to it is released at once (:meth:`MemoryBudget.released`; a credit
 that comes later is ignored).  A connection that has not validated within
 ``validation_timeout`` seconds is closed by the driver.
 
@@ -58,7 +64,8 @@ class MemoryLimits:
     Attributes
     ----------
     total : int
-        Everything counted, all connections together.
+        Everything counted, all connections together: past it only
+        connections within an equal share get more (see the module doc).
     per_connection : int
         The protocol state one connection may hold (channels, operations,
         queued updates), its ``connection_cost`` included.
@@ -117,11 +124,17 @@ class MemoryBudget(Accounting):
         return OverBudget(f"{self.what} memory budget: {why}")
 
     # ---- the driver's hooks
+    def _over_total(self, conn: Any, delta: int, holding: int) -> bool:
+        """``delta`` more would pass ``total`` and ``conn`` would hold more than
+        an equal share (``holding``: what it would hold)."""
+        return (self.in_use + delta > self._total
+                and holding > self._total // max(1, self.connections))
+
     def opened(self, conn: Any) -> None:
         cost = self.limits.connection_cost
-        if self.in_use + cost > self._total:
-            raise self._refuse(f"connection refused, {self.in_use} of {self._total} "
-                               f"bytes in use (limit total)")
+        if (self.connections + 1) * cost > self._total:
+            raise self._refuse(f"connection refused, {self.connections} connections "
+                               f"open (limit total {self._total} / connection_cost {cost})")
         self.in_use += cost
         conn.held += cost
         self.connections += 1
@@ -139,7 +152,7 @@ class MemoryBudget(Accounting):
                     raise self._refuse(f"unvalidated connections buffer {self.unvalidated} "
                                        f"bytes (limit unvalidated_total "
                                        f"{lim.unvalidated_total})")
-            if self.in_use + delta > self._total:
+            if self._over_total(conn, delta, conn.held + nbytes):
                 raise self._refuse(f"a message of {nbytes} bytes with {self.in_use} of "
                                    f"{self._total} bytes in use (limit total)")
         if not validated:
@@ -161,14 +174,16 @@ class MemoryBudget(Accounting):
     def charge(self, conn: Any, nbytes: int) -> bool:
         """Count ``nbytes`` more held for ``conn`` (None: for no connection);
         False (nothing counted) if that goes past a limit."""
-        if self.in_use + nbytes > self._total:
-            self.refused += 1
-            return False
-        if conn is not None:
+        if conn is None:
+            if self.in_use + nbytes > self._total:
+                self.refused += 1
+                return False
+        else:
             if conn.closing:
                 return False
             held = conn.held + nbytes
-            if held > self._per_connection:
+            if held > self._per_connection or self._over_total(conn, nbytes,
+                                                               held + conn.reserved):
                 self.refused += 1
                 return False
             conn.held = held
