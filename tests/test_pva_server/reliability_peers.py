@@ -1,7 +1,8 @@
 """Processes of the reliability tests (run as ``python reliability_peers.py MODE``).
 
 ``server [OPTIONS]``: our pva server with a few PVs on 127.0.0.1, OS-chosen
-ports; OPTIONS is JSON: ``limits`` (fields of ServerLimits).  Prints
+ports; OPTIONS is JSON: ``limits`` (fields of ServerLimits; ``memory``: fields of
+MemoryLimits).  Prints
 ``READY <tcp port> <udp port>`` once listening, logs warnings to stderr,
 answers a ``stats`` line on stdin with one JSON line (live connections,
 circuits and operations, the bytes of its memory budget, RSS), runs until
@@ -50,7 +51,11 @@ async def _serve(options: dict) -> None:
     conf = {"EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_SERVER_PORT": "0",
             "EPICS_PVAS_BROADCAST_PORT": "0", "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
             "EPICS_PVAS_BEACON_ADDR_LIST": ""}
-    ctx = Context(pvdb, conf=conf, useenv=False, limits=ServerLimits(**options.get("limits", {})))
+    limits = dict(options.get("limits", {}))
+    if "memory" in limits:
+        from pva.io.budget import MemoryLimits
+        limits["memory"] = MemoryLimits(**limits["memory"])
+    ctx = Context(pvdb, conf=conf, useenv=False, limits=ServerLimits(**limits))
     await ctx.start()
     task = asyncio.ensure_future(ctx.run())
     print("READY", ctx.port, ctx.udp_port, flush=True)

@@ -286,6 +286,45 @@ def test_monitor_init_flood_is_budgeted(victim):
     assert stats["ops"] == 0 and stats["circuits"] == 0 and stats["budget"] == 0, stats
 
 
+def test_server_wide_budget_bounds_all_connections():
+    # 4 connections flood at once; each alone may hold 16 MiB, together
+    # they hold what the server-wide 24 MiB allow (and the equal shares
+    # past it), the bystander's gets go on
+    memory = {"total": 24 << 20, "per_connection": 16 << 20}
+    victim = Victim({"limits": {"memory": memory}})
+    bystander = Bystander(victim.udp_port)
+    clients = []
+    try:
+        for _ in range(4):
+            client = RawClient(victim.port)
+            ch, _ = client.create_channel("rel:x")
+            clients.append((client, ch.sid, _Replies(client.sock)))
+        victim.reset_peak()
+        rss0 = victim.rss_kib()
+        bystander.measuring = True
+        for first in range(1, 8000, 1000):
+            for client, sid, _ in clients:
+                client.send_raw(_monitor_inits(sid, first, 1000))
+            assert _wait(lambda: all(r.ok + r.refused >= first + 999 for _, _, r in clients),
+                         timeout=20, step=0.01)
+        bystander.measuring = False
+        stats = victim.stats()
+        growth = victim.peak_kib() - rss0
+        accepted = [r.ok for _, _, r in clients]
+    finally:
+        for client, _, _ in clients:
+            client.sock.shutdown(socket.SHUT_RDWR)
+            client.close()
+        bystander.close()
+        victim.stop()
+    assert all(r.refused and "budget" in r.message for _, _, r in clients), accepted
+    assert stats["budget"] < 2 * memory["total"], stats
+    assert sum(accepted) * 3072 < 2 * memory["total"], accepted
+    assert growth < 2 * memory["total"] // 1024 + MAX_RSS_GROWTH_KIB // 2, \
+        f"server peak RSS grew by {growth} KiB"
+    bystander.check("4 connections filling the server's budget")
+
+
 def test_monitor_memory_is_given_back_at_close():
     # a budget of 8 MiB per connection; the heap is measured with
     # tracemalloc, in this process (fake clock and transport)
