@@ -450,13 +450,16 @@ def test_rapid_connects_beyond_the_backlog(victim):
 
 # ------------------------------------------------- a hostile server, our client
 class HostileServer:
-    """Answers searches for ``evil:x`` and replies to a GET's INIT with ``reply(ioid)``.
+    """Answers searches for ``evil:x`` and replies to a GET's INIT with ``reply(ioid)``;
+    with ``greeting(sock)`` that is all it does on a connection, instead of validating.
 
     A socket server speaking through :class:`ServerVirtualCircuit`, in threads.
     """
 
-    def __init__(self, reply: Callable[[ServerVirtualCircuit, int], List[bytes]]):
+    def __init__(self, reply: Callable[[ServerVirtualCircuit, int], List[bytes]],
+                 greeting: Callable[[socket.socket], None] = None):
         self.reply = reply
+        self.greeting = greeting
         self.tcp = socket.socket()
         self.tcp.bind((LOOPBACK, 0))
         self.tcp.listen(16)
@@ -503,6 +506,9 @@ class HostileServer:
     def _serve(self, sock, addr):
         vc = ServerVirtualCircuit(addr)
         try:
+            if self.greeting is not None:
+                self.greeting(sock)
+                return
             sock.sendall(b"".join(bytes(b) for b in vc.send(vc.set_byte_order("<"),
                                                             vc.validate_connection())))
             while not self._stop.is_set():
@@ -552,8 +558,8 @@ def p4p_bystander_server():
         server.stop()
 
 
-def _run_client_under_attack(p4p_udp_port: int, reply) -> dict:
-    hostile = HostileServer(reply)
+def _run_client_under_attack(p4p_udp_port: int, reply, greeting=None) -> dict:
+    hostile = HostileServer(reply, greeting)
     try:
         addr_list = f"{LOOPBACK}:{p4p_udp_port} {LOOPBACK}:{hostile.udp_port}"
         proc = subprocess.run([sys.executable, PEERS, "client", addr_list, str(ATTACK_SECONDS),
@@ -608,3 +614,18 @@ def test_hostile_server_value_fan_out(p4p_bystander_server):
         return init + [_get_data(ioid, b"\xfe" + u32(n) + b"\x01" * n)]
 
     _check_client(_run_client_under_attack(p4p_bystander_server, reply), "max_message_nodes")
+
+
+def test_hostile_server_large_message_before_validation(p4p_bystander_server):
+    # instead of its validation request, the server starts a message of
+    # 100 MiB and sends it as fast as it can
+    size = 100 << 20
+
+    def greeting(sock):
+        sock.sendall(bytes((0xCA, 2, 0x40, 0x01)) + u32(size))
+        chunk = bytes(0x10000)
+        for _ in range(size // len(chunk)):
+            sock.sendall(chunk)
+
+    out = _run_client_under_attack(p4p_bystander_server, None, greeting)
+    _check_client(out, "before validation")
