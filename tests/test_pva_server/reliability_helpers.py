@@ -142,12 +142,13 @@ class Bystander:
 
     def _run(self):
         while not self._stop.is_set():
+            measuring = self.measuring      # a get counts if it started and ended measured
             t0 = time.perf_counter()
             try:
                 self.ctxt.get(self.name, timeout=5)
             except Exception as ex:  # a failed get is a finding, reported by the test
                 self.errors.append(repr(ex))
-            if self.measuring:
+            if measuring and self.measuring:
                 self.latencies.append(time.perf_counter() - t0)
             self._stop.wait(0.005)
 

@@ -436,7 +436,7 @@ def test_rapid_connects_beyond_the_backlog(victim):
             s.close()
         socks = []
         stats = _released(victim)
-        time.sleep(0.3)
+        _wait(lambda: len(bystander.latencies) >= 10)
         bystander.measuring = False
     finally:
         for s in socks:
@@ -445,7 +445,7 @@ def test_rapid_connects_beyond_the_backlog(victim):
     assert connected == n, f"{connected} of {n} connects completed in 0.5 s"
     assert stats["connections"] <= 1, stats
     assert victim.rss_kib() - rss0 < MAX_RSS_GROWTH_KIB // 2
-    bystander.check(f"{n} connections accepted at once", min_gets=5)
+    bystander.check(f"{n} connections accepted at once")
 
 
 # ------------------------------------------------- a hostile server, our client
