@@ -17,10 +17,12 @@ from typing import Any, Dict, Optional, Tuple
 from .._circuit import ClientVirtualCircuit
 from .._errors import PVAError, ProtocolError
 from .._header import HEADER_SIZE, Direction, EchoRequest
+from .._introspection import NODE_BYTES
 from .._messages import (ChannelDestroyResponse, ChannelMessage, ConnectionValidatedResponse,
                          ConnectionValidationRequest, ConnectionValidationResponse,
                          CreateChannelResponse, Echo, SearchResponse)
 from .._state import CIRCUIT_TRANSITIONS, CircuitState
+from ..io.budget import Charged
 from .channel import NameState
 
 __all__ = ["ClientCircuit"]
@@ -54,7 +56,10 @@ class ClientCircuit:
         self.vc = vc = ClientVirtualCircuit(address, identity=core.identity,
                                              limits=core.config.limits)
         self.message_length = vc.message_length
-        self.frames_received = vc.frames_received
+        self._decode = vc.frames_received
+        self._cache = vc.cache
+        #: the peer's cached types, charged to the connection's memory budget
+        self._types = Charged(NODE_BYTES)
         self._accept_update = vc.accept_update
         self.conn: Any = None               # the Connection, set by the core
         self.channels: Dict[int, Any] = {}  # by cid
@@ -63,6 +68,15 @@ class ClientCircuit:
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.vc.state.name
         return f"<ClientCircuit {self.address[0]}:{self.address[1]} {state}>"
+
+    def frames_received(self, frames) -> list:
+        """The messages of ``frames`` (the driver's decode hook); the types they
+        made the cache keep are charged (over budget: the connection closes)."""
+        msgs = self._decode(frames)
+        nodes = self._cache.nodes
+        if nodes != self._types.count:
+            self._types.update(self.conn, nodes, f"a type cache of {nodes} nodes")
+        return msgs
 
     # ---- state
     @property
@@ -151,8 +165,9 @@ class ClientCircuit:
                 pass
 
     def connection_lost(self, reason: Optional[str]) -> None:
-        if reason and reason.startswith(("malformed data", "protocol violation",
-                                         "client memory budget", "not validated within")):
+        if reason and (reason.startswith(("malformed data", "protocol violation",
+                                          "not validated within"))
+                       or "memory budget" in reason):
             log.warning("%r: protocol error from server: %s", self, reason)
         elif reason:
             log.debug("%r closed: %s", self, reason)

@@ -51,7 +51,7 @@ from typing import Any, Optional
 
 from .driver import Accounting, OverBudget
 
-__all__ = ["MemoryLimits", "MemoryBudget", "OverBudget"]
+__all__ = ["MemoryLimits", "MemoryBudget", "OverBudget", "Charged"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -197,3 +197,28 @@ class MemoryBudget(Accounting):
                 return
             conn.held -= nbytes
         self.in_use -= nbytes
+
+
+class Charged:
+    """What a connection is charged for a quantity its protocol keeps track of
+    (the nodes of the types a peer cached): ``unit`` bytes each.
+
+    :meth:`update` charges (or credits) the change since the last update;
+    past the budget it raises :class:`OverBudget`, which closes the
+    connection when raised while its messages are decoded.
+    """
+
+    __slots__ = ("unit", "count")
+
+    def __init__(self, unit: int):
+        self.unit = unit
+        self.count = 0
+
+    def update(self, conn: Any, count: int, what: str) -> None:
+        delta = (count - self.count) * self.unit
+        if delta > 0 and not conn.charge(delta):
+            raise OverBudget(f"{what} refused: over the memory budget "
+                             f"({conn.held} bytes held by this connection)")
+        if delta < 0:
+            conn.credit(-delta)
+        self.count = count

@@ -39,6 +39,7 @@ from .._circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import HEADER_SIZE, EchoRequest
+from .._introspection import NODE_BYTES
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelFieldInfoRequest,
                          ChannelGetRequest, ChannelMonitorRequest, ChannelProcessRequest,
                          ChannelPutGetRequest, ChannelPutRequest, ChannelRequestCancel,
@@ -47,10 +48,11 @@ from .._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelFiel
                          SearchResponse, Subcommand)
 from .._state import ChannelState, RequestState
 from .._values import DataWithBitSet, Status
+from ..io.budget import Charged
 from ..io.driver import OverBudget
 from .common import error_status
 from .ops import array, field, get, monitor, process, put, put_get, rpc
-from .ops.base import ServedChannel, ServerOp, maybe_await
+from .ops.base import ServedChannel, ServerOp, maybe_await, request_cost
 
 __all__ = ["ServerCircuit", "CHANNEL_COST"]
 
@@ -77,7 +79,10 @@ class ServerCircuit:
         self.vc = vc = ServerVirtualCircuit(max_message_size=limits.max_message_size,
                                             limits=limits.decode)
         self.message_length = vc.message_length
-        self.frames_received = vc.frames_received
+        self._decode = vc.frames_received
+        self._cache = vc.cache
+        #: the peer's cached types, charged to the connection's memory budget
+        self._types = Charged(NODE_BYTES)
         self.conn: Any = None
         self.reactor = core.reactor
         self.peer = ("", 0)
@@ -91,6 +96,15 @@ class ServerCircuit:
 
     def __repr__(self) -> str:
         return f"<ServerCircuit peer={self.peer} channels={self.nchannels}>"
+
+    def frames_received(self, frames) -> list:
+        """The messages of ``frames`` (the driver's decode hook); the types they
+        made the cache keep are charged (over budget: the connection closes)."""
+        msgs = self._decode(frames)
+        nodes = self._cache.nodes
+        if nodes != self._types.count:
+            self._types.update(self.conn, nodes, f"a type cache of {nodes} nodes")
+        return msgs
 
     # ------------------------------------------------------------ lookups
     def op(self, ioid: int) -> Optional[ServerOp]:
@@ -180,7 +194,7 @@ class ServerCircuit:
         if op in op.served.ops:
             op.served.ops.discard(op)
             self.nops -= 1
-            self.credit(op.COST)
+            self.credit(op.COST + request_cost(op.request))
         return op.stop()
 
     async def drop_and_wait(self, op: ServerOp) -> None:

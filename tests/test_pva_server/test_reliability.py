@@ -94,6 +94,29 @@ def test_ca_authorization_fan_out_before_validation(victim):
     run_attack(victim, lambda c: c.send_raw(bomb), "max_type_nodes", validate=False)
 
 
+def test_type_cache_growth_is_budgeted():
+    # GET INITs whose pvRequests define ever new type-cache ids (a structure
+    # of 200 fields each, 3.6 KB): what the cache keeps is charged to the
+    # connection (4 MiB here), which closes once it is full
+    fields = F.struct([(f"field_number_{i:04d}", F(T.float64)) for i in range(200)])
+    body = pva.encode_field_desc(fields, "<", None)
+    victim = Victim({"limits": {"memory": {"per_connection": 4 << 20}}})
+
+    def attack(client):
+        ch, _ = client.create_channel("rel:x")
+        data = b"".join(frame(0x0A, u32(ch.sid) + u32(ident) + b"\x08\xfd"
+                              + struct.pack("<H", ident) + body + bytes(8 * 200))
+                        for ident in range(1, 300))
+        try:
+            client.send_raw(data)
+        except ConnectionError:
+            pass
+    try:
+        run_attack(victim, attack, "a type cache of")
+    finally:
+        victim.stop()
+
+
 # ----------------------------------------------------------- value fan-out
 def _rpc(typed: bytes) -> bytes:
     # RPC exec: server channel id, request id, subcommand 0, then the argument

@@ -34,7 +34,7 @@ from ..._fastpath import encode_update_body
 from ..._messages import ChannelMonitorResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
-from .base import ServedChannel, ServerOp, open_op
+from .base import ServedChannel, ServerOp, open_op, request_cost
 
 __all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH", "snapshot_size"]
 
@@ -324,7 +324,7 @@ async def on_monitor(circuit, msg) -> None:
         try:
             data = await served.entry.subscribe(None, mon)
         except Exception as ex:
-            circuit.credit(Monitor.COST)
+            circuit.credit(Monitor.COST + request_cost(request))
             circuit.reply(err(error_status(ex)), err)
             return
         circuit.register(mon)
