@@ -25,7 +25,7 @@ from pva.client.config import ClientConfig
 from pva.client.core import ClientCore
 from pva.client.errors import Disconnected
 from pva.client.value import Value
-from pva.io.budget import MemoryLimits
+from pva.io.budget import MemoryBudget, MemoryLimits
 from pva.io.testing import FakeReactor, connect_pair
 from pva.server.config import ServerConfig
 from pva.server.core import ServerCore
@@ -212,7 +212,7 @@ def test_a_validated_connection_outlives_the_validation_deadline():
     events = _monitor(net, "t:x")
     net.reactor.run()
     (circuit,) = net.client.circuits.values()
-    net.reactor.advance(3 * net.client.config.memory.validation_timeout)
+    net.reactor.advance(2 * net.client.config.memory.validation_timeout)
     assert circuit.connected and [type(item) for _, item in events] == [Value]
 
 
@@ -242,6 +242,21 @@ def test_client_drops_a_server_that_does_not_validate():
     assert net.time() - opened_at == net.client.config.memory.validation_timeout
     assert circuit.conn.close_reason.startswith("not validated within")
     assert net.search_times("t:x")[-1] >= net.time()    # searched again
+
+
+def test_client_charges_the_types_a_server_caches(caplog):
+    """A client allowed 1 KiB per connection beyond its cost: the type of
+    an NTScalar (about 60 nodes) sent through the type cache is over it."""
+    net = Net()
+    net.start_server("10.0.0.7", _value(1.5))
+    limits = MemoryLimits(per_connection=MemoryLimits().connection_cost + 1024)
+    net.client.accounting = MemoryBudget(limits, "client")
+    got = []
+    net.client.get("t:x", "", lambda value, exc: got.append(value))
+    net.reactor.advance(1.0)
+    closes = [r.getMessage() for r in caplog.records
+              if "protocol error from server: a type cache of" in r.getMessage()]
+    assert closes and all(v is None for v in got), (got, caplog.text[-500:])  # failed gets
 
 
 # ---------------------------------------------------------------- reconnection
