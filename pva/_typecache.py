@@ -88,6 +88,11 @@ class TypePlans:
                  "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
                  "time_stamp")
 
+    def __reduce__(self):
+        # a copy (pickle, deepcopy) is the plans of its type in the one owner,
+        # type_cache: compiled codecs are not copied
+        return _plans_of, (self.desc,)
+
     def __init__(self, desc: Any):
         self.desc = desc
         #: byte order -> compiled full-value decoder / encoder (pva._values)
@@ -153,3 +158,7 @@ type_cache = TypeCache()
 wire_types = LRU(512)
 #: pvRequests decoded from INIT messages, by content
 wire_requests = LRU(512)
+
+
+def _plans_of(desc: Any) -> TypePlans:
+    return type_cache.plans(desc)

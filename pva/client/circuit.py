@@ -56,10 +56,11 @@ class ClientCircuit:
         self.vc = vc = ClientVirtualCircuit(address, identity=core.identity,
                                              limits=core.config.limits)
         self.message_length = vc.message_length
-        self._decode = vc.frames_received
-        self._cache = vc.cache
-        #: the peer's cached types, charged to the connection's memory budget
-        self._types = Charged(NODE_BYTES)
+        #: decoding, and the types the peer made the cache keep charged to the
+        #: connection's memory budget (over it: the connection closes)
+        self.frames_received = Charged(NODE_BYTES).decoder(
+            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
+            "a type cache of {} nodes")
         self._accept_update = vc.accept_update
         self.conn: Any = None               # the Connection, set by the core
         self.channels: Dict[int, Any] = {}  # by cid
@@ -68,15 +69,6 @@ class ClientCircuit:
     def __repr__(self) -> str:
         state = "closed" if self.closed else self.vc.state.name
         return f"<ClientCircuit {self.address[0]}:{self.address[1]} {state}>"
-
-    def frames_received(self, frames) -> list:
-        """The messages of ``frames`` (the driver's decode hook); the types they
-        made the cache keep are charged (over budget: the connection closes)."""
-        msgs = self._decode(frames)
-        nodes = self._cache.nodes
-        if nodes != self._types.count:
-            self._types.update(self.conn, nodes, f"a type cache of {nodes} nodes")
-        return msgs
 
     # ---- state
     @property

@@ -47,7 +47,7 @@ The per-connection figures are kept on the connection (``held``,
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .driver import Accounting, OverBudget
 
@@ -213,6 +213,19 @@ class Charged:
     def __init__(self, unit: int):
         self.unit = unit
         self.count = 0
+
+    def decoder(self, decode: Callable[[Any], list], source: Any, attr: str,
+                conn_of: Callable[[], Any], what: str) -> Callable[[Any], list]:
+        """``decode`` (a protocol's ``frames_received``) followed by an
+        :meth:`update` to ``source.<attr>`` when that changed (``what``: the
+        reason, formatted with the count)."""
+        def frames_received(frames) -> list:
+            msgs = decode(frames)
+            count = getattr(source, attr)
+            if count != self.count:
+                self.update(conn_of(), count, what.format(count))
+            return msgs
+        return frames_received
 
     def update(self, conn: Any, count: int, what: str) -> None:
         delta = (count - self.count) * self.unit

@@ -79,10 +79,11 @@ class ServerCircuit:
         self.vc = vc = ServerVirtualCircuit(max_message_size=limits.max_message_size,
                                             limits=limits.decode)
         self.message_length = vc.message_length
-        self._decode = vc.frames_received
-        self._cache = vc.cache
-        #: the peer's cached types, charged to the connection's memory budget
-        self._types = Charged(NODE_BYTES)
+        #: decoding, and the types the peer made the cache keep charged to the
+        #: connection's memory budget (over it: the connection closes)
+        self.frames_received = Charged(NODE_BYTES).decoder(
+            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
+            "a type cache of {} nodes")
         self.conn: Any = None
         self.reactor = core.reactor
         self.peer = ("", 0)
@@ -96,15 +97,6 @@ class ServerCircuit:
 
     def __repr__(self) -> str:
         return f"<ServerCircuit peer={self.peer} channels={self.nchannels}>"
-
-    def frames_received(self, frames) -> list:
-        """The messages of ``frames`` (the driver's decode hook); the types they
-        made the cache keep are charged (over budget: the connection closes)."""
-        msgs = self._decode(frames)
-        nodes = self._cache.nodes
-        if nodes != self._types.count:
-            self._types.update(self.conn, nodes, f"a type cache of {nodes} nodes")
-        return msgs
 
     # ------------------------------------------------------------ lookups
     def op(self, ioid: int) -> Optional[ServerOp]:
