@@ -112,7 +112,7 @@ class StreamAdapter(asyncio.BufferedProtocol):
 
 #: connections accepted at one wake-up of the event loop (the others wait in
 #: the listen backlog for the next round)
-ACCEPT_BURST = 32
+ACCEPT_BURST = 8
 
 
 def listen_backlog() -> int:
