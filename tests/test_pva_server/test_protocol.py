@@ -214,7 +214,7 @@ def test_monitor_updates_past_the_budget_are_squashed():
     assert 1 < len(mon.queue) < 10
     assert mon.queue[-1][0]["value"] == 99 and mon.queue[-1][2] >> bit & 1
     assert circuit.conn.held <= 1000
-    mon.stop()
+    mon.stop().close()                  # (its unsubscribe: there is no data wrapper)
     assert circuit.conn.held == 0 and circuit.conn.budget.in_use == 0
 
 
