@@ -325,11 +325,12 @@ def test_server_wide_budget_bounds_all_connections():
         victim.reset_peak()
         rss0 = victim.rss_kib()
         bystander.measuring = True
-        for first in range(1, 8000, 1000):
+        batch = 250                     # INITs per connection at a time
+        for first in range(1, 8000, batch):
             for client, sid, _ in clients:
-                client.send_raw(_monitor_inits(sid, first, 1000))
-            assert _wait(lambda: all(r.ok + r.refused >= first + 999 for _, _, r in clients),
-                         timeout=20, step=0.01)
+                client.send_raw(_monitor_inits(sid, first, batch))
+            assert _wait(lambda: all(r.ok + r.refused >= first + batch - 1
+                                     for _, _, r in clients), timeout=20, step=0.005)
         bystander.measuring = False
         stats = victim.stats()
         growth = victim.peak_kib() - rss0
