@@ -52,6 +52,9 @@ _PUNCT = frozenset("()[]{},=")
 
 Tree = Dict[str, "Tree"]
 
+#: the member of a pvRequest structure that holds options, never a field name
+OPTIONS = "_options"
+
 
 class _Parser:
     def __init__(self, text: str):
@@ -138,6 +141,10 @@ class _Parser:
 
     def item(self, req: "PVRequest", prefix: str, name: str) -> None:
         """``name`` (already read), then its ``[options]`` and ``{members}``."""
+        parts = name.split(".")
+        if OPTIONS in parts:
+            at = self.pos - len(name) + sum(len(p) + 1 for p in parts[:parts.index(OPTIONS)])
+            raise self.error(f"{OPTIONS!r} is reserved for options ([key=value])", at)
         path = f"{prefix}.{name}" if prefix else name
         req._add_field(path)
         if self.peek() == "[":
@@ -248,6 +255,9 @@ class PVRequest:
     def _add_field(self, path: str) -> None:
         node = self.tree
         for part in path.split("."):
+            if part == OPTIONS:     # the member that carries options when encoded
+                raise PVRequestError(f"{OPTIONS!r} is reserved for options", path,
+                                     path.index(OPTIONS))
             node = node.setdefault(part, {})
 
     # ---- queries ----------------------------------------------------
@@ -334,8 +344,8 @@ class PVRequest:
         value: Dict[str, Any] = {"field": fvalue}
         if self.record_options:
             od, ov = _options_struct(self.record_options)
-            members.append(("record", FieldDesc.struct([("_options", od)])))
-            value["record"] = {"_options": ov}
+            members.append(("record", FieldDesc.struct([(OPTIONS, od)])))
+            value["record"] = {OPTIONS: ov}
         for name, part in (("getField", self.get_field), ("putField", self.put_field)):
             if part is not None:
                 pdesc, pvalue = part._selection_structure()
@@ -354,7 +364,7 @@ class PVRequest:
                 opts = self.field_options.get(path)
                 if opts:
                     od, ov = _options_struct(opts)
-                    d = FieldDesc.struct(list(d.fields) + [("_options", od)])
+                    d = FieldDesc.struct(list(d.fields) + [(OPTIONS, od)])
                     v = dict(v, _options=ov)
                 members.append((name, d))
                 value[name] = v
@@ -374,9 +384,9 @@ class PVRequest:
                 req._part(name)._read_selection(fdesc, value.get(name) or {})
         rdesc = desc.children.get("record")
         if rdesc is not None and rdesc.field_type == FieldType.struct:
-            odesc = rdesc.children.get("_options")
+            odesc = rdesc.children.get(OPTIONS)
             if odesc is not None and odesc.field_type == FieldType.struct:
-                req.record_options = _options_from(odesc, (value.get("record") or {}).get("_options") or {})
+                req.record_options = _options_from(odesc, (value.get("record") or {}).get(OPTIONS) or {})
         return req
 
     def _read_selection(self, fdesc: FieldDesc, fvalue: Dict[str, Any]) -> None:
@@ -385,7 +395,7 @@ class PVRequest:
                 if child.field_type != FieldType.struct or child.is_array:
                     continue
                 cv = v.get(name) or {}
-                if name == "_options":
+                if name == OPTIONS:
                     self.field_options[prefix] = _options_from(child, cv)
                     continue
                 path = f"{prefix}.{name}" if prefix else name
