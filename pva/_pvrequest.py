@@ -149,7 +149,9 @@ class _Parser:
         req._add_field(path)
         if self.peek() == "[":
             self.pos += 1
-            req.field_options.setdefault(path, {}).update(self.options("]"))
+            opts = self.options("]")
+            if opts:                # "a[]" has none (and none on the wire)
+                req.field_options.setdefault(path, {}).update(opts)
         if self.peek() == "{":
             self.pos += 1
             self.fields(req, path, "}")

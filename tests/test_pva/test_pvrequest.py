@@ -180,3 +180,10 @@ def test_to_bitset_like_pvxs_request2mask(text, bits):
 def test_to_bitset_requires_a_match():
     with pytest.raises(LocalProtocolError, match="at least one field"):
         PVRequest.parse("field(bogus)").to_bitset(NTD)
+
+
+@pytest.mark.parametrize("text", ["field(a[])", "a[]b", "field(a[x=1],b[])"])
+def test_empty_field_options_survive_the_wire(text):
+    # found by fuzzing: "a[]" kept an empty options entry that encoding drops
+    req = PVRequest.parse(text)
+    assert PVRequest.decode(req.encode())[0] == req
