@@ -44,6 +44,7 @@ from ._bitset import BitSet
 from ._errors import LocalProtocolError, PVRequestError
 from ._introspection import FieldDesc, FieldType, IntrospectionCache, decode_field_desc
 from ._values import decode_value, encode_field_desc_and_data
+from ._wire import DEFAULT_LIMITS
 
 __all__ = ["PVRequest", "parse_pvrequest"]
 
@@ -54,6 +55,9 @@ Tree = Dict[str, "Tree"]
 
 #: the member of a pvRequest structure that holds options, never a field name
 OPTIONS = "_options"
+#: the longest field path (components) whose pvRequest structure, with options
+#: at its end, decodes within the decoder's nesting limit
+MAX_FIELD_DEPTH = DEFAULT_LIMITS.max_depth - 3
 
 
 class _Parser:
@@ -146,6 +150,9 @@ class _Parser:
             at = self.pos - len(name) + sum(len(p) + 1 for p in parts[:parts.index(OPTIONS)])
             raise self.error(f"{OPTIONS!r} is reserved for options ([key=value])", at)
         path = f"{prefix}.{name}" if prefix else name
+        if path.count(".") >= MAX_FIELD_DEPTH:
+            raise self.error(f"field path nested deeper than {MAX_FIELD_DEPTH}",
+                             self.pos - len(name))
         req._add_field(path)
         if self.peek() == "[":
             self.pos += 1
@@ -256,7 +263,10 @@ class PVRequest:
 
     def _add_field(self, path: str) -> None:
         node = self.tree
-        for part in path.split("."):
+        parts = path.split(".")
+        if len(parts) > MAX_FIELD_DEPTH:
+            raise PVRequestError(f"field path nested deeper than {MAX_FIELD_DEPTH}", path, 0)
+        for part in parts:
             if part == OPTIONS:     # the member that carries options when encoded
                 raise PVRequestError(f"{OPTIONS!r} is reserved for options", path,
                                      path.index(OPTIONS))

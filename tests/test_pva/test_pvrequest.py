@@ -65,6 +65,9 @@ def test_parse_and_format(text, canonical):
     ("field(_options)", 6, "'_options' is reserved"),
     ("field(a{_options})", 8, "'_options' is reserved"),
     ("field(a._options)", 8, "'_options' is reserved"),
+    # deeper than its encoding decodes (the decoder's max_depth; found by fuzzing)
+    ("field(" + "a." * 17 + "b)", 6, "nested deeper than 17"),
+    ("field(" + "a{" * 17 + "b" + "}" * 17 + ")", 40, "nested deeper than 17"),
 ])
 def test_parse_errors_carry_position(text, position, match):
     with pytest.raises(PVRequestError, match=match) as info:
@@ -182,7 +185,8 @@ def test_to_bitset_requires_a_match():
         PVRequest.parse("field(bogus)").to_bitset(NTD)
 
 
-@pytest.mark.parametrize("text", ["field(a[])", "a[]b", "field(a[x=1],b[])"])
+@pytest.mark.parametrize("text", ["field(a[])", "a[]b", "field(a[x=1],b[])",
+                                  "field(" + ".".join("a" * 17) + "[x=1])"])
 def test_empty_field_options_survive_the_wire(text):
     # found by fuzzing: "a[]" kept an empty options entry that encoding drops
     req = PVRequest.parse(text)
