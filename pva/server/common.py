@@ -258,7 +258,10 @@ class DataWrapperBase:
 
     async def unsubscribe(self, queue: Any, sub: Any) -> None:
         """Remove a subscription."""
-        self._subscribers.discard(sub)
+        subs = self._subscribers
+        subs.discard(sub)
+        if not subs:
+            self._subscribers = set()   # a set keeps its table: give back a flood's
 
     async def commit(self, changes: dict) -> None:
         """Apply a nested dict of ``changes`` to the data and publish them.
