@@ -275,11 +275,11 @@ def test_circuit_copies_keep_their_type_caches():
         twin["c"] = 3
         assert list(twin) == ["b", "c"]
         cli, srv = clone((p.cli, p.srv))
-        (req,) = srv.recv(joined(cli.send(ChannelGetRequest(1, get.ioid, Subcommand.GET))))
+        ((req, _),) = srv.recv(joined(cli.send(ChannelGetRequest(1, get.ioid, Subcommand.GET))))
         assert srv.process_command(req)
         msg = ChannelGetResponse(get.ioid, Status(), Subcommand.GET, pv_data=DataWithBitSet(
             {"value": 1.5}, BitSet({1})))
-        (got,) = cli.recv(joined(srv.send(msg)))
+        ((got, _),) = cli.recv(joined(srv.send(msg)))
         assert cli.process_command(got) and got.pv_data.data["value"] == 1.5
 
 

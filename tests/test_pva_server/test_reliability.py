@@ -371,7 +371,7 @@ def test_monitor_memory_is_given_back_at_close():
             transport._deliver(b"".join(bytes(b) for b in client.send(*msgs)))
         reactor.run()
         data, transport.written[:] = b"".join(transport.written), []
-        for msg in client.recv(data):
+        for msg, _ in client.recv(data):
             client.process_command(msg)
 
     conn.connection_made(transport)
