@@ -68,6 +68,8 @@ _EXT = struct.Struct(">I")
 _S = CAStatus
 _NORMAL = eca_value(_S.ECA_NORMAL)
 _READ = AccessRights.READ
+#: the payload bytes written together with a large message's header
+LARGE_HEAD = 0x10000
 _WRITE = AccessRights.WRITE
 _READ_BIT, _WRITE_BIT = int(_READ), int(_WRITE)
 #: the largest DBR payload per element count: what a read may ask of a channel
@@ -314,7 +316,10 @@ class ServerCircuit:
         """Write a large message now, after what is queued: the transport sends
         straight from its buffers (the cached payload) what the socket takes,
         where a queued write would first be joined with the rest (a copy of
-        the whole array before its first byte goes out)."""
+        the whole array before its first byte goes out).  The header goes
+        out joined with the payload's first ``LARGE_HEAD`` bytes (a small
+        copy): a header alone in its own segment had cost the client a
+        wake-up and the transfer about a tenth of its rate."""
         conn = self.conn
         if conn.closing:
             return
@@ -325,7 +330,11 @@ class ServerCircuit:
         conn.flush()
         transport = conn.transport
         try:
-            for b in buffers:
+            first = memoryview(buffers[1]).cast("B")
+            transport.write(bytes(buffers[0]) + first[:LARGE_HEAD])
+            if len(first) > LARGE_HEAD:
+                transport.write(first[LARGE_HEAD:])
+            for b in buffers[2:]:
                 transport.write(b)
         except Exception as ex:     # as the driver's own writes: this connection only
             log.warning("%r: write failed: %s", self, ex)

@@ -387,3 +387,23 @@ def test_large_answers_and_updates_in_order_as_the_generic_path():
     assert [type(a).__name__ for a in answers] == ["ReadNotifyResponse"] * 3 + [
         "EventAddResponse"] * 2
     assert answers[1].data[-1] == 99_999 and answers[4].data[-1] == 199_998
+
+
+def test_a_large_answer_starts_with_its_header_and_payload_in_one_write():
+    """The header of a large answer is not written alone (its own TCP
+    segment, one more wake-up of the client per array)."""
+    from caffi.server.circuit import LARGE_HEAD
+    g = Big(prefix="p:")
+    p = Pair(g.pvdb, max_array_bytes=10_000_000)
+    p.client = ca.VirtualCircuit(CLIENT, ("127.0.0.1", 5064), 0, max_array_bytes=10_000_000)
+    p.handshake()
+    big, _ = p.connect("p:big")
+    p.recv()
+    p.send(big.read())
+    p.reactor.run()
+    writes = [bytes(w) for w in p.transport.written]
+    first = next(w for w in writes if w[:2] == b"\x00\x0f")
+    assert len(first) == 24 + LARGE_HEAD
+    assert np.frombuffer(first[24:], ">f8")[:3].tolist() == [0.0, 1.0, 2.0]
+    (answer,) = p.recv()
+    assert answer.data[-1] == 99_999
