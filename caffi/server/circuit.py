@@ -72,6 +72,9 @@ _READ = AccessRights.READ
 LARGE_HEAD = 0x10000
 _WRITE = AccessRights.WRITE
 _READ_BIT, _WRITE_BIT = int(_READ), int(_WRITE)
+#: (may read, may write) by rights (a table of the four, not a cache)
+_ALLOWS = {rights: (bool(rights & _READ), bool(rights & _WRITE))
+           for rights in (AccessRights.NO_ACCESS, _READ, _WRITE, _READ | _WRITE)}
 #: the largest DBR payload per element count: what a read may ask of a channel
 _LARGEST = (max(DBR_LAYOUTS, key=lambda layout: layout.metadata_size).metadata_size,
             max(layout.value_size for layout in DBR_LAYOUTS))
@@ -95,10 +98,12 @@ class _Channel:
 
     def set_rights(self, rights) -> None:
         self.rights = rights
-        bits = int(rights)
-        self.can_read = bool(bits & _READ_BIT)
-        self.can_write = bool(bits & _WRITE_BIT)
-        self.readable = self.can_read and self.sync_read
+        allows = _ALLOWS.get(rights)
+        if allows is None:
+            bits = int(rights)
+            allows = bool(bits & _READ_BIT), bool(bits & _WRITE_BIT)
+        self.can_read, self.can_write = allows
+        self.readable = allows[0] and self.sync_read
 
 
 class Subscription:

@@ -407,3 +407,25 @@ def test_a_large_answer_starts_with_its_header_and_payload_in_one_write():
     assert np.frombuffer(first[24:], ">f8")[:3].tolist() == [0.0, 1.0, 2.0]
     (answer,) = p.recv()
     assert answer.data[-1] == 99_999
+
+
+def test_a_create_of_a_large_array_answers_as_the_generic_path():
+    """A native count of 65,535 or more takes the extended CREATE_CHAN header."""
+    got = []
+    for fast in (True, False):
+        p = Pair(Big(prefix="p:").pvdb, max_array_bytes=10_000_000)
+        taken = []
+        if fast:
+            real = p.circuit._fast_create
+            p.circuit._fast_create = lambda frame: taken.append(real(frame)) or taken[-1]
+        else:
+            p.circuit._fast_create = lambda frame: False
+        p.handshake()
+        p.transport.written.clear()
+        p.send(ca.ClientChannel("p:big", p.client).create())
+        p.reactor.run()
+        got.append((b"".join(p.transport.written), _vc_state(p.circuit.vc)))
+        assert taken == ([True] if fast else [])
+    assert got[0] == got[1]
+    (chan,) = got[0][1][1].values()
+    assert len(got[0][0]) == 16 + 24 and chan[5] == 100_000
