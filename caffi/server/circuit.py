@@ -323,7 +323,7 @@ class ServerCircuit:
         where a queued write would first be joined with the rest (a copy of
         the whole array before its first byte goes out).  The header goes
         out joined with the payload's first ``LARGE_HEAD`` bytes (a small
-        copy): a header alone in its own segment had cost the client a
+        copy, metadata included): a header alone in its own segment had cost the client a
         wake-up and the transfer about a tenth of its rate."""
         conn = self.conn
         if conn.closing:
@@ -335,11 +335,18 @@ class ServerCircuit:
         conn.flush()
         transport = conn.transport
         try:
-            first = memoryview(buffers[1]).cast("B")
-            transport.write(bytes(buffers[0]) + first[:LARGE_HEAD])
-            if len(first) > LARGE_HEAD:
-                transport.write(first[LARGE_HEAD:])
-            for b in buffers[2:]:
+            head, rest, room = [buffers[0]], [], LARGE_HEAD
+            for b in buffers[1:]:
+                view = memoryview(b).cast("B")
+                if room > 0:
+                    head.append(view[:room])
+                    if len(view) > room:
+                        rest.append(view[room:])
+                    room -= len(view)
+                else:
+                    rest.append(view)
+            transport.write(b"".join(head))
+            for b in rest:
                 transport.write(b)
         except Exception as ex:     # as the driver's own writes: this connection only
             log.warning("%r: write failed: %s", self, ex)

@@ -399,14 +399,16 @@ def test_a_large_answer_starts_with_its_header_and_payload_in_one_write():
     p.handshake()
     big, _ = p.connect("p:big")
     p.recv()
-    p.send(big.read())
-    p.reactor.run()
-    writes = [bytes(w) for w in p.transport.written]
-    first = next(w for w in writes if w[:2] == b"\x00\x0f")
-    assert len(first) == 24 + LARGE_HEAD
-    assert np.frombuffer(first[24:], ">f8")[:3].tolist() == [0.0, 1.0, 2.0]
-    (answer,) = p.recv()
-    assert answer.data[-1] == 99_999
+    for data_type, metadata in ((ChannelType.DOUBLE, 0), (ChannelType.TIME_DOUBLE, 16)):
+        p.send(big.read(data_type=data_type))
+        p.reactor.run()
+        writes = [bytes(w) for w in p.transport.written]
+        first = next(w for w in writes if w[:2] == b"\x00\x0f")
+        assert len(first) == 24 + LARGE_HEAD
+        values = np.frombuffer(first[24 + metadata:], ">f8")
+        assert values[:3].tolist() == [0.0, 1.0, 2.0]
+        (answer,) = p.recv()
+        assert answer.data[-1] == 99_999
 
 
 def test_a_create_of_a_large_array_answers_as_the_generic_path():
