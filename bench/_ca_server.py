@@ -243,10 +243,23 @@ def _one(runner, w, client, server, prefix, quick):
     raise ValueError(w.key)
 
 
+def selected(args):
+    """The workloads of ``--rows`` (all by default)."""
+    rows = getattr(args, "rows", None)
+    if not rows:
+        return SERVER_WORKLOADS
+    keys = rows.split(",")
+    unknown = set(keys) - {w.key for w in SERVER_WORKLOADS}
+    if unknown:
+        raise SystemExit("unknown ca-server rows: %s" % ", ".join(sorted(unknown)))
+    return [w for w in SERVER_WORKLOADS if w.key in keys]
+
+
 def run(args, impls, client, env, workdir, rng, prefix, log):
-    """Rounds of SERVER_WORKLOADS against every server in ``impls``."""
+    """Rounds of the selected workloads against every server in ``impls``."""
+    workloads = selected(args)
     results = {w.key: {i.label: (i.reason if not i.command else []) for i in impls}
-               for w in SERVER_WORKLOADS}
+               for w in workloads}
     ready = [i for i in impls if i.command]
     db = os.path.join(workdir, "bench-server.db")
     _servers.write_ioc_db(db, prefix, NCHAN, WF_ELEMENTS)
@@ -266,7 +279,7 @@ def run(args, impls, client, env, workdir, rng, prefix, log):
                 try:
                     server = _Server(impl, senv, workdir, prefix, db)
                 except Exception as exc:
-                    for w in SERVER_WORKLOADS:
+                    for w in workloads:
                         results[w.key][impl.label].append(error_result(exc))
                     log("  [ca-server %d/%d] %s did not start: %s"
                         % (rep + 1, args.repeats, impl.label, str(exc).splitlines()[0]))
@@ -274,7 +287,7 @@ def run(args, impls, client, env, workdir, rng, prefix, log):
                 done = []
                 try:
                     runner.run(client, "fill", {"prefix": prefix})
-                    for w in SERVER_WORKLOADS:
+                    for w in workloads:
                         try:
                             res = _one(runner, w, client, server, prefix, args.quick)
                         except Exception as exc:   # recorded, the run goes on
@@ -293,14 +306,14 @@ def run(args, impls, client, env, workdir, rng, prefix, log):
 
 def render(args, results, impls):
     labels = [i.label for i in impls]
-    rows = [(w.title, m, results[w.key]) for w in SERVER_WORKLOADS for m in w.metrics]
+    rows = [(w.title, m, results[w.key]) for w in selected(args) for m in w.metrics]
     out = ["The load is the C program on libca (bench/c/cabench.c) for every server; "
            "server CPU is the sum of the server process's threads (/proc schedstat) "
            "around the timed section.  S3-S4: the C writer's 50,000 `ca_put`s are the "
            "posts; a client ends when it sees the last value.  S6: one libca context "
            "with one circuit per priority (100 circuits).", ""]
     out.append(table(rows, labels, OURS, RSRV))
-    notes = error_notes(SERVER_WORKLOADS, results)
+    notes = error_notes(selected(args), results)
     if notes:
         out.append("")
         out += notes

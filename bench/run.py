@@ -222,6 +222,10 @@ def main(argv=None):
     parser.add_argument("--only", choices=("ca", "pva", "aio", "ca-server"),
                         help="one part only: CA, pvAccess, CA from asyncio, or the CA "
                              "servers (ours, rsrv, caproto's) under a C client's load")
+    parser.add_argument("--rows", help="ca-server: only these workloads (comma-separated "
+                                       "keys, e.g. connect_get,waveform)")
+    parser.add_argument("--servers", help="ca-server: only these servers (comma-separated "
+                                          "labels: ours, rsrv, caproto)")
     parser.add_argument("--max-rss-mb", type=int, default=6000,
                         help="kill a worker whose RSS exceeds this (default 6000 MB)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed")
@@ -248,6 +252,8 @@ def main(argv=None):
     pva_list = pva_impls() if args.only in (None, "pva") else []
     aio_list = aio_impls() if args.only in (None, "aio") else []
     srv_list = _ca_server.server_impls() if args.only in (None, "ca-server") else []
+    if args.servers:
+        srv_list = [i for i in srv_list if i.label in args.servers.split(",")]
     for impl in ca_list + pva_list + aio_list + srv_list:
         impl.prepare(cabench)
         log("  %-12s %s" % (impl.label, impl.version if impl.command else impl.reason))

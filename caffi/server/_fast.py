@@ -52,6 +52,8 @@ LARGE = 0x40000
 _unpack_header = HEADER.unpack_from
 _unpack_sizes = struct.Struct(">II").unpack_from
 _pack = HEADER.pack
+#: ACCESS_RIGHTS and CREATE_CHAN answers in one piece
+_pack_created = struct.Struct(">HHHHIIHHHHII").pack
 _NORMAL = eca_value(CAStatus.ECA_NORMAL)
 #: what a READ_NOTIFY may ask for (PUT_ACKT/PUT_ACKS are refused: generic path)
 _READ_TYPES = frozenset(range(35)) | {37, 38}
@@ -155,8 +157,17 @@ def creator(circuit):
         if vchan is None:
             return False
         circuit.opened(cid, sid, name, data, rights, vchan)
-        circuit._put((_pack(22, 0, 0, 0, cid, int(rights)),
-                      pack_header(18, 0, int(data.data_type), count, cid, sid)))
+        if count < 0xFFFF:
+            answer = _pack_created(22, 0, 0, 0, cid, rights, 18, 0, vchan.native_data_type,
+                                   count, cid, sid)
+        else:
+            answer = _pack(22, 0, 0, 0, cid, rights) + pack_header(
+                18, 0, vchan.native_data_type, count, cid, sid)
+        batch = circuit._batch
+        if batch is not None:
+            batch.append(answer)
+        else:
+            circuit.conn.send((answer,))
         return True
     return fast_create
 

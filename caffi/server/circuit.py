@@ -68,8 +68,13 @@ _EXT = struct.Struct(">I")
 _S = CAStatus
 _NORMAL = eca_value(_S.ECA_NORMAL)
 _READ = AccessRights.READ
+#: the payload bytes written together with a large message's header
+LARGE_HEAD = 0x10000
 _WRITE = AccessRights.WRITE
 _READ_BIT, _WRITE_BIT = int(_READ), int(_WRITE)
+#: (may read, may write) by rights (a table of the four, not a cache)
+_ALLOWS = {rights: (bool(rights & _READ), bool(rights & _WRITE))
+           for rights in (AccessRights.NO_ACCESS, _READ, _WRITE, _READ | _WRITE)}
 #: the largest DBR payload per element count: what a read may ask of a channel
 _LARGEST = (max(DBR_LAYOUTS, key=lambda layout: layout.metadata_size).metadata_size,
             max(layout.value_size for layout in DBR_LAYOUTS))
@@ -93,10 +98,12 @@ class _Channel:
 
     def set_rights(self, rights) -> None:
         self.rights = rights
-        bits = int(rights)
-        self.can_read = bool(bits & _READ_BIT)
-        self.can_write = bool(bits & _WRITE_BIT)
-        self.readable = self.can_read and self.sync_read
+        allows = _ALLOWS.get(rights)
+        if allows is None:
+            bits = int(rights)
+            allows = bool(bits & _READ_BIT), bool(bits & _WRITE_BIT)
+        self.can_read, self.can_write = allows
+        self.readable = allows[0] and self.sync_read
 
 
 class Subscription:
@@ -314,7 +321,10 @@ class ServerCircuit:
         """Write a large message now, after what is queued: the transport sends
         straight from its buffers (the cached payload) what the socket takes,
         where a queued write would first be joined with the rest (a copy of
-        the whole array before its first byte goes out)."""
+        the whole array before its first byte goes out).  The header goes
+        out joined with the payload's first ``LARGE_HEAD`` bytes (a small
+        copy, metadata included): a header alone in its own segment had cost the client a
+        wake-up and the transfer about a tenth of its rate."""
         conn = self.conn
         if conn.closing:
             return
@@ -325,7 +335,18 @@ class ServerCircuit:
         conn.flush()
         transport = conn.transport
         try:
-            for b in buffers:
+            head, rest, room = [buffers[0]], [], LARGE_HEAD
+            for b in buffers[1:]:
+                view = memoryview(b).cast("B")
+                if room > 0:
+                    head.append(view[:room])
+                    if len(view) > room:
+                        rest.append(view[room:])
+                    room -= len(view)
+                else:
+                    rest.append(view)
+            transport.write(b"".join(head))
+            for b in rest:
                 transport.write(b)
         except Exception as ex:     # as the driver's own writes: this connection only
             log.warning("%r: write failed: %s", self, ex)

@@ -155,7 +155,8 @@ class ServerCore:
 
     # ------------------------------------------------------------ the database
     def find(self, name: str) -> Optional[ChannelData]:
-        return find_pv(self.pvdb, name)
+        data = self.pvdb.get(name)
+        return data if data is not None else find_pv(self.pvdb, name)
 
     def rights(self, name: str, data: ChannelData, host: str, user: str) -> AccessRights:
         try:
@@ -251,11 +252,11 @@ def _search_fast(data, find, tcp_port):
         if size & 7 or size == 0xFFFF or end > n:
             return None
         if command == 6:
-            name = bytes(data[pos + 16:end])
-            nul = name.find(0)
+            name = str(data[pos + 16:end], "latin-1")
+            nul = name.find("\x00")
             if nul >= 0:
                 name = name[:nul]
-            if find(name.decode("latin-1")) is not None:
+            if find(name) is not None:
                 # 255.255.255.255: "the address this answer came from", as rsrv
                 out.append(_pack(6, 8, tcp_port, 0, 0xFFFFFFFF, cid) + _VERSION_BODY)
             elif reply == _DO_REPLY:

@@ -387,3 +387,47 @@ def test_large_answers_and_updates_in_order_as_the_generic_path():
     assert [type(a).__name__ for a in answers] == ["ReadNotifyResponse"] * 3 + [
         "EventAddResponse"] * 2
     assert answers[1].data[-1] == 99_999 and answers[4].data[-1] == 199_998
+
+
+def test_a_large_answer_starts_with_its_header_and_payload_in_one_write():
+    """The header of a large answer is not written alone (its own TCP
+    segment, one more wake-up of the client per array)."""
+    from caffi.server.circuit import LARGE_HEAD
+    g = Big(prefix="p:")
+    p = Pair(g.pvdb, max_array_bytes=10_000_000)
+    p.client = ca.VirtualCircuit(CLIENT, ("127.0.0.1", 5064), 0, max_array_bytes=10_000_000)
+    p.handshake()
+    big, _ = p.connect("p:big")
+    p.recv()
+    for data_type, metadata in ((ChannelType.DOUBLE, 0), (ChannelType.TIME_DOUBLE, 16)):
+        p.send(big.read(data_type=data_type))
+        p.reactor.run()
+        writes = [bytes(w) for w in p.transport.written]
+        first = next(w for w in writes if w[:2] == b"\x00\x0f")
+        assert len(first) == 24 + LARGE_HEAD
+        values = np.frombuffer(first[24 + metadata:], ">f8")
+        assert values[:3].tolist() == [0.0, 1.0, 2.0]
+        (answer,) = p.recv()
+        assert answer.data[-1] == 99_999
+
+
+def test_a_create_of_a_large_array_answers_as_the_generic_path():
+    """A native count of 65,535 or more takes the extended CREATE_CHAN header."""
+    got = []
+    for fast in (True, False):
+        p = Pair(Big(prefix="p:").pvdb, max_array_bytes=10_000_000)
+        taken = []
+        if fast:
+            real = p.circuit._fast_create
+            p.circuit._fast_create = lambda frame: taken.append(real(frame)) or taken[-1]
+        else:
+            p.circuit._fast_create = lambda frame: False
+        p.handshake()
+        p.transport.written.clear()
+        p.send(ca.ClientChannel("p:big", p.client).create())
+        p.reactor.run()
+        got.append((b"".join(p.transport.written), _vc_state(p.circuit.vc)))
+        assert taken == ([True] if fast else [])
+    assert got[0] == got[1]
+    (chan,) = got[0][1][1].values()
+    assert len(got[0][0]) == 16 + 24 and chan[5] == 100_000
