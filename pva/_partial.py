@@ -266,12 +266,16 @@ def decode_partial(
 
 
 # ---------------------------------------------------------------- writing
-def _writer(desc: FieldDesc, mask: int, order: str, writers) -> Tuple[bytes, tuple]:
-    """The BitSet bytes and ``(parents, name, encoder)`` rows for ``mask`` (kept
-    in ``writers``)."""
+def _writer(desc: FieldDesc, mask: int, order: str, writers) -> tuple:
+    """The BitSet bytes, the ``(parents, name, encoder)`` rows for ``mask`` and,
+    when those rows are all fixed-size scalars, the ``pack`` of one
+    :class:`struct.Struct` that writes them all at once (else None); kept in
+    ``writers``."""
     norm = normalize_mask(mask, desc)
     plan = rows(desc, order, "e")
+    subs = desc.descendants
     out = []
+    chars: Optional[list] = []
     m = norm
     while m:
         low = m & -m
@@ -279,7 +283,13 @@ def _writer(desc: FieldDesc, mask: int, order: str, writers) -> Tuple[bytes, tup
         m ^= low
         parents, name, enc, _ = plan[b]
         out.append((parents, name, enc))
-    hit = writers[mask] = (encode_bitset(norm, order), tuple(out))
+        c = fixed_char(subs[b - 1][1]) if b else None
+        if c is None:
+            chars = None
+        elif chars is not None:
+            chars.append(c)
+    pack = struct.Struct(order + "".join(chars)).pack if chars else None
+    hit = writers[mask] = (encode_bitset(norm, order), tuple(out), pack)
     return hit
 
 
@@ -303,9 +313,19 @@ def write_bits(w: Writer, plans: TypePlans, value: Any, bits: Union[BitSet, int]
         hit = _writer(desc, mask, w.order, writers)
     else:
         writers.move_to_end(mask)
-    head, fields = hit
-    w.buf += head
+    head, fields, pack = hit
     try:
+        if pack is not None:            # fixed-size scalars: one struct
+            values = []
+            for parents, name, _ in fields:
+                v = value
+                for p in parents:
+                    v = v[p] if type(v) is dict else _getitem(v, p)
+                values.append(v[name] if type(v) is dict else _getitem(v, name))
+            w.buf += head
+            w.buf += pack(*values)
+            return
+        w.buf += head
         for parents, name, enc in fields:
             v = value
             for p in parents:

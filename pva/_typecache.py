@@ -82,7 +82,7 @@ class TypePlans:
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
                  "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
-                 "time_stamp")
+                 "time_stamp", "fill", "post")
 
     def __init__(self, desc: Any):
         self.desc = desc
@@ -112,6 +112,10 @@ class TypePlans:
         #: (the time_t-like ``timeStamp`` member or None, the bits of
         #: ``timeStamp`` and its members) (server)
         self.time_stamp: Optional[tuple] = None
+        #: how a nested dict of changes is set on a value of the type (pva._dataclass)
+        self.fill: Optional[tuple] = None
+        #: what a post of a value of the type needs (server)
+        self.post: Optional[tuple] = None
 
 
 class TypeCache:
