@@ -51,6 +51,7 @@ __all__ = [
     "from_value",
     "fill_dataclass",
     "fill_mask",
+    "fill_bits",
     "fields_to_bitset",
     "array_of",
     "as_array",
@@ -286,16 +287,29 @@ def from_value(cls: type, value: Any) -> Any:
 
 def fill_dataclass(instance: Any, value: Dict[str, Any]) -> BitSet:
     """Update ``instance`` from a (nested, partial) dict; returns the changed bits."""
-    return _trusted(_bits_of(fill_mask(instance, value)))
+    return fill_bits(type_cache.plans(get_pv_structure(instance)), instance, value)
+
+
+def fill_bits(plans: Any, instance: Any, value: Dict[str, Any]) -> BitSet:
+    """:func:`fill_dataclass` with the TypePlans of ``instance``'s type."""
+    mask = _fill(instance, value, plans.fill or _fill_plan_of(plans))
+    bits = plans.bit_lists.get(mask)
+    if bits is None:
+        bits = plans.bit_lists[mask] = tuple(_bits_of(mask))
+    else:
+        plans.bit_lists.move_to_end(mask)
+    return _trusted(bits)
 
 
 def fill_mask(instance: Any, value: Dict[str, Any]) -> int:
     """:func:`fill_dataclass` returning the changed bits as an integer mask."""
     plans = type_cache.plans(get_pv_structure(instance))
-    plan = plans.fill
-    if plan is None:
-        plan = plans.fill = _fill_plan(plans.desc, plans.desc.bit_of, "")
-    return _fill(instance, value, plan)
+    return _fill(instance, value, plans.fill or _fill_plan_of(plans))
+
+
+def _fill_plan_of(plans: Any) -> tuple:
+    plan = plans.fill = _fill_plan(plans.desc, plans.desc.bit_of, "")
+    return plan
 
 
 def _fill_plan(desc: FieldDesc, bit_of: Dict[str, int], prefix: str) -> tuple:

@@ -19,8 +19,12 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - :data:`type_cache`: FieldDesc -> :class:`TypePlans`; this module; 4096 types
 - ``TypePlans.readers`` / ``writers``: per byte order, BitSet mask -> how
   that mask is read / written (:mod:`pva._partial`); per type; 256 each
+- ``TypePlans.expands``: changed bits (mask) -> those bits with every
+  member of their structures, as a server's monitor queues them; per type; 256
 - ``TypePlans.compacts``: changed bits (mask) -> the compacted mask a
   server's monitor sends; per type; 256
+- ``TypePlans.bit_lists``: changed bits (mask) -> the bit numbers of the
+  BitSet :func:`~pva.fill_dataclass` returns; per type; 256
 - ``TypePlans.updates``: the monitor updates of this type a server encoded
   last, shared by the subscribers that send the same one; per type; 16
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
@@ -57,9 +61,11 @@ class LRU(collections.OrderedDict):
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
 
-    def __setitem__(self, key: Hashable, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
+    def __setitem__(self, key: Hashable, value: Any,
+                    _set: Callable = collections.OrderedDict.__setitem__) -> None:
+        if key in self:
+            self.move_to_end(key)       # a new key is added at the end
+        _set(self, key, value)
         if len(self) > self.maxsize:
             self.popitem(last=False)
 
@@ -82,7 +88,7 @@ class TypePlans:
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
                  "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
-                 "time_stamp", "fill", "post")
+                 "time_stamp", "fill", "post", "bit_lists", "expands")
 
     def __init__(self, desc: Any):
         self.desc = desc
@@ -102,6 +108,8 @@ class TypePlans:
         self.updates = LRU(16)
         #: per bit: the mask of its field and every member of it
         self.expand_masks: Optional[tuple] = None
+        #: changed bits (mask) -> the mask with every member of its structures (server)
+        self.expands = LRU(256)
         #: id(PVRequest) -> (request, the compacted selection of its fields) (server)
         self.request_masks = LRU(64)
         #: the member plan of a value snapshot (server)
@@ -116,6 +124,9 @@ class TypePlans:
         self.fill: Optional[tuple] = None
         #: what a post of a value of the type needs (server)
         self.post: Optional[tuple] = None
+        #: changed bits (mask) -> its bit numbers (a tuple): the BitSets of
+        #: changes set on values of the type (pva._dataclass)
+        self.bit_lists = LRU(256)
 
 
 class TypeCache:

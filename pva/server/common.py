@@ -34,7 +34,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet, _bits_of, _trusted
 from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_dataclass,
-                          fill_mask, from_value, get_pv_structure, is_pva_dataclass_instance,
+                          fill_bits, fill_mask, from_value, get_pv_structure, is_pva_dataclass_instance,
                           pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
@@ -316,8 +316,17 @@ class DataWrapperBase:
         Changes that do not set ``timeStamp`` (of a structure that has a
         ``time_t`` one) are stamped with the current time (see :meth:`post`).
         """
-        changed = fill_dataclass(self.data, changes)
+        changed = fill_bits(self._plans_now(), self.data, changes)
         await self._publish(changed)
+
+    def _plans_now(self) -> Any:
+        """The TypePlans of ``self.data``'s type (held until ``data`` is replaced)."""
+        data = self.data
+        if data is not self._posted:        # a new object: snapshot it whole
+            self._post_plans = type_cache.plans(self.structure)
+            self._posted = data
+            self._last_snap = None
+        return self._post_plans
 
     async def _publish(self, changed_bitset: BitSet) -> None:
         self.post(changed_bitset)
@@ -338,11 +347,7 @@ class DataWrapperBase:
         if not changed_bitset:
             return
         data = self.data
-        if data is not self._posted:        # the first post of this object
-            self._post_plans = type_cache.plans(self.structure)
-            self._posted = data
-            self._last_snap = None
-        plans = self._post_plans
+        plans = self._post_plans if data is self._posted else self._plans_now()
         ts, ts_mask, snap_plan, members = plans.post or _post_plan(plans)
         mask = (changed_bitset if type(changed_bitset) is BitSet
                 else BitSet(changed_bitset)).to_int()
