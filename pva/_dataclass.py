@@ -313,7 +313,7 @@ def _fill_plan_of(plans: Any) -> tuple:
 
 
 def _fill_plan(desc: FieldDesc, bit_of: Dict[str, int], prefix: str) -> tuple:
-    """``(member name -> (bit, array FieldDesc to convert to or None, plan of a
+    """``(member name -> (mask of its bit, array FieldDesc to convert to or None, plan of a
     structure member or None), the type's name)``; the bits are those of the
     outermost structure (a member structure's plan is its own)."""
     members = {}
@@ -322,7 +322,7 @@ def _fill_plan(desc: FieldDesc, bit_of: Dict[str, int], prefix: str) -> tuple:
         sub = _fill_plan(child, bit_of, path) \
             if child.field_type == FieldType.struct and not child.is_array else None
         array = child if child.is_array and child.field_type in _ARRAY_DTYPES else None
-        members[name] = (bit_of[path], array, sub)
+        members[name] = (1 << bit_of[path], array, sub)
     return members, desc.type_id or "structure"
 
 
@@ -334,7 +334,7 @@ def _fill(obj: Any, value: Dict[str, Any], plan: tuple) -> int:
         entry = members.get(key)
         if entry is None:
             raise KeyError(f"{key!r} is not a member of {type_name}")
-        bit, array, sub = entry
+        bit_mask, array, sub = entry
         if sub is not None and isinstance(v, dict):
             mask |= _fill(obj[key] if is_dict else getattr(obj, key), v, sub)
             continue
@@ -344,7 +344,7 @@ def _fill(obj: Any, value: Dict[str, Any], plan: tuple) -> int:
             obj[key] = v
         else:
             setattr(obj, key, v)
-        mask |= 1 << bit
+        mask |= bit_mask
     return mask
 
 

@@ -15,9 +15,9 @@ Per type and byte order, :func:`rows` is the table of every bit: the field's
 parents, name, compiled codec (:mod:`pva._values`) and span.  Per BitSet
 *mask*, a reader and a writer are planned once from those rows and reused
 for every message with that mask: which rows are on the wire, and, when
-they are all fixed-size scalars, one :class:`struct.Struct` that reads them
-all at once (a monitor update of ``value`` + ``timeStamp`` is one
-``unpack_from``).  The plans live in the type's
+they are all fixed-size scalars, one :class:`struct.Struct` that reads or
+writes them all at once (a monitor update of ``value`` + ``timeStamp`` is one
+``unpack_from`` or one ``pack``: the bytes each field's own encoder writes).  The plans live in the type's
 :class:`~pva._typecache.TypePlans` (bounded, least recently used evicted).
 
 :func:`read_partial` (the message codec's, a fresh dict) and

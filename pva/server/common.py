@@ -298,7 +298,7 @@ class DataWrapperBase:
         bits = fill_dataclass(self.data, stamp) if stamp else BitSet()
         if "value" in desc.children:
             bits.add(desc.bit_of["value"])
-        await self._publish(bits or BitSet({0}))
+        self.post(bits or BitSet({0}))
 
     async def subscribe(self, queue: Any, sub: Any) -> Any:
         """Add a subscription (``sub.post(snapshot, changed_bits)`` receives updates)."""
@@ -316,8 +316,7 @@ class DataWrapperBase:
         Changes that do not set ``timeStamp`` (of a structure that has a
         ``time_t`` one) are stamped with the current time (see :meth:`post`).
         """
-        changed = fill_bits(self._plans_now(), self.data, changes)
-        await self._publish(changed)
+        self.post(fill_bits(self._plans_now(), self.data, changes))
 
     def _plans_now(self) -> Any:
         """The TypePlans of ``self.data``'s type (held until ``data`` is replaced)."""
@@ -327,9 +326,6 @@ class DataWrapperBase:
             self._posted = data
             self._last_snap = None
         return self._post_plans
-
-    async def _publish(self, changed_bitset: BitSet) -> None:
-        self.post(changed_bitset)
 
     def post(self, changed_bitset: BitSet) -> None:
         """Publish fields of ``self.data`` already changed in place.
