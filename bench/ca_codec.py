@@ -15,35 +15,21 @@ protocol); a difference is printed under the table.  The ratio column is
 caproto's time over ours.
 """
 import argparse
-import gc
 import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "workers"))
+from _common import best, joined  # noqa: E402  (shared with the caproto workers)
+
 CAPROTO_ENV = ("caproto-ca", ["caproto==1.3.0", "numpy"])
 BASE_PYTHON = os.path.expanduser("~/.pyenv/versions/3.11.7/bin/python")
 N_UPDATES = 1000
 ARRAY_LEN = 1_000_000
-
-
-def best(fn, n, repeat=5):
-    gc.collect()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return min(times)
-
-
-def joined(buffers):
-    return b"".join(bytes(memoryview(b)) for b in buffers)
 
 
 def pair(ca):

@@ -15,13 +15,11 @@ difference is printed under the table.  The ratio column is caproto's time
 over ours (how many times faster ours is; the goal is at least 5x).
 """
 import argparse
-import gc
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -36,27 +34,14 @@ from pva._messages import (ChannelMonitorResponse, DataWithBitSet, MessageContex
 from pva._wire import Writer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "workers"))
+from _common import best, joined  # noqa: E402  (shared with the caproto workers)
+
 CAPROTO_WORKER = os.path.join(HERE, "workers", "caproto_codec.py")
 CAPROTO_ENV = ("caproto", ["caproto==0.8.1", "numpy"])   # shared with bench/run.py
 RATIO_GOAL = 5.0
 ARRAY_LEN = 1_000_000
 IOID = 7
-
-
-def best(fn, n, repeat=5):
-    """Best time per call of *fn* over *repeat* runs of *n* calls."""
-    gc.collect()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return min(times)
-
-
-def joined(buffers):
-    return b"".join(bytes(b) for b in buffers)
 
 
 class Row:

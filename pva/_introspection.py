@@ -486,6 +486,12 @@ def _caproto_type_name(desc: FieldDesc, name: str) -> str:
     return tname
 
 
+#: about what one node of a decoded type description keeps on the heap
+#: (measured with tracemalloc: 130 bytes for structures of doubles with
+#: 16-character names), what a memory budget charges per cached node
+NODE_BYTES = 160
+
+
 class IntrospectionCache:
     """Per-connection type registries, one for each direction.
 
@@ -507,12 +513,17 @@ class IntrospectionCache:
         self.received: Dict[int, FieldDesc] = {}
         self.sent: Dict[FieldDesc, int] = {}
         self.max_entries = max_entries
+        #: the node counts (:attr:`FieldDesc.node_count`) of the entries of
+        #: ``received`` added up: what the peer made us keep (about
+        #: :data:`NODE_BYTES` each), for a memory budget to charge
+        self.nodes = 0
         self._next_id = 1
 
     def clear(self) -> None:
         """Forget everything (e.g. on reconnect)."""
         self.received.clear()
         self.sent.clear()
+        self.nodes = 0
         self._next_id = 1
 
     def assign(self, desc: FieldDesc) -> Tuple[bool, int]:
@@ -715,9 +726,15 @@ def _read_desc(buf: memoryview, offset: int, order: str, cache: Optional[Introsp
         if desc is None:
             raise DecodeError("type cache definition of a null type", start)
         if cache is not None:
-            if ident not in cache.received and len(cache.received) >= cache.max_entries:
-                raise DecodeError("type cache full", start)
-            cache.received[ident] = desc
+            received = cache.received
+            old = received.get(ident)
+            if old is None:
+                if len(received) >= cache.max_entries:
+                    raise DecodeError("type cache full", start)
+            else:
+                cache.nodes -= old._nodes
+            received[ident] = desc
+            cache.nodes += desc._nodes
         return desc, offset
     kind = code & 0xE7
     arr = (code >> 3) & 3

@@ -44,6 +44,7 @@ from ._bitset import BitSet
 from ._errors import LocalProtocolError, PVRequestError
 from ._introspection import FieldDesc, FieldType, IntrospectionCache, decode_field_desc
 from ._values import decode_value, encode_field_desc_and_data
+from ._wire import DEFAULT_LIMITS
 
 __all__ = ["PVRequest", "PVRequestStruct", "parse_pvrequest"]
 
@@ -51,6 +52,12 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 _PUNCT = frozenset("()[]{},=")
 
 Tree = Dict[str, "Tree"]
+
+#: the member of a pvRequest structure that holds options, never a field name
+OPTIONS = "_options"
+#: the longest field path (components) whose pvRequest structure, with options
+#: at its end, decodes within the decoder's nesting limit
+MAX_FIELD_DEPTH = DEFAULT_LIMITS.max_depth - 3
 
 
 class _Parser:
@@ -138,11 +145,20 @@ class _Parser:
 
     def item(self, req: "PVRequest", prefix: str, name: str) -> None:
         """``name`` (already read), then its ``[options]`` and ``{members}``."""
+        parts = name.split(".")
+        if OPTIONS in parts:
+            at = self.pos - len(name) + sum(len(p) + 1 for p in parts[:parts.index(OPTIONS)])
+            raise self.error(f"{OPTIONS!r} is reserved for options ([key=value])", at)
         path = f"{prefix}.{name}" if prefix else name
+        if path.count(".") >= MAX_FIELD_DEPTH:
+            raise self.error(f"field path nested deeper than {MAX_FIELD_DEPTH}",
+                             self.pos - len(name))
         req._add_field(path)
         if self.peek() == "[":
             self.pos += 1
-            req.field_options.setdefault(path, {}).update(self.options("]"))
+            opts = self.options("]")
+            if opts:                # "a[]" has none (and none on the wire)
+                req.field_options.setdefault(path, {}).update(opts)
         if self.peek() == "{":
             self.pos += 1
             self.fields(req, path, "}")
@@ -247,7 +263,13 @@ class PVRequest:
 
     def _add_field(self, path: str) -> None:
         node = self.tree
-        for part in path.split("."):
+        parts = path.split(".")
+        if len(parts) > MAX_FIELD_DEPTH:
+            raise PVRequestError(f"field path nested deeper than {MAX_FIELD_DEPTH}", path, 0)
+        for part in parts:
+            if part == OPTIONS:     # the member that carries options when encoded
+                raise PVRequestError(f"{OPTIONS!r} is reserved for options", path,
+                                     path.index(OPTIONS))
             node = node.setdefault(part, {})
 
     # ---- queries ----------------------------------------------------
@@ -334,8 +356,8 @@ class PVRequest:
         value: Dict[str, Any] = {"field": fvalue}
         if self.record_options:
             od, ov = _options_struct(self.record_options)
-            members.append(("record", FieldDesc.struct([("_options", od)])))
-            value["record"] = {"_options": ov}
+            members.append(("record", FieldDesc.struct([(OPTIONS, od)])))
+            value["record"] = {OPTIONS: ov}
         for name, part in (("getField", self.get_field), ("putField", self.put_field)):
             if part is not None:
                 pdesc, pvalue = part._selection_structure()
@@ -354,7 +376,7 @@ class PVRequest:
                 opts = self.field_options.get(path)
                 if opts:
                     od, ov = _options_struct(opts)
-                    d = FieldDesc.struct(list(d.fields) + [("_options", od)])
+                    d = FieldDesc.struct(list(d.fields) + [(OPTIONS, od)])
                     v = dict(v, _options=ov)
                 members.append((name, d))
                 value[name] = v
@@ -374,9 +396,9 @@ class PVRequest:
                 req._part(name)._read_selection(fdesc, value.get(name) or {})
         rdesc = desc.children.get("record")
         if rdesc is not None and rdesc.field_type == FieldType.struct:
-            odesc = rdesc.children.get("_options")
+            odesc = rdesc.children.get(OPTIONS)
             if odesc is not None and odesc.field_type == FieldType.struct:
-                req.record_options = _options_from(odesc, (value.get("record") or {}).get("_options") or {})
+                req.record_options = _options_from(odesc, (value.get("record") or {}).get(OPTIONS) or {})
         return req
 
     def _read_selection(self, fdesc: FieldDesc, fvalue: Dict[str, Any]) -> None:
@@ -385,7 +407,7 @@ class PVRequest:
                 if child.field_type != FieldType.struct or child.is_array:
                     continue
                 cv = v.get(name) or {}
-                if name == "_options":
+                if name == OPTIONS:
                     self.field_options[prefix] = _options_from(child, cv)
                     continue
                 path = f"{prefix}.{name}" if prefix else name

@@ -81,11 +81,17 @@ class ReceiveBuffer:
         ``reserve(nbytes)`` is called before a buffer is allocated for an
         incomplete message (the accounting hook of the memory budgets); it
         may raise to refuse, which fails the stream like a framing error.
+    scratch : bytearray, optional
+        The buffer small reads go to, shared with other receive buffers of
+        the same thread (what a read brings is copied out of it before
+        :meth:`buffer_updated` returns); by default one of ``scratch_size``
+        is made at the first read.
     """
 
     def __init__(self, header_size: int, message_length: Callable[[Buffer, int, int], int],
                  *, reserve: Optional[Callable[[int], None]] = None,
-                 direct_min: int = DIRECT_MIN, scratch_size: int = SCRATCH_SIZE):
+                 direct_min: int = DIRECT_MIN, scratch_size: int = SCRATCH_SIZE,
+                 scratch: Optional[bytearray] = None):
         if header_size < 1:
             raise ValueError("header_size must be at least 1")
         self.header_size = header_size
@@ -96,7 +102,7 @@ class ReceiveBuffer:
         self._pending: Any = _EMPTY     # a partial message, sized to _need
         self._fill = 0                  # bytes of _pending received so far
         self._need = header_size        # bytes of the pending message, once known
-        self._scratch: Optional[bytearray] = None
+        self._scratch: Optional[bytearray] = scratch
         self._direct = False            # the last get_buffer() was into _pending
         self._consumed = 0              # stream offset of the end of the last chunk
         self.error: Optional[BaseException] = None
@@ -122,6 +128,13 @@ class ReceiveBuffer:
         its header to tell its length) is complete: ``header_size`` at a
         message boundary."""
         return self._need - self._fill
+
+    def discard(self) -> None:
+        """Drop the incomplete message buffered (the stream is over)."""
+        self._pending = _EMPTY
+        self._fill = 0
+        self._need = self.header_size
+        self._scratch = None
 
     # ---------------------------------------------------------------- input
     def feed(self, data: Buffer) -> List[memoryview]:

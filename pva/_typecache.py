@@ -61,6 +61,10 @@ class LRU(collections.OrderedDict):
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
 
+    def __reduce__(self):
+        # OrderedDict's would call LRU() without its maxsize (copy, pickle)
+        return type(self), (self.maxsize,), None, None, iter(self.items())
+
     def __setitem__(self, key: Hashable, value: Any,
                     _set: Callable = collections.OrderedDict.__setitem__) -> None:
         if key in self:
@@ -89,6 +93,11 @@ class TypePlans:
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
                  "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
                  "time_stamp", "fill", "post", "bit_lists", "expands")
+
+    def __reduce__(self):
+        # a copy (pickle, deepcopy) is the plans of its type in the one owner,
+        # type_cache: compiled codecs are not copied
+        return _plans_of, (self.desc,)
 
     def __init__(self, desc: Any):
         self.desc = desc
@@ -164,3 +173,7 @@ type_cache = TypeCache()
 wire_types = LRU(512)
 #: pvRequests decoded from INIT messages, by content
 wire_requests = LRU(512)
+
+
+def _plans_of(desc: Any) -> TypePlans:
+    return type_cache.plans(desc)

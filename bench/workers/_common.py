@@ -7,12 +7,32 @@ stdout line: ``wall`` and ``cpu`` seconds of the timed section, ``count``
 operations, ``rss_kb``, plus workload-specific keys.  The library under test
 is imported inside each workload, so ``import_mem`` can time the import.
 """
+import gc
 import json
 import resource
 import sys
 import time
 
-__all__ = ["Timer", "FloodCount", "params", "ready", "result", "rss_kb", "main"]
+__all__ = ["Timer", "FloodCount", "params", "ready", "result", "rss_kb", "main", "best",
+           "joined"]
+
+
+def best(fn, n, repeat=5):
+    """Best time per call of *fn* over *repeat* runs of *n* calls (the codec
+    benchmarks: bench/codec.py, bench/ca_codec.py and their caproto workers)."""
+    gc.collect()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter() - t0) / n)
+    return min(times)
+
+
+def joined(buffers):
+    """The bytes of a list of buffers (an encoder's output)."""
+    return b"".join(bytes(memoryview(b)) for b in buffers)
 
 
 def rss_kb():

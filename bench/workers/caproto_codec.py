@@ -14,35 +14,19 @@ calls).  The last stdout line is one JSON object: ``times`` (seconds per call,
 by workload key), ``mismatches`` (empty when both codecs agree) and ``notes``
 (known, benign differences such as the header's protocol version byte).
 """
-import gc
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 import caproto
+from _common import best, joined
 from caproto.pva import (LITTLE_ENDIAN, BitSet, CacheContext, ChannelMonitorResponseLE,
                          DataWithBitSet, FieldArrayType, FieldType, Int32, Int64,
                          MessageFlags, MessageHeaderLE, SimpleField, from_wire,
                          get_pv_structure, pva_dataclass, to_wire)
 
-
-def best(fn, n, repeat=5):
-    """Best time per call of *fn* over *repeat* runs of *n* calls."""
-    gc.collect()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return min(times)
-
-
-def joined(buffers):
-    return b"".join(bytes(b) for b in buffers)
 
 
 # The type of pva.nt.NTScalar("d"): value, alarm, timeStamp.  (caproto's own

@@ -399,7 +399,8 @@ def convert_values(values, from_type: int, to_type: int, *, precision: int = 6,
             if scalar:
                 raise CaprotoConversionError("a STRING channel has no enum strings")
         return _from_strings(strings, dst, empty_is_zero=scalar or not put)
-    values = np.asarray(values, dtype=_DTYPE[src])
+    with np.errstate(over="ignore"):        # 1e40 as FLOAT is inf, as in C
+        values = np.asarray(values, dtype=_DTYPE[src])
     if dst is STRING and src is ENUM and not put and not scalar:
         # only records (one element) have enum strings: an ENUM array has none
         raise CaprotoConversionError("an ENUM array has no enum strings")

@@ -17,7 +17,7 @@ import logging
 import socket
 from typing import Any, Dict, List, Optional
 
-from pva.io.aio import AsyncioReactor
+from pva.io.aio import AsyncioAsyncLayer, AsyncioReactor
 from pva.io.udp import UDPCollector
 
 from ..protocol import (get_beacon_address_list, get_environment_variables,
@@ -27,17 +27,6 @@ from .core import ServerCore, ServerLimits, beacon_delays
 __all__ = ["Context", "AsyncioAsyncLayer", "start_server", "run", "freeze_startup_objects"]
 
 log = logging.getLogger("caffi.server")
-
-
-class AsyncioAsyncLayer:
-    """What startup/shutdown/scan hooks receive as ``async_lib`` (caproto's)."""
-    name = "asyncio"
-    library = asyncio
-    ThreadsafeQueue = None
-
-    @staticmethod
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class Context:

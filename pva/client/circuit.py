@@ -17,10 +17,12 @@ from typing import Any, Dict, Optional, Tuple
 from .._circuit import ClientVirtualCircuit
 from .._errors import PVAError, ProtocolError
 from .._header import HEADER_SIZE, Direction, EchoRequest
+from .._introspection import NODE_BYTES
 from .._messages import (ChannelDestroyResponse, ChannelMessage, ConnectionValidatedResponse,
                          ConnectionValidationRequest, ConnectionValidationResponse,
                          CreateChannelResponse, Echo, SearchResponse)
 from .._state import CIRCUIT_TRANSITIONS, CircuitState
+from ..io.budget import Charged
 from .channel import NameState
 
 __all__ = ["ClientCircuit"]
@@ -54,7 +56,11 @@ class ClientCircuit:
         self.vc = vc = ClientVirtualCircuit(address, identity=core.identity,
                                              limits=core.config.limits)
         self.message_length = vc.message_length
-        self.frames_received = vc.frames_received
+        #: decoding, and the types the peer made the cache keep charged to the
+        #: connection's memory budget (over it: the connection closes)
+        self.frames_received = Charged(NODE_BYTES).decoder(
+            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
+            "a type cache of {} nodes")
         self._accept_update = vc.accept_update
         self.conn: Any = None               # the Connection, set by the core
         self.channels: Dict[int, Any] = {}  # by cid
@@ -151,7 +157,9 @@ class ClientCircuit:
                 pass
 
     def connection_lost(self, reason: Optional[str]) -> None:
-        if reason and reason.startswith(("malformed data", "protocol violation")):
+        if reason and (reason.startswith(("malformed data", "protocol violation",
+                                          "not validated within"))
+                       or "memory budget" in reason):
             log.warning("%r: protocol error from server: %s", self, reason)
         elif reason:
             log.debug("%r closed: %s", self, reason)
@@ -192,6 +200,7 @@ class ClientCircuit:
             log.warning("%r: validation refused: %s", self, msg.status.message)
             self.close(f"validation refused: {msg.status.message}")
             return
+        self.conn.mark_validated()
         waiting, self.waiting = self.waiting, {}
         for ch in waiting:
             if ch.state is NameState.CONNECTING and ch.circuit is self:

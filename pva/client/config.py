@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import FrozenSet, List, Mapping, Optional, Tuple
 
 from .._forwarding import is_multicast
+from ..io.budget import MiB, MemoryLimits
 from ..io.netif import ANY, LIMITED_BROADCAST, broadcast_addresses, interfaces
 from .._wire import DEFAULT_LIMITS, Limits
 
@@ -72,6 +73,12 @@ def _yes(text: str) -> bool:
     return text.strip().upper() in ("YES", "Y", "TRUE", "1", "ON")
 
 
+#: the client's default memory budgets (a server's messages may be up to the
+#: framing's 128 MiB once it validated)
+CLIENT_MEMORY = MemoryLimits(total=512 * MiB, per_connection=256 * MiB,
+                             validation_timeout=10.0)
+
+
 @dataclass
 class ClientConfig:
     """Resolved client configuration (see the module doc for the variables)."""
@@ -93,6 +100,12 @@ class ClientConfig:
     #: what one message from a server may make the decoder build (past it
     #: the connection closes; see docs/limits.rst); read when a connection opens
     limits: Limits = DEFAULT_LIMITS
+    #: the memory budgets of the connections to servers: a server that has
+    #: not validated the connection may make the client buffer only
+    #: ``unvalidated_message`` bytes and must do so within
+    #: ``validation_timeout``; the receive buffers of all connections together
+    #: count against ``total`` (see docs/limits.rst)
+    memory: MemoryLimits = CLIENT_MEMORY
 
     @classmethod
     def from_conf(cls, conf: Optional[Mapping[str, str]] = None, useenv: bool = True

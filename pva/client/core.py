@@ -39,6 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .._broadcaster import Broadcaster
 from .._errors import PVAError
 from .._messages import Beacon, SearchResponse
+from ..io.budget import MemoryBudget
 from ..io.driver import Connection
 from .channel import NameState, SharedChannel
 from .circuit import ClientCircuit
@@ -77,6 +78,8 @@ class ClientCore:
         self.circuits: Dict[Tuple[str, int], ClientCircuit] = {}
         self.name_server_circuits: Dict[Tuple[str, int], ClientCircuit] = {}
         self.search = Searcher(reactor, self.config, self._send_search)
+        #: the memory budget of the connections to servers (one for all)
+        self.accounting = MemoryBudget(self.config.memory, "client")
         self._udp_send: Optional[Callable[[bytes, Tuple[str, int]], None]] = None
         self._udp_port = 0
         self._servers_seen: Dict[bytes, Tuple[str, int]] = {}
@@ -265,7 +268,8 @@ class ClientCore:
         tmo = self.config.conn_tmo
         # an idle connection is probed every tmo/2 and dropped after tmo of silence
         circ.conn = Connection(circ, self.reactor, idle_timeout=tmo, echo_interval=tmo / 2,
-                               close_grace=0)
+                               close_grace=0, accounting=self.accounting,
+                               validation_timeout=self.config.memory.validation_timeout)
         self.reactor.connect_tcp(address[0], address[1], circ.conn)
         return circ
 

@@ -23,7 +23,10 @@ import logging
 import socket
 from typing import Any, Callable, Coroutine, Optional
 
-__all__ = ["AsyncioReactor", "StreamAdapter", "start_eager"]
+from .._stream import SCRATCH_SIZE
+
+__all__ = ["AsyncioReactor", "StreamAdapter", "start_eager", "listen_backlog",
+           "AsyncioAsyncLayer"]
 
 log = logging.getLogger("pva.io")
 
@@ -108,14 +111,35 @@ class StreamAdapter(asyncio.BufferedProtocol):
         self.conn.resume_writing()
 
 
+#: connections accepted at one wake-up of the event loop (the others wait in
+#: the listen backlog for the next round)
+ACCEPT_BURST = 8
+
+
+def listen_backlog() -> int:
+    """The largest listen backlog the system allows (``net.core.somaxconn``
+    on Linux, else ``socket.SOMAXCONN``): connections arriving faster than
+    they are accepted wait in it instead of retrying after a second."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(int(f.read()), socket.SOMAXCONN)
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+
+
 class AsyncioReactor:
-    """The reactor of :mod:`pva.io.driver` on an asyncio event loop."""
+    """The reactor of :mod:`pva.io.driver` on an asyncio event loop.
+
+    Its ``read_buffer`` is where its connections receive small reads (one
+    buffer for all of them: a read is copied out of it at once).
+    """
 
     def __init__(self, loop: Optional[asyncio.AbstractEventLoop] = None):
         self.loop = loop = loop or asyncio.get_event_loop()
         self.time = loop.time
         self.call_soon = loop.call_soon
         self.call_later = loop.call_later
+        self.read_buffer = bytearray(SCRATCH_SIZE)
         self._tasks: set = set()
 
     @staticmethod
@@ -136,13 +160,35 @@ class AsyncioReactor:
         task.add_done_callback(self._tasks.discard)
 
     async def listen_tcp(self, host: str, port: int, factory: Callable[[], Any],
-                         reuse_address: bool = True) -> asyncio.AbstractServer:
-        """A listening socket; every accepted connection gets ``factory()``
-        (a Connection)."""
-        return await self.loop.create_server(lambda: StreamAdapter(factory()), host=host,
-                                             port=port, reuse_address=reuse_address)
+                         reuse_address: bool = True,
+                         backlog: Optional[int] = None) -> asyncio.AbstractServer:
+        """A listening socket (backlog: the system's largest, :func:`listen_backlog`);
+        every accepted connection gets ``factory()`` (a Connection)."""
+        # asyncio accepts up to its backlog argument at each wake-up and starts
+        # them all before anything else runs: a burst of ACCEPT_BURST, then
+        # the socket's real backlog is set (listen() again, on a duplicate)
+        server = await self.loop.create_server(lambda: StreamAdapter(factory()), host=host,
+                                               port=port, reuse_address=reuse_address,
+                                               backlog=ACCEPT_BURST)
+        for tsock in server.sockets:
+            with tsock.dup() as sock:
+                sock.listen(backlog or listen_backlog())
+        return server
 
     def close(self) -> None:
         """Cancel the connections still being made."""
         for t in list(self._tasks):
             t.cancel()
+
+
+class AsyncioAsyncLayer:
+    """What startup, shutdown and scan hooks of a server's PVs receive as
+    ``async_lib`` (caproto's convention), for the pva and the CA server."""
+
+    name = "asyncio"
+    library = asyncio
+    ThreadsafeQueue = None
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)

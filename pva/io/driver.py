@@ -56,14 +56,35 @@ The *reactor* provides ``time()``, ``call_soon(fn, *args)`` and
 its first real wait and returns ``None`` if it finished, else a waiter for
 the rest (:class:`pva.io.aio.AsyncioReactor`, :class:`pva.io.testing.FakeReactor`).
 
+Validation: a protocol calls :meth:`Connection.mark_validated` once its
+peer completed the handshake (pvAccess: the connection validation).  With
+``validation_timeout`` a connection that has not by then is closed, however
+little it sends meanwhile.
+
 Accounting: every connection has an :attr:`Connection.accounting`
 (:class:`Accounting`; one object may be shared by all the connections of a
-server).  The driver calls ``reserve(conn, nbytes)`` before a receive
-buffer for an incomplete message is allocated (raising refuses it and
-closes the connection) and ``released(conn)`` at teardown.  Protocols may
-charge what they hold (type caches, monitor queues) to the same object.
-This is where per-connection and server-wide memory budgets plug in; the
-default accounts nothing.
+server, :class:`pva.io.budget.MemoryBudget`).  The driver calls
+``opened(conn)`` when the connection is made (raising :class:`OverBudget`
+refuses it: closed at once), ``reserve(conn, nbytes)`` before a receive
+buffer for an incomplete message is allocated (``nbytes``: its size, which
+replaces the previous reservation; 0 once the message is complete; raising
+refuses it and closes the connection), ``validated(conn)`` when the protocol
+marks it validated and ``released(conn)`` at teardown.  Protocols charge
+what they hold for a peer (channels, operations, queued updates) with
+:meth:`Connection.charge` and :meth:`Connection.credit`.  The per-connection
+figures live on the connection: ``held`` (bytes charged), ``reserved``
+(bytes of its receive buffer), ``validated``.  The default accounts nothing.
+
+Fairness: a dispatch loop runs at most :data:`DISPATCH_SLICE` seconds; the
+messages left wait, with reading paused, until the reactor has run what else
+was ready (``call_soon``) -- a burst of thousands of requests in one read
+does not hold up the other connections.
+
+Replies that outrun the peer: a dispatch loop whose replies pass the
+transport's high water mark writes them, and with
+``pause_reading_when_blocked`` the messages after it wait (as reading does)
+until the transport drains -- a few kilobytes of requests for large values
+do not queue their replies in memory all at once.
 """
 from __future__ import annotations
 
@@ -73,19 +94,42 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .._stream import ReceiveBuffer
 
-__all__ = ["Connection", "Accounting", "NO_ACCOUNTING"]
+__all__ = ["Connection", "Accounting", "NO_ACCOUNTING", "OverBudget"]
 
 log = logging.getLogger("pva.io")
 
-_DISCARD_SIZE = 0x10000
+#: where a closing connection reads to (what arrives is dropped; shared)
+_DISCARD = memoryview(bytearray(0x10000))
+
+#: seconds one connection's dispatch loop runs before the messages left wait
+#: for the next round of the event loop (the other connections' turn)
+DISPATCH_SLICE = 0.002
+
+
+class OverBudget(Exception):
+    """An :class:`Accounting` refuses a connection or a receive buffer."""
 
 
 class Accounting:
-    """Memory accounting of connections (no limits: subclass to add budgets)."""
+    """Memory accounting of connections (no limits: :class:`pva.io.budget.MemoryBudget`
+    has them)."""
+
+    def opened(self, conn: "Connection") -> None:
+        """``conn`` was made; raise :class:`OverBudget` to refuse it (closed at once)."""
 
     def reserve(self, conn: "Connection", nbytes: int) -> None:
-        """``conn`` is about to buffer an incoming message of ``nbytes``;
-        raise (any exception) to refuse: the connection is closed."""
+        """``conn``'s buffer for an incoming message will be ``nbytes`` (0:
+        none); raise :class:`OverBudget` to refuse: the connection is closed."""
+
+    def validated(self, conn: "Connection") -> None:
+        """``conn``'s peer completed the protocol's handshake."""
+
+    def charge(self, conn: Optional["Connection"], nbytes: int) -> bool:
+        """Count ``nbytes`` more held for ``conn``; False: refused (nothing counted)."""
+        return True
+
+    def credit(self, conn: Optional["Connection"], nbytes: int) -> None:
+        """Give back ``nbytes`` charged for ``conn``."""
 
     def released(self, conn: "Connection") -> None:
         """``conn`` is gone: everything charged to it is free again."""
@@ -117,13 +161,17 @@ class Connection:
         before the transport is aborted (0: abort at once).
     accounting : Accounting, optional
         Memory accounting hooks.
+    validation_timeout : float, optional
+        Close the connection if the protocol has not called
+        :meth:`mark_validated` this many seconds after it was made.
     """
 
     def __init__(self, protocol: Any, reactor: Any, *, idle_timeout: Optional[float] = None,
                  echo_interval: Optional[float] = None,
                  pause_reading_when_blocked: bool = False,
                  write_limits: Optional[Tuple[int, int]] = None, close_grace: float = 5.0,
-                 accounting: Accounting = NO_ACCOUNTING):
+                 accounting: Accounting = NO_ACCOUNTING,
+                 validation_timeout: Optional[float] = None):
         self.protocol = protocol
         self.reactor = reactor
         self.idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
@@ -132,6 +180,14 @@ class Connection:
         self.write_limits = write_limits
         self.close_grace = close_grace
         self.accounting = accounting
+        self.validation_timeout = (validation_timeout if validation_timeout
+                                   and validation_timeout > 0 else None)
+        #: the peer completed the protocol's handshake (:meth:`mark_validated`)
+        self.validated = False
+        #: bytes charged to this connection (the accounting's)
+        self.held = 0
+        #: bytes of the buffer of the incomplete message received (the accounting's)
+        self.reserved = 0
         self.transport: Any = None
         self.peer: Tuple[str, int] = ("", 0)
         self.sockname: Tuple[str, int] = ("", 0)
@@ -141,8 +197,11 @@ class Connection:
         self.close_reason: Optional[str] = None
         self._time = reactor.time
         self._call_soon = reactor.call_soon
+        # the reactor's read buffer, if it has one, is shared by its
+        # connections: what a read brings is copied out of it at once
         self._rx = ReceiveBuffer(protocol.header_size, protocol.message_length,
-                                 reserve=self._reserve)
+                                 reserve=self._reserve,
+                                 scratch=getattr(reactor, "read_buffer", None))
         self._rx_updated = self._rx.buffer_updated
         self._decode = protocol.frames_received
         self._dispatch = protocol.dispatch
@@ -155,7 +214,12 @@ class Connection:
         self._write_paused = False
         self._writable_waiters: List[Callable[[], None]] = []
         self._keepalive_timer: Any = None
+        self._validation_timer: Any = None
+        self._yielded = False       # the dispatch loop gave way to others (DISPATCH_SLICE)
         self._abort_timer: Any = None
+        self._high_water = write_limits[0] if write_limits else 0x10000
+        self._accounted = False     # opened() accepted it: released() at teardown
+        self._started = False       # the protocol's connection_made was called
         self._close_callbacks: List[Callable[["Connection"], None]] = []
         self._closing = False       # close() called or connection lost: no more I/O
         self._lost = False          # torn down
@@ -174,6 +238,26 @@ class Connection:
     def closed(self) -> bool:
         """True once the connection is torn down."""
         return self._lost
+
+    def mark_validated(self) -> None:
+        """The peer completed the protocol's handshake (stops the validation deadline)."""
+        if self.validated:
+            return
+        self.validated = True
+        if self._validation_timer is not None:
+            self._validation_timer.cancel()
+            self._validation_timer = None
+        if self._accounted:
+            self.accounting.validated(self)
+
+    def charge(self, nbytes: int) -> bool:
+        """Count ``nbytes`` the protocol holds for this peer; False: over
+        budget, refuse what needed them."""
+        return self.accounting.charge(self, nbytes)
+
+    def credit(self, nbytes: int) -> None:
+        """Give back what :meth:`charge` counted."""
+        self.accounting.credit(self, nbytes)
 
     def send(self, buffers) -> None:
         """Queue ``buffers`` (bytes-like); written with the others of this
@@ -281,8 +365,20 @@ class Connection:
             self.sockname = tuple(sock[:2])
         if self.write_limits is not None:
             transport.set_write_buffer_limits(*self.write_limits)
+        self._high_water = transport.get_write_buffer_limits()[1]
+        try:
+            self.accounting.opened(self)
+        except OverBudget as ex:
+            log.warning("%r: %s", self, ex)
+            self.close(str(ex))
+            return
+        self._accounted = True
         self.last_rx = self._time()
         self._arm_keepalive(self.echo_interval or self.idle_timeout)
+        if self.validation_timeout is not None and not self.validated:
+            self._validation_timer = self.reactor.call_later(self.validation_timeout,
+                                                             self._validation_expired)
+        self._started = True
         self.protocol.connection_made(self)
         if self._out and not self._flush_pending:
             self._flush_pending = True
@@ -290,7 +386,7 @@ class Connection:
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         if self._closing:
-            return memoryview(bytearray(_DISCARD_SIZE))     # discarded
+            return _DISCARD
         return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -302,6 +398,8 @@ class Connection:
         except Exception as ex:
             self._malformed(ex)
             return
+        if self.reserved and self._rx.at_boundary():
+            self.accounting.reserve(self, 0)
         if items:
             self._deliver(items)
 
@@ -315,6 +413,8 @@ class Connection:
         except Exception as ex:
             self._malformed(ex)
             return
+        if self.reserved and self._rx.at_boundary():
+            self.accounting.reserve(self, 0)
         if items:
             self._deliver(items)
 
@@ -331,6 +431,8 @@ class Connection:
         waiters, self._writable_waiters = self._writable_waiters, []
         for callback in waiters:
             self._call_soon(callback)
+        if self._inbox and self._waiter is None:
+            self._call_soon(self._resume_inbox)
         self._update_reading()
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
@@ -346,17 +448,29 @@ class Connection:
         self.accounting.reserve(self, nbytes)
 
     def _malformed(self, ex: Exception) -> None:
+        if isinstance(ex, OverBudget):
+            self.close(str(ex))
+            return
         log.debug("%r: cannot decode what was received", self, exc_info=True)
         self.close(f"malformed data: {ex}")
 
+    def _validation_expired(self) -> None:
+        self._validation_timer = None
+        if not self.validated and not self._closing:
+            self.close(f"not validated within {self.validation_timeout:g} s")
+
     def _deliver(self, items) -> None:
-        """Dispatch ``items`` in order; stop at a handler that waits."""
+        """Dispatch ``items`` in order; stop at a handler that waits, or
+        (``pause_reading_when_blocked``) when the replies block the transport."""
         if self._waiter is not None or self._inbox:
             self._inbox.extend(items)
             return
         dispatch = self._dispatch
         self._flush_pending = True      # one write at the end, not one per reply
         it = iter(items)
+        time = self._time
+        until = time() + DISPATCH_SLICE
+        n = 0
         try:
             for item in it:
                 waiter = dispatch(item)
@@ -366,10 +480,45 @@ class Connection:
                     break
                 if self._closing:
                     break
+                n += 1
+                if not n & 15 and time() > until:
+                    # the slice is used up: the rest after the other connections
+                    self._inbox.extend(it)
+                    if self._inbox:
+                        self._yielded = True
+                        self._update_reading()
+                        self._call_soon(self._resume_yielded)
+                    break
+                if self._out_size > self._high_water and self.pause_reading_when_blocked:
+                    self.flush()
+                    if self._write_paused:  # the rest waits until the peer reads
+                        self._inbox.extend(it)
+                        self._update_reading()
+                        break
+                    self._flush_pending = True
         except Exception as ex:
             log.exception("%r: handling a message failed", self)
             self.close(f"internal error: {ex}")
         self.flush()
+
+    def _resume_yielded(self) -> None:
+        self._yielded = False
+        if self._inbox:
+            self._resume_inbox()
+        else:
+            self._update_reading()
+
+    def _resume_inbox(self) -> None:
+        """Dispatch what waited (for a handler, or for the transport to drain)."""
+        if self._closing or self._waiter is not None or self._yielded or not self._inbox:
+            return
+        if self._write_paused and self.pause_reading_when_blocked:
+            return                      # resume_writing calls again
+        items = list(self._inbox)
+        self._inbox.clear()
+        self._deliver(items)
+        if self._waiter is None:
+            self._update_reading()
 
     def _wait(self, waiter: Any) -> None:
         self._waiter = waiter
@@ -388,20 +537,19 @@ class Connection:
                 log.error("%r: handling a message failed", self, exc_info=ex)
                 self.close(f"internal error: {ex}")
                 return
-        inbox = self._inbox
-        if inbox:
-            items = list(inbox)
-            inbox.clear()
-            self._deliver(items)
-        if self._waiter is None:
+        if self._inbox:
+            self._resume_inbox()
+        elif self._waiter is None:
             self._update_reading()
 
     def _update_reading(self) -> None:
         t = self.transport
         if t is None or self._closing:
             return
-        pause = self._waiter is not None or (self._write_paused
-                                             and self.pause_reading_when_blocked)
+        pause = self._waiter is not None or self._yielded or (
+            self._write_paused and self.pause_reading_when_blocked)
+        if not pause and self._inbox:   # what waited is dispatched first
+            return
         if pause and not self._read_paused:
             self._read_paused = True
             t.pause_reading()
@@ -433,6 +581,9 @@ class Connection:
         if self._keepalive_timer is not None:
             self._keepalive_timer.cancel()
             self._keepalive_timer = None
+        if self._validation_timer is not None:
+            self._validation_timer.cancel()
+            self._validation_timer = None
 
     def _teardown(self) -> None:
         """Release everything at once (the connection is gone)."""
@@ -449,15 +600,19 @@ class Connection:
         self._out = []
         self._out_size = 0
         self._writable_waiters = []
+        self._rx.discard()
         reason = self.close_reason
-        try:
-            self.protocol.connection_lost(reason)
-        except Exception:
-            log.exception("%r: teardown of the protocol failed", self)
-        try:
-            self.accounting.released(self)
-        except Exception:
-            log.exception("%r: accounting release failed", self)
+        if self._started:
+            try:
+                self.protocol.connection_lost(reason)
+            except Exception:
+                log.exception("%r: teardown of the protocol failed", self)
+        if self._accounted:
+            self._accounted = False
+            try:
+                self.accounting.released(self)
+            except Exception:
+                log.exception("%r: accounting release failed", self)
         callbacks, self._close_callbacks = self._close_callbacks, []
         for callback in callbacks:
             try:

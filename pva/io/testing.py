@@ -18,7 +18,13 @@ import heapq
 import itertools
 from typing import Any, Callable, List, Optional, Tuple
 
+from .._stream import SCRATCH_SIZE
+
 __all__ = ["FakeReactor", "FakeTransport", "connect_pair"]
+
+
+def _noop() -> None:
+    pass
 
 
 class _Handle:
@@ -30,6 +36,7 @@ class _Handle:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.fn, self.args = _noop, ()      # as asyncio's: what it held is free
 
 
 class FakeReactor:
@@ -44,6 +51,8 @@ class FakeReactor:
 
     def __init__(self, start: float = 1000.0):
         self.now = start
+        #: shared by the connections' small reads, as AsyncioReactor's
+        self.read_buffer = bytearray(SCRATCH_SIZE)
         self._heap: List[Tuple[float, int, _Handle]] = []
         self._seq = itertools.count()
         self.connector: Optional[Callable[[str, int, Any], None]] = None

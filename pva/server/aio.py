@@ -19,7 +19,7 @@ import logging
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .._forwarding import LOCAL_MCAST_GROUP, DatagramRouter, Received
-from ..io.aio import AsyncioReactor
+from ..io.aio import AsyncioAsyncLayer, AsyncioReactor
 from ..io.netif import InterfaceMap, broadcast_addresses
 from ..io.udp import UDPCollector
 from .config import ServerConfig, ServerLimits
@@ -28,18 +28,6 @@ from .core import ServerCore
 __all__ = ["Context", "start_server", "run", "AsyncioAsyncLayer"]
 
 log = logging.getLogger("pva.server")
-
-
-class AsyncioAsyncLayer:
-    """What startup/shutdown hooks receive as ``async_lib`` (caproto convention)."""
-
-    name = "asyncio"
-    library = asyncio
-    ThreadsafeQueue = None
-
-    @staticmethod
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 async def _maybe_await(value: Any) -> Any:

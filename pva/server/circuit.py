@@ -18,6 +18,13 @@ own objects: the ``data`` of a :class:`~pva.ServerChannel` is its
 :class:`ServedChannel` (the PV's data wrapper and the channel's operations),
 the ``data`` of a :class:`~pva.Request` its operation.
 
+Memory: the circuit charges what it keeps for its client to the
+connection's budget (:mod:`pva.io.budget`): :data:`CHANNEL_COST` per
+channel, an operation's ``COST`` (:mod:`pva.server.ops.base`) and a
+monitor's queued updates (:mod:`pva.server.ops.monitor`).  A channel or
+operation that does not fit gets an error ``Status``; everything is given
+back when it goes, and at once when the connection goes.
+
 A data-wrapper exception becomes an error ``Status`` for that request.  A
 malformed or illegal message (:class:`~pva.DecodeError`,
 :class:`~pva.RemoteProtocolError`) closes this connection only, with the
@@ -32,6 +39,7 @@ from .._circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import HEADER_SIZE, EchoRequest
+from .._introspection import NODE_BYTES
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelFieldInfoRequest,
                          ChannelGetRequest, ChannelMonitorRequest, ChannelProcessRequest,
                          ChannelPutGetRequest, ChannelPutRequest, ChannelRequestCancel,
@@ -40,13 +48,18 @@ from .._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelFiel
                          SearchResponse, Subcommand)
 from .._state import ChannelState, RequestState
 from .._values import DataWithBitSet, Status
+from ..io.budget import Charged
+from ..io.driver import OverBudget
 from .common import error_status
 from .ops import array, field, get, monitor, process, put, put_get, rpc
-from .ops.base import ServedChannel, ServerOp, maybe_await
+from .ops.base import ServedChannel, ServerOp, maybe_await, request_cost
 
-__all__ = ["ServerCircuit"]
+__all__ = ["ServerCircuit", "CHANNEL_COST"]
 
 log = logging.getLogger("pva.server")
+
+#: bytes charged per open channel (its objects on both layers, measured)
+CHANNEL_COST = 1024
 
 _OK = Status()
 _DESTROY = int(Subcommand.DESTROY)
@@ -66,7 +79,11 @@ class ServerCircuit:
         self.vc = vc = ServerVirtualCircuit(max_message_size=limits.max_message_size,
                                             limits=limits.decode)
         self.message_length = vc.message_length
-        self.frames_received = vc.frames_received
+        #: decoding, and the types the peer made the cache keep charged to the
+        #: connection's memory budget (over it: the connection closes)
+        self.frames_received = Charged(NODE_BYTES).decoder(
+            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
+            "a type cache of {} nodes")
         self.conn: Any = None
         self.reactor = core.reactor
         self.peer = ("", 0)
@@ -140,6 +157,18 @@ class ServerCircuit:
         """Close the connection (what was sent so far is still delivered)."""
         self.conn.close(reason)
 
+    # ------------------------------------------------------------ memory
+    def charge(self, nbytes: int, what: str) -> None:
+        """Count ``nbytes`` held for ``what``; raise if that is over budget
+        (the caller's error reply says so)."""
+        conn = self.conn
+        if not conn.charge(nbytes):
+            raise OverBudget(f"{what} refused: over the server's memory budget "
+                             f"({conn.held} bytes held by this connection)")
+
+    def credit(self, nbytes: int) -> None:
+        self.conn.credit(nbytes)
+
     # ------------------------------------------------------------ operations
     def register(self, op: ServerOp) -> None:
         """``op`` is the operation of its request from now on."""
@@ -157,6 +186,7 @@ class ServerCircuit:
         if op in op.served.ops:
             op.served.ops.discard(op)
             self.nops -= 1
+            self.credit(op.COST + request_cost(op.request))
         return op.stop()
 
     async def drop_and_wait(self, op: ServerOp) -> None:
@@ -260,7 +290,9 @@ class ServerCircuit:
             except Exception as ex:
                 status = error_status(ex)
         self.send(self.vc.validated_connection(status))
-        if not status.is_successful:
+        if status.is_successful:
+            self.conn.mark_validated()
+        else:
             self.close(f"connection refused: {status.message}")
 
     def _on_echo(self, msg: Echo) -> None:
@@ -285,6 +317,11 @@ class ServerCircuit:
                 self.send(ch.create(status=Status.create_error(
                     f"too many channels on this connection (limit {limit})")))
                 continue
+            try:
+                self.charge(CHANNEL_COST, f"channel {name}")
+            except OverBudget as ex:
+                self.send(ch.create(status=Status.create_error(str(ex))))
+                continue
             self.send(ch.create())
             ch.data = ServedChannel(entry)
             self.nchannels += 1
@@ -296,6 +333,7 @@ class ServerCircuit:
         served, ch.data = ch.data, None
         if served is not None:
             self.nchannels -= 1
+            self.credit(CHANNEL_COST)
             for op in list(served.ops):
                 await self.drop_and_wait(op)
         if ch.state is ChannelState.DESTROYING:

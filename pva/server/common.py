@@ -33,9 +33,9 @@ from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Mapping, Optional
 
 from .._bitset import BitSet, _bits_of, _trusted
-from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_dataclass,
-                          fill_bits, fill_mask, from_value, get_pv_structure, is_pva_dataclass_instance,
-                          pva_dataclass)
+from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_bits,
+                          fill_dataclass, fill_mask, from_value, get_pv_structure,
+                          is_pva_dataclass_instance, pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._typecache import type_cache
@@ -308,7 +308,10 @@ class DataWrapperBase:
 
     async def unsubscribe(self, queue: Any, sub: Any) -> None:
         """Remove a subscription."""
-        self._subscribers.discard(sub)
+        subs = self._subscribers
+        subs.discard(sub)
+        if not subs:
+            self._subscribers = set()   # a set keeps its table: give back a flood's
 
     async def commit(self, changes: dict) -> None:
         """Apply a nested dict of ``changes`` to the data and publish them.

@@ -23,6 +23,7 @@ import dataclasses
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..io.budget import MemoryLimits
 from ..io.netif import Interface, broadcast_addresses
 from .._wire import DEFAULT_LIMITS, Limits
 
@@ -50,6 +51,12 @@ class ServerLimits:
         lengths, nesting depth, members per structure, and the size of type
         descriptions and of whole messages after expanding type-cache
         references (see docs/limits.rst).  Past one, the connection closes.
+    memory : pva.io.budget.MemoryLimits
+        The byte budgets of each connection and of all of them together:
+        buffering and time allowed before validation, channels, operations
+        and queued monitor updates (see docs/limits.rst).  Past one a
+        request gets an error Status, a monitor squashes its updates, a
+        message or connection that does not fit is closed.
     """
 
     max_message_size: int = 64 * 1024 * 1024
@@ -58,6 +65,7 @@ class ServerLimits:
     max_queue_size: int = 1024
     default_queue_size: int = 4
     decode: Limits = DEFAULT_LIMITS
+    memory: MemoryLimits = MemoryLimits()
 
 
 def _split_addr(entry: str, default_port: int) -> Tuple[str, int]:

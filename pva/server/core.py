@@ -17,7 +17,8 @@ from .._broadcaster import Broadcaster
 from .._forwarding import Received
 from .._header import Direction
 from .._messages import SearchFlags, SearchRequest
-from ..io.driver import NO_ACCOUNTING, Accounting, Connection
+from ..io.budget import MemoryBudget
+from ..io.driver import Accounting, Connection
 from .circuit import ServerCircuit
 from .common import wrap_pvdb
 from .config import ServerConfig
@@ -44,17 +45,19 @@ class ServerCore:
         ``authorize(authorization: dict)`` (may be async), called when a
         client validates its connection; raise to refuse it.
     accounting : Accounting, optional
-        Memory accounting shared by every connection (see :mod:`pva.io.driver`).
+        Memory accounting shared by every connection (see :mod:`pva.io.driver`);
+        by default a :class:`~pva.io.budget.MemoryBudget` of ``config.limits.memory``.
     """
 
     def __init__(self, pvdb: Mapping[str, Any], config: ServerConfig, reactor: Any, *,
                  authorize: Optional[Callable[[dict], Any]] = None,
-                 accounting: Accounting = NO_ACCOUNTING):
+                 accounting: Optional[Accounting] = None):
         self.pvdb = wrap_pvdb(pvdb)
         self.config = config
         self.reactor = reactor
         self.authorize = authorize
-        self.accounting = accounting
+        self.accounting = (accounting if accounting is not None
+                           else MemoryBudget(config.limits.memory, "server"))
         self.broadcaster = Broadcaster(Direction.SERVER)
         #: the circuits of the live connections
         self.circuits: set = set()
@@ -74,7 +77,8 @@ class ServerCore:
         return Connection(ServerCircuit(self), self.reactor,
                           idle_timeout=self.config.conn_timeout,
                           pause_reading_when_blocked=True, close_grace=CLOSE_GRACE,
-                          accounting=self.accounting)
+                          accounting=self.accounting,
+                          validation_timeout=self.config.limits.memory.validation_timeout)
 
     def close_connections(self, reason: str = "server stopping") -> List[ServerCircuit]:
         """Close every connection; returns their circuits."""

@@ -88,6 +88,11 @@ def _meta(value):
 @pytest.mark.parametrize("record", RECORDS)
 def test_same_normative_type_as_qsrv(server, p4p, qsrv, ioc, record):
     ours = p4p.get(PREFIX + record)
+    if record != "wf:double":
+        # the session's IOC may hold what another test wrote: give it our value
+        value = ours.value
+        qsrv.put(ioc.prefix + record, {"value.index": value.index} if record in ("bo", "mbbi")
+                 else {"value": value})
     theirs = qsrv.get(ioc.prefix + record)
     # type ids and every member's name and type, nested
     assert ours.getID() == theirs.getID()

@@ -249,6 +249,40 @@ def test_pair_every_message(order, segment, cache):
     assert n > 80
 
 
+def test_circuit_copies_keep_their_type_caches():
+    # a copy (pickle, deepcopy) of a circuit with open requests works like the
+    # original: its LRU tables keep their bound (they used to fail to unpickle)
+    import copy
+    import pickle
+
+    from pva._typecache import LRU
+    p = Pair()
+    p.s2c(p.srv.set_byte_order("<"))
+    p.s2c(p.srv.validate_connection())
+    p.c2s(p.cli.validate_connection(auth_nz="anonymous"))
+    p.s2c(p.srv.validated_connection())
+    ch = p.cli.create_channel("pv")
+    p.c2s(ch.create())
+    p.s2c(p.srv.channel_by_cid(ch.cid).create())
+    get = p.cli.channel_by_cid(ch.cid).read()
+    p.c2s(get)
+    p.s2c(ChannelGetResponse(get.ioid).to_init(NTD))
+    lru = LRU(2)
+    lru["a"], lru["b"] = 1, 2
+    for clone in (lambda o: pickle.loads(pickle.dumps(o)), copy.deepcopy):
+        twin = clone(lru)
+        assert twin.maxsize == 2 and list(twin.items()) == [("a", 1), ("b", 2)]
+        twin["c"] = 3
+        assert list(twin) == ["b", "c"]
+        cli, srv = clone((p.cli, p.srv))
+        (req,) = srv.recv(joined(cli.send(ChannelGetRequest(1, get.ioid, Subcommand.GET))))
+        assert srv.process_command(req)
+        msg = ChannelGetResponse(get.ioid, Status(), Subcommand.GET, pv_data=DataWithBitSet(
+            {"value": 1.5}, BitSet({1})))
+        (got,) = cli.recv(joined(srv.send(msg)))
+        assert cli.process_command(got) and got.pv_data.data["value"] == 1.5
+
+
 def test_send_refusal_changes_nothing():
     p = Pair()
     with pytest.raises(LocalProtocolError):

@@ -14,7 +14,7 @@ import struct
 
 import pytest
 
-from pva.io.driver import Accounting, Connection
+from pva.io.driver import DISPATCH_SLICE, Accounting, Connection, OverBudget
 from pva.io.testing import FakeReactor, FakeTransport
 
 
@@ -36,6 +36,8 @@ class Toy:
         self.keepalives = 0
         self.wait_on = {}           # payload -> waiter to return from dispatch
         self.conn = None
+        self.cost = 0.0             # fake seconds each dispatch takes
+        self.log = None             # a list shared by several connections
 
     def message_length(self, buf, pos, avail):
         (n,) = struct.unpack_from(">H", buf, pos)
@@ -60,6 +62,10 @@ class Toy:
 
     def dispatch(self, item):
         self.dispatched.append(item)
+        if self.cost:
+            self.conn.reactor.now += self.cost
+        if self.log is not None:
+            self.log.append(item)
         if item == b"echo":
             self.conn.send([encode(b"e1"), encode(b"e2")])
         if item == b"boom":
@@ -186,10 +192,10 @@ def test_accounting_may_refuse_a_message_buffer():
     class Budget(Accounting):
         def reserve(self, conn, nbytes):
             if nbytes > 1000:
-                raise MemoryError(f"{nbytes} bytes over budget")
+                raise OverBudget(f"{nbytes} bytes over budget")
     reactor, toy, conn, transport = make(accounting=Budget(), chunk=100)
     receive(reactor, transport, encode(b"z" * 5000))
-    assert toy.dispatched == [] and toy.lost == ["malformed data: 5002 bytes over budget"]
+    assert toy.dispatched == [] and toy.lost == ["5002 bytes over budget"]
 
 
 def test_idle_timeout_and_echo_interval():
@@ -214,3 +220,47 @@ def test_teardown_releases_once_and_drops_what_was_queued():
     assert toy.lost == ["bye"] and w.cancelled() and conn.closed
     conn.connection_lost(None)                       # a second report changes nothing
     assert toy.lost == ["bye"] and toy.dispatched == [b"slow"]
+
+
+def test_a_long_batch_gives_way_to_other_connections():
+    reactor = FakeReactor()
+    reactor, a, conn_a, transport_a = make(reactor)
+    reactor, b, conn_b, transport_b = make(reactor)
+    a.log = b.log = log = []
+    a.cost = b.cost = DISPATCH_SLICE / 4
+    batch = [b"a%d" % i for i in range(100)]
+    transport_a._deliver(b"".join(encode(m) for m in batch))
+    assert 0 < len(a.dispatched) < 100 and not transport_a.reading
+    transport_a._deliver(encode(b"later"))          # held while it gave way
+    transport_b._deliver(encode(b"b"))              # the other connection's turn
+    assert log[-1] == b"b"
+    reactor.run()
+    assert a.dispatched == batch + [b"later"] and transport_a.reading
+    assert log.index(b"b") < 20
+
+
+def test_validation_deadline():
+    reactor, toy, conn, transport = make(validation_timeout=2.0)
+    for _ in range(3):                              # traffic does not extend it
+        reactor.advance(0.5)
+        receive(reactor, transport, encode(b"x"))
+    reactor.run_until(lambda: conn.closed, timeout=10)
+    assert toy.lost == ["not validated within 2 s"] and reactor.now - 1000.0 == 2.0
+    reactor, toy, conn, transport = make(validation_timeout=2.0)
+    reactor.advance(1.0)
+    conn.mark_validated()
+    reactor.advance(10.0)
+    assert not conn.closed and conn.validated
+
+
+def test_accounting_may_refuse_a_connection():
+    class Full(Accounting):
+        def opened(self, conn):
+            raise OverBudget("no room")
+
+        def released(self, conn):
+            raise AssertionError("released without being opened")
+    reactor, toy, conn, transport = make(accounting=Full())
+    reactor.run()
+    assert conn.closed and conn.close_reason == "no room"
+    assert toy.conn is None and toy.lost == []      # the protocol never saw it

@@ -60,6 +60,14 @@ def test_parse_and_format(text, canonical):
     ("getField value", 9, "expected '\\(' after 'getField'"),
     ("putField(a", 10, "expected ',' or '\\)'"),
     ("a{b", 3, "expected ',' or '}'"),
+    # the member that carries options on the wire cannot be a field too: it
+    # did not survive encode/decode (found by fuzzing)
+    ("field(_options)", 6, "'_options' is reserved"),
+    ("field(a{_options})", 8, "'_options' is reserved"),
+    ("field(a._options)", 8, "'_options' is reserved"),
+    # deeper than its encoding decodes (the decoder's max_depth; found by fuzzing)
+    ("field(" + "a." * 17 + "b)", 6, "nested deeper than 17"),
+    ("field(" + "a{" * 17 + "b" + "}" * 17 + ")", 40, "nested deeper than 17"),
 ])
 def test_parse_errors_carry_position(text, position, match):
     with pytest.raises(PVRequestError, match=match) as info:
@@ -175,3 +183,11 @@ def test_to_bitset_like_pvxs_request2mask(text, bits):
 def test_to_bitset_requires_a_match():
     with pytest.raises(LocalProtocolError, match="at least one field"):
         PVRequest.parse("field(bogus)").to_bitset(NTD)
+
+
+@pytest.mark.parametrize("text", ["field(a[])", "a[]b", "field(a[x=1],b[])",
+                                  "field(" + ".".join("a" * 17) + "[x=1])"])
+def test_empty_field_options_survive_the_wire(text):
+    # found by fuzzing: "a[]" kept an empty options entry that encoding drops
+    req = PVRequest.parse(text)
+    assert PVRequest.decode(req.encode())[0] == req

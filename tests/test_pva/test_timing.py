@@ -12,6 +12,8 @@ milliseconds.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pva import nt
@@ -23,6 +25,7 @@ from pva.client.config import ClientConfig
 from pva.client.core import ClientCore
 from pva.client.errors import Disconnected
 from pva.client.value import Value
+from pva.io.budget import MemoryBudget, MemoryLimits
 from pva.io.testing import FakeReactor, connect_pair
 from pva.server.config import ServerConfig
 from pva.server.core import ServerCore
@@ -201,6 +204,59 @@ def test_server_drops_a_silent_client():
     assert [(t - connected_at, type(item)) for t, item in events] == \
         [(0.0, Value), (3.0, Disconnected), (3.0, Value)]
     assert len(server.circuits) == 1 and scircuit not in server.circuits
+
+
+def test_a_validated_connection_outlives_the_validation_deadline():
+    net = Net(conn_tmo=1000.0)
+    net.start_server("10.0.0.7", _value(1.5))
+    events = _monitor(net, "t:x")
+    net.reactor.run()
+    (circuit,) = net.client.circuits.values()
+    net.reactor.advance(2 * net.client.config.memory.validation_timeout)
+    assert circuit.connected and [type(item) for _, item in events] == [Value]
+
+
+def test_client_drops_a_server_that_does_not_validate():
+    """A server that accepts the connection but never validates it (what it
+    writes is lost) is dropped after the client's validation_timeout, and
+    the name is searched again."""
+    net = Net(conn_tmo=1000.0)
+    core = net.start_server("10.0.0.7", _value(1.5))
+    # the server waits for the client's validation for ever (the client never
+    # sees the server's request)
+    core.config.limits = dataclasses.replace(
+        core.config.limits, memory=MemoryLimits(validation_timeout=0))
+    mute = []
+
+    def connect(host, port, conn):
+        mute.append(connect_pair(net.reactor, conn, core.connection(),
+                                 client_address=CLIENT_UDP, server_address=(host, port)))
+        mute[-1][1].frozen = True               # the server's side writes nothing
+    net.reactor.connector = connect
+    got = []
+    net.client.get("t:x", "", lambda value, exc: got.append(exc))
+    net.reactor.run()
+    (circuit,) = net.client.circuits.values()
+    opened_at = net.time()
+    net.reactor.run_until(lambda: circuit.conn.closed, timeout=60)
+    assert net.time() - opened_at == net.client.config.memory.validation_timeout
+    assert circuit.conn.close_reason.startswith("not validated within")
+    assert net.search_times("t:x")[-1] >= net.time()    # searched again
+
+
+def test_client_charges_the_types_a_server_caches(caplog):
+    """A client allowed 1 KiB per connection beyond its cost: the type of
+    an NTScalar (about 60 nodes) sent through the type cache is over it."""
+    net = Net()
+    net.start_server("10.0.0.7", _value(1.5))
+    limits = MemoryLimits(per_connection=MemoryLimits().connection_cost + 1024)
+    net.client.accounting = MemoryBudget(limits, "client")
+    got = []
+    net.client.get("t:x", "", lambda value, exc: got.append(value))
+    net.reactor.advance(1.0)
+    closes = [r.getMessage() for r in caplog.records
+              if "protocol error from server: a type cache of" in r.getMessage()]
+    assert closes and all(v is None for v in got), (got, caplog.text[-500:])  # failed gets
 
 
 # ---------------------------------------------------------------- reconnection

@@ -1,8 +1,12 @@
 """Processes of the reliability tests (run as ``python reliability_peers.py MODE``).
 
-``server``: our pva server with a few PVs on 127.0.0.1, OS-chosen ports;
-prints ``READY <tcp port> <udp port>`` once listening, logs warnings to
-stderr, runs until stdin closes.
+``server [OPTIONS]``: our pva server with a few PVs on 127.0.0.1, OS-chosen
+ports; OPTIONS is JSON: ``limits`` (fields of ServerLimits; ``memory``: fields of
+MemoryLimits).  Prints
+``READY <tcp port> <udp port>`` once listening, logs warnings to stderr,
+answers a ``stats`` line on stdin with one JSON line (live connections,
+circuits and operations, the bytes of its memory budget, RSS), runs until
+stdin closes.
 
 ``client ADDR_LIST SECONDS GOOD BAD``: our asyncio client; for SECONDS it
 gets GOOD in a loop (timing each get) while another task keeps getting BAD
@@ -38,7 +42,7 @@ def proc_kib(field: str, pid: str = "self") -> int:
     raise KeyError(field)
 
 
-async def _serve() -> None:
+async def _serve(options: dict) -> None:
     from pva import nt
     from pva.server import Context, ServerLimits
 
@@ -47,14 +51,37 @@ async def _serve() -> None:
     conf = {"EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_PVAS_SERVER_PORT": "0",
             "EPICS_PVAS_BROADCAST_PORT": "0", "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
             "EPICS_PVAS_BEACON_ADDR_LIST": ""}
-    ctx = Context(pvdb, conf=conf, useenv=False, limits=ServerLimits())
+    limits = dict(options.get("limits", {}))
+    if "memory" in limits:
+        from pva.io.budget import MemoryLimits
+        limits["memory"] = MemoryLimits(**limits["memory"])
+    ctx = Context(pvdb, conf=conf, useenv=False, limits=ServerLimits(**limits))
     await ctx.start()
     task = asyncio.ensure_future(ctx.run())
     print("READY", ctx.port, ctx.udp_port, flush=True)
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)     # until the test closes stdin
+    while True:                 # until the test closes stdin
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        if line.strip() == "stats":
+            print(json.dumps(_stats(ctx)), flush=True)
     ctx.stop()
     await task
+
+
+def _stats(ctx) -> dict:
+    import gc
+
+    from pva.io.driver import Connection
+    from pva.server.ops.base import ServerOp
+    gc.collect()
+    objs = gc.get_objects()
+    return {"connections": sum(1 for o in objs if type(o) is Connection),
+            "circuits": len(ctx.circuits),
+            "ops": sum(1 for o in objs if isinstance(o, ServerOp)),
+            "budget": getattr(ctx.core.accounting, "in_use", None),
+            "rss": proc_kib("VmRSS")}
 
 
 async def _client(addr_list: str, seconds: float, good: str, bad: str) -> None:
@@ -95,7 +122,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if sys.argv[1] == "server":
-        asyncio.run(_serve())
+        asyncio.run(_serve(json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}))
     else:
         asyncio.run(_client(sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]))
 

@@ -7,6 +7,7 @@ import threading
 
 import pva
 from pva import BitSet, DataWithBitSet, nt
+from pva.io.budget import MemoryBudget, MemoryLimits
 from pva.server import DataWrapperBase, ServerLimits
 from pva.server.ops.base import ServedChannel
 from pva.server.ops.monitor import Monitor
@@ -160,13 +161,33 @@ def test_monitor_pipeline_window_and_squash(serve, raw_client):
     assert first.pv_structure_if.bit_of["value"] in overrun
 
 
+class _FakeConn:
+    """The memory budget's view of a connection."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.held = self.reserved = 0
+        self.validated = True
+        self.closing = self.closed = False
+
+    def charge(self, nbytes):
+        return self.budget.charge(self, nbytes)
+
+    def credit(self, nbytes):
+        self.budget.credit(self, nbytes)
+
+
 class _FakeCircuit:
-    def __init__(self):
+    def __init__(self, per_connection=1 << 20):
         self.kicks = 0
         self.monitors = self
+        self.conn = _FakeConn(MemoryBudget(MemoryLimits(per_connection=per_connection)))
 
     def kick(self, mon):
         self.kicks += 1
+
+    def credit(self, nbytes):
+        self.conn.credit(nbytes)
 
 
 def test_monitor_queue_is_bounded():
@@ -177,9 +198,24 @@ def test_monitor_queue_is_bounded():
     for i in range(1000):
         mon.post({"value": i}, BitSet({bit}))
     assert len(mon.queue) == 3
-    snap, bits, overrun = mon.queue[-1]        # the fields as masks
+    snap, bits, overrun, _ = mon.queue[-1]     # the fields as masks
     assert snap == {"value": 999} and bits >> bit & 1 and overrun >> bit & 1
     assert not mon.queue[0][2]  # the first queued updates were not overrun
+
+
+def test_monitor_updates_past_the_budget_are_squashed():
+    desc = nt.NTScalarInt32(value=0)._pva_struct_
+    bit = desc.bit_of["value"]
+    circuit = _FakeCircuit(per_connection=1000)      # room for a few updates
+    mon = Monitor(circuit, 1, ServedChannel(None), pva.PVRequest(), desc, BitSet({0}),
+                  100, False)
+    for i in range(100):
+        mon.post({"value": i, "s": "x" * 100}, BitSet({bit}))
+    assert 1 < len(mon.queue) < 10
+    assert mon.queue[-1][0]["value"] == 99 and mon.queue[-1][2] >> bit & 1
+    assert circuit.conn.held <= 1000
+    mon.stop().close()                  # (its unsubscribe: there is no data wrapper)
+    assert circuit.conn.held == 0 and circuit.conn.budget.in_use == 0
 
 
 def test_limit_channels(serve, raw_client):

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, Set
 
 from ..._bitset import BitSet
 from ..._errors import ProtocolError
+from ..._introspection import NODE_BYTES
 from ..._pvrequest import PVRequest
 from ..._typecache import type_cache
 from ..common import AuthOperation, DataWrapperBase, error_status
@@ -30,9 +31,15 @@ class ServedChannel:
 
 
 class ServerOp:
-    """Server state of one request (the ``data`` of its :class:`~pva.Request`)."""
+    """Server state of one request (the ``data`` of its :class:`~pva.Request`).
+
+    ``COST`` is what it is charged to its connection's memory budget while
+    it lives (its objects on both layers and its pvRequest, measured with
+    tracemalloc, rounded up).
+    """
 
     __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task")
+    COST = 1536
 
     def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc, mask):
         self.ioid = ioid
@@ -59,14 +66,34 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
+def request_cost(request: PVRequest) -> int:
+    """What an operation's parsed pvRequest adds to its ``COST``:
+    :data:`~pva._introspection.NODE_BYTES` per field named and option."""
+    nodes = len(request.record_options)
+    for part in (request, request.get_field, request.put_field):
+        if part is None:
+            continue
+        nodes += sum(len(o) for o in part.field_options.values())
+        stack = [part.tree]
+        while stack:
+            tree = stack.pop()
+            nodes += len(tree)
+            stack.extend(tree.values())
+    return nodes * NODE_BYTES
+
+
 async def open_op(circuit, msg, operation: AuthOperation, error_reply,
-                  select: Optional[Callable] = None):
+                  select: Optional[Callable] = None, cost: int = ServerOp.COST):
     """The checks of an INIT; returns ``(served, request, desc, mask)`` or None
     (refused: the error reply was sent).
 
     ``select(request, desc)``, if given, replaces the field selection; its
-    result is returned in place of the mask."""
+    result is returned in place of the mask.  ``cost`` bytes and the
+    pvRequest's (:func:`request_cost`) are charged to the connection's memory
+    budget (refused past it): the caller registers the operation (credited
+    when it is dropped) or credits them."""
     served = circuit.served(msg.server_chid)
+    charged = False
     try:
         if served is None:
             raise LookupError(f"unknown channel {msg.server_chid}")
@@ -74,12 +101,17 @@ async def open_op(circuit, msg, operation: AuthOperation, error_reply,
             raise RuntimeError(f"too many operations on this connection "
                                f"(limit {circuit.limits.max_operations})")
         request = msg.request
+        cost += request_cost(request)
+        circuit.charge(cost, "operation")
+        charged = True
         entry = served.entry
         await entry.authorize(operation, authorization=dict(circuit.authorization),
                               request=request)
         desc = entry.structure
         mask = (select or request_mask)(request, desc)
     except Exception as ex:
+        if charged:
+            circuit.credit(cost)
         circuit.reply(error_reply(error_status(ex)), error_reply)
         return None
     return served, request, desc, mask

@@ -15,6 +15,12 @@ A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
 gathered with the next ones for that moment: one write instead of one per
 update.  An update is encoded once for every subscriber that sends it (the
 last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
+
+Memory: a monitor is charged ``Monitor.COST`` (its objects and its first
+queued update, which is the value the data wrapper holds anyway); every
+further queued update is charged its estimated size (:func:`snapshot_size`)
+to the connection's budget until it is sent.  An update that does not fit
+is squashed into the last one queued, as when the queue is full.
 """
 from __future__ import annotations
 
@@ -28,9 +34,9 @@ from ..._fastpath import encode_update_body
 from ..._messages import ChannelMonitorResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
-from .base import ServedChannel, ServerOp, open_op
+from .base import ServedChannel, ServerOp, open_op, request_cost
 
-__all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH"]
+__all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH", "snapshot_size"]
 
 log = logging.getLogger("pva.server")
 
@@ -44,16 +50,42 @@ _GET = int(Subcommand.GET)             # with PROCESS: start
 MONITOR_BATCH = 0.001
 
 
+def snapshot_size(value: Any) -> int:
+    """An estimate of the bytes a snapshot (:func:`~pva.server.common.snapshot`)
+    holds: its arrays' and strings' own size plus a few dozen bytes per field."""
+    if type(value) is dict:
+        return 64 + sum(32 + snapshot_size(v) for v in value.values())
+    nbytes = getattr(value, "nbytes", None)         # numpy
+    if nbytes is not None:
+        return 112 + nbytes
+    if isinstance(value, (str, bytes)):
+        return 49 + len(value)
+    if isinstance(value, (list, tuple)):
+        return 56 + sum(8 + snapshot_size(v) for v in value)
+    return 32
+
+
+#: the snapshot last sized (the same one is posted to every subscriber of a PV)
+_sized: list = [None, 0]
+
+
+def _size_of(snap) -> int:
+    if _sized[0] is not snap:
+        _sized[0], _sized[1] = snap, snapshot_size(snap)
+    return _sized[1]
+
+
 class Monitor(ServerOp):
     """A monitor: a bounded, squashing queue of updates.
 
-    A queue entry is ``[snapshot, changed mask, overrun mask]``: the fields
-    as integer masks (bit ``i`` of the type's BitSet numbering), expanded to
-    every member and limited to the fields the monitor selected.
+    A queue entry is ``[snapshot, changed mask, overrun mask, bytes charged]``:
+    the fields as integer masks (bit ``i`` of the type's BitSet numbering),
+    expanded to every member and limited to the fields the monitor selected.
     """
 
     __slots__ = ("circuit", "queue", "queue_size", "pipeline", "window", "running",
                  "alive", "mask_full")
+    COST = 3072
 
     def __init__(self, circuit, ioid: int, served: ServedChannel, request, desc, mask,
                  queue_size: int, pipeline: bool):
@@ -75,9 +107,12 @@ class Monitor(ServerOp):
         if not bits:
             return
         q = self.queue
-        if len(q) < self.queue_size:
-            q.append([snap, bits, 0])
-        else:
+        n = len(q)
+        if not n:
+            q.append([snap, bits, 0, 0])
+        elif n < self.queue_size and self.circuit.conn.charge(_size_of(snap)):
+            q.append([snap, bits, 0, _sized[1]])
+        else:                           # full, or over budget: squash
             last = q[-1]
             last[2] |= last[1] & bits
             last[1] |= bits
@@ -93,6 +128,9 @@ class Monitor(ServerOp):
     def stop(self):
         super().stop()
         self.alive = False
+        charged = sum(entry[3] for entry in self.queue)
+        if charged:
+            self.circuit.credit(charged)
         self.queue.clear()
         return self._unsubscribe()
 
@@ -219,7 +257,9 @@ class MonitorSender:
             q = mon.queue
             if not (mon.alive and mon.running and q and (not mon.pipeline or mon.window > 0)):
                 continue
-            snap, bits, overrun = q.popleft()
+            snap, bits, overrun, charged = q.popleft()
+            if charged:
+                conn.credit(charged)
             if mon.pipeline:
                 mon.window -= 1
             plans = mon.plans
@@ -278,7 +318,7 @@ async def on_monitor(circuit, msg) -> None:
     if msg.is_init:
         def err(status):
             return ChannelMonitorResponse(ioid, status, _INIT)
-        res = await open_op(circuit, msg, AuthOperation.read, err)
+        res = await open_op(circuit, msg, AuthOperation.read, err, cost=Monitor.COST)
         if res is None:
             return
         served, request, desc, mask = res
@@ -294,12 +334,13 @@ async def on_monitor(circuit, msg) -> None:
         try:
             data = await served.entry.subscribe(None, mon)
         except Exception as ex:
+            circuit.credit(Monitor.COST + request_cost(request))
             circuit.reply(err(error_status(ex)), err)
             return
         circuit.register(mon)
         circuit.reply(ChannelMonitorResponse(ioid, _OK, _INIT, pv_structure_if=desc), err)
         # the first update is the complete (selected) value
-        mon.queue.append([snapshot(desc, data), mon.mask_full, 0])
+        mon.queue.append([snapshot(desc, data), mon.mask_full, 0, 0])
         return
     mon = circuit.op(ioid)
     if not isinstance(mon, Monitor):
