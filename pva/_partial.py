@@ -17,8 +17,9 @@ parents, name, compiled codec (:mod:`pva._values`) and span.  Per BitSet
 for every message with that mask: which rows are on the wire, and, when
 they are all fixed-size scalars, one :class:`struct.Struct` that reads or
 writes them all at once (a monitor update of ``value`` + ``timeStamp`` is one
-``unpack_from`` or one ``pack``: the bytes each field's own encoder writes).  The plans live in the type's
-:class:`~pva._typecache.TypePlans` (bounded, least recently used evicted).
+``unpack_from`` or one ``pack``: the bytes each field's own encoder writes).
+The plans live in the type's :class:`~pva._typecache.TypePlans` (bounded,
+least recently used evicted).
 
 :func:`read_partial` (the message codec's, a fresh dict) and
 :func:`decode_partial` (the public one, which updates a dict in place) read
