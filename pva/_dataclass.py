@@ -34,8 +34,9 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ._bitset import BitSet
+from ._bitset import BitSet, _bits_of, _trusted
 from ._introspection import FieldArrayType, FieldDesc, FieldType
+from ._typecache import type_cache
 from ._values import default_value
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "dataclass_from_field_desc",
     "from_value",
     "fill_dataclass",
+    "fill_mask",
+    "fill_bits",
     "fields_to_bitset",
     "array_of",
     "as_array",
@@ -284,35 +287,65 @@ def from_value(cls: type, value: Any) -> Any:
 
 def fill_dataclass(instance: Any, value: Dict[str, Any]) -> BitSet:
     """Update ``instance`` from a (nested, partial) dict; returns the changed bits."""
-    desc = get_pv_structure(instance)
-    bits = BitSet()
-    _fill(instance, value, desc, 0, bits, desc.bit_of, "")
-    return bits
+    return fill_bits(type_cache.plans(get_pv_structure(instance)), instance, value)
 
 
-def _fill(obj: Any, value: Dict[str, Any], desc: FieldDesc, base: int, bits: BitSet,
-          bit_of: Dict[str, int], prefix: str) -> None:
-    children = desc.children
+def fill_bits(plans: Any, instance: Any, value: Dict[str, Any]) -> BitSet:
+    """:func:`fill_dataclass` with the TypePlans of ``instance``'s type."""
+    mask = _fill(instance, value, plans.fill or _fill_plan_of(plans))
+    bits = plans.bit_lists.get(mask)
+    if bits is None:
+        bits = plans.bit_lists[mask] = tuple(_bits_of(mask))
+    else:
+        plans.bit_lists.move_to_end(mask)
+    return _trusted(bits)
+
+
+def fill_mask(instance: Any, value: Dict[str, Any]) -> int:
+    """:func:`fill_dataclass` returning the changed bits as an integer mask."""
+    plans = type_cache.plans(get_pv_structure(instance))
+    return _fill(instance, value, plans.fill or _fill_plan_of(plans))
+
+
+def _fill_plan_of(plans: Any) -> tuple:
+    plan = plans.fill = _fill_plan(plans.desc, plans.desc.bit_of, "")
+    return plan
+
+
+def _fill_plan(desc: FieldDesc, bit_of: Dict[str, int], prefix: str) -> tuple:
+    """``(member name -> (mask of its bit, array FieldDesc to convert to or None, plan of a
+    structure member or None), the type's name)``; the bits are those of the
+    outermost structure (a member structure's plan is its own)."""
+    members = {}
+    for name, child in desc.fields:
+        path = f"{prefix}.{name}" if prefix else name
+        sub = _fill_plan(child, bit_of, path) \
+            if child.field_type == FieldType.struct and not child.is_array else None
+        array = child if child.is_array and child.field_type in _ARRAY_DTYPES else None
+        members[name] = (1 << bit_of[path], array, sub)
+    return members, desc.type_id or "structure"
+
+
+def _fill(obj: Any, value: Dict[str, Any], plan: tuple) -> int:
+    members, type_name = plan
+    mask = 0
+    is_dict = isinstance(obj, dict)
     for key, v in value.items():
-        if key not in children:
-            raise KeyError(f"{key!r} is not a member of {desc.type_id or 'structure'}")
-        child = children[key]
-        path = f"{prefix}.{key}" if prefix else key
-        if child.field_type == FieldType.struct and not child.is_array and isinstance(v, dict):
-            _fill(_member(obj, key), v, child, base, bits, bit_of, path)
+        entry = members.get(key)
+        if entry is None:
+            raise KeyError(f"{key!r} is not a member of {type_name}")
+        bit_mask, array, sub = entry
+        if sub is not None and isinstance(v, dict):
+            mask |= _fill(obj[key] if is_dict else getattr(obj, key), v, sub)
+            continue
+        if array is not None:
+            v = as_array(array, v)
+        if is_dict:
+            obj[key] = v
         else:
-            if child.is_array and child.field_type in _ARRAY_DTYPES:
-                v = as_array(child, v)
-            if isinstance(obj, dict):
-                obj[key] = v
-            else:
-                setattr(obj, key, v)
-            bits.add(bit_of[path])
-
-
-def _member(obj: Any, key: str) -> Any:
-    """A member of a structure held as an instance or as a dict."""
-    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+            setattr(obj, key, v)
+        mask |= bit_mask
+    return mask
 
 
 #: numeric and boolean array fields: the numpy dtype their values are kept in

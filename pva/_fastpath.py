@@ -97,7 +97,8 @@ def encode_update_body(plans: Any, value: Any, bits: Any, overrun: Any,
                        order: str) -> Optional[tuple]:
     """:func:`encode_monitor_update` of ``value``'s fields ``bits`` (a BitSet or
     a mask) with the type's ``plans``."""
-    if not _cache_free(plans):
+    free = plans.cache_free
+    if not (free or free is None and _cache_free(plans)):
         return None
     w = Writer(order)
     write_bits(w, plans, value, bits, _STATELESS_CTX.ectx)

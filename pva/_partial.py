@@ -15,10 +15,11 @@ Per type and byte order, :func:`rows` is the table of every bit: the field's
 parents, name, compiled codec (:mod:`pva._values`) and span.  Per BitSet
 *mask*, a reader and a writer are planned once from those rows and reused
 for every message with that mask: which rows are on the wire, and, when
-they are all fixed-size scalars, one :class:`struct.Struct` that reads them
-all at once (a monitor update of ``value`` + ``timeStamp`` is one
-``unpack_from``).  The plans live in the type's
-:class:`~pva._typecache.TypePlans` (bounded, least recently used evicted).
+they are all fixed-size scalars, one :class:`struct.Struct` that reads or
+writes them all at once (a monitor update of ``value`` + ``timeStamp`` is one
+``unpack_from`` or one ``pack``: the bytes each field's own encoder writes).
+The plans live in the type's :class:`~pva._typecache.TypePlans` (bounded,
+least recently used evicted).
 
 :func:`read_partial` (the message codec's, a fresh dict) and
 :func:`decode_partial` (the public one, which updates a dict in place) read
@@ -266,12 +267,16 @@ def decode_partial(
 
 
 # ---------------------------------------------------------------- writing
-def _writer(desc: FieldDesc, mask: int, order: str, writers) -> Tuple[bytes, tuple]:
-    """The BitSet bytes and ``(parents, name, encoder)`` rows for ``mask`` (kept
-    in ``writers``)."""
+def _writer(desc: FieldDesc, mask: int, order: str, writers) -> tuple:
+    """The BitSet bytes, the ``(parents, name, encoder)`` rows for ``mask`` and,
+    when those rows are all fixed-size scalars, the ``pack`` of one
+    :class:`struct.Struct` that writes them all at once (else None); kept in
+    ``writers``."""
     norm = normalize_mask(mask, desc)
     plan = rows(desc, order, "e")
+    subs = desc.descendants
     out = []
+    chars: Optional[list] = []
     m = norm
     while m:
         low = m & -m
@@ -279,7 +284,13 @@ def _writer(desc: FieldDesc, mask: int, order: str, writers) -> Tuple[bytes, tup
         m ^= low
         parents, name, enc, _ = plan[b]
         out.append((parents, name, enc))
-    hit = writers[mask] = (encode_bitset(norm, order), tuple(out))
+        c = fixed_char(subs[b - 1][1]) if b else None
+        if c is None:
+            chars = None
+        elif chars is not None:
+            chars.append(c)
+    pack = struct.Struct(order + "".join(chars)).pack if chars else None
+    hit = writers[mask] = (encode_bitset(norm, order), tuple(out), pack)
     return hit
 
 
@@ -303,9 +314,19 @@ def write_bits(w: Writer, plans: TypePlans, value: Any, bits: Union[BitSet, int]
         hit = _writer(desc, mask, w.order, writers)
     else:
         writers.move_to_end(mask)
-    head, fields = hit
-    w.buf += head
+    head, fields, pack = hit
     try:
+        if pack is not None:            # fixed-size scalars: one struct
+            values = []
+            for parents, name, _ in fields:
+                v = value
+                for p in parents:
+                    v = v[p] if type(v) is dict else _getitem(v, p)
+                values.append(v[name] if type(v) is dict else _getitem(v, name))
+            w.buf += head
+            w.buf += pack(*values)
+            return
+        w.buf += head
         for parents, name, enc in fields:
             v = value
             for p in parents:

@@ -19,8 +19,12 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - :data:`type_cache`: FieldDesc -> :class:`TypePlans`; this module; 4096 types
 - ``TypePlans.readers`` / ``writers``: per byte order, BitSet mask -> how
   that mask is read / written (:mod:`pva._partial`); per type; 256 each
+- ``TypePlans.expands``: changed bits (mask) -> those bits with every
+  member of their structures, as a server's monitor queues them; per type; 256
 - ``TypePlans.compacts``: changed bits (mask) -> the compacted mask a
   server's monitor sends; per type; 256
+- ``TypePlans.bit_lists``: changed bits (mask) -> the bit numbers of the
+  BitSet :func:`~pva.fill_dataclass` returns; per type; 256
 - ``TypePlans.updates``: the monitor updates of this type a server encoded
   last, shared by the subscribers that send the same one; per type; 16
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
@@ -61,9 +65,11 @@ class LRU(collections.OrderedDict):
         # OrderedDict's would call LRU() without its maxsize (copy, pickle)
         return type(self), (self.maxsize,), None, None, iter(self.items())
 
-    def __setitem__(self, key: Hashable, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
+    def __setitem__(self, key: Hashable, value: Any,
+                    _set: Callable = collections.OrderedDict.__setitem__) -> None:
+        if key in self:
+            self.move_to_end(key)       # a new key is added at the end
+        _set(self, key, value)
         if len(self) > self.maxsize:
             self.popitem(last=False)
 
@@ -86,7 +92,7 @@ class TypePlans:
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
                  "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
-                 "time_stamp")
+                 "time_stamp", "fill", "post", "bit_lists", "expands")
 
     def __reduce__(self):
         # a copy (pickle, deepcopy) is the plans of its type in the one owner,
@@ -111,6 +117,8 @@ class TypePlans:
         self.updates = LRU(16)
         #: per bit: the mask of its field and every member of it
         self.expand_masks: Optional[tuple] = None
+        #: changed bits (mask) -> the mask with every member of its structures (server)
+        self.expands = LRU(256)
         #: id(PVRequest) -> (request, the compacted selection of its fields) (server)
         self.request_masks = LRU(64)
         #: the member plan of a value snapshot (server)
@@ -121,6 +129,13 @@ class TypePlans:
         #: (the time_t-like ``timeStamp`` member or None, the bits of
         #: ``timeStamp`` and its members) (server)
         self.time_stamp: Optional[tuple] = None
+        #: how a nested dict of changes is set on a value of the type (pva._dataclass)
+        self.fill: Optional[tuple] = None
+        #: what a post of a value of the type needs (server)
+        self.post: Optional[tuple] = None
+        #: changed bits (mask) -> its bit numbers (a tuple): the BitSets of
+        #: changes set on values of the type (pva._dataclass)
+        self.bit_lists = LRU(256)
 
 
 class TypeCache:

@@ -32,10 +32,10 @@ import time
 from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Mapping, Optional
 
-from .._bitset import BitSet
-from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_dataclass,
-                          from_value, get_pv_structure, is_pva_dataclass_instance,
-                          pva_dataclass)
+from .._bitset import BitSet, _bits_of, _trusted
+from .._dataclass import (convert_arrays, dataclass_from_field_desc, fill_bits,
+                          fill_dataclass, fill_mask, from_value, get_pv_structure,
+                          is_pva_dataclass_instance, pva_dataclass)
 from .._introspection import FieldDesc, FieldType
 from .._pvrequest import PVRequest
 from .._typecache import type_cache
@@ -174,6 +174,49 @@ def _snapshot_plan(desc: FieldDesc) -> tuple:
     return plan
 
 
+def _post_plan(plans: Any) -> tuple:
+    """``(time_t-like timeStamp member or None, mask of timeStamp and its
+    members, snapshot plan, per bit: (name, member plan, the bit past the
+    member) of the top-level member holding it (None for bit 0))`` (kept in
+    the type's plans, :mod:`pva._typecache`)."""
+    plan = plans.post
+    if plan is None:
+        desc = plans.desc
+        ts, ts_bits = _time_stamp_plan(desc)
+        snap_plan = _snapshot_plan(desc)
+        spans, bit_of = desc.spans, desc.bit_of
+        members: list = [None] * len(spans)
+        for name, sub in snap_plan:
+            b = bit_of[name]
+            entry = (name, sub, b + spans[b])
+            members[b:b + spans[b]] = [entry] * spans[b]
+        plan = plans.post = (ts, sum(1 << b for b in ts_bits), snap_plan, tuple(members))
+    return plan
+
+
+def _snapshot_after(plan: tuple, members: tuple, obj: Any, prev: Optional[dict],
+                    mask: int) -> Dict[str, Any]:
+    """:func:`snapshot` of ``obj`` after the change of the fields in ``mask``
+    since the snapshot ``prev`` (None: unknown): the top-level members
+    ``mask`` leaves alone are shared with ``prev`` (snapshots are never
+    changed once taken), the others are taken anew."""
+    if prev is None or mask & 1:
+        return _snapshot(plan, obj)
+    snap = prev.copy()
+    n = len(members)
+    mapping = type(obj) is dict or (not hasattr(obj, "__dataclass_fields__")
+                                    and isinstance(obj, _Mapping))
+    while mask:
+        b = (mask & -mask).bit_length() - 1
+        if b >= n:
+            break
+        name, sub, end = members[b]
+        v = obj.get(name) if mapping else getattr(obj, name, None)
+        snap[name] = v if sub is None or v is None else _snapshot(sub, v)
+        mask = mask >> end << end
+    return snap
+
+
 def _time_stamp_bits(desc: FieldDesc) -> frozenset:
     """Bit numbers of ``timeStamp`` and its members."""
     return _time_stamp_plan(desc)[1]
@@ -200,6 +243,12 @@ class DataWrapperBase:
         array fields are converted to numpy arrays here, and so are those
         of every later :meth:`commit`, so that reads send them as they are.
     """
+
+    #: the object of ``data`` the last post was of, its type's plans, and the
+    #: snapshot that post took (see :meth:`post`)
+    _posted: Any = None
+    _post_plans: Any = None
+    _last_snap: Optional[Dict[str, Any]] = None
 
     def __init__(self, name: str, data: Any):
         self.name = name
@@ -249,11 +298,12 @@ class DataWrapperBase:
         bits = fill_dataclass(self.data, stamp) if stamp else BitSet()
         if "value" in desc.children:
             bits.add(desc.bit_of["value"])
-        await self._publish(bits or BitSet({0}))
+        self.post(bits or BitSet({0}))
 
     async def subscribe(self, queue: Any, sub: Any) -> Any:
         """Add a subscription (``sub.post(snapshot, changed_bits)`` receives updates)."""
         self._subscribers.add(sub)
+        self._last_snap = None      # the next post snapshots the value whole
         return self.data
 
     async def unsubscribe(self, queue: Any, sub: Any) -> None:
@@ -269,11 +319,16 @@ class DataWrapperBase:
         Changes that do not set ``timeStamp`` (of a structure that has a
         ``time_t`` one) are stamped with the current time (see :meth:`post`).
         """
-        changed = fill_dataclass(self.data, changes)
-        await self._publish(changed)
+        self.post(fill_bits(self._plans_now(), self.data, changes))
 
-    async def _publish(self, changed_bitset: BitSet) -> None:
-        self.post(changed_bitset)
+    def _plans_now(self) -> Any:
+        """The TypePlans of ``self.data``'s type (held until ``data`` is replaced)."""
+        data = self.data
+        if data is not self._posted:        # a new object: snapshot it whole
+            self._post_plans = type_cache.plans(self.structure)
+            self._posted = data
+            self._last_snap = None
+        return self._post_plans
 
     def post(self, changed_bitset: BitSet) -> None:
         """Publish fields of ``self.data`` already changed in place.
@@ -281,18 +336,28 @@ class DataWrapperBase:
         If the changed fields leave out a ``time_t`` ``timeStamp``, it is set
         to the current time and published with them, as p4p's
         ``SharedPV.post`` of a normative type and a processed IOC record do.
+
+        Subscribers receive a snapshot of the value as of this post.  Its
+        members that ``changed_bitset`` leaves alone are those of the
+        previous post's snapshot, so every change of ``self.data`` is to be
+        posted (:meth:`commit` does that); a new ``self.data`` object is
+        snapshot whole.
         """
         if not changed_bitset:
             return
-        desc = self.structure
-        if _time_stamp_of(desc) is not None:
-            ts_bits = _time_stamp_bits(desc)
-            if 0 not in changed_bitset and ts_bits.isdisjoint(changed_bitset):
-                changed_bitset = BitSet(changed_bitset) | fill_dataclass(
-                    self.data, timestamp_changes(desc))
+        data = self.data
+        plans = self._post_plans if data is self._posted else self._plans_now()
+        ts, ts_mask, snap_plan, members = plans.post or _post_plan(plans)
+        mask = (changed_bitset if type(changed_bitset) is BitSet
+                else BitSet(changed_bitset)).to_int()
+        if ts is not None and not mask & ts_mask and not mask & 1:
+            mask |= fill_mask(data, timestamp_changes(plans.desc))
+            changed_bitset = _trusted(_bits_of(mask))
         if not self._subscribers:
+            self._last_snap = None          # the next post takes a whole snapshot
             return
-        snap = snapshot(self.structure, self.data)
+        snap = self._last_snap = _snapshot_after(snap_plan, members, data, self._last_snap,
+                                                 mask)
         for sub in list(self._subscribers):
             sub.post(snap, changed_bitset)
 

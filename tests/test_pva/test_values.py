@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pva_strategies import descs_and_values, structs_and_values, values_equal
+from pva_strategies import descs_and_values, structs_and_values, values_equal, values_for
 
 import pva
 from pva import (BitSet, DecodeError, FieldArrayType, FieldDesc, FieldType,
@@ -236,3 +236,102 @@ def test_million_doubles_decode_as_view_and_encode_without_copy():
     # the encoder hands the array's own memory to the transport
     assert any(np.shares_memory(np.frombuffer(b, dtype=np.uint8), arr)
                for b in w.buffers() if len(memoryview(b)) >= arr.nbytes)
+
+
+def _field_at(desc, value, bit):
+    """(FieldDesc, value) of bit ``bit`` of a structure value (a nested dict)."""
+    if bit == 0:
+        return desc, value
+    path, sub = desc.descendants[bit - 1]
+    for part in path.split("."):
+        value = value[part]
+    return sub, value
+
+
+def _field_by_field(desc, value, bits, order):
+    """A partial value as the BitSet (bits under a set parent dropped) and then
+    each field's own full encoding (``encode_value``), in bit order."""
+    spans = desc.spans
+    sent = [b for b in sorted(bits)
+            if not any(a < b < a + spans[a] for a in bits)]
+    mask = sum(1 << b for b in sent)
+    nbytes = (mask.bit_length() + 7) // 8
+    raw = mask.to_bytes(nbytes, "little")
+    if order == ">":            # 64-bit words, each big-endian
+        raw = b"".join(raw[i:i + 8][::-1] if i + 8 <= nbytes else raw[i:]
+                       for i in range(0, nbytes, 8))
+    assert nbytes < 254         # its size is one byte
+    out = bytes([nbytes]) + raw
+    for b in sent:
+        sub, v = _field_at(desc, value, b)
+        out += pva.encode_value(sub, v, order)
+    return out
+
+
+_FIXED_SIZE = [FieldType.boolean, FieldType.int8, FieldType.int16, FieldType.int32,
+               FieldType.int64, FieldType.uint8, FieldType.uint16, FieldType.uint32,
+               FieldType.uint64, FieldType.float32, FieldType.float64]
+
+
+def _mostly_scalar_structs():
+    """Structures of fixed-size scalars (and a few strings, arrays), nested."""
+    leaves = st.one_of(st.sampled_from(_FIXED_SIZE).map(FieldDesc.scalar),
+                       st.sampled_from([FieldDesc.scalar(FieldType.string),
+                                        FieldDesc.array(FieldDesc.scalar(FieldType.int16))]))
+    names = st.text(alphabet="abcdefxyz", min_size=1, max_size=4)
+
+    def members(children):
+        return st.lists(st.tuples(names, children), min_size=1, max_size=5,
+                        unique_by=lambda t: t[0]).map(lambda m: FieldDesc.struct(m, "s"))
+    return st.recursive(leaves, members, max_leaves=10).filter(
+        lambda d: d.field_type == FieldType.struct)
+
+
+@st.composite
+def _partial_cases(draw):
+    if draw(st.booleans()):
+        return draw(structs_and_values())
+    desc = draw(_mostly_scalar_structs())
+    return desc, draw(values_for(desc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(sv=_partial_cases(), order=st.sampled_from(ORDERS), data=st.data())
+def test_partial_write_is_each_selected_field_encoded_alone(sv, order, data):
+    """The partial writer (one struct.Struct for a selection of fixed-size
+    scalars, per-field encoders otherwise) writes the bytes of the BitSet and
+    of each selected field's own encoding."""
+    desc, value = sv
+    scalars = [i for i, (_, d) in enumerate(desc.descendants, 1)
+               if d.array_type == FieldArrayType.scalar
+               and (d.field_type.is_numeric or d.field_type == FieldType.boolean)]
+    if scalars and data.draw(st.booleans()):
+        bits = data.draw(st.sets(st.sampled_from(scalars)))     # the one-struct path
+    else:
+        bits = data.draw(st.sets(st.integers(0, desc.num_bits - 1)))
+    want = _field_by_field(desc, value, bits, order)
+    for _ in range(2):          # planned, then from the plan kept for the mask
+        assert pva.encode_partial(desc, value, BitSet(bits), order) == want
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_partial_write_of_value_and_time_stamp(order):
+    """A monitor update's usual fields (a double and two integers) as the
+    fields' own encodings, from a nested dict and from a dataclass instance."""
+    inst = nt.NTScalarFloat64Base(value=2.5)
+    inst.timeStamp.secondsPastEpoch = 1234567890
+    inst.timeStamp.nanoseconds = 987654321
+    desc = nt.NTScalarFloat64Base._pva_struct_
+    bits = {desc.bit_of[p] for p in ("value", "timeStamp.secondsPastEpoch",
+                                     "timeStamp.nanoseconds")}
+    as_dict = {"value": 2.5, "timeStamp": {"secondsPastEpoch": 1234567890,
+                                           "nanoseconds": 987654321, "userTag": 0}}
+    want = _field_by_field(desc, as_dict, bits, order)
+    assert want == bytes([2, 0x82, 0x01]) + \
+        pva.encode_value(FieldDesc.scalar(FieldType.float64), 2.5, order) + \
+        pva.encode_value(FieldDesc.scalar(FieldType.int64), 1234567890, order) + \
+        pva.encode_value(FieldDesc.scalar(FieldType.int32), 987654321, order)
+    assert pva.encode_partial(desc, as_dict, BitSet(bits), order) == want
+    assert pva.encode_partial(desc, inst, BitSet(bits), order) == want
+    with pytest.raises(LocalProtocolError):
+        pva.encode_partial(desc, {**as_dict, "value": "not a number"}, BitSet(bits), order)

@@ -143,7 +143,17 @@ class Monitor(ServerOp):
 
 def _expand(plans, mask: int) -> int:
     """``mask`` with every member of its structure bits set (bits past the
-    type dropped)."""
+    type dropped), memoized per type."""
+    expands = plans.expands
+    out = expands.get(mask)
+    if out is None:
+        out = expands[mask] = _expanded(plans, mask)
+    else:
+        expands.move_to_end(mask)
+    return out
+
+
+def _expanded(plans, mask: int) -> int:
     table = plans.expand_masks
     if table is None:
         table = plans.expand_masks = tuple(((1 << span) - 1) << b
