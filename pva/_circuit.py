@@ -44,7 +44,7 @@ from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
                       ApplicationCommand, ControlMessage, Direction, EchoResponse,
                       EndianSetting, Flags, Frame, FramingError, SetByteOrder,
                       normalize_byte_order)
-from ._introspection import IntrospectionCache
+from ._typecodec import IntrospectionCache
 from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
                         ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
                         ConnectionValidationRequest, ConnectionValidationResponse, Message,

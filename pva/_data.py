@@ -22,7 +22,8 @@ import numpy as np
 
 from ._bitset import BitSet
 from ._errors import DecodeError, LocalProtocolError
-from ._introspection import FieldArrayType, FieldDesc, FieldType, IntrospectionCache
+from ._introspection import FieldArrayType, FieldDesc, FieldType
+from ._typecodec import IntrospectionCache
 from ._wire import DEFAULT_LIMITS, Deserialized, Limits, deserialized, pack_string, read_string
 
 __all__ = ["StatusType", "Status", "Variant", "FieldDescAndData", "DataWithBitSet",

@@ -57,8 +57,8 @@ from ._framing import frame
 from ._header import (AcknowledgeMarker, ApplicationCommand,
                       ControlMessage, Direction, EchoRequest, EchoResponse, SetByteOrder,
                       SetMarker, normalize_byte_order)
-from ._introspection import (FieldDesc, FieldType, IntrospectionCache,
-                             decode_field_desc, write_field_desc)
+from ._introspection import FieldDesc
+from ._typecodec import IntrospectionCache, decode_field_desc, write_field_desc
 from ._pvrequest import PVRequest
 from ._partial import read_mask, read_partial, write_bits
 from ._typecache import type_cache, wire_requests, wire_types

@@ -34,7 +34,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._bitset import BitSet, _bits_of, _trusted, decode_bitset, encode_bitset
 from ._errors import DecodeError, LocalProtocolError
-from ._introspection import FieldDesc, FieldType, IntrospectionCache
+from ._introspection import FieldDesc, FieldType
+from ._typecodec import IntrospectionCache
 from ._typecache import TypePlans, type_cache
 from ._values import (LOW_LEVEL_ERRORS, DataWithBitSet, DecodeContext, EncodeContext,
                       fixed_char, get_decoder, get_encoder)

@@ -42,7 +42,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ._bitset import BitSet
 from ._errors import LocalProtocolError, PVRequestError
-from ._introspection import FieldDesc, FieldType, IntrospectionCache, decode_field_desc
+from ._introspection import FieldDesc, FieldType
+from ._typecodec import IntrospectionCache, decode_field_desc
 from ._values import decode_value, encode_field_desc_and_data
 from ._wire import DEFAULT_LIMITS
 

@@ -31,7 +31,8 @@ import numpy as np
 from ._bitset import BitSet, decode_bitset
 from ._data import DataWithBitSet, FieldDescAndData, Variant
 from ._dataclass import get_pv_structure, is_pva_dataclass, is_pva_dataclass_instance
-from ._introspection import FieldDesc, FieldType, IntrospectionCache
+from ._introspection import FieldDesc, FieldType
+from ._typecodec import IntrospectionCache
 from ._partial import decode_partial, encode_partial
 from ._values import (decode_field_desc_and_data, decode_value, encode_field_desc_and_data,
                       encode_value)

@@ -49,9 +49,8 @@ from ._data import (DataWithBitSet, DecodeContext, EncodeContext, FieldDescAndDa
                     StatusType, Variant, default_value, infer_field_desc,
                     values_equal)
 from ._errors import DecodeError, LocalProtocolError
-from ._introspection import (FieldArrayType, FieldDesc, FieldType,
-                             IntrospectionCache, decode_field_desc,
-                             write_field_desc)
+from ._introspection import FieldArrayType, FieldDesc, FieldType
+from ._typecodec import IntrospectionCache, decode_field_desc, write_field_desc
 from ._typecache import type_cache
 from ._wire import (DEFAULT_LIMITS, SCALAR_STRUCTS, Limits, Writer,
                     check_count, pack_selector, pack_size, pack_string,

@@ -56,9 +56,9 @@ from ._errors import (DecodeError, LocalProtocolError, ProtocolError, PVAError,
                       PVRequestError, RemoteProtocolError)
 from ._framing import Deframer, Framer
 from ._header import ApplicationCommand, ControlCommand, Direction
-from ._introspection import (CacheContext, FieldArrayType, FieldDesc, FieldType,
-                             IntrospectionCache, TypeCode, decode_field_desc,
-                             encode_field_desc, write_field_desc)
+from ._introspection import FieldArrayType, FieldDesc, FieldType, TypeCode
+from ._typecodec import (CacheContext, IntrospectionCache, decode_field_desc, encode_field_desc,
+                         write_field_desc)
 from ._messages import (AcknowledgeMarker, Beacon, ChannelArrayRequest, ChannelArrayResponse,
                         ChannelDestroyRequest, ChannelDestroyResponse, ChannelFieldInfoRequest,
                         ChannelFieldInfoResponse, ChannelGetRequest, ChannelGetResponse,

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 from .._circuit import ClientVirtualCircuit
 from .._errors import PVAError, ProtocolError
 from .._header import HEADER_SIZE, Direction, EchoRequest
-from .._introspection import NODE_BYTES
+from .._typecodec import NODE_BYTES
 from .._messages import (ChannelDestroyResponse, ChannelMessage, ConnectionValidatedResponse,
                          ConnectionValidationRequest, ConnectionValidationResponse,
                          CreateChannelResponse, Echo, SearchResponse)

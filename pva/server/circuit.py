@@ -39,7 +39,7 @@ from .._circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import HEADER_SIZE, EchoRequest
-from .._introspection import NODE_BYTES
+from .._typecodec import NODE_BYTES
 from .._messages import (ChannelArrayRequest, ChannelDestroyRequest, ChannelFieldInfoRequest,
                          ChannelGetRequest, ChannelMonitorRequest, ChannelProcessRequest,
                          ChannelPutGetRequest, ChannelPutRequest, ChannelRequestCancel,

@@ -532,7 +532,7 @@ def _clone(c):
     import collections
     import copy
 
-    from pva._introspection import IntrospectionCache
+    from pva._typecodec import IntrospectionCache
     from pva._messages import MessageContext
     n = copy.copy(c)
     n._new_framing(c._deframer.max_message_size)

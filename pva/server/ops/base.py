@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, Set
 
 from ..._bitset import BitSet
 from ..._errors import ProtocolError
-from ..._introspection import NODE_BYTES
+from ..._typecodec import NODE_BYTES
 from ..._pvrequest import PVRequest
 from ..._typecache import type_cache
 from ..common import AuthOperation, DataWrapperBase, error_status
@@ -68,7 +68,7 @@ async def maybe_await(value: Any) -> Any:
 
 def request_cost(request: PVRequest) -> int:
     """What an operation's parsed pvRequest adds to its ``COST``:
-    :data:`~pva._introspection.NODE_BYTES` per field named and option."""
+    :data:`~pva._typecodec.NODE_BYTES` per field named and option."""
     nodes = len(request.record_options)
     for part in (request, request.get_field, request.put_field):
         if part is None:
