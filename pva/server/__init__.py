@@ -6,7 +6,8 @@ Layout: :mod:`.core` (what the connections share) and :mod:`.circuit` (one
 client connection) are loop-free and run on :mod:`pva.io.driver`; the
 operations are in :mod:`.ops`, one module each; :mod:`.aio` is the asyncio
 server (:class:`Context`: sockets, hooks, run); :mod:`.common` the data
-model, :mod:`.group` ``PVAGroup``/``pvaproperty``, :mod:`.config` the
+model, :mod:`.group` ``PVAGroup``/``pvaproperty``, :mod:`.overlay` what a
+putter sees of a put (``WriteUpdate``), :mod:`.config` the
 ``EPICS_PVAS_*`` settings, :mod:`.cli` the command line.  Only :mod:`.aio`
 and :mod:`.cli` import asyncio.
 """

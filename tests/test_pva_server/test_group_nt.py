@@ -82,7 +82,7 @@ def test_handler_error_logged(limited, caplog):
 def test_overlay_of_dict_substructure():
     """A sub-structure the user set to a plain dict reads and commits like an instance."""
     from pva._dataclass import fill_dataclass
-    from pva.server.group import DataclassOverlayInstance, _prune
+    from pva.server.overlay import DataclassOverlayInstance, _prune
     x = nt.NTScalarFloat64(value=1.0)
     x.control = {"limitLow": -1.0, "limitHigh": 4.0, "minStep": 0.0}
     overlay = DataclassOverlayInstance(x)
