@@ -96,6 +96,19 @@ def read_mask(buf: memoryview, off: int, order: str, max_bytes: int) -> Tuple[in
     return decode_bitset(buf, off, order, max_bytes=max_bytes)
 
 
+def _fixed_format(subs, bits: List[int]) -> Optional[str]:
+    """The :mod:`struct` format of the fields at ``bits`` (descendant bits,
+    in wire order) when every one is a fixed-size scalar, else None (bit 0,
+    the whole value, is never one)."""
+    chars = []
+    for b in bits:
+        c = fixed_char(subs[b - 1][1]) if b else None
+        if c is None:
+            return None
+        chars.append(c)
+    return "".join(chars)
+
+
 # ---------------------------------------------------------------- reading
 def _reader(desc: FieldDesc, mask: int, order: str, readers) -> tuple:
     """How a BitSet of ``mask`` is read (kept in ``readers``, the type's for
@@ -112,24 +125,21 @@ def _reader(desc: FieldDesc, mask: int, order: str, readers) -> tuple:
     subs = desc.descendants
     bits = tuple(_bits_of(mask))
     out = []
-    chars: Optional[List[str]] = []
+    wire_bits = []
     m = mask
     while m:
         low = m & -m
         b = low.bit_length() - 1
         parents, name, dec, span = plan[b]
         out.append((parents, name, dec))
-        c = fixed_char(subs[b - 1][1]) if b else None
-        if c is None:
-            chars = None
-        elif chars is not None:
-            chars.append(c)
+        wire_bits.append(b)
         if not name:
             break
         m &= ~((1 << (b + span)) - 1)
     unpack = size = names = None
-    if chars is not None:
-        st = struct.Struct(order + "".join(chars))
+    fmt = _fixed_format(subs, wire_bits)
+    if fmt is not None:
+        st = struct.Struct(order + fmt)
         unpack, size = st.unpack_from, st.size
         if not any(parents for parents, _, _ in out):
             names = tuple(name for _, name, _ in out)
@@ -277,7 +287,7 @@ def _writer(desc: FieldDesc, mask: int, order: str, writers) -> tuple:
     plan = rows(desc, order, "e")
     subs = desc.descendants
     out = []
-    chars: Optional[list] = []
+    wire_bits = []
     m = norm
     while m:
         low = m & -m
@@ -285,12 +295,9 @@ def _writer(desc: FieldDesc, mask: int, order: str, writers) -> tuple:
         m ^= low
         parents, name, enc, _ = plan[b]
         out.append((parents, name, enc))
-        c = fixed_char(subs[b - 1][1]) if b else None
-        if c is None:
-            chars = None
-        elif chars is not None:
-            chars.append(c)
-    pack = struct.Struct(order + "".join(chars)).pack if chars else None
+        wire_bits.append(b)
+    fmt = _fixed_format(subs, wire_bits)
+    pack = struct.Struct(order + fmt).pack if fmt else None
     hit = writers[mask] = (encode_bitset(norm, order), tuple(out), pack)
     return hit
 
