@@ -109,7 +109,7 @@ class _Channel:
 class Subscription:
     """One EVENT_ADD of a client: what it asked for, and its queue."""
     __slots__ = ("circuit", "chan", "subscriptionid", "data_type", "data_count", "mask",
-                 "queue", "backlog", "dropped", "queued_bytes")
+                 "queue", "backlog", "dropped", "queued_bytes", "_header_key", "_header")
 
     def __init__(self, circuit, chan, subscriptionid, data_type, data_count, mask, backlog):
         self.circuit = circuit
@@ -122,14 +122,35 @@ class Subscription:
         self.backlog = backlog
         self.dropped = 0
         self.queued_bytes = 0
+        #: the last update's header and its (size, count, status): the next
+        #: update of the same shape reuses it (most carry one more number)
+        self._header_key = None
+        self._header = b""
 
     def post_payload(self, flags, payload) -> None:
-        """A new value for the client, encoded (called by the ChannelData)."""
-        if self.chan.can_read:
-            self.circuit._update(self, payload, _NORMAL)
+        """A new value for the client, encoded (called by the ChannelData):
+        written now if the connection takes it, else queued."""
+        if not self.chan.can_read:
+            return
+        circuit = self.circuit
+        conn = circuit.conn
+        if (self.queue or not circuit._events_on or conn is None or conn.closing
+                or conn.write_backlog() > circuit._high):
+            circuit._hold(self, payload, _NORMAL)
+        else:
+            circuit._emit_update(self, payload, _NORMAL)
 
     def post_error(self, ex) -> None:
         self.circuit._update(self, self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
+
+    def header(self, size, count, status) -> bytes:
+        """The header of an update of ``size`` bytes, ``count`` elements."""
+        key = (size, count, status)
+        if key != self._header_key:
+            self._header_key = key
+            self._header = _fast.pack_header(1, size, self.data_type, count, status,
+                                             self.subscriptionid)
+        return self._header
 
 
 class ServerCircuit:
@@ -177,6 +198,9 @@ class ServerCircuit:
         self._fast_read = _fast.reader(self)
         self._fast_write = _fast.writer(self)
         self._fast_create = _fast.creator(self)
+        #: subscription updates by the fast path where its guard allows
+        #: (False: every update through the generic path, for comparisons)
+        self.fast_updates = True
 
     def __repr__(self):
         return "<ServerCircuit %s user=%r host=%r channels=%d>" % (
@@ -539,7 +563,8 @@ class ServerCircuit:
             self._write_done(header, chan, notify, _S.ECA_PUTFAIL,
                              "%s: %s" % (type(ex).__name__, ex))
         else:
-            self._write_done(header, chan, notify, _S.ECA_NORMAL, "")
+            if notify:      # a WRITE that succeeded is not answered
+                self._write_done(header, chan, notify, _S.ECA_NORMAL, "")
 
     def _write_done(self, header, chan, notify, status, text) -> None:
         """Answer a write; ``header``: the request's header fields (a tuple)."""
@@ -613,23 +638,29 @@ class ServerCircuit:
         conn = self.conn
         if (sub.queue or not self._events_on or conn is None or conn.closing
                 or conn.write_backlog() > self._high):
-            self._enqueue(sub, (payload, status))
-            if self._events_on:
-                self._schedule_flush()
-            return
-        self._emit_update(sub, payload, status)
+            self._hold(sub, payload, status)
+        else:
+            self._emit_update(sub, payload, status)
+
+    def _hold(self, sub: Subscription, payload, status: int) -> None:
+        """Queue an update until the connection takes data (or EVENTS_ON)."""
+        self._enqueue(sub, (payload, status))
+        if self._events_on:
+            self._schedule_flush()
 
     def _emit_update(self, sub: Subscription, payload, status: int) -> None:
-        if not _update_ok(self, sub):
+        if not (self.fast_updates and _update_ok(self, sub)):
             # the generic path checks it (and refuses what the guard refused)
             return self._send(_fast.update_message(sub, payload, status))
         buffers, count, size = payload
-        buffers = (_fast.pack_header(1, size, sub.data_type, count, status,
-                                     sub.subscriptionid),) + buffers
         if size >= _fast.LARGE:
-            self.put_large(buffers)
+            return self.put_large((sub.header(size, count, status),) + buffers)
+        batch = self._batch
+        if batch is not None:
+            batch.append(sub.header(size, count, status))
+            batch.extend(buffers)
         else:
-            self._put(buffers)
+            self.conn.send((sub.header(size, count, status),) + buffers)
 
     def _enqueue(self, sub: Subscription, item) -> None:
         q = sub.queue

@@ -120,6 +120,7 @@ def _pair(fast):
         p.circuit._fast_write = counted(real_write)
         p.circuit._fast_create = counted(real_create)
     else:
+        p.circuit.fast_updates = False
         p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
             lambda frame: False
     p.handshake()
@@ -369,6 +370,7 @@ def test_large_answers_and_updates_in_order_as_the_generic_path():
             real = p.circuit._fast_read
             p.circuit._fast_read = lambda frame: taken.append(real(frame)) or taken[-1]
         else:
+            p.circuit.fast_updates = False
             p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
                 lambda frame: False
         p.handshake()
