@@ -86,14 +86,14 @@ class _Channel:
     __slots__ = ("cid", "sid", "name", "data", "rights", "subs", "can_read", "can_write",
                  "sync_read", "readable", "max_size", "max_length", "native", "vchan")
 
-    def __init__(self, cid, sid, name, data, rights, vchan):
+    def __init__(self, cid, sid, name, data, rights, vchan, max_length):
         self.cid, self.sid, self.name, self.data, self.vchan = cid, sid, name, data, vchan
         self.subs: Dict[int, "Subscription"] = {}
         #: answered without awaiting a hook (see ChannelData.has_read_hook)
         self.sync_read = not data.has_read_hook
         self.set_rights(rights)
-        self.max_length = data.max_length
-        self.max_size = _LARGEST[0] + _LARGEST[1] * self.max_length
+        self.max_length = max_length
+        self.max_size = _LARGEST[0] + _LARGEST[1] * max_length
         self.native = int(data.data_type)
 
     def set_rights(self, rights) -> None:
@@ -471,7 +471,7 @@ class ServerCircuit:
 
     def opened(self, cid, sid, name, data, rights, vchan) -> None:
         """A channel was created (the answers are sent by the caller)."""
-        self.channels[sid] = _Channel(cid, sid, name, data, rights, vchan)
+        self.channels[sid] = _Channel(cid, sid, name, data, rights, vchan, data.max_length)
         self.core.n_channels += 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
