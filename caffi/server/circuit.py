@@ -32,19 +32,13 @@ when they finish, by ioid, while the circuit goes on with the next
 requests (as rsrv does with asynchronous records).  At most
 ``pending_per_circuit`` of them may be outstanding.
 
-Subscriptions: an update is written at once while the connection takes
-data and nothing of that subscription is queued; otherwise it waits in the
-subscription's queue, bounded by its PV's ``max_subscription_backlog``,
-where a post to a full queue replaces the newest queued update, so the
-latest value is always delivered, as rsrv does.  Queues are written out
-when the transport takes data again (TCP back-pressure holds them, where
-they coalesce); EVENTS_OFF holds them too, until EVENTS_ON.  The updates a
-write caused are sent before its write-notify reply.
+Subscriptions and their updates: :mod:`caffi.server.subscription`
+(:class:`~caffi.server.subscription.SubscriptionHandling`, a base class of
+:class:`ServerCircuit`).
 """
 import logging
 import struct
-from collections import deque
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 from ..protocol import (CLIENT, SERVER, AccessRights, CaprotoConversionError, CAStatus,
                         ChannelType, ClearChannelResponse, CreateChanResponse, EchoResponse,
@@ -54,19 +48,16 @@ from ..protocol import (CLIENT, SERVER, AccessRights, CaprotoConversionError, CA
                         read_from_bytestream)
 from ..protocol._commands import AccessRightsResponse, NotFoundResponse
 from ..protocol._data import Forbidden
-from ..protocol._dbr import DBR_LAYOUTS, encode_payload
-from ..protocol._status import eca_value
+from ..protocol._dbr import DBR_LAYOUTS
 from . import _fast
-from ._fast import update_ok as _update_ok
+from .subscription import Subscription, SubscriptionHandling, _zeros
 
 __all__ = ["ServerCircuit", "Subscription"]
 
 log = logging.getLogger("caffi.server")
 
-_SIZE = struct.Struct(">H")
 _EXT = struct.Struct(">I")
 _S = CAStatus
-_NORMAL = eca_value(_S.ECA_NORMAL)
 _READ = AccessRights.READ
 #: the payload bytes written together with a large message's header
 LARGE_HEAD = 0x10000
@@ -106,54 +97,7 @@ class _Channel:
         self.readable = allows[0] and self.sync_read
 
 
-class Subscription:
-    """One EVENT_ADD of a client: what it asked for, and its queue."""
-    __slots__ = ("circuit", "chan", "subscriptionid", "data_type", "data_count", "mask",
-                 "queue", "backlog", "dropped", "queued_bytes", "_header_key", "_header")
-
-    def __init__(self, circuit, chan, subscriptionid, data_type, data_count, mask, backlog):
-        self.circuit = circuit
-        self.chan = chan
-        self.subscriptionid = subscriptionid
-        self.data_type = data_type
-        self.data_count = data_count or None     # 0: the current length
-        self.mask = mask
-        self.queue: deque = deque()
-        self.backlog = backlog
-        self.dropped = 0
-        self.queued_bytes = 0
-        #: the last update's header and its (size, count, status): the next
-        #: update of the same shape reuses it (most carry one more number)
-        self._header_key = None
-        self._header = b""
-
-    def post_payload(self, flags, payload) -> None:
-        """A new value for the client, encoded (called by the ChannelData):
-        written now if the connection takes it, else queued."""
-        if not self.chan.can_read:
-            return
-        circuit = self.circuit
-        conn = circuit.conn
-        if (self.queue or not circuit._events_on or conn is None or conn.closing
-                or conn.write_backlog() > circuit._high):
-            circuit._hold(self, payload, _NORMAL)
-        else:
-            circuit._emit_update(self, payload, _NORMAL)
-
-    def post_error(self, ex) -> None:
-        self.circuit._update(self, self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
-
-    def header(self, size, count, status) -> bytes:
-        """The header of an update of ``size`` bytes, ``count`` elements."""
-        key = (size, count, status)
-        if key != self._header_key:
-            self._header_key = key
-            self._header = _fast.pack_header(1, size, self.data_type, count, status,
-                                             self.subscriptionid)
-        return self._header
-
-
-class ServerCircuit:
+class ServerCircuit(SubscriptionHandling):
     """The protocol object of one client connection (see the module doc)."""
 
     header_size = 16
@@ -399,15 +343,6 @@ class ServerCircuit:
         self.channels.pop(chan.sid, None)
         self.core.n_channels -= 1
 
-    def _drop_subscription(self, sub: Subscription) -> None:
-        sub.chan.data.remove_subscriber(sub)
-        sub.chan.subs.pop(sub.subscriptionid, None)
-        self.subscriptions.pop(sub.subscriptionid, None)
-        self._dirty.pop(sub, None)
-        self._queued_bytes -= sub.queued_bytes
-        sub.queue.clear()
-        self.core.n_subscriptions -= 1
-
     def drop_channels(self, match) -> None:
         """Disconnect the channels whose name ``match(name)`` (a PV removed)."""
         for chan in [c for c in self.channels.values() if match(c.name)]:
@@ -579,142 +514,6 @@ class ServerCircuit:
         elif status is not _S.ECA_NORMAL:
             self._error(MessageHeader(*header), chan.cid, status, text)
 
-    # ---------------------------------------------------------------- subscriptions
-    def _event_add(self, cmd) -> None:
-        core = self.core
-        chan = self.channels[cmd.sid]
-        if not isinstance(cmd.data_type, ChannelType) or cmd.data_type in (
-                ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
-            self.vc.event_add_commands.pop(cmd.subscriptionid, None)
-            return self._error(cmd.header, chan.cid, _S.ECA_BADTYPE, "bad DBR type")
-        if core.n_subscriptions >= core.limits.subscriptions_total:
-            self.vc.event_add_commands.pop(cmd.subscriptionid, None)
-            core.refuse(self.conn.peer, "server-wide subscription budget (%d) exhausted"
-                        % core.limits.subscriptions_total)
-            return self._error(cmd.header, chan.cid, _S.ECA_ALLOCMEM, "too many subscriptions")
-        data = chan.data
-        sub = Subscription(self, chan, cmd.subscriptionid, cmd.data_type, cmd.data_count,
-                           cmd.mask, data.max_subscription_backlog)
-        chan.subs[cmd.subscriptionid] = sub
-        self.subscriptions[cmd.subscriptionid] = sub
-        core.n_subscriptions += 1
-        data.add_subscriber(sub)
-        # the current value at once, as rsrv sends it
-        if chan.can_read:
-            try:
-                payload = data.payload(sub.data_type, sub.data_count)
-            except CaprotoConversionError:
-                self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_GETFAIL))
-            else:
-                self._update(sub, payload, _NORMAL)
-        else:
-            self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_NORDACCESS))
-
-    def _event_cancel(self, cmd) -> None:
-        sub = self.subscriptions.get(cmd.subscriptionid)
-        if sub is not None:
-            self._drop_subscription(sub)
-        vchan = self.vc.channels_sid[cmd.sid]
-        self._send(vchan.unsubscribe(cmd.subscriptionid))
-
-    def _events_off(self, cmd) -> None:
-        self._events_on = False
-
-    def _events_on_request(self, cmd) -> None:
-        self._events_on = True
-        self._schedule_flush()
-
-    # ---------------------------------------------------------------- updates
-    @staticmethod
-    def _zero_payload(sub):
-        """The payload of an update that carries a failure (zeros of the asked size)."""
-        count = sub.data_count or sub.chan.data.max_length
-        buffers, size, count = encode_payload(sub.data_type, _zeros(sub.data_type, count),
-                                              sub.data_count, None)
-        return tuple(buffers), count, sum(len(b) for b in buffers)
-
-    def _update(self, sub: Subscription, payload, status: int) -> None:
-        """Send an update now if the connection takes it, else queue it."""
-        conn = self.conn
-        if (sub.queue or not self._events_on or conn is None or conn.closing
-                or conn.write_backlog() > self._high):
-            self._hold(sub, payload, status)
-        else:
-            self._emit_update(sub, payload, status)
-
-    def _hold(self, sub: Subscription, payload, status: int) -> None:
-        """Queue an update until the connection takes data (or EVENTS_ON)."""
-        self._enqueue(sub, (payload, status))
-        if self._events_on:
-            self._schedule_flush()
-
-    def _emit_update(self, sub: Subscription, payload, status: int) -> None:
-        if not (self.fast_updates and _update_ok(self, sub)):
-            # the generic path checks it (and refuses what the guard refused)
-            return self._send(_fast.update_message(sub, payload, status))
-        buffers, count, size = payload
-        if size >= _fast.LARGE:
-            return self.put_large((sub.header(size, count, status),) + buffers)
-        batch = self._batch
-        if batch is not None:
-            batch.append(sub.header(size, count, status))
-            batch.extend(buffers)
-        else:
-            self.conn.send((sub.header(size, count, status),) + buffers)
-
-    def _enqueue(self, sub: Subscription, item) -> None:
-        q = sub.queue
-        size = 64 + item[0][2]
-        if q and (len(q) >= sub.backlog
-                  or self._queued_bytes + size > self.core.limits.max_queued_bytes):
-            old = q[-1]
-            q[-1] = item                # the newest replaces the last queued
-            delta = size - 64 - old[0][2]
-            sub.dropped += 1
-        else:
-            q.append(item)
-            delta = size
-        sub.queued_bytes += delta
-        self._queued_bytes += delta
-        self._dirty[sub] = None
-
-    def _schedule_flush(self) -> None:
-        """Write the queues out once the transport takes data (soon if it does)."""
-        conn = self.conn
-        if not self._flush_scheduled and conn is not None and not conn.closing:
-            self._flush_scheduled = True
-            conn.when_writable(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        conn = self.conn
-        if conn.closing or not self._events_on:
-            return
-        dirty = self._dirty
-        high = self._high
-        while dirty:
-            if conn.write_backlog() > high:
-                self._schedule_flush()
-                break
-            sub = next(iter(dirty))
-            q = sub.queue
-            payload, status = q.popleft()
-            if not q:
-                del dirty[sub]
-            size = 64 + payload[2]
-            sub.queued_bytes -= size
-            self._queued_bytes -= size
-            self._emit_update(sub, payload, status)
-
 
 def _ignore(cmd) -> None:
     """Nothing to do (the VersionRequest's priority is in the circuit)."""
-
-
-def _zeros(data_type, count):
-    layout = DBR_LAYOUTS[int(data_type)]
-    if layout.native is ChannelType.STRING:
-        return [b""] * count
-    import numpy as np
-    return np.zeros(count, dtype=layout.value_dtype)
-
