@@ -35,7 +35,6 @@ Differences from the C API
 """
 import atexit
 import numbers  # noqa: F401  (caffi 1.0.4 showed it: ``ca.numbers``)
-import threading  # noqa: F401
 
 from . import macros as _m
 # The wrappers by area (argument checks in caffi._ca_checks): channels and
@@ -51,15 +50,14 @@ from ._ca_context import (add_exception_event, attach_context, create_context,
                           pend_event, pend_io, poll, show_context, test_io)
 from ._ca_groups import sg_block, sg_create, sg_delete, sg_get, sg_put, sg_reset, sg_test
 from ._ca_io import clear_subscription, create_subscription, get, put
-from ._callbacks import clear_registry, in_callback, logger, unregister  # noqa: F401
+from ._callbacks import clear_registry
 from ._ffi import ffi, lib
-from ._ids import Channel, Context, current  # noqa: F401
+from ._ids import current
 from .constants import (CA_K, CA_OP, CA_PRIORITY, DBE, ECA, AlarmCondition, AlarmSeverity,
                         ChannelState)
 from ._errors import SEVCHK, CAError, signal
 from .compat import basestring, to_bytes, to_string
-from .dbr import (DBF, DBR, DBR_TYPE_STRING, DBRValue, PutRefused,  # noqa: F401
-                  allocate, eca_enum, format_dbr, prepare_put)
+from .dbr import DBF, DBR, DBR_TYPE_STRING, DBRValue, format_dbr
 # The C macro names (cadef.h, caerr.h, db_access.h, alarm.h), named one by one
 # so that tools see them; caffi 1.0 star-imported them into this module.
 from .macros import (  # noqa: F401
