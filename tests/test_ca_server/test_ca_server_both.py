@@ -63,21 +63,6 @@ def qsrv(ioc):
     ctxt.close()
 
 
-@pytest.fixture
-def chan(ctx, server):
-    made = []
-
-    def make(suffix):
-        status, chid = ca.create_channel(PREFIX + suffix)
-        assert status == ca.ECA.NORMAL
-        made.append(chid)
-        assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % suffix
-        return chid
-    yield make
-    for chid in made:
-        ca.clear_channel(chid)
-
-
 def _meta(value):
     """The members of a structure but its time stamp, as plain Python."""
     out = value.todict()
