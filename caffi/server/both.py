@@ -95,7 +95,7 @@ class ChannelDataWrapper(DataWrapperBase):
     def __init__(self, name: str, channel: ChannelData, *, access=None):
         self.channel = channel
         self._access = access
-        super().__init__(name, value_instance(nt_value(channel), nt_type(channel)))
+        super().__init__(name, value_instance(self._whole(), self._type()))
         self._monitors: set = set()
         self._listener = _ChannelListener(self)
         channel.add_subscriber(self._listener)
@@ -104,12 +104,23 @@ class ChannelDataWrapper(DataWrapperBase):
         """Stop following the channel data."""
         self.channel.remove_subscriber(self._listener)
 
+    # the normative type, its whole value and the members an event changed
+    # (overridden by the record fields' wrappers of .pvfields)
+    def _type(self):
+        return nt_type(self.channel)
+
+    def _whole(self) -> Dict[str, Any]:
+        return nt_value(self.channel)
+
+    def _changes(self, flags: int) -> Dict[str, Any]:
+        return nt_changes(self.channel, flags)
+
     def _channel_posted(self, flags: int) -> None:
-        self.post(fill_dataclass(self.data, nt_changes(self.channel, flags)))
+        self.post(fill_dataclass(self.data, self._changes(flags)))
 
     def _refresh(self) -> None:
         """Bring the structure up to date (not followed without monitors)."""
-        fill_dataclass(self.data, nt_value(self.channel))
+        fill_dataclass(self.data, self._whole())
 
     async def subscribe(self, queue, sub) -> Any:
         if not self._monitors:
@@ -343,11 +354,13 @@ async def serve(pvdb: Dict[str, Any], *, protocols=("ca", "pva"), interfaces=Non
 
     ``interfaces`` (default: each protocol's own ``*_INTF_ADDR_LIST``) apply
     to both; ``pva_conf`` holds ``EPICS_PVA*`` settings overriding the
-    environment; ``array_length`` is passed to :func:`split_pvdb`; other keywords go to the CA server's
-    :class:`~caffi.server.Context`.
+    environment; ``array_length`` is passed to :func:`split_pvdb`; other
+    keywords go to the CA server's :class:`~caffi.server.Context`.
     """
     from .aio import Context
+    from .pvfields import FieldDatabase
     ca_db, pva_db = split_pvdb(pvdb, protocols, access=access, array_length=array_length)
+    fields = FieldDatabase(pvdb, pva_db, access=access)
     runs = []
     for channel in ca_db.values():
         if isinstance(channel, _PvaMirror):
@@ -362,10 +375,14 @@ async def serve(pvdb: Dict[str, Any], *, protocols=("ca", "pva"), interfaces=Non
                 if isinstance(wrapper, ChannelDataWrapper):
                     _run_channel_hooks(wrapper)
         pva_ctx = PvaContext(pva_db, interfaces=interfaces, conf=pva_conf)
+        await pva_ctx.start()
+        # names it does not hold are looked up as record fields
+        pva_ctx.core.pvdb = fields
         runs.append(pva_ctx.run(log_pv_names=log_pv_names, startup_hook=startup_hook))
     try:
         await asyncio.gather(*runs)
     finally:
+        fields.close()
         for wrapper in pva_db.values():
             if isinstance(wrapper, ChannelDataWrapper):
                 wrapper.close()

@@ -377,3 +377,30 @@ def test_docs_example_serves_both_protocols(ports, ctx, tmp_path):
         ca.clear_channel(chid)
         p4p.close()
         ioc.stop()
+
+
+#: record fields served by both (our records are set up as test.db's)
+FIELDS = ("ai.EGU", "ai.PREC", "ai.HOPR", "ai.LOPR", "ai.HIHI", "ai.LOLO", "ai.SEVR",
+          "ai.STAT", "ai.RTYP", "ai.DESC", "ai.SCAN", "ai.PROC", "ai.UDF", "ai.MDEL",
+          "ai.ACKT", "ai.ACKS", "ai.DISA", "ai.NAME", "longin.HOPR", "longin.EGU",
+          "bo.ZNAM", "bo.ONAM", "mbbi.ONST", "stringin.DESC", "wf:double.NELM",
+          "wf:double.NORD", "wf:double.EGU", "wf:double.PREC", "ai.VAL")
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
+    ours = p4p.get(PREFIX + field)
+    theirs = qsrv.get(ioc.prefix + field)
+    assert ours.getID() == theirs.getID()
+    assert ours.type().aspy() == theirs.type().aspy()
+    mine, other = _meta(ours), _meta(theirs)
+    if field.endswith(".NAME"):
+        assert (mine.pop("value"), other.pop("value")) == (PREFIX + "ai", ioc.prefix + "ai")
+    if field.startswith("wf:"):
+        # the IOC's waveform is UDF (INVALID) until written, and empty
+        assert other.pop("alarm")["severity"] == 3
+        assert mine.pop("alarm")["severity"] == 0
+        if field.endswith("NORD"):
+            assert other.pop("value") == 0
+            assert mine.pop("value") == len(p4p.get(PREFIX + "wf:double").value)
+    np.testing.assert_equal(mine, other)
