@@ -17,8 +17,9 @@ member and type id for type id:
   ``max_length`` > 1, as qsrv does for NELM > 1) with ``value``, ``alarm``
   (``alarm_t``), ``timeStamp``, ``display`` (limits, description, units,
   precision, ``form``), ``control`` (``control_t``) and, for numbers,
-  ``valueAlarm`` (``valueAlarm_t``: the alarm and warning limits; qsrv
-  reports ``active`` false, severities 0, hysteresis 0, and so do we);
+  ``valueAlarm`` (``valueAlarm_t``: the alarm and warning limits, NaN for
+  an array without any, as for a waveform record; qsrv reports ``active``
+  false, severities 0, hysteresis 0, and so do we);
 * enums: ``epics:nt/NTEnum:1.0`` with ``value`` (``enum_t``), ``alarm``,
   ``timeStamp``.
 
@@ -193,7 +194,10 @@ def _metadata(data) -> Dict[str, Any]:
                        "form": {"index": 0, "choices": list(FORM_CHOICES)}},
            "control": {"limitLow": get("lower_ctrl_limit"),
                        "limitHigh": get("upper_ctrl_limit"), "minStep": 0.0}}
-    if _is_char_text(data):         # a waveform: no alarm limits (NaN, as qsrv)
+    limits = ("lower_alarm_limit", "lower_warning_limit", "upper_warning_limit",
+              "upper_alarm_limit")
+    if _is_char_text(data) or (data.max_length > 1 and not any(get(k) for k in limits)):
+        # a waveform has no alarm limits: NaN, as qsrv gives them
         nan = float("nan")
         out["valueAlarm"] = dict(_NO_VALUE_ALARM, lowAlarmLimit=nan, lowWarningLimit=nan,
                                  highWarningLimit=nan, highAlarmLimit=nan)

@@ -301,14 +301,32 @@ def test_pvagroup_getter_runs_for_a_ca_read(server, chan):
     assert ca_get(reads) == first + 1
 
 
-def test_pvagroup_arrays_stay_pvaccess_only(server, p4p, ctx):
-    assert list(p4p.get(PREFIX + "pva:table").value) == [1, 2, 3]
-    status, chid = ca.create_channel(PREFIX + "pva:table")
+def test_pvagroup_arrays_over_ca(server, p4p, chan, ctx):
+    table = chan("pva:table")                   # int64[]: DOUBLE, as rsrv serves it
+    assert (ca.field_type(table), ca.element_count(table)) == (ca.DBF.DOUBLE, 3)
+    assert list(ca_get(table)) == [1.0, 2.0, 3.0]
+    raw = chan("pva:raw")                       # byte[]: CHAR
+    assert ca.field_type(raw) == ca.DBF.CHAR
+    assert list(ca_get(raw)) == [1, 254, 3]
+    words = chan("pva:words")
+    assert ca.field_type(words) == ca.DBF.STRING and list(ca_get(words)) == ["a", "b"]
+    sub, updates = _p4p_updates(p4p, PREFIX + "pva:raw")
+    try:
+        assert ca_put(raw, [255, 7, 0])["status"] == ca.ECA.NORMAL
+        update = _wait_p4p(updates, lambda v: list(v.value) == [-1, 7, 0])
+        assert update.value.dtype == np.int8
+    finally:
+        sub.close()
+        ca_put(raw, [1, 254, 3])
+    p4p.put(PREFIX + "pva:words", ["x", "yz"])
+    assert list(ca_get(words)) == ["x", "yz"]
+    # an NTTable has no CA form
+    status, chid = ca.create_channel(PREFIX + "pva:tree")
     try:
         assert ca.pend_io(0.5) == ca.ECA.TIMEOUT
     finally:
         ca.clear_channel(chid)
-    assert any("pva:table" in line and "not served over CA" in line for line in server.log)
+    assert any("pva:tree" in line and "not served over CA" in line for line in server.log)
 
 
 def test_protocols_option_and_argument():
@@ -396,6 +414,9 @@ def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
     mine, other = _meta(ours), _meta(theirs)
     if field.endswith(".NAME"):
         assert (mine.pop("value"), other.pop("value")) == (PREFIX + "ai", ioc.prefix + "ai")
+    if field.endswith(".ACKS"):
+        # the highest severity not acknowledged: ours has been in alarm (another test)
+        mine["value"].pop("index"), other["value"].pop("index")
     if field.startswith("wf:"):
         # the IOC's waveform is UDF (INVALID) until written, and empty
         assert other.pop("alarm")["severity"] == 3
@@ -404,3 +425,66 @@ def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
             assert other.pop("value") == 0
             assert mine.pop("value") == len(p4p.get(PREFIX + "wf:double").value)
     np.testing.assert_equal(mine, other)
+
+
+def test_record_field_puts_cross_over(server, p4p, chan):
+    egu = chan("ai.EGU")
+    got = Collector("EGU")
+    status, evid = ca.create_subscription(egu, got, chtype=ca.DBR.STRING)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    sub, updates = _p4p_updates(p4p, PREFIX + "ai.EGU")
+    try:
+        got.wait(1)
+        assert ca_put(egu, "cm")["status"] == ca.ECA.NORMAL          # CA -> pvAccess
+        assert _wait_p4p(updates, lambda v: v.value == "cm").value == "cm"
+        assert p4p.get(PREFIX + "ai").display.units == "cm"           # the record's units
+        assert p4p.get(PREFIX + "ai.HOPR").display.units == "cm"
+        p4p.put(PREFIX + "ai.EGU", "mm")                               # pvAccess -> CA
+        got.wait(predicate=lambda c: c["value"] == "mm")
+        assert ca_get(chan("ai"), chtype=ca.DBR.CTRL_DOUBLE)["units"] == "mm"
+        p4p.put(PREFIX + "ai.DESC", "a motor")
+        assert ca_get(chan("ai.DESC")) == "a motor"
+        assert p4p.get(PREFIX + "ai.PREC").display.description == "a motor"
+    finally:
+        sub.close()
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+        p4p.put(PREFIX + "ai.EGU", "mm")
+        p4p.put(PREFIX + "ai.DESC", "")
+    # a value written to the record reaches a monitor of a field it links
+    sub, updates = _p4p_updates(p4p, PREFIX + "ai.SEVR")
+    try:
+        assert ca_put(chan("ai"), 95.0)["status"] == ca.ECA.NORMAL    # HIHI: MAJOR
+        update = _wait_p4p(updates, lambda v: v.value.index == 2)
+        assert update.alarm.message == "HIHI"
+    finally:
+        sub.close()
+        ca_put(chan("ai"), 1.5)
+    with pytest.raises(Exception, match="no write access"):
+        p4p.put(PREFIX + "ai.SEVR", {"value.index": 0})
+    with pytest.raises(Exception):
+        p4p.get(PREFIX + "ai.NOPE", timeout=1.0)
+
+
+@pytest.mark.parametrize("record, written", [("wf:char", [72, 105, -23]),
+                                             ("wf:uchar", [200, 1, 0, 5])])
+def test_char_waveforms_as_qsrv_serves_them(server, p4p, qsrv, ioc, chan, record, written):
+    """Text in a CHAR array (a waveform of FTVL=CHAR) and bytes (FTVL=UCHAR)."""
+    dtype = np.int8 if record == "wf:char" else np.uint8
+    for ctxt, name in ((p4p, PREFIX + record), (qsrv, ioc.prefix + record)):
+        ctxt.put(name, np.array(written, dtype=dtype))
+    ours, theirs = p4p.get(PREFIX + record), qsrv.get(ioc.prefix + record)
+    assert ours.getID() == theirs.getID() == "epics:nt/NTScalarArray:1.0"
+    assert ours.type().aspy() == theirs.type().aspy()
+    np.testing.assert_equal(_meta(ours), _meta(theirs))
+    assert ours.value.dtype == dtype
+    # over CA both are CHAR arrays of the same bytes
+    status, theirs_ca = ca.create_channel(ioc.prefix + record)
+    try:
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL
+        mine = chan(record)
+        assert ca.field_type(mine) == ca.field_type(theirs_ca) == ca.DBF.CHAR
+        expected = list(np.array(written, dtype=dtype).astype(np.uint8))
+        assert list(ca_get(mine, count=len(written))) == expected
+        assert list(ca_get(theirs_ca, count=len(written))) == expected
+    finally:
+        ca.clear_channel(theirs_ca)
