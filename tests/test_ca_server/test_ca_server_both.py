@@ -488,3 +488,78 @@ def test_char_waveforms_as_qsrv_serves_them(server, p4p, qsrv, ioc, chan, record
         assert list(ca_get(theirs_ca, count=len(written))) == expected
     finally:
         ca.clear_channel(theirs_ca)
+
+
+INT64_DB = """
+record(int64in, "$(P)i64") {
+    field(EGU,  "cnt")
+    field(HOPR, "1000")
+    field(LOPR, "-1000")
+    field(VAL,  "1099511627777")
+    field(PINI, "YES")
+}
+record(waveform, "$(P)wf:i64") {
+    field(FTVL, "INT64")
+    field(NELM, "3")
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def int64_ioc(ports, tmp_path_factory):
+    """A soft IOC with an int64in and an INT64 waveform (CA only is used)."""
+    db = tmp_path_factory.mktemp("int64") / "int64.db"
+    db.write_text(INT64_DB)
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp))
+    prefix = "caffii64%d:" % os.getpid()
+    # the first private port: this module's other servers hold the last two
+    ioc = _ioc.IOC(dbfile=str(db), macros="P=" + prefix, env=env, ca_port=ports.private[0],
+                   name="int64-ioc")
+    ioc.prefix = prefix
+    ioc.start()
+    try:
+        yield ioc
+    finally:
+        ioc.stop()
+
+
+def _open(name):
+    status, chid = ca.create_channel(name)
+    assert status == ca.ECA.NORMAL
+    assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % name
+    return chid
+
+
+def test_int64_over_ca_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan, ctx):
+    """A PVAGroup's int64 NTScalar/NTScalarArray and an int64in/INT64 waveform:
+    the same DBR types, metadata, values and conversion of a CA put."""
+    int64_ioc.dbpf_array(int64_ioc.prefix + "wf:i64", [1, 2, 3])
+    theirs, their_wf = _open(int64_ioc.prefix + "i64"), _open(int64_ioc.prefix + "wf:i64")
+    try:
+        ours, our_wf = chan("pva:big"), chan("pva:table")
+        assert ca.field_type(ours) == ca.field_type(theirs) == ca.DBF.DOUBLE
+        assert ca.field_type(our_wf) == ca.field_type(their_wf) == ca.DBF.DOUBLE
+        assert ca.element_count(our_wf) == ca.element_count(their_wf) == 3
+        mine = ca_get(ours, chtype=ca.DBR.CTRL_DOUBLE)
+        other = ca_get(theirs, chtype=ca.DBR.CTRL_DOUBLE)
+        assert mine["value"] == 2 ** 40 + 1
+        np.testing.assert_equal(mine, other)
+        np.testing.assert_equal(ca_get(our_wf), ca_get(their_wf))
+        # a CA put of a double: truncated to an integer by both
+        for chid in (ours, theirs):
+            assert ca_put(chid, -12.75)["status"] == ca.ECA.NORMAL
+        assert ca_get(ours) == ca_get(theirs)
+        assert p4p.get(PREFIX + "pva:big").value == int(ca_get(theirs))
+        for chid in (our_wf, their_wf):
+            assert ca_put(chid, [4.5, -5.5, 2.0 ** 40])["status"] == ca.ECA.NORMAL
+        np.testing.assert_equal(ca_get(our_wf), ca_get(their_wf))
+        assert list(p4p.get(PREFIX + "pva:table").value) == list(ca_get(their_wf))
+    finally:
+        ca.clear_channel(theirs)
+        ca.clear_channel(their_wf)
+        chid = chan("pva:big")
+        ca_put(chid, 2.0 ** 40 + 1)
+        ca_put(chan("pva:table"), [1, 2, 3])
