@@ -121,7 +121,7 @@ class FieldWrapper(ChannelDataWrapper):
         return _RANGES.get(ft, (0.0, 0.0))
 
     def _metadata(self) -> Dict[str, Any]:
-        desc = self._type()
+        desc = self.structure if "data" in self.__dict__ else self._type()
         if "display" not in desc.children:
             return {}                          # an NTEnum
         value_desc = desc.children["value"]

@@ -284,6 +284,7 @@ def test_pvaccess_alone(ports, ctx, tmp_path):
     try:
         assert p4p.get(prefix + "started").value == 1
         assert p4p.get(prefix + "pva:temp").value == 21.5
+        assert p4p.get(prefix + "ai.EGU").value == "mm"       # record fields too
         assert not any("CA server on TCP port" in line for line in ioc.log)
         status, chid = ca.create_channel(prefix + "started")
         try:
@@ -488,6 +489,21 @@ def test_char_waveforms_as_qsrv_serves_them(server, p4p, qsrv, ioc, chan, record
         assert list(ca_get(theirs_ca, count=len(written))) == expected
     finally:
         ca.clear_channel(theirs_ca)
+    # a put through either protocol reaches the monitors of the other
+    got = Collector(record)
+    status, evid = ca.create_subscription(chan(record), got, chtype=ca.DBR.CHAR, count=0)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    sub, updates = _p4p_updates(p4p, PREFIX + record)
+    try:
+        got.wait(1)
+        p4p.put(PREFIX + record, np.array([65, 66], dtype=dtype))
+        got.wait(predicate=lambda c: list(c["value"]) == [65, 66])
+        assert ca_put(chan(record), [67, 68, 69])["status"] == ca.ECA.NORMAL
+        update = _wait_p4p(updates, lambda v: list(v.value) == [67, 68, 69])
+        assert update.value.dtype == dtype
+    finally:
+        sub.close()
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
 INT64_DB = """

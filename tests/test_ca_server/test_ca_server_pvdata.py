@@ -233,3 +233,63 @@ def test_pvagroup_arrays_and_int64_as_channel_data():
         await pva_db["p:longs"].commit({"value": list(range(20))})
         assert list(longs.value) == list(range(8))
     asyncio.run(main())
+
+
+def test_record_fields_found_by_name_without_io():
+    import asyncio
+
+    from caffi.server import PVGroup, pvproperty
+    from caffi.server.both import split_pvdb
+    from caffi.server.pvfields import FieldDatabase
+
+    class Rec(PVGroup):
+        ai = pvproperty(value=1.5, record="ai", units="mm", precision=2,
+                        upper_disp_limit=10.0, lower_disp_limit=-10.0)
+        wf = pvproperty(value=[1.0, 2.0], max_length=8, record="waveform")
+        plain = pvproperty(value=1)
+
+    async def main():
+        pvdb = Rec(prefix="r:").pvdb
+        _, pva_db = split_pvdb(pvdb, ("pva",))
+        db = FieldDatabase(pvdb, pva_db)
+        assert db.get("r:ai.VAL") is db["r:ai"] is pva_db["r:ai"] and "r:ai." in db
+        for missing in ("r:ai.NOPE", "r:nope.EGU", "r:plain.EGU", "r:ai.EGU$", "r:ai.EGU.X",
+                        "nodot", 5):
+            assert missing not in db and db.get(missing) is None
+            with pytest.raises(KeyError):
+                db[missing]
+        assert db.fields == {}                  # nothing made for unknown names
+        egu = db["r:ai.EGU"]
+        assert db.get("r:ai.EGU") is egu and list(db.fields) == ["r:ai.EGU"]
+        assert (egu.structure.type_id, egu.data.value) == ("epics:nt/NTScalar:1.0", "mm")
+
+        def value_type(name):
+            return db[name].structure.children["value"].field_type.name
+        assert [value_type("r:ai." + f) for f in ("PREC", "HOPR", "PROC", "DESC")] == \
+            ["int16", "float64", "uint8", "string"]
+        assert [value_type("r:wf." + f) for f in ("NELM", "NORD")] == ["uint32", "uint32"]
+        assert db["r:wf.NORD"].data.value == 2 and db["r:wf.NORD"].data.display.limitHigh == 8
+        hopr = db["r:ai.HOPR"].data
+        assert (hopr.value, hopr.display.units, hopr.display.precision) == (10.0, "mm", 2)
+        assert (hopr.display.limitLow, hopr.display.limitHigh) == (-1e300, 1e300)
+        assert db["r:ai.HIHI"].data.display.limitHigh == 10.0   # the record's HOPR
+        prec = db["r:ai.PREC"].data
+        assert (prec.display.units, prec.display.limitLow) == ("", -32768.0)
+        stat = db["r:ai.STAT"]
+        assert stat.structure.type_id == "epics:nt/NTEnum:1.0"
+        assert len(stat.data.value.choices) == 22
+        # a monitored field follows its data, with the record's alarm and time stamp
+        posts = []
+
+        class Sub:
+            def post(self, snap, changed):
+                posts.append(snap)
+        await egu.subscribe(None, Sub())
+        await pvdb["r:ai"].write_metadata(units="cm")
+        assert posts[-1]["value"] == "cm"
+        seconds, nanoseconds = pvdb["r:ai"].epics_timestamp
+        assert posts[-1]["timeStamp"]["secondsPastEpoch"] == seconds + 631152000
+        assert pvdb["r:ai"].units == "cm"
+        db.close()
+        assert db.fields == {}
+    asyncio.run(main())
