@@ -2,6 +2,7 @@
 serves a PVGroup and a PVAGroup over CA and pvAccess; caffi (libca), p4p
 and our pva client read and write it, and the records of the same name are
 compared with what the soft IOC's qsrv serves."""
+import contextlib
 import os
 import queue
 import time
@@ -151,6 +152,22 @@ def _wait_p4p(updates, predicate, timeout=5.0):
             return update
 
 
+@contextlib.contextmanager
+def _monitors(p4p, chid, name, chtype, **kwargs):
+    """A caffi subscription of ``chid`` and a p4p monitor of ``name`` (PREFIX
+    + suffix), both past their first update: ``(collector, p4p queue)``."""
+    got = Collector(name)
+    status, evid = ca.create_subscription(chid, got, chtype=chtype, **kwargs)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    sub, updates = _p4p_updates(p4p, PREFIX + name)
+    try:
+        got.wait(1)
+        yield got, updates
+    finally:
+        sub.close()
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
+
+
 def test_caput_reaches_a_p4p_monitor_with_the_same_time_stamp(server, p4p, chan):
     chid = chan("ai")
     sub, updates = _p4p_updates(p4p, PREFIX + "ai")
@@ -234,12 +251,7 @@ def test_pvagroup_ntscalar_and_ntenum_over_ca(server, p4p, chan):
 
 def test_pvagroup_puts_cross_over(server, p4p, chan):
     temp = chan("pva:temp")
-    got = Collector("temp")
-    status, evid = ca.create_subscription(temp, got, chtype=ca.DBR.TIME_DOUBLE)
-    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
-    sub, updates = _p4p_updates(p4p, PREFIX + "pva:temp")
-    try:
-        got.wait(1)
+    with _monitors(p4p, temp, "pva:temp", ca.DBR.TIME_DOUBLE) as (got, updates):
         p4p.put(PREFIX + "pva:temp", 30.5)          # pvAccess put -> CA monitor
         got.wait(predicate=lambda c: c["value"]["value"] == 30.5)
         assert ca_put(temp, 12.0)["status"] == ca.ECA.NORMAL   # CA put -> pva monitor
@@ -250,9 +262,6 @@ def test_pvagroup_puts_cross_over(server, p4p, chan):
         mode = chan("pva:mode")
         assert ca_put(mode, "auto")["status"] == ca.ECA.NORMAL
         assert p4p.get(PREFIX + "pva:mode").value.index == 0
-    finally:
-        sub.close()
-        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
 def test_read_only_both_ways(server, p4p, chan):
@@ -430,25 +439,10 @@ def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
 
 def test_record_field_puts_cross_over(server, p4p, chan):
     egu = chan("ai.EGU")
-    got = Collector("EGU")
-    status, evid = ca.create_subscription(egu, got, chtype=ca.DBR.STRING)
-    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
-    sub, updates = _p4p_updates(p4p, PREFIX + "ai.EGU")
     try:
-        got.wait(1)
-        assert ca_put(egu, "cm")["status"] == ca.ECA.NORMAL          # CA -> pvAccess
-        assert _wait_p4p(updates, lambda v: v.value == "cm").value == "cm"
-        assert p4p.get(PREFIX + "ai").display.units == "cm"           # the record's units
-        assert p4p.get(PREFIX + "ai.HOPR").display.units == "cm"
-        p4p.put(PREFIX + "ai.EGU", "mm")                               # pvAccess -> CA
-        got.wait(predicate=lambda c: c["value"] == "mm")
-        assert ca_get(chan("ai"), chtype=ca.DBR.CTRL_DOUBLE)["units"] == "mm"
-        p4p.put(PREFIX + "ai.DESC", "a motor")
-        assert ca_get(chan("ai.DESC")) == "a motor"
-        assert p4p.get(PREFIX + "ai.PREC").display.description == "a motor"
+        with _monitors(p4p, egu, "ai.EGU", ca.DBR.STRING) as (got, updates):
+            _field_puts(p4p, chan, egu, got, updates)
     finally:
-        sub.close()
-        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
         p4p.put(PREFIX + "ai.EGU", "mm")
         p4p.put(PREFIX + "ai.DESC", "")
     # a value written to the record reaches a monitor of a field it links
@@ -464,6 +458,19 @@ def test_record_field_puts_cross_over(server, p4p, chan):
         p4p.put(PREFIX + "ai.SEVR", {"value.index": 0})
     with pytest.raises(Exception):
         p4p.get(PREFIX + "ai.NOPE", timeout=1.0)
+
+
+def _field_puts(p4p, chan, egu, got, updates):
+    assert ca_put(egu, "cm")["status"] == ca.ECA.NORMAL          # CA -> pvAccess
+    assert _wait_p4p(updates, lambda v: v.value == "cm").value == "cm"
+    assert p4p.get(PREFIX + "ai").display.units == "cm"           # the record's units
+    assert p4p.get(PREFIX + "ai.HOPR").display.units == "cm"
+    p4p.put(PREFIX + "ai.EGU", "mm")                               # pvAccess -> CA
+    got.wait(predicate=lambda c: c["value"] == "mm")
+    assert ca_get(chan("ai"), chtype=ca.DBR.CTRL_DOUBLE)["units"] == "mm"
+    p4p.put(PREFIX + "ai.DESC", "a motor")
+    assert ca_get(chan("ai.DESC")) == "a motor"
+    assert p4p.get(PREFIX + "ai.PREC").display.description == "a motor"
 
 
 @pytest.mark.parametrize("record, written", [("wf:char", [72, 105, -23]),
@@ -490,20 +497,12 @@ def test_char_waveforms_as_qsrv_serves_them(server, p4p, qsrv, ioc, chan, record
     finally:
         ca.clear_channel(theirs_ca)
     # a put through either protocol reaches the monitors of the other
-    got = Collector(record)
-    status, evid = ca.create_subscription(chan(record), got, chtype=ca.DBR.CHAR, count=0)
-    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
-    sub, updates = _p4p_updates(p4p, PREFIX + record)
-    try:
-        got.wait(1)
+    with _monitors(p4p, chan(record), record, ca.DBR.CHAR, count=0) as (got, updates):
         p4p.put(PREFIX + record, np.array([65, 66], dtype=dtype))
         got.wait(predicate=lambda c: list(c["value"]) == [65, 66])
         assert ca_put(chan(record), [67, 68, 69])["status"] == ca.ECA.NORMAL
         update = _wait_p4p(updates, lambda v: list(v.value) == [67, 68, 69])
         assert update.value.dtype == dtype
-    finally:
-        sub.close()
-        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
 INT64_DB = """
