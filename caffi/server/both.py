@@ -29,6 +29,10 @@ monitors of both, with the same time stamp.
   stamp, alarm, metadata) and published to the CA subscriptions.  A CA write
   is the wrapper's ``write`` (its putter) after its ``authorize``; a CA read
   runs the wrapper's ``read`` first if the pvaproperty has a getter.
+* The fields of a ``pvproperty`` with ``record=`` (``NAME.EGU`` ...) are
+  found by the pvAccess server as by the CA server, through the database
+  of :mod:`.pvfields`; each field's pvAccess face is a
+  :class:`ChannelDataWrapper` of the field's channel data.
 
 :func:`serve` runs the asyncio servers of the protocols asked for
 (each with its own environment: ``EPICS_CA*``/``EPICS_CAS*`` and

@@ -294,7 +294,7 @@ def ca_value(desc: FieldDesc, value: Any) -> Any:
         arr = np.asarray(value)
         if ft in (_T.int8, _T.uint8):
             return arr.astype(np.uint8).tobytes()
-        return arr.astype(np.float64) if _CLASSES[ft] is ChannelDouble else arr
+        return arr.astype(np.float64) if _CLASSES.get(ft) is ChannelDouble else arr
     if ft in (_T.int8, _T.uint8):
         return int(value) & 0xFF
     if _CLASSES.get(ft) is ChannelDouble:
