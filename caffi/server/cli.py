@@ -76,8 +76,9 @@ def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_name
 
     ``protocols``: ``('ca',)``, ``('pva',)`` or ``('ca', 'pva')``: the same
     PVs over Channel Access and pvAccess (:mod:`.both`; ``pvdb`` may also
-    hold a ``PVAGroup``'s PVs, whose NTScalar and NTEnum ones are then served
-    over CA too).  ``module_name`` is accepted for caproto compatibility
+    hold a ``PVAGroup``'s PVs, whose NTScalar, NTScalarArray and NTEnum
+    ones are then served over CA too; ``array_length=N`` among ``kwargs`` is
+    the least CA element count of their arrays).  ``module_name`` is accepted for caproto compatibility
     (only asyncio is supported).  The objects of the process at that moment
     are taken out of the cyclic garbage collector's sight
     (``aio.freeze_startup_objects``).
