@@ -35,6 +35,7 @@ def best(fn, n, repeat=5, clock=time.process_time, after=None):
 
 
 def profile(ca, dbr, ffi, lib, prefix):
+    from caffi._ca_checks import _read_request
     status, chid = ca.create_channel(prefix + "ai0")
     assert ca.pend_io(5) == ca.ECA.NORMAL
     rows = []
@@ -63,7 +64,7 @@ def profile(ca, dbr, ffi, lib, prefix):
     rows.append(("get(): whole call, explicit DBR_DOUBLE, count 1 (general path)",
                  best(lambda: ca.get(chid, 6, 1), n, after=pend)))
     rows.append(("  argument checks (_read_request)",
-                 best(lambda: ca._read_request(chid.ptr, 6, 1, False), n)))
+                 best(lambda: _read_request(chid.ptr, 6, 1, False), n)))
     rows.append(("  buffer (allocate)", best(lambda: dbr.allocate(6, 1, False), n)))
     buf = dbr.allocate(6, 1, False)[0]
     rows.append(("  libca ca_array_get itself",

@@ -33,8 +33,8 @@ from ._constants import (CA_REPEATER_PORT, CA_SERVER_PORT, DEFAULT_MAX_ARRAY_BYT
                          MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE,
                          MAX_UNITS_SIZE, NO_REPLY, AccessRights, AlarmSeverity, AlarmStatus,
                          ChannelType, ConnStatus, SubscriptionType)
-from ._data import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, CannotExceedLimits,
-                    ChannelAlarm, ChannelData, Forbidden, SkipWrite)
+from ._alarm import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelAlarm
+from ._data import CannotExceedLimits, ChannelData, Forbidden, SkipWrite
 from ._data_types import (ChannelByte, ChannelChar, ChannelDouble, ChannelEnum, ChannelFloat,
                           ChannelInteger, ChannelNumeric, ChannelShort, ChannelString)
 from ._convert import (NativeMetadata, convert_values, format_double, format_float,

@@ -51,27 +51,22 @@ import copy
 import math
 import struct
 import time
-import weakref
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from ._alarm import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelAlarm
 from ._constants import (EPICS2UNIX_EPOCH, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
-                         AccessRights, AlarmSeverity, AlarmStatus, ChannelType,
-                         SubscriptionType)
+                         AccessRights, AlarmSeverity, AlarmStatus, ChannelType)
 from ._convert import NativeMetadata, read_dbr, write_value
 from ._dbr import DBR_LAYOUTS, TimeStamp, encode_payload, timestamp_to_epics
-from ._errors import CaprotoError, CaprotoValueError
+from ._errors import CannotExceedLimits, CaprotoError, CaprotoValueError, Forbidden
 
 __all__ = ["ChannelAlarm", "ChannelData", "ChannelEnum", "ChannelNumeric", "ChannelShort",
            "ChannelInteger", "ChannelFloat", "ChannelDouble", "ChannelByte", "ChannelChar",
            "ChannelString", "Forbidden", "CannotExceedLimits", "SkipWrite",
            "DBE_VALUE", "DBE_LOG", "DBE_ALARM", "DBE_PROPERTY"]
 
-DBE_VALUE = int(SubscriptionType.DBE_VALUE)
-DBE_LOG = int(SubscriptionType.DBE_LOG)
-DBE_ALARM = int(SubscriptionType.DBE_ALARM)
-DBE_PROPERTY = int(SubscriptionType.DBE_PROPERTY)
 _T = ChannelType
 _ARRAYS = (list, tuple, np.ndarray)
 _NUMBERS = (int, float)
@@ -79,14 +74,6 @@ _READ_WRITE = AccessRights.READ | AccessRights.WRITE
 _MAX_CACHED = 64
 #: payloads up to this size are joined into one bytes object
 _JOIN_BELOW = 4096
-
-
-class Forbidden(CaprotoError):
-    """The client may not do this (access rights)."""
-
-
-class CannotExceedLimits(CaprotoValueError):
-    """A value outside the control limits was written."""
 
 
 class SkipWrite(Exception):
@@ -111,92 +98,6 @@ def _stamp(value) -> TimeStamp:
     if isinstance(value, (tuple, list)):
         return TimeStamp(int(value[0]), int(value[1]))
     return TimeStamp(*timestamp_to_epics(float(value)))
-
-
-class ChannelAlarm:
-    """Alarm state (status, severity, acknowledgement) shared by one or more PVs.
-
-    ``must_acknowledge_transient`` is ACKT, ``severity_to_acknowledge`` ACKS:
-    the highest severity not yet acknowledged.  As in an IOC, a severity
-    rising above ACKS raises ACKS to it; with ACKT off ACKS also follows the
-    severity down; writing ACKS at or above the current ACKS clears it.
-    """
-
-    def __init__(self, *, status=0, severity=0, must_acknowledge_transient=True,
-                 severity_to_acknowledge=0, alarm_string="", string_encoding="latin-1"):
-        # the PVs using this alarm, in the order they joined (the order of
-        # their posts when the alarm changes)
-        self._channels = weakref.WeakKeyDictionary()
-        self.string_encoding = string_encoding
-        self.status = AlarmStatus(status)
-        self.severity = AlarmSeverity(severity)
-        self.must_acknowledge_transient = bool(must_acknowledge_transient)
-        self.severity_to_acknowledge = AlarmSeverity(severity_to_acknowledge)
-        self.alarm_string = alarm_string
-
-    def __repr__(self):
-        return "<ChannelAlarm(status=%s, severity=%s)>" % (int(self.status), int(self.severity))
-
-    def __eq__(self, other):
-        if not isinstance(other, ChannelAlarm):
-            return NotImplemented
-        return self._state() == other._state()
-
-    __hash__ = object.__hash__
-
-    def _state(self):
-        return (self.status, self.severity, self.must_acknowledge_transient,
-                self.severity_to_acknowledge, self.alarm_string)
-
-    def connect(self, channel_data) -> None:
-        self._channels[channel_data] = None
-
-    def disconnect(self, channel_data) -> None:
-        self._channels.pop(channel_data, None)
-
-    async def read(self, dbr=None):
-        """``(status, severity, ackt, acks, alarm_string)``."""
-        return (int(self.status), int(self.severity), int(self.must_acknowledge_transient),
-                int(self.severity_to_acknowledge), self.alarm_string)
-
-    def apply(self, *, status=None, severity=None, must_acknowledge_transient=None,
-              severity_to_acknowledge=None, alarm_string=None) -> int:
-        """Change the alarm without publishing; returns the event flags of
-        the change (DBE_ALARM, or 0 when nothing changed)."""
-        before = self._state()
-        if status is not None:
-            self.status = status if type(status) is AlarmStatus else AlarmStatus(status)
-        if severity is not None:
-            self.severity = (severity if type(severity) is AlarmSeverity
-                             else AlarmSeverity(severity))
-            if not self.must_acknowledge_transient or self.severity > self.severity_to_acknowledge:
-                self.severity_to_acknowledge = self.severity
-        if must_acknowledge_transient is not None:
-            self.must_acknowledge_transient = bool(must_acknowledge_transient)
-            if not self.must_acknowledge_transient and \
-                    self.severity_to_acknowledge > self.severity:
-                self.severity_to_acknowledge = self.severity
-        if severity_to_acknowledge is not None:
-            if severity_to_acknowledge >= self.severity_to_acknowledge:
-                self.severity_to_acknowledge = AlarmSeverity(0)
-        if alarm_string is not None:
-            self.alarm_string = alarm_string
-        return DBE_ALARM if self._state() != before else 0
-
-    async def write(self, *, status=None, severity=None, must_acknowledge_transient=None,
-                    severity_to_acknowledge=None, alarm_string=None, flags=0, publish=True):
-        """Change the alarm and (with ``publish``) post to every PV using it."""
-        flags |= self.apply(status=status, severity=severity,
-                            must_acknowledge_transient=must_acknowledge_transient,
-                            severity_to_acknowledge=severity_to_acknowledge,
-                            alarm_string=alarm_string)
-        if publish and flags:
-            await self.publish(flags)
-
-    async def publish(self, flags, *, except_for=()):
-        for channel in list(self._channels):
-            if channel not in except_for:
-                channel._alarm_changed(flags)
 
 
 class ChannelData:

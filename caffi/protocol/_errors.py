@@ -12,7 +12,8 @@ keeps working.
 __all__ = [
     "CaprotoError", "ProtocolError", "LocalProtocolError", "RemoteProtocolError",
     "CaprotoKeyError", "CaprotoValueError", "CaprotoTypeError", "CaprotoConversionError",
-    "CaprotoEnvironmentSetupError", "CaprotoNotImplementedError",
+    "CaprotoEnvironmentSetupError", "CaprotoNotImplementedError", "Forbidden",
+    "CannotExceedLimits",
 ]
 
 
@@ -55,3 +56,11 @@ class CaprotoConversionError(CaprotoValueError):
 
 class CaprotoEnvironmentSetupError(CaprotoValueError):
     """An ``EPICS_*`` environment variable cannot be parsed."""
+
+
+class Forbidden(CaprotoError):
+    """The client may not do this (access rights)."""
+
+
+class CannotExceedLimits(CaprotoValueError):
+    """A value outside the control limits was written."""

@@ -22,13 +22,17 @@ monitors of both, with the same time stamp.
   brought up to date when it is read (or a first monitor starts).  A
   pvAccess put is a ``write`` of the channel data (putters, limits, access
   rights apply as to a CA write); its reply follows the monitor updates.
-* A pvAccess data wrapper (a ``PVAGroup``'s PVs) with an NTScalar or an
-  NTEnum is the owner of its PV.  Its CA face is a ChannelData subclass
+* A pvAccess data wrapper (a ``PVAGroup``'s PVs) with an NTScalar, an
+  NTScalarArray or an NTEnum is the owner of its PV.  Its CA face is a ChannelData subclass
   made by :func:`pva_channel`: it subscribes to the wrapper like a
   pvAccess monitor; each post is stored in the channel data (value, time
   stamp, alarm, metadata) and published to the CA subscriptions.  A CA write
   is the wrapper's ``write`` (its putter) after its ``authorize``; a CA read
   runs the wrapper's ``read`` first if the pvaproperty has a getter.
+* The fields of a ``pvproperty`` with ``record=`` (``NAME.EGU`` ...) are
+  found by the pvAccess server as by the CA server, through the database
+  of :mod:`.pvfields`; each field's pvAccess face is a
+  :class:`ChannelDataWrapper` of the field's channel data.
 
 :func:`serve` runs the asyncio servers of the protocols asked for
 (each with its own environment: ``EPICS_CA*``/``EPICS_CAS*`` and
@@ -46,13 +50,16 @@ from pva.server import value_instance, wrap_pvdb
 from ..protocol import (AccessRights, AlarmSeverity, AlarmStatus, ChannelAlarm, ChannelData,
                         ChannelEnum, Forbidden)
 from ..protocol._data import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from .pvdata import ca_state, channel_spec, nt_changes, nt_type, nt_value, value_from_put
+from .pvdata import (ca_state, channel_spec, nt_changes, nt_type, nt_value, pva_value,
+                     value_from_put)
 
 __all__ = ["ChannelDataWrapper", "pva_channel", "split_pvdb", "serve"]
 
 log = logging.getLogger("caffi.server")
 
 _ALL_EVENTS = DBE_VALUE | DBE_LOG | DBE_ALARM | DBE_PROPERTY
+#: the least CA element count of a pvAccess array served over CA (see pva_channel)
+DEFAULT_ARRAY_LENGTH = 1
 
 
 class _ChannelListener:
@@ -92,7 +99,7 @@ class ChannelDataWrapper(DataWrapperBase):
     def __init__(self, name: str, channel: ChannelData, *, access=None):
         self.channel = channel
         self._access = access
-        super().__init__(name, value_instance(nt_value(channel), nt_type(channel)))
+        super().__init__(name, value_instance(self._whole(), self._type()))
         self._monitors: set = set()
         self._listener = _ChannelListener(self)
         channel.add_subscriber(self._listener)
@@ -101,12 +108,23 @@ class ChannelDataWrapper(DataWrapperBase):
         """Stop following the channel data."""
         self.channel.remove_subscriber(self._listener)
 
+    # the normative type, its whole value and the members an event changed
+    # (overridden by the record fields' wrappers of .pvfields)
+    def _type(self):
+        return nt_type(self.channel)
+
+    def _whole(self) -> Dict[str, Any]:
+        return nt_value(self.channel)
+
+    def _changes(self, flags: int) -> Dict[str, Any]:
+        return nt_changes(self.channel, flags)
+
     def _channel_posted(self, flags: int) -> None:
-        self.post(fill_dataclass(self.data, nt_changes(self.channel, flags)))
+        self.post(fill_dataclass(self.data, self._changes(flags)))
 
     def _refresh(self) -> None:
         """Bring the structure up to date (not followed without monitors)."""
-        fill_dataclass(self.data, nt_value(self.channel))
+        fill_dataclass(self.data, self._whole())
 
     async def subscribe(self, queue, sub) -> Any:
         if not self._monitors:
@@ -213,7 +231,7 @@ class _PvaMirror:
             changes: Dict[str, Any] = {"value": {"index": int(value)}}
             bits = BitSet({desc.bit_of["value.index"]})
         else:
-            changes = {"value": value}
+            changes = {"value": pva_value(desc, value)}
             bits = BitSet({desc.bit_of["value"]})
         await self.pva_wrapper.write(DataWithBitSet(changes, bits))
 
@@ -221,6 +239,8 @@ class _PvaMirror:
         """Store a post of the pvAccess PV and publish it over CA."""
         state = ca_state(self.pva_wrapper.structure, snap)
         value = state.pop("value", self.value)
+        if self.max_length > 1 and len(value) > self.max_length:
+            value = value[:self.max_length]     # as a CA client of a waveform sees NELM
         state = {k: v for k, v in state.items()
                  if k in ("timestamp", "status", "severity") or k in self._data}
         self._mirroring = True
@@ -252,17 +272,25 @@ def _mirror_class(base: type) -> type:
     return cls
 
 
-def pva_channel(wrapper: DataWrapperBase) -> Optional[ChannelData]:
-    """The CA face of a pvAccess PV with an NTScalar (not array) or an NTEnum,
-    None for any other structure.  It follows the PV once
-    ``await wrapper.subscribe(None, channel.listener)`` has run (done by
-    :func:`serve`)."""
+def pva_channel(wrapper: DataWrapperBase, *,
+                max_length: int = DEFAULT_ARRAY_LENGTH) -> Optional[ChannelData]:
+    """The CA face of a pvAccess PV with an NTScalar, an NTScalarArray or an
+    NTEnum, None for any other structure (see
+    :func:`~caffi.server.pvdata.channel_spec` for the DBR types).  It
+    follows the PV once ``await wrapper.subscribe(None, channel.listener)``
+    has run (done by :func:`serve`).
+
+    An array's CA element count (its NELM) is the larger of ``max_length``
+    and the length of the array now; longer arrays posted later are seen
+    truncated over CA."""
     desc = wrapper.structure
     spec = channel_spec(desc)
-    if spec is None or desc.children["value"].is_array:
+    if spec is None:
         return None
     base, kwargs = spec
     state = ca_state(desc, _nt_snapshot(wrapper))
+    if desc.children["value"].is_array:
+        kwargs["max_length"] = max(int(max_length), len(state.get("value", ())), 1)
     status = state.pop("status", AlarmStatus.NO_ALARM)
     severity = state.pop("severity", AlarmSeverity.NO_ALARM)
     kwargs.update(state)
@@ -289,14 +317,16 @@ def _accepted_keywords(base: type) -> frozenset:
 
 # ------------------------------------------------------------------ the servers
 def split_pvdb(pvdb: Dict[str, Any], protocols: Iterable[str] = ("ca", "pva"), *,
-               access=None) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+               access=None, array_length: int = DEFAULT_ARRAY_LENGTH
+               ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """``(CA pvdb, pvAccess pvdb)`` serving ``pvdb`` over ``protocols``.
 
     ``pvdb`` maps names to ChannelData (a ``PVGroup``'s ``pvdb``) and/or to
     pvAccess data (a ``PVAGroup``'s ``pvdb``, wrappers or pva dataclass
     instances).  Each is served over both protocols, but a pvAccess PV over
-    CA only if it is an NTScalar or an NTEnum (others are logged and served
-    over pvAccess alone).
+    CA only if it is an NTScalar, an NTScalarArray or an NTEnum (others are
+    logged and served over pvAccess alone); ``array_length`` is the least
+    CA element count of its arrays (see :func:`pva_channel`).
     """
     protocols = tuple(protocols)
     ca: Dict[str, Any] = {}
@@ -312,10 +342,10 @@ def split_pvdb(pvdb: Dict[str, Any], protocols: Iterable[str] = ("ca", "pva"), *
         if "pva" in protocols:
             pv[name] = wrapper
         if "ca" in protocols:
-            channel = pva_channel(wrapper)
+            channel = pva_channel(wrapper, max_length=array_length)
             if channel is None:
-                log.warning("%s (%s) is not served over CA: only NTScalar and NTEnum are",
-                            name, wrapper.structure.type_id or "structure")
+                log.warning("%s (%s) is not served over CA: only NTScalar, NTScalarArray "
+                            "and NTEnum are", name, wrapper.structure.type_id or "structure")
             else:
                 ca[name] = channel
     return ca, pv
@@ -323,16 +353,18 @@ def split_pvdb(pvdb: Dict[str, Any], protocols: Iterable[str] = ("ca", "pva"), *
 
 async def serve(pvdb: Dict[str, Any], *, protocols=("ca", "pva"), interfaces=None,
                 log_pv_names: bool = False, startup_hook=None, access=None, pva_conf=None,
-                **kwargs) -> None:
+                array_length: int = DEFAULT_ARRAY_LENGTH, **kwargs) -> None:
     """Serve ``pvdb`` over ``protocols`` until cancelled (see :func:`split_pvdb`).
 
     ``interfaces`` (default: each protocol's own ``*_INTF_ADDR_LIST``) apply
     to both; ``pva_conf`` holds ``EPICS_PVA*`` settings overriding the
-    environment; other keywords go to the CA server's
-    :class:`~caffi.server.Context`.
+    environment; ``array_length`` is passed to :func:`split_pvdb`; other
+    keywords go to the CA server's :class:`~caffi.server.Context`.
     """
     from .aio import Context
-    ca_db, pva_db = split_pvdb(pvdb, protocols, access=access)
+    from .pvfields import FieldDatabase
+    ca_db, pva_db = split_pvdb(pvdb, protocols, access=access, array_length=array_length)
+    fields = FieldDatabase(pvdb, pva_db, access=access)
     runs = []
     for channel in ca_db.values():
         if isinstance(channel, _PvaMirror):
@@ -347,10 +379,14 @@ async def serve(pvdb: Dict[str, Any], *, protocols=("ca", "pva"), interfaces=Non
                 if isinstance(wrapper, ChannelDataWrapper):
                     _run_channel_hooks(wrapper)
         pva_ctx = PvaContext(pva_db, interfaces=interfaces, conf=pva_conf)
+        await pva_ctx.start()
+        # names it does not hold are looked up as record fields
+        pva_ctx.core.pvdb = fields
         runs.append(pva_ctx.run(log_pv_names=log_pv_names, startup_hook=startup_hook))
     try:
         await asyncio.gather(*runs)
     finally:
+        fields.close()
         for wrapper in pva_db.values():
             if isinstance(wrapper, ChannelDataWrapper):
                 wrapper.close()

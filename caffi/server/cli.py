@@ -12,10 +12,20 @@ import logging
 import sys
 from typing import Dict, List, Optional, Tuple
 
+from pva.cli._iocargs import add_macros, ioc_parser, log_level
+
 __all__ = ["ioc_arg_parser", "template_arg_parser", "run", "PROTOCOLS"]
 
 #: what ``protocols=`` may name
 PROTOCOLS = ("ca", "pva")
+_HELPS = {
+    "quiet": "Only log warnings and errors.",
+    "verbose": "Log more (-vv: debug).",
+    "list_pvs": "Log the PV names served at startup.",
+    "async_lib": "Only asyncio is supported.",
+    "interfaces": "Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST for CA, "
+                  "EPICS_PVAS_INTF_ADDR_LIST for pvAccess, else all).",
+}
 
 
 def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[str]] = None,
@@ -24,43 +34,19 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[List[s
     """An ArgumentParser with the standard IOC options, and a function that
     splits parsed arguments into ``(ioc_options, run_options)``."""
     macros = macros or {}
-    parser = argparse.ArgumentParser(description=desc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prefix", type=str, default=default_prefix)
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true",
-                           help="Only log warnings and errors.")
-    verbosity.add_argument("-v", "--verbose", action="count",
-                           help="Log more (-vv: debug).")
-    parser.add_argument("--list-pvs", action="store_true",
-                        help="Log the PV names served at startup.")
-    parser.add_argument("--async-lib", default="asyncio", choices=("asyncio",),
-                        help="Only asyncio is supported.")
-    parser.add_argument("--interfaces", nargs="+", default=None,
-                        help="Interfaces to listen on (default: EPICS_CAS_INTF_ADDR_LIST "
-                             "for CA, EPICS_PVAS_INTF_ADDR_LIST for pvAccess, else all).")
+    parser = ioc_parser(desc=desc, default_prefix=default_prefix, helps=_HELPS,
+                        async_libs=("asyncio",), interfaces=None)
     parser.add_argument("--protocols", nargs="+", default=["ca"], choices=PROTOCOLS,
                         help="Serve over Channel Access (ca), pvAccess (pva) or both "
                              "(ca pva): the same PVs, one state.")
-    for name, default in macros.items():
-        if default is None:
-            parser.add_argument("--" + name, type=str, required=True,
-                                help="Macro substitution required by this IOC")
-        else:
-            parser.add_argument("--" + name, type=str, default=default,
-                                help="Macro substitution, default: %r" % default)
+    add_macros(parser, macros, "Macro substitution, default: {!r}")
 
     def split_args(args):
         try:
             check_protocols(args.protocols)
         except ValueError as ex:
             parser.error(str(ex))
-        level = logging.INFO
-        if args.verbose:
-            level = logging.DEBUG if args.verbose > 1 else logging.INFO
-        elif args.quiet:
-            level = logging.WARNING
-        logging.basicConfig(level=level, format="[%(levelname)s %(name)s] %(message)s")
+        logging.basicConfig(level=log_level(args, 2), format="[%(levelname)s %(name)s] %(message)s")
         return ({"prefix": args.prefix, "macros": {k: getattr(args, k) for k in macros}},
                 {"log_pv_names": args.list_pvs, "interfaces": args.interfaces,
                  "protocols": tuple(args.protocols)})
@@ -90,8 +76,9 @@ def run(pvdb, *, module_name: Optional[str] = None, interfaces=None, log_pv_name
 
     ``protocols``: ``('ca',)``, ``('pva',)`` or ``('ca', 'pva')``: the same
     PVs over Channel Access and pvAccess (:mod:`.both`; ``pvdb`` may also
-    hold a ``PVAGroup``'s PVs, whose NTScalar and NTEnum ones are then served
-    over CA too).  ``module_name`` is accepted for caproto compatibility
+    hold a ``PVAGroup``'s PVs, whose NTScalar, NTScalarArray and NTEnum
+    ones are then served over CA too; ``array_length=N`` among ``kwargs`` is
+    the least CA element count of their arrays).  ``module_name`` is accepted for caproto compatibility
     (only asyncio is supported).  The objects of the process at that moment
     are taken out of the cyclic garbage collector's sight
     (``aio.freeze_startup_objects``).

@@ -17,16 +17,20 @@ member and type id for type id:
   ``max_length`` > 1, as qsrv does for NELM > 1) with ``value``, ``alarm``
   (``alarm_t``), ``timeStamp``, ``display`` (limits, description, units,
   precision, ``form``), ``control`` (``control_t``) and, for numbers,
-  ``valueAlarm`` (``valueAlarm_t``: the alarm and warning limits; qsrv
-  reports ``active`` false, severities 0, hysteresis 0, and so do we);
+  ``valueAlarm`` (``valueAlarm_t``: the alarm and warning limits, NaN for
+  an array without any, as for a waveform record; qsrv reports ``active``
+  false, severities 0, hysteresis 0, and so do we);
 * enums: ``epics:nt/NTEnum:1.0`` with ``value`` (``enum_t``), ``alarm``,
   ``timeStamp``.
 
 Value types follow the native DBR type (DOUBLE -> double, FLOAT -> float,
-LONG -> int, SHORT -> short, CHAR bytes (``ChannelByte``) -> ubyte, STRING
--> string).  ``ChannelChar`` is text sent as a CHAR array over CA; over
-pvAccess it is one ``string`` (qsrv would give a byte array of a CHAR
-waveform).  Alarm status maps to the pvData status codes as qsrv maps it
+LONG -> int, SHORT -> short, CHAR bytes (``ChannelByte``, a waveform of
+FTVL=UCHAR) -> ubyte, STRING -> string).  ``ChannelChar`` is text sent as a
+CHAR array over CA, the long string of a waveform of FTVL=CHAR: over
+pvAccess it is what qsrv gives such a record, an ``NTScalarArray`` of
+``byte`` (signed) holding the encoded text (a ``pvput`` of a byte array
+writes the text up to its first NUL); with ``report_as_string`` it is one
+``string``.  Alarm status maps to the pvData status codes as qsrv maps it
 (HIHI ... HWLIMIT: DEVICE, COMM/TIMEOUT/UDF: DRIVER, CALC ... BAD_SUB:
 RECORD, DISABLE ... WRITE_ACCESS: DB) and the message is the CA status name.
 ``timeStamp`` is the CA time stamp moved to the POSIX epoch: the same
@@ -51,7 +55,8 @@ from ..protocol._constants import EPICS2UNIX_EPOCH
 from ..protocol._data import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
 
 __all__ = ["nt_type", "nt_value", "nt_changes", "value_from_put", "channel_spec", "ca_state",
-           "alarm_status", "FORM_CHOICES", "NTSCALAR", "NTSCALARARRAY", "NTENUM"]
+           "ca_value", "pva_value", "alarm_status", "FORM_CHOICES", "NTSCALAR",
+           "NTSCALARARRAY", "NTENUM"]
 
 NTSCALAR = "epics:nt/NTScalar:1.0"
 NTSCALARARRAY = "epics:nt/NTScalarArray:1.0"
@@ -93,6 +98,8 @@ _STATUS.update(dict.fromkeys((_S.CALC, _S.SCAN, _S.LINK, _S.SOFT, _S.BAD_SUB), 3
 _STATUS.update(dict.fromkeys((_S.DISABLE, _S.SIMM, _S.READ_ACCESS, _S.WRITE_ACCESS), 4))
 
 _VALUE_EVENTS = DBE_VALUE | DBE_LOG
+_NO_VALUE_ALARM = {"active": False, "lowAlarmSeverity": 0, "lowWarningSeverity": 0,
+                   "highWarningSeverity": 0, "highAlarmSeverity": 0, "hysteresis": 0}
 
 
 def alarm_status(status: int) -> int:
@@ -101,7 +108,13 @@ def alarm_status(status: int) -> int:
 
 
 def _is_text(data) -> bool:
-    return isinstance(data, ChannelChar)
+    """True for text served as one pvData string."""
+    return isinstance(data, ChannelChar) and data.report_as_string
+
+
+def _is_char_text(data) -> bool:
+    """True for text served as a byte array (a waveform of FTVL=CHAR)."""
+    return isinstance(data, ChannelChar) and not data.report_as_string
 
 
 def nt_type(data) -> FieldDesc:
@@ -111,6 +124,8 @@ def nt_type(data) -> FieldDesc:
                          NTENUM)
     if _is_text(data):
         ft, array = _T.string, False
+    elif _is_char_text(data):
+        ft, array = _T.int8, data.max_length > 1
     else:
         try:
             ft = _FIELD_TYPES[ChannelType(data.data_type)]
@@ -144,6 +159,9 @@ def _value(data) -> Any:
     if _is_text(data):
         return value if isinstance(value, str) else bytes(value).decode(
             data.string_encoding or "latin-1")
+    if _is_char_text(data):
+        raw = np.frombuffer(value.encode(data.string_encoding or "latin-1"), dtype=np.int8)
+        return raw if data.max_length > 1 else (int(raw[0]) if len(raw) else 0)
     if isinstance(data, ChannelByte) and isinstance(value, (bytes, bytearray)):
         value = np.frombuffer(value, dtype=np.uint8)
     if isinstance(value, tuple):
@@ -176,14 +194,18 @@ def _metadata(data) -> Dict[str, Any]:
                        "form": {"index": 0, "choices": list(FORM_CHOICES)}},
            "control": {"limitLow": get("lower_ctrl_limit"),
                        "limitHigh": get("upper_ctrl_limit"), "minStep": 0.0}}
-    if "upper_alarm_limit" in d and not _is_text(data):
-        out["valueAlarm"] = {
-            "active": False, "lowAlarmLimit": get("lower_alarm_limit"),
-            "lowWarningLimit": get("lower_warning_limit"),
-            "highWarningLimit": get("upper_warning_limit"),
-            "highAlarmLimit": get("upper_alarm_limit"), "lowAlarmSeverity": 0,
-            "lowWarningSeverity": 0, "highWarningSeverity": 0, "highAlarmSeverity": 0,
-            "hysteresis": 0}
+    limits = ("lower_alarm_limit", "lower_warning_limit", "upper_warning_limit",
+              "upper_alarm_limit")
+    if _is_char_text(data) or (data.max_length > 1 and not any(get(k) for k in limits)):
+        # a waveform has no alarm limits: NaN, as qsrv gives them
+        nan = float("nan")
+        out["valueAlarm"] = dict(_NO_VALUE_ALARM, lowAlarmLimit=nan, lowWarningLimit=nan,
+                                 highWarningLimit=nan, highAlarmLimit=nan)
+    elif "upper_alarm_limit" in d and not _is_text(data):
+        out["valueAlarm"] = dict(_NO_VALUE_ALARM, lowAlarmLimit=get("lower_alarm_limit"),
+                                 lowWarningLimit=get("lower_warning_limit"),
+                                 highWarningLimit=get("upper_warning_limit"),
+                                 highAlarmLimit=get("upper_alarm_limit"))
     return out
 
 
@@ -224,21 +246,29 @@ def value_from_put(data, changes: Dict[str, Any]) -> Any:
         if not isinstance(value, dict) or set(value) != {"index"}:
             raise ValueError("an enum is written by value.index")
         return int(value["index"])
-    if isinstance(data, ChannelByte) and isinstance(value, np.ndarray):
-        return value.astype(np.uint8).tobytes()
+    if isinstance(data, (ChannelByte, ChannelChar)) and isinstance(value, (np.ndarray, list)):
+        return np.asarray(value).astype(np.uint8).tobytes()
     return value
 
 
 # ---------------------------------------------------------------- the other way
-_CLASSES = {_T.float64: ChannelDouble, _T.float32: ChannelFloat, _T.int32: ChannelInteger,
-            _T.int16: ChannelShort, _T.uint8: ChannelByte, _T.int8: ChannelByte,
-            _T.string: ChannelString}
+#: pvData scalar type -> the ChannelData serving it over CA: the DBR type
+#: rsrv gives a record field of that type (CA has no 64-bit nor unsigned
+#: 32-bit integer: an int64in, a ULONG field are DOUBLE over CA; a USHORT
+#: is LONG; signed and unsigned bytes are CHAR)
+_CLASSES = {_T.float64: ChannelDouble, _T.float32: ChannelFloat, _T.int64: ChannelDouble,
+            _T.uint64: ChannelDouble, _T.uint32: ChannelDouble, _T.int32: ChannelInteger,
+            _T.uint16: ChannelInteger, _T.int16: ChannelShort, _T.uint8: ChannelByte,
+            _T.int8: ChannelByte, _T.string: ChannelString}
+_INTEGERS = {_T.int8: np.int8, _T.uint8: np.uint8, _T.int16: np.int16,
+             _T.uint16: np.uint16, _T.int32: np.int32, _T.uint32: np.uint32,
+             _T.int64: np.int64, _T.uint64: np.uint64}
 
 
 def channel_spec(desc: FieldDesc) -> Optional[Tuple[type, Dict[str, Any]]]:
     """``(ChannelData class, keyword arguments)`` serving a structure of type
     ``desc`` over CA, or None if it is not an NTScalar/NTScalarArray of a
-    type CA has, nor an NTEnum."""
+    type CA can carry (see ``_CLASSES``), nor an NTEnum."""
     type_id = desc.type_id or ""
     value = desc.children.get("value") if desc.field_type == _T.struct else None
     if value is None:
@@ -247,10 +277,58 @@ def channel_spec(desc: FieldDesc) -> Optional[Tuple[type, Dict[str, Any]]]:
         return ChannelEnum, {}
     if not type_id.startswith(("epics:nt/NTScalar:", "epics:nt/NTScalarArray:")):
         return None
-    cls = _CLASSES.get(value.field_type)
-    if cls is None:
+    if value.field_type not in _CLASSES or value.is_array != type_id.startswith(
+            "epics:nt/NTScalarArray:"):
         return None
-    return cls, {}
+    return _CLASSES[value.field_type], {}
+
+
+def ca_value(desc: FieldDesc, value: Any) -> Any:
+    """The CA value of the ``value`` member of an NTScalar/NTScalarArray of
+    type ``desc`` (bytes for byte arrays, a list of strings, an array or a
+    number)."""
+    ft = desc.children["value"].field_type
+    if desc.children["value"].is_array:
+        if ft == _T.string:
+            return [str(v) for v in value]
+        arr = np.asarray(value)
+        if ft in (_T.int8, _T.uint8):
+            return arr.astype(np.uint8).tobytes()
+        return arr.astype(np.float64) if _CLASSES.get(ft) is ChannelDouble else arr
+    if ft in (_T.int8, _T.uint8):
+        return int(value) & 0xFF
+    if _CLASSES.get(ft) is ChannelDouble:
+        return float(value)
+    return value
+
+
+def pva_value(desc: FieldDesc, value: Any) -> Any:
+    """A value written over CA as the ``value`` member of an NTScalar or
+    NTScalarArray of type ``desc``: converted as the IOC converts a CA put
+    to a field of that type (floating point to integer truncates; out of
+    range integers wrap)."""
+    member = desc.children["value"]
+    ft = member.field_type
+    if isinstance(value, (bytes, bytearray)):
+        value = np.frombuffer(bytes(value), dtype=np.uint8)
+    if member.is_array:
+        if ft == _T.string:
+            return [v if isinstance(v, str) else bytes(v).decode("latin-1")
+                    for v in np.atleast_1d(np.asarray(value, dtype=object))]
+        arr = np.atleast_1d(np.asarray(value))
+        if ft in _INTEGERS:
+            return arr.astype(np.int64).astype(_INTEGERS[ft])
+        return arr.astype(np.float32 if ft == _T.float32 else np.float64)
+    if isinstance(value, (np.ndarray, list, tuple)):
+        value = np.asarray(value).reshape(-1)[0]
+    if ft in _INTEGERS:
+        bits = np.dtype(_INTEGERS[ft]).itemsize * 8
+        v = int(value) % (1 << bits)
+        return v - (1 << bits) if np.issubdtype(_INTEGERS[ft], np.signedinteger) and \
+            v >= 1 << (bits - 1) else v
+    if ft == _T.string:
+        return value if isinstance(value, str) else str(value)
+    return float(value)
 
 
 def ca_state(desc: FieldDesc, value: Dict[str, Any]) -> Dict[str, Any]:
@@ -267,7 +345,7 @@ def ca_state(desc: FieldDesc, value: Dict[str, Any]) -> Dict[str, Any]:
             if "index" in v:
                 out["value"] = int(v["index"])
         else:
-            out["value"] = v
+            out["value"] = ca_value(desc, v)
     ts = value.get("timeStamp")
     if isinstance(ts, dict) and "secondsPastEpoch" in ts:
         out["timestamp"] = (int(ts["secondsPastEpoch"]) - EPICS2UNIX_EPOCH,

@@ -7,7 +7,17 @@ import os
 import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..cli._iocargs import add_macros, ioc_parser, log_level
+
 __all__ = ["ioc_arg_parser", "template_arg_parser", "run"]
+
+_HELPS = {
+    "quiet": "Suppress INFO log messages (still show WARNING or higher).",
+    "verbose": "Show more log messages (-vv for even more).",
+    "list_pvs": "At startup, log the list of PV names served.",
+    "async_lib": "Asynchronous library (only asyncio is available).",
+    "interfaces": "Interfaces to listen on (default: EPICS_PVAS_INTF_ADDR_LIST or 0.0.0.0).",
+}
 
 
 def _default_interfaces() -> List[str]:
@@ -29,36 +39,13 @@ def template_arg_parser(*, desc: str, default_prefix: str, argv: Optional[Sequen
         logging from ``-v``/``-q``.
     """
     macros = dict(macros or {})
-    parser = argparse.ArgumentParser(description=desc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prefix", type=str, default=default_prefix)
-    grp = parser.add_mutually_exclusive_group()
-    grp.add_argument("-q", "--quiet", action="store_true",
-                     help="Suppress INFO log messages (still show WARNING or higher).")
-    grp.add_argument("-v", "--verbose", action="count",
-                     help="Show more log messages (-vv for even more).")
-    parser.add_argument("--list-pvs", action="store_true",
-                        help="At startup, log the list of PV names served.")
-    choices = tuple(supported_async_libs or ("asyncio",))
-    parser.add_argument("--async-lib", default=choices[0], choices=choices,
-                        help="Asynchronous library (only asyncio is available).")
-    parser.add_argument("--interfaces", default=_default_interfaces(), nargs="+",
-                        help="Interfaces to listen on (default: EPICS_PVAS_INTF_ADDR_LIST "
-                             "or 0.0.0.0).")
-    for name, default in macros.items():
-        if default is None:
-            parser.add_argument(f"--{name}", type=str, required=True,
-                                help="Macro substitution required by this IOC")
-        else:
-            parser.add_argument(f"--{name}", type=str, default=default,
-                                help="Macro substitution, optional")
+    parser = ioc_parser(desc=desc, default_prefix=default_prefix, helps=_HELPS,
+                        async_libs=tuple(supported_async_libs or ("asyncio",)),
+                        interfaces=_default_interfaces())
+    add_macros(parser, macros, "Macro substitution, optional")
 
     def split_args(args: argparse.Namespace) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-        level = logging.INFO
-        if args.verbose:
-            level = logging.DEBUG
-        elif args.quiet:
-            level = logging.WARNING
+        level = log_level(args, 1)
         logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         logging.getLogger("pva").setLevel(level)
         return (dict(prefix=args.prefix, macros={k: getattr(args, k) for k in macros}),

@@ -33,9 +33,14 @@ class Records(PVGroup):
                            record="waveform", units="A", precision=5,
                            upper_disp_limit=1000.0, lower_disp_limit=-1000.0,
                            upper_ctrl_limit=1000.0, lower_ctrl_limit=-1000.0)
+    # CHAR waveforms: text (FTVL=CHAR) and bytes (FTVL=UCHAR)
+    wf_char = pvproperty(name="wf:char", value="", dtype=ChannelType.CHAR, max_length=16)
+    wf_uchar = pvproperty(name="wf:uchar", value=b"", max_length=16)
     # not records: control limits refuse a write beyond them, a putter may fail
-    setpoint = pvproperty(value=0.0, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0)
-    fails = pvproperty(value=0)
+    # (their own alarms: a group's pvproperties share one by default)
+    setpoint = pvproperty(value=0.0, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0,
+                          alarm_group="setpoint")
+    fails = pvproperty(value=0, alarm_group="fails")
 
     ro = pvproperty(value=5, read_only=True)
     started = pvproperty(value=0)
@@ -55,7 +60,18 @@ class Native(PVAGroup):
         value=21.5, display=nt.NTDisplayFloat64(limitLow=0.0, limitHigh=50.0, units="degC")))
     mode = pvaproperty(value=value_instance(nt.NTEnum().wrap(1, choices=["auto", "manual"]),
                                             nt.NTEnum().type))
-    table = pvaproperty(value=[1, 2, 3])         # an NTScalarArray: pvAccess only
+    table = pvaproperty(value=[1, 2, 3])         # an NTScalarArray of int64: DOUBLE over CA
+    # as an int64in record: its value DOUBLE over CA
+    big = pvaproperty(value=nt.NTScalarInt64(
+        value=2 ** 40 + 1, display=nt.NTDisplayInt64(limitLow=-1000, limitHigh=1000,
+                                                      units="cnt"),
+        control=nt.NTControlInt64(limitLow=-1000, limitHigh=1000)))
+    raw = pvaproperty(value=value_instance(nt.NTScalar("ab").wrap([1, -2, 3]),
+                                           nt.NTScalar("ab").type))
+    words = pvaproperty(value=value_instance(nt.NTScalar("as").wrap(["a", "b"]),
+                                             nt.NTScalar("as").type))
+    tree = pvaproperty(value=value_instance(nt.NTTable([("a", "d")]).wrap({"a": [1.0]}),
+                                            nt.NTTable([("a", "d")]).type))  # pvAccess only
     reads = pvaproperty(value=nt.NTScalarFloat64(value=0.0))
     fixed = pvaproperty(value=nt.NTScalarFloat64(value=7.0), read_only=True)
 

@@ -2,6 +2,7 @@
 serves a PVGroup and a PVAGroup over CA and pvAccess; caffi (libca), p4p
 and our pva client read and write it, and the records of the same name are
 compared with what the soft IOC's qsrv serves."""
+import contextlib
 import os
 import queue
 import time
@@ -61,21 +62,6 @@ def qsrv(ioc):
     ctxt = P4PContext("pva", conf=conf, useenv=False, nt=False)
     yield ctxt
     ctxt.close()
-
-
-@pytest.fixture
-def chan(ctx, server):
-    made = []
-
-    def make(suffix):
-        status, chid = ca.create_channel(PREFIX + suffix)
-        assert status == ca.ECA.NORMAL
-        made.append(chid)
-        assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % suffix
-        return chid
-    yield make
-    for chid in made:
-        ca.clear_channel(chid)
 
 
 def _meta(value):
@@ -149,6 +135,22 @@ def _wait_p4p(updates, predicate, timeout=5.0):
         assert not isinstance(update, Exception), update
         if predicate(update):
             return update
+
+
+@contextlib.contextmanager
+def _monitors(p4p, chid, name, chtype, **kwargs):
+    """A caffi subscription of ``chid`` and a p4p monitor of ``name`` (PREFIX
+    + suffix), both past their first update: ``(collector, p4p queue)``."""
+    got = Collector(name)
+    status, evid = ca.create_subscription(chid, got, chtype=chtype, **kwargs)
+    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
+    sub, updates = _p4p_updates(p4p, PREFIX + name)
+    try:
+        got.wait(1)
+        yield got, updates
+    finally:
+        sub.close()
+        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
 def test_caput_reaches_a_p4p_monitor_with_the_same_time_stamp(server, p4p, chan):
@@ -234,12 +236,7 @@ def test_pvagroup_ntscalar_and_ntenum_over_ca(server, p4p, chan):
 
 def test_pvagroup_puts_cross_over(server, p4p, chan):
     temp = chan("pva:temp")
-    got = Collector("temp")
-    status, evid = ca.create_subscription(temp, got, chtype=ca.DBR.TIME_DOUBLE)
-    assert status == ca.ECA.NORMAL and ca.flush_io() == ca.ECA.NORMAL
-    sub, updates = _p4p_updates(p4p, PREFIX + "pva:temp")
-    try:
-        got.wait(1)
+    with _monitors(p4p, temp, "pva:temp", ca.DBR.TIME_DOUBLE) as (got, updates):
         p4p.put(PREFIX + "pva:temp", 30.5)          # pvAccess put -> CA monitor
         got.wait(predicate=lambda c: c["value"]["value"] == 30.5)
         assert ca_put(temp, 12.0)["status"] == ca.ECA.NORMAL   # CA put -> pva monitor
@@ -250,9 +247,6 @@ def test_pvagroup_puts_cross_over(server, p4p, chan):
         mode = chan("pva:mode")
         assert ca_put(mode, "auto")["status"] == ca.ECA.NORMAL
         assert p4p.get(PREFIX + "pva:mode").value.index == 0
-    finally:
-        sub.close()
-        assert ca.clear_subscription(evid) == ca.ECA.NORMAL
 
 
 def test_read_only_both_ways(server, p4p, chan):
@@ -284,6 +278,7 @@ def test_pvaccess_alone(ports, ctx, tmp_path):
     try:
         assert p4p.get(prefix + "started").value == 1
         assert p4p.get(prefix + "pva:temp").value == 21.5
+        assert p4p.get(prefix + "ai.EGU").value == "mm"       # record fields too
         assert not any("CA server on TCP port" in line for line in ioc.log)
         status, chid = ca.create_channel(prefix + "started")
         try:
@@ -301,14 +296,32 @@ def test_pvagroup_getter_runs_for_a_ca_read(server, chan):
     assert ca_get(reads) == first + 1
 
 
-def test_pvagroup_arrays_stay_pvaccess_only(server, p4p, ctx):
-    assert list(p4p.get(PREFIX + "pva:table").value) == [1, 2, 3]
-    status, chid = ca.create_channel(PREFIX + "pva:table")
+def test_pvagroup_arrays_over_ca(server, p4p, chan, ctx):
+    table = chan("pva:table")                   # int64[]: DOUBLE, as rsrv serves it
+    assert (ca.field_type(table), ca.element_count(table)) == (ca.DBF.DOUBLE, 3)
+    assert list(ca_get(table)) == [1.0, 2.0, 3.0]
+    raw = chan("pva:raw")                       # byte[]: CHAR
+    assert ca.field_type(raw) == ca.DBF.CHAR
+    assert list(ca_get(raw)) == [1, 254, 3]
+    words = chan("pva:words")
+    assert ca.field_type(words) == ca.DBF.STRING and list(ca_get(words)) == ["a", "b"]
+    sub, updates = _p4p_updates(p4p, PREFIX + "pva:raw")
+    try:
+        assert ca_put(raw, [255, 7, 0])["status"] == ca.ECA.NORMAL
+        update = _wait_p4p(updates, lambda v: list(v.value) == [-1, 7, 0])
+        assert update.value.dtype == np.int8
+    finally:
+        sub.close()
+        ca_put(raw, [1, 254, 3])
+    p4p.put(PREFIX + "pva:words", ["x", "yz"])
+    assert list(ca_get(words)) == ["x", "yz"]
+    # an NTTable has no CA form
+    status, chid = ca.create_channel(PREFIX + "pva:tree")
     try:
         assert ca.pend_io(0.5) == ca.ECA.TIMEOUT
     finally:
         ca.clear_channel(chid)
-    assert any("pva:table" in line and "not served over CA" in line for line in server.log)
+    assert any("pva:tree" in line and "not served over CA" in line for line in server.log)
 
 
 def test_protocols_option_and_argument():
@@ -377,3 +390,175 @@ def test_docs_example_serves_both_protocols(ports, ctx, tmp_path):
         ca.clear_channel(chid)
         p4p.close()
         ioc.stop()
+
+
+#: record fields served by both (our records are set up as test.db's)
+FIELDS = ("ai.EGU", "ai.PREC", "ai.HOPR", "ai.LOPR", "ai.HIHI", "ai.LOLO", "ai.SEVR",
+          "ai.STAT", "ai.RTYP", "ai.DESC", "ai.SCAN", "ai.PROC", "ai.UDF", "ai.MDEL",
+          "ai.ACKT", "ai.ACKS", "ai.DISA", "ai.NAME", "longin.HOPR", "longin.EGU",
+          "bo.ZNAM", "bo.ONAM", "mbbi.ONST", "stringin.DESC", "wf:double.NELM",
+          "wf:double.NORD", "wf:double.EGU", "wf:double.PREC", "ai.VAL")
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
+    ours = p4p.get(PREFIX + field)
+    theirs = qsrv.get(ioc.prefix + field)
+    assert ours.getID() == theirs.getID()
+    assert ours.type().aspy() == theirs.type().aspy()
+    mine, other = _meta(ours), _meta(theirs)
+    if field.endswith(".NAME"):
+        assert (mine.pop("value"), other.pop("value")) == (PREFIX + "ai", ioc.prefix + "ai")
+    if field.endswith(".ACKS"):
+        # the highest severity not acknowledged: ours has been in alarm (another test)
+        mine["value"].pop("index"), other["value"].pop("index")
+    if field.startswith("wf:"):
+        # the IOC's waveform is UDF (INVALID) until a test writes it
+        other.pop("alarm"), mine.pop("alarm")
+        if field.endswith("NORD"):
+            assert other.pop("value") == len(qsrv.get(ioc.prefix + "wf:double").value)
+            assert mine.pop("value") == len(p4p.get(PREFIX + "wf:double").value)
+    np.testing.assert_equal(mine, other)
+
+
+def test_record_field_puts_cross_over(server, p4p, chan):
+    egu = chan("ai.EGU")
+    try:
+        with _monitors(p4p, egu, "ai.EGU", ca.DBR.STRING) as (got, updates):
+            _field_puts(p4p, chan, egu, got, updates)
+    finally:
+        p4p.put(PREFIX + "ai.EGU", "mm")
+        p4p.put(PREFIX + "ai.DESC", "")
+    # a value written to the record reaches a monitor of a field it links
+    sub, updates = _p4p_updates(p4p, PREFIX + "ai.SEVR")
+    try:
+        assert ca_put(chan("ai"), 95.0)["status"] == ca.ECA.NORMAL    # HIHI: MAJOR
+        update = _wait_p4p(updates, lambda v: v.value.index == 2)
+        assert update.alarm.message == "HIHI"
+    finally:
+        sub.close()
+        ca_put(chan("ai"), 1.5)
+    with pytest.raises(Exception, match="no write access"):
+        p4p.put(PREFIX + "ai.SEVR", {"value.index": 0})
+    with pytest.raises(Exception):
+        p4p.get(PREFIX + "ai.NOPE", timeout=1.0)
+
+
+def _field_puts(p4p, chan, egu, got, updates):
+    assert ca_put(egu, "cm")["status"] == ca.ECA.NORMAL          # CA -> pvAccess
+    assert _wait_p4p(updates, lambda v: v.value == "cm").value == "cm"
+    assert p4p.get(PREFIX + "ai").display.units == "cm"           # the record's units
+    assert p4p.get(PREFIX + "ai.HOPR").display.units == "cm"
+    p4p.put(PREFIX + "ai.EGU", "mm")                               # pvAccess -> CA
+    got.wait(predicate=lambda c: c["value"] == "mm")
+    assert ca_get(chan("ai"), chtype=ca.DBR.CTRL_DOUBLE)["units"] == "mm"
+    p4p.put(PREFIX + "ai.DESC", "a motor")
+    assert ca_get(chan("ai.DESC")) == "a motor"
+    assert p4p.get(PREFIX + "ai.PREC").display.description == "a motor"
+
+
+@pytest.mark.parametrize("record, written", [("wf:char", [72, 105, -23]),
+                                             ("wf:uchar", [200, 1, 0, 5])])
+def test_char_waveforms_as_qsrv_serves_them(server, p4p, qsrv, ioc, chan, record, written):
+    """Text in a CHAR array (a waveform of FTVL=CHAR) and bytes (FTVL=UCHAR)."""
+    dtype = np.int8 if record == "wf:char" else np.uint8
+    for ctxt, name in ((p4p, PREFIX + record), (qsrv, ioc.prefix + record)):
+        ctxt.put(name, np.array(written, dtype=dtype))
+    ours, theirs = p4p.get(PREFIX + record), qsrv.get(ioc.prefix + record)
+    assert ours.getID() == theirs.getID() == "epics:nt/NTScalarArray:1.0"
+    assert ours.type().aspy() == theirs.type().aspy()
+    np.testing.assert_equal(_meta(ours), _meta(theirs))
+    assert ours.value.dtype == dtype
+    # over CA both are CHAR arrays of the same bytes
+    status, theirs_ca = ca.create_channel(ioc.prefix + record)
+    try:
+        assert ca.pend_io(5.0) == ca.ECA.NORMAL
+        mine = chan(record)
+        assert ca.field_type(mine) == ca.field_type(theirs_ca) == ca.DBF.CHAR
+        expected = list(np.array(written, dtype=dtype).astype(np.uint8))
+        assert list(ca_get(mine, count=len(written))) == expected
+        assert list(ca_get(theirs_ca, count=len(written))) == expected
+    finally:
+        ca.clear_channel(theirs_ca)
+    # a put through either protocol reaches the monitors of the other
+    with _monitors(p4p, chan(record), record, ca.DBR.CHAR, count=0) as (got, updates):
+        p4p.put(PREFIX + record, np.array([65, 66], dtype=dtype))
+        got.wait(predicate=lambda c: list(c["value"]) == [65, 66])
+        assert ca_put(chan(record), [67, 68, 69])["status"] == ca.ECA.NORMAL
+        update = _wait_p4p(updates, lambda v: list(v.value) == [67, 68, 69])
+        assert update.value.dtype == dtype
+
+
+INT64_DB = """
+record(int64in, "$(P)i64") {
+    field(EGU,  "cnt")
+    field(HOPR, "1000")
+    field(LOPR, "-1000")
+    field(VAL,  "1099511627777")
+    field(PINI, "YES")
+}
+record(waveform, "$(P)wf:i64") {
+    field(FTVL, "INT64")
+    field(NELM, "3")
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def int64_ioc(ports, tmp_path_factory):
+    """A soft IOC with an int64in and an INT64 waveform (CA only is used)."""
+    db = tmp_path_factory.mktemp("int64") / "int64.db"
+    db.write_text(INT64_DB)
+    pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
+                                             + ports.private)
+    env = dict(os.environ, EPICS_PVA_SERVER_PORT=str(pva_port),
+               EPICS_PVA_BROADCAST_PORT=str(pva_udp))
+    prefix = "caffii64%d:" % os.getpid()
+    # the first private port: this module's other servers hold the last two
+    ioc = _ioc.IOC(dbfile=str(db), macros="P=" + prefix, env=env, ca_port=ports.private[0],
+                   name="int64-ioc")
+    ioc.prefix = prefix
+    ioc.start()
+    try:
+        yield ioc
+    finally:
+        ioc.stop()
+
+
+def _open(name):
+    status, chid = ca.create_channel(name)
+    assert status == ca.ECA.NORMAL
+    assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % name
+    return chid
+
+
+def test_int64_over_ca_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan, ctx):
+    """A PVAGroup's int64 NTScalar/NTScalarArray and an int64in/INT64 waveform:
+    the same DBR types, metadata, values and conversion of a CA put."""
+    int64_ioc.dbpf_array(int64_ioc.prefix + "wf:i64", [1, 2, 3])
+    theirs, their_wf = _open(int64_ioc.prefix + "i64"), _open(int64_ioc.prefix + "wf:i64")
+    try:
+        ours, our_wf = chan("pva:big"), chan("pva:table")
+        assert ca.field_type(ours) == ca.field_type(theirs) == ca.DBF.DOUBLE
+        assert ca.field_type(our_wf) == ca.field_type(their_wf) == ca.DBF.DOUBLE
+        assert ca.element_count(our_wf) == ca.element_count(their_wf) == 3
+        mine = ca_get(ours, chtype=ca.DBR.CTRL_DOUBLE)
+        other = ca_get(theirs, chtype=ca.DBR.CTRL_DOUBLE)
+        assert mine["value"] == 2 ** 40 + 1
+        np.testing.assert_equal(mine, other)
+        np.testing.assert_equal(ca_get(our_wf), ca_get(their_wf))
+        # a CA put of a double: truncated to an integer by both
+        for chid in (ours, theirs):
+            assert ca_put(chid, -12.75)["status"] == ca.ECA.NORMAL
+        assert ca_get(ours) == ca_get(theirs)
+        assert p4p.get(PREFIX + "pva:big").value == int(ca_get(theirs))
+        for chid in (our_wf, their_wf):
+            assert ca_put(chid, [4.5, -5.5, 2.0 ** 40])["status"] == ca.ECA.NORMAL
+        np.testing.assert_equal(ca_get(our_wf), ca_get(their_wf))
+        assert list(p4p.get(PREFIX + "pva:table").value) == list(ca_get(their_wf))
+    finally:
+        ca.clear_channel(theirs)
+        ca.clear_channel(their_wf)
+        chid = chan("pva:big")
+        ca_put(chid, 2.0 ** 40 + 1)
+        ca_put(chan("pva:table"), [1, 2, 3])

@@ -31,22 +31,6 @@ def server(ports):
         ioc.stop()
 
 
-@pytest.fixture
-def chan(ctx, server):
-    made = []
-
-    def make(suffix, prefix=PREFIX):
-        status, chid = ca.create_channel(prefix + suffix)
-        assert status == ca.ECA.NORMAL
-        made.append(chid)
-        assert ca.pend_io(5.0) == ca.ECA.NORMAL, "%s did not connect" % suffix
-        return chid
-    yield make
-    for chid in made:
-        ca.clear_channel(chid)
-    ca.flush_io()
-
-
 def _comparable(value):
     """A DBRValue's dict without the time stamp (the two servers differ there)."""
     if isinstance(value, dict):

@@ -47,11 +47,17 @@ def test_types_by_native_type_and_length():
     assert value_type(ca.ChannelInteger(value=[1, 2])) == ("int32", True)
     assert value_type(ca.ChannelShort(value=1)) == ("int16", False)
     assert value_type(ca.ChannelByte(value=b"ab")) == ("uint8", True)
-    assert value_type(ca.ChannelChar(value="text", max_length=40)) == ("string", False)
+    # text in a CHAR array: what qsrv gives a waveform of FTVL=CHAR, signed bytes
+    assert value_type(ca.ChannelChar(value="text", max_length=40)) == ("int8", True)
+    assert value_type(ca.ChannelChar(value="text", max_length=40,
+                                     report_as_string=True)) == ("string", False)
     assert value_type(ca.ChannelString(value="s")) == ("string", False)
     assert value_type(ca.ChannelEnum(value="a", enum_strings=("a",))) == "enum_t"
     assert "valueAlarm" not in nt_type(ca.ChannelString(value="s")).children
-    assert nt_value(ca.ChannelChar(value="text", max_length=40))["value"] == "text"
+    assert list(nt_value(ca.ChannelChar(value="tex\xe9", max_length=40))["value"]) == \
+        [116, 101, 120, -23]
+    assert nt_value(ca.ChannelChar(value="text", max_length=40,
+                                   report_as_string=True))["value"] == "text"
     assert list(nt_value(ca.ChannelByte(value=b"ab"))["value"]) == [97, 98]
 
 
@@ -68,13 +74,22 @@ def test_only_value_is_written():
         value_from_put(data, {"value": 2.5, "display": {"units": "m"}})
     assert value_from_put(ca.ChannelByte(value=b"ab"),
                           {"value": np.array([1, 2], dtype=np.uint8)}) == b"\x01\x02"
+    text = ca.ChannelChar(value="", max_length=8)
+    assert value_from_put(text, {"value": np.array([104, -23, 0, 7], dtype=np.int8)}) == \
+        b"h\xe9\x00\x07"
 
 
 def test_pva_structures_as_channel_data():
     scalar = nt.NTScalar("d", display=True, control=True, valueAlarm=True)
     assert channel_spec(scalar.type)[0] is ca.ChannelDouble
     assert channel_spec(nt.NTScalar("i").type)[0] is ca.ChannelInteger
-    assert channel_spec(nt.NTScalar("l").type) is None           # no 64-bit CA type
+    # no 64-bit nor unsigned 32-bit CA integer: DOUBLE, as rsrv serves an int64in
+    assert channel_spec(nt.NTScalar("l").type)[0] is ca.ChannelDouble
+    assert channel_spec(nt.NTScalar("I").type)[0] is ca.ChannelDouble
+    assert channel_spec(nt.NTScalar("H").type)[0] is ca.ChannelInteger
+    assert channel_spec(nt.NTScalar("ab").type)[0] is ca.ChannelByte
+    assert channel_spec(nt.NTScalar("as").type)[0] is ca.ChannelString
+    assert channel_spec(nt.NTScalar("?").type) is None            # no CA boolean
     assert channel_spec(nt.NTEnum().type)[0] is ca.ChannelEnum
     assert channel_spec(nt.NTTable([("a", "d")]).type) is None
     value = scalar.wrap({"value": 4.5, "display.units": "mm", "display.limitHigh": 9.0,
@@ -130,7 +145,7 @@ def test_wrapper_follows_the_channel_data_while_monitored():
 def test_pvagroup_pvs_as_channel_data_without_io():
     import asyncio
 
-    from pva.server import PVAGroup, pvaproperty
+    from pva.server import PVAGroup, pvaproperty, value_instance
 
     from caffi.server import PVGroup, pvproperty
     from caffi.server.both import split_pvdb
@@ -140,7 +155,8 @@ def test_pvagroup_pvs_as_channel_data_without_io():
 
     class Pva(PVAGroup):
         y = pvaproperty(value=nt.NTScalarFloat64(value=2.0))
-        z = pvaproperty(value=nt.NTScalarInt64(value=3))       # no CA type: pvAccess only
+        z = pvaproperty(value=value_instance(nt.NTTable([("a", "d")]).wrap({"a": [1.0]}),
+                                             nt.NTTable([("a", "d")]).type))   # pva only
 
     pvdb = dict(Ca(prefix="c:").pvdb, **Pva(prefix="p:").pvdb)
     ca_db, pva_db = split_pvdb(pvdb, ("ca",))
@@ -158,4 +174,122 @@ def test_pvagroup_pvs_as_channel_data_without_io():
         stamp = pva_db["p:y"].data.timeStamp
         assert tuple(y.epics_timestamp) == (stamp.secondsPastEpoch - 631152000,
                                             stamp.nanoseconds)
+    asyncio.run(main())
+
+
+def test_ca_values_of_pva_types():
+    from caffi.server.pvdata import ca_value, pva_value
+    int64 = nt.NTScalar("l").type
+    assert ca_value(int64, 2 ** 40 + 1) == float(2 ** 40 + 1)
+    assert pva_value(int64, 5.9) == 5 and pva_value(int64, -5.9) == -5      # C truncation
+    assert pva_value(nt.NTScalar("b").type, 200) == -56                    # wraps
+    assert pva_value(nt.NTScalar("I").type, -1.0) == 2 ** 32 - 1
+    with pytest.raises(ValueError):
+        pva_value(int64, float("nan"))
+    bytes_t = nt.NTScalar("ab").type
+    assert ca_value(bytes_t, np.array([1, -2], dtype=np.int8)) == b"\x01\xfe"
+    got = pva_value(bytes_t, b"\x01\xfe")
+    assert got.dtype == np.int8 and list(got) == [1, -2]
+    longs = nt.NTScalar("al").type
+    np.testing.assert_array_equal(ca_value(longs, [1, 2]), [1.0, 2.0])
+    got = pva_value(longs, np.array([1.5, -2.5]))
+    assert got.dtype == np.int64 and list(got) == [1, -2]
+    assert pva_value(nt.NTScalar("as").type, [b"a", "b"]) == ["a", "b"]
+    assert pva_value(nt.NTScalar("d").type, [2.5]) == 2.5
+
+
+def test_pvagroup_arrays_and_int64_as_channel_data():
+    import asyncio
+
+    from pva.server import PVAGroup, pvaproperty, value_instance
+
+    from caffi.server.both import split_pvdb
+
+    class Pva(PVAGroup):
+        big = pvaproperty(value=nt.NTScalarInt64(value=2 ** 40))
+        longs = pvaproperty(value=[1, 2, 3])
+        raw = pvaproperty(value=value_instance(nt.NTScalar("ab").wrap([1, -2]),
+                                               nt.NTScalar("ab").type))
+        words = pvaproperty(value=value_instance(nt.NTScalar("as").wrap(["a", "b"]),
+                                                 nt.NTScalar("as").type))
+
+    async def main():
+        ca_db, pva_db = split_pvdb(Pva(prefix="p:").pvdb, ("ca", "pva"), array_length=8)
+        for name, channel in ca_db.items():
+            await pva_db[name].subscribe(None, channel.listener)
+        big, longs, raw, words = (ca_db["p:" + n] for n in ("big", "longs", "raw", "words"))
+        assert isinstance(big, ca.ChannelDouble) and big.value == 2.0 ** 40
+        assert isinstance(longs, ca.ChannelDouble) and longs.max_length == 8
+        assert list(longs.value) == [1.0, 2.0, 3.0]
+        assert isinstance(raw, ca.ChannelByte) and raw.value == b"\x01\xfe"
+        assert words.value == ["a", "b"]
+        await big.write(7.9)
+        assert pva_db["p:big"].data.value == 7 and big.value == 7.0
+        await longs.write(np.array([4.0, 5.0]))
+        assert list(pva_db["p:longs"].data.value) == [4, 5] and list(longs.value) == [4, 5]
+        await raw.write(b"\xff")
+        assert list(pva_db["p:raw"].data.value) == [-1] and raw.value == b"\xff"
+        # a longer array from the pvAccess side: CA sees its first max_length
+        await pva_db["p:longs"].commit({"value": list(range(20))})
+        assert list(longs.value) == list(range(8))
+    asyncio.run(main())
+
+
+def test_record_fields_found_by_name_without_io():
+    import asyncio
+
+    from caffi.server import PVGroup, pvproperty
+    from caffi.server.both import split_pvdb
+    from caffi.server.pvfields import FieldDatabase
+
+    class Rec(PVGroup):
+        ai = pvproperty(value=1.5, record="ai", units="mm", precision=2,
+                        upper_disp_limit=10.0, lower_disp_limit=-10.0)
+        wf = pvproperty(value=[1.0, 2.0], max_length=8, record="waveform")
+        plain = pvproperty(value=1)
+
+    async def main():
+        pvdb = Rec(prefix="r:").pvdb
+        _, pva_db = split_pvdb(pvdb, ("pva",))
+        db = FieldDatabase(pvdb, pva_db)
+        assert db.get("r:ai.VAL") is db["r:ai"] is pva_db["r:ai"] and "r:ai." in db
+        for missing in ("r:ai.NOPE", "r:nope.EGU", "r:plain.EGU", "r:ai.EGU$", "r:ai.EGU.X",
+                        "nodot", 5):
+            assert missing not in db and db.get(missing) is None
+            with pytest.raises(KeyError):
+                db[missing]
+        assert db.fields == {}                  # nothing made for unknown names
+        egu = db["r:ai.EGU"]
+        assert db.get("r:ai.EGU") is egu and list(db.fields) == ["r:ai.EGU"]
+        assert (egu.structure.type_id, egu.data.value) == ("epics:nt/NTScalar:1.0", "mm")
+
+        def value_type(name):
+            return db[name].structure.children["value"].field_type.name
+        assert [value_type("r:ai." + f) for f in ("PREC", "HOPR", "PROC", "DESC")] == \
+            ["int16", "float64", "uint8", "string"]
+        assert [value_type("r:wf." + f) for f in ("NELM", "NORD")] == ["uint32", "uint32"]
+        assert db["r:wf.NORD"].data.value == 2 and db["r:wf.NORD"].data.display.limitHigh == 8
+        hopr = db["r:ai.HOPR"].data
+        assert (hopr.value, hopr.display.units, hopr.display.precision) == (10.0, "mm", 2)
+        assert (hopr.display.limitLow, hopr.display.limitHigh) == (-1e300, 1e300)
+        assert db["r:ai.HIHI"].data.display.limitHigh == 10.0   # the record's HOPR
+        prec = db["r:ai.PREC"].data
+        assert (prec.display.units, prec.display.limitLow) == ("", -32768.0)
+        stat = db["r:ai.STAT"]
+        assert stat.structure.type_id == "epics:nt/NTEnum:1.0"
+        assert len(stat.data.value.choices) == 22
+        # a monitored field follows its data, with the record's alarm and time stamp
+        posts = []
+
+        class Sub:
+            def post(self, snap, changed):
+                posts.append(snap)
+        await egu.subscribe(None, Sub())
+        await pvdb["r:ai"].write_metadata(units="cm")
+        assert posts[-1]["value"] == "cm"
+        seconds, nanoseconds = pvdb["r:ai"].epics_timestamp
+        assert posts[-1]["timeStamp"]["secondsPastEpoch"] == seconds + 631152000
+        assert pvdb["r:ai"].units == "cm"
+        db.close()
+        assert db.fields == {}
     asyncio.run(main())
