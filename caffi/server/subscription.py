@@ -58,20 +58,22 @@ class Subscription:
         self._header = b""
 
     def post_payload(self, flags, payload) -> None:
-        """A new value for the client, encoded (called by the ChannelData):
-        written now if the connection takes it, else queued."""
-        if not self.chan.can_read:
-            return
+        """A new value for the client, encoded (called by the ChannelData)."""
+        if self.chan.can_read:
+            self.update(payload, _NORMAL)
+
+    def post_error(self, ex) -> None:
+        self.update(self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
+
+    def update(self, payload, status: int) -> None:
+        """Send an update now if the connection takes it, else queue it."""
         circuit = self.circuit
         conn = circuit.conn
         if (self.queue or not circuit._events_on or conn is None or conn.closing
                 or conn.write_backlog() > circuit._high):
-            circuit._hold(self, payload, _NORMAL)
+            circuit._hold(self, payload, status)
         else:
-            circuit._emit_update(self, payload, _NORMAL)
-
-    def post_error(self, ex) -> None:
-        self.circuit._update(self, self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
+            circuit._emit_update(self, payload, status)
 
     def header(self, size, count, status) -> bytes:
         """The header of an update of ``size`` bytes, ``count`` elements."""
@@ -124,11 +126,11 @@ class SubscriptionHandling:
             try:
                 payload = data.payload(sub.data_type, sub.data_count)
             except CaprotoConversionError:
-                self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_GETFAIL))
+                sub.update(self._zero_payload(sub), eca_value(_S.ECA_GETFAIL))
             else:
-                self._update(sub, payload, _NORMAL)
+                sub.update(payload, _NORMAL)
         else:
-            self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_NORDACCESS))
+            sub.update(self._zero_payload(sub), eca_value(_S.ECA_NORDACCESS))
 
     def _event_cancel(self, cmd) -> None:
         sub = self.subscriptions.get(cmd.subscriptionid)
@@ -152,15 +154,6 @@ class SubscriptionHandling:
         buffers, size, count = encode_payload(sub.data_type, _zeros(sub.data_type, count),
                                               sub.data_count, None)
         return tuple(buffers), count, sum(len(b) for b in buffers)
-
-    def _update(self, sub: Subscription, payload, status: int) -> None:
-        """Send an update now if the connection takes it, else queue it."""
-        conn = self.conn
-        if (sub.queue or not self._events_on or conn is None or conn.closing
-                or conn.write_backlog() > self._high):
-            self._hold(sub, payload, status)
-        else:
-            self._emit_update(sub, payload, status)
 
     def _hold(self, sub: Subscription, payload, status: int) -> None:
         """Queue an update until the connection takes data (or EVENTS_ON)."""
