@@ -46,6 +46,10 @@ _READS = frozenset({"ReadNotifyRequest", "WriteNotifyRequest", "ReadRequest"})
 _READ_ANSWERS = CHANNEL_BY_IOID
 
 
+#: a channel object without __init__ (accept_channel sets every attribute)
+_new_server_channel = object.__new__
+
+
 class CircuitState:
     """The ``{CLIENT: state, SERVER: state}`` pair of a circuit or channel."""
 
@@ -228,12 +232,18 @@ class VirtualCircuit:
                 or cid in self.channels or len(self.channels) >= self.max_channels
                 or sid in self.channels_sid):
             return None
-        chan = ServerChannel(name, self, cid=cid)
-        chan.protocol_version = version
-        chan.access_rights = access_rights
+        # the attributes ServerChannel(name, self, cid=cid) gets, set once
+        # (tested against the three messages' channel, attribute by attribute)
+        chan = _new_server_channel(ServerChannel)
+        chan.name = name
+        chan.circuit = self
+        chan.cid = cid
         chan.sid = sid
         chan.native_data_type = native_type
         chan.native_data_count = native_count
+        chan.access_rights = access_rights
+        chan.protocol_version = version
+        chan.string_encoding = "latin-1"
         chan._state = _CREATED
         self.channels[cid] = chan
         self.channels_sid[sid] = chan

@@ -32,19 +32,13 @@ when they finish, by ioid, while the circuit goes on with the next
 requests (as rsrv does with asynchronous records).  At most
 ``pending_per_circuit`` of them may be outstanding.
 
-Subscriptions: an update is written at once while the connection takes
-data and nothing of that subscription is queued; otherwise it waits in the
-subscription's queue, bounded by its PV's ``max_subscription_backlog``,
-where a post to a full queue replaces the newest queued update, so the
-latest value is always delivered, as rsrv does.  Queues are written out
-when the transport takes data again (TCP back-pressure holds them, where
-they coalesce); EVENTS_OFF holds them too, until EVENTS_ON.  The updates a
-write caused are sent before its write-notify reply.
+Subscriptions and their updates: :mod:`caffi.server.subscription`
+(:class:`~caffi.server.subscription.SubscriptionHandling`, a base class of
+:class:`ServerCircuit`).
 """
 import logging
 import struct
-from collections import deque
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 from ..protocol import (CLIENT, SERVER, AccessRights, CaprotoConversionError, CAStatus,
                         ChannelType, ClearChannelResponse, CreateChanResponse, EchoResponse,
@@ -54,19 +48,16 @@ from ..protocol import (CLIENT, SERVER, AccessRights, CaprotoConversionError, CA
                         read_from_bytestream)
 from ..protocol._commands import AccessRightsResponse, NotFoundResponse
 from ..protocol._data import Forbidden
-from ..protocol._dbr import DBR_LAYOUTS, encode_payload
-from ..protocol._status import eca_value
+from ..protocol._dbr import DBR_LAYOUTS
 from . import _fast
-from ._fast import update_ok as _update_ok
+from .subscription import Subscription, SubscriptionHandling, _zeros
 
 __all__ = ["ServerCircuit", "Subscription"]
 
 log = logging.getLogger("caffi.server")
 
-_SIZE = struct.Struct(">H")
 _EXT = struct.Struct(">I")
 _S = CAStatus
-_NORMAL = eca_value(_S.ECA_NORMAL)
 _READ = AccessRights.READ
 #: the payload bytes written together with a large message's header
 LARGE_HEAD = 0x10000
@@ -86,14 +77,14 @@ class _Channel:
     __slots__ = ("cid", "sid", "name", "data", "rights", "subs", "can_read", "can_write",
                  "sync_read", "readable", "max_size", "max_length", "native", "vchan")
 
-    def __init__(self, cid, sid, name, data, rights, vchan):
+    def __init__(self, cid, sid, name, data, rights, vchan, max_length):
         self.cid, self.sid, self.name, self.data, self.vchan = cid, sid, name, data, vchan
         self.subs: Dict[int, "Subscription"] = {}
         #: answered without awaiting a hook (see ChannelData.has_read_hook)
         self.sync_read = not data.has_read_hook
         self.set_rights(rights)
-        self.max_length = data.max_length
-        self.max_size = _LARGEST[0] + _LARGEST[1] * self.max_length
+        self.max_length = max_length
+        self.max_size = _LARGEST[0] + _LARGEST[1] * max_length
         self.native = int(data.data_type)
 
     def set_rights(self, rights) -> None:
@@ -106,33 +97,7 @@ class _Channel:
         self.readable = allows[0] and self.sync_read
 
 
-class Subscription:
-    """One EVENT_ADD of a client: what it asked for, and its queue."""
-    __slots__ = ("circuit", "chan", "subscriptionid", "data_type", "data_count", "mask",
-                 "queue", "backlog", "dropped", "queued_bytes")
-
-    def __init__(self, circuit, chan, subscriptionid, data_type, data_count, mask, backlog):
-        self.circuit = circuit
-        self.chan = chan
-        self.subscriptionid = subscriptionid
-        self.data_type = data_type
-        self.data_count = data_count or None     # 0: the current length
-        self.mask = mask
-        self.queue: deque = deque()
-        self.backlog = backlog
-        self.dropped = 0
-        self.queued_bytes = 0
-
-    def post_payload(self, flags, payload) -> None:
-        """A new value for the client, encoded (called by the ChannelData)."""
-        if self.chan.can_read:
-            self.circuit._update(self, payload, _NORMAL)
-
-    def post_error(self, ex) -> None:
-        self.circuit._update(self, self.circuit._zero_payload(self), eca_value(_S.ECA_GETFAIL))
-
-
-class ServerCircuit:
+class ServerCircuit(SubscriptionHandling):
     """The protocol object of one client connection (see the module doc)."""
 
     header_size = 16
@@ -177,6 +142,9 @@ class ServerCircuit:
         self._fast_read = _fast.reader(self)
         self._fast_write = _fast.writer(self)
         self._fast_create = _fast.creator(self)
+        #: subscription updates by the fast path where its guard allows
+        #: (False: every update through the generic path, for comparisons)
+        self.fast_updates = True
 
     def __repr__(self):
         return "<ServerCircuit %s user=%r host=%r channels=%d>" % (
@@ -375,15 +343,6 @@ class ServerCircuit:
         self.channels.pop(chan.sid, None)
         self.core.n_channels -= 1
 
-    def _drop_subscription(self, sub: Subscription) -> None:
-        sub.chan.data.remove_subscriber(sub)
-        sub.chan.subs.pop(sub.subscriptionid, None)
-        self.subscriptions.pop(sub.subscriptionid, None)
-        self._dirty.pop(sub, None)
-        self._queued_bytes -= sub.queued_bytes
-        sub.queue.clear()
-        self.core.n_subscriptions -= 1
-
     def drop_channels(self, match) -> None:
         """Disconnect the channels whose name ``match(name)`` (a PV removed)."""
         for chan in [c for c in self.channels.values() if match(c.name)]:
@@ -447,7 +406,7 @@ class ServerCircuit:
 
     def opened(self, cid, sid, name, data, rights, vchan) -> None:
         """A channel was created (the answers are sent by the caller)."""
-        self.channels[sid] = _Channel(cid, sid, name, data, rights, vchan)
+        self.channels[sid] = _Channel(cid, sid, name, data, rights, vchan, data.max_length)
         self.core.n_channels += 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -539,7 +498,8 @@ class ServerCircuit:
             self._write_done(header, chan, notify, _S.ECA_PUTFAIL,
                              "%s: %s" % (type(ex).__name__, ex))
         else:
-            self._write_done(header, chan, notify, _S.ECA_NORMAL, "")
+            if notify:      # a WRITE that succeeded is not answered
+                self._write_done(header, chan, notify, _S.ECA_NORMAL, "")
 
     def _write_done(self, header, chan, notify, status, text) -> None:
         """Answer a write; ``header``: the request's header fields (a tuple)."""
@@ -554,136 +514,6 @@ class ServerCircuit:
         elif status is not _S.ECA_NORMAL:
             self._error(MessageHeader(*header), chan.cid, status, text)
 
-    # ---------------------------------------------------------------- subscriptions
-    def _event_add(self, cmd) -> None:
-        core = self.core
-        chan = self.channels[cmd.sid]
-        if not isinstance(cmd.data_type, ChannelType) or cmd.data_type in (
-                ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
-            self.vc.event_add_commands.pop(cmd.subscriptionid, None)
-            return self._error(cmd.header, chan.cid, _S.ECA_BADTYPE, "bad DBR type")
-        if core.n_subscriptions >= core.limits.subscriptions_total:
-            self.vc.event_add_commands.pop(cmd.subscriptionid, None)
-            core.refuse(self.conn.peer, "server-wide subscription budget (%d) exhausted"
-                        % core.limits.subscriptions_total)
-            return self._error(cmd.header, chan.cid, _S.ECA_ALLOCMEM, "too many subscriptions")
-        data = chan.data
-        sub = Subscription(self, chan, cmd.subscriptionid, cmd.data_type, cmd.data_count,
-                           cmd.mask, data.max_subscription_backlog)
-        chan.subs[cmd.subscriptionid] = sub
-        self.subscriptions[cmd.subscriptionid] = sub
-        core.n_subscriptions += 1
-        data.add_subscriber(sub)
-        # the current value at once, as rsrv sends it
-        if chan.can_read:
-            try:
-                payload = data.payload(sub.data_type, sub.data_count)
-            except CaprotoConversionError:
-                self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_GETFAIL))
-            else:
-                self._update(sub, payload, _NORMAL)
-        else:
-            self._update(sub, self._zero_payload(sub), eca_value(_S.ECA_NORDACCESS))
-
-    def _event_cancel(self, cmd) -> None:
-        sub = self.subscriptions.get(cmd.subscriptionid)
-        if sub is not None:
-            self._drop_subscription(sub)
-        vchan = self.vc.channels_sid[cmd.sid]
-        self._send(vchan.unsubscribe(cmd.subscriptionid))
-
-    def _events_off(self, cmd) -> None:
-        self._events_on = False
-
-    def _events_on_request(self, cmd) -> None:
-        self._events_on = True
-        self._schedule_flush()
-
-    # ---------------------------------------------------------------- updates
-    @staticmethod
-    def _zero_payload(sub):
-        """The payload of an update that carries a failure (zeros of the asked size)."""
-        count = sub.data_count or sub.chan.data.max_length
-        buffers, size, count = encode_payload(sub.data_type, _zeros(sub.data_type, count),
-                                              sub.data_count, None)
-        return tuple(buffers), count, sum(len(b) for b in buffers)
-
-    def _update(self, sub: Subscription, payload, status: int) -> None:
-        """Send an update now if the connection takes it, else queue it."""
-        conn = self.conn
-        if (sub.queue or not self._events_on or conn is None or conn.closing
-                or conn.write_backlog() > self._high):
-            self._enqueue(sub, (payload, status))
-            if self._events_on:
-                self._schedule_flush()
-            return
-        self._emit_update(sub, payload, status)
-
-    def _emit_update(self, sub: Subscription, payload, status: int) -> None:
-        if not _update_ok(self, sub):
-            # the generic path checks it (and refuses what the guard refused)
-            return self._send(_fast.update_message(sub, payload, status))
-        buffers, count, size = payload
-        buffers = (_fast.pack_header(1, size, sub.data_type, count, status,
-                                     sub.subscriptionid),) + buffers
-        if size >= _fast.LARGE:
-            self.put_large(buffers)
-        else:
-            self._put(buffers)
-
-    def _enqueue(self, sub: Subscription, item) -> None:
-        q = sub.queue
-        size = 64 + item[0][2]
-        if q and (len(q) >= sub.backlog
-                  or self._queued_bytes + size > self.core.limits.max_queued_bytes):
-            old = q[-1]
-            q[-1] = item                # the newest replaces the last queued
-            delta = size - 64 - old[0][2]
-            sub.dropped += 1
-        else:
-            q.append(item)
-            delta = size
-        sub.queued_bytes += delta
-        self._queued_bytes += delta
-        self._dirty[sub] = None
-
-    def _schedule_flush(self) -> None:
-        """Write the queues out once the transport takes data (soon if it does)."""
-        conn = self.conn
-        if not self._flush_scheduled and conn is not None and not conn.closing:
-            self._flush_scheduled = True
-            conn.when_writable(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        conn = self.conn
-        if conn.closing or not self._events_on:
-            return
-        dirty = self._dirty
-        high = self._high
-        while dirty:
-            if conn.write_backlog() > high:
-                self._schedule_flush()
-                break
-            sub = next(iter(dirty))
-            q = sub.queue
-            payload, status = q.popleft()
-            if not q:
-                del dirty[sub]
-            size = 64 + payload[2]
-            sub.queued_bytes -= size
-            self._queued_bytes -= size
-            self._emit_update(sub, payload, status)
-
 
 def _ignore(cmd) -> None:
     """Nothing to do (the VersionRequest's priority is in the circuit)."""
-
-
-def _zeros(data_type, count):
-    layout = DBR_LAYOUTS[int(data_type)]
-    if layout.native is ChannelType.STRING:
-        return [b""] * count
-    import numpy as np
-    return np.zeros(count, dtype=layout.value_dtype)
-

@@ -16,6 +16,7 @@ the clients of a removed PV are disconnected from it
 (``CA_PROTO_SERVER_DISCONN``), and find it again if it comes back.
 """
 import logging
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -192,7 +193,7 @@ class ServerCore:
         :meth:`search_replies`.  Both give the same bytes (tested); a
         datagram that does not decode gets no answer.
         """
-        reply = _search_fast(data, self.find, self.tcp_port)
+        reply = _search_fast(data, self.pvdb.get, self.find, self.tcp_port)
         if reply is not None:
             return reply
         try:
@@ -229,13 +230,13 @@ class ServerCore:
 
 _unpack = HEADER.unpack_from
 _pack = HEADER.pack
-#: the payload of a SearchResponse: the server's minor protocol version
-_VERSION_BODY = DEFAULT_PROTOCOL_VERSION.to_bytes(2, "big") + bytes(6)
+#: a SearchResponse: the header, then the server's minor protocol version (8 bytes)
+_pack_found = struct.Struct(">HHHHIIH6x").pack
 _VERSION_REPLY = _pack(0, 0, 0, DEFAULT_PROTOCOL_VERSION, 0, 0)
 _DO_REPLY = 10
 
 
-def _search_fast(data, find, tcp_port):
+def _search_fast(data, get, find, tcp_port):
     """:meth:`ServerCore.answer_datagram`'s answer to a datagram of VERSION
     and SEARCH messages, from its bytes; None for anything else (the
     generic path decides)."""
@@ -252,13 +253,12 @@ def _search_fast(data, find, tcp_port):
         if size & 7 or size == 0xFFFF or end > n:
             return None
         if command == 6:
-            name = str(data[pos + 16:end], "latin-1")
-            nul = name.find("\x00")
-            if nul >= 0:
-                name = name[:nul]
-            if find(name) is not None:
+            name = str(data[pos + 16:end], "latin-1").partition("\x00")[0]
+            # the database first (find: also RECORD.FIELD names)
+            if get(name) is not None or find(name) is not None:
                 # 255.255.255.255: "the address this answer came from", as rsrv
-                out.append(_pack(6, 8, tcp_port, 0, 0xFFFFFFFF, cid) + _VERSION_BODY)
+                out.append(_pack_found(6, 8, tcp_port, 0, 0xFFFFFFFF, cid,
+                                       DEFAULT_PROTOCOL_VERSION))
             elif reply == _DO_REPLY:
                 out.append(_pack(14, 0, _DO_REPLY, DEFAULT_PROTOCOL_VERSION, cid, cid))
         elif command != 0:

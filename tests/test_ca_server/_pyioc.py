@@ -31,16 +31,18 @@ class PyIOC:
                                      + self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=HERE)
-        threading.Thread(target=self._reader, daemon=True).start()
+        threading.Thread(target=self._reader, args=(self.proc, self.lines), daemon=True).start()
         self.wait_for(self.ready, timeout)
         return self
 
-    def _reader(self):
-        for raw in self.proc.stdout:
+    def _reader(self, proc, lines):
+        # this process's lines to this queue: after a restart, the old
+        # reader's end (None) must not reach the new process's queue
+        for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.log.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
+            lines.put(line)
+        lines.put(None)
 
     def wait_for(self, text, timeout=20.0):
         while True:

@@ -120,6 +120,7 @@ def _pair(fast):
         p.circuit._fast_write = counted(real_write)
         p.circuit._fast_create = counted(real_create)
     else:
+        p.circuit.fast_updates = False
         p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
             lambda frame: False
     p.handshake()
@@ -290,7 +291,7 @@ def test_search_answers_as_the_generic_path():
 
 def core_search_fast(core, data):
     from caffi.server.core import _search_fast
-    return _search_fast(data, core.find, core.tcp_port)
+    return _search_fast(data, core.pvdb.get, core.find, core.tcp_port)
 
 
 def _vc_state(vc):
@@ -341,6 +342,12 @@ def test_accept_channel_is_the_creation_exchange():
     three._process(SERVER, ca.AccessRightsResponse(4, ca.AccessRights.READ))
     three._process(SERVER, ca.CreateChanResponse(ChannelType.DOUBLE, 1, 4, 9))
     assert _vc_state(one) == _vc_state(three)
+    # the channel object itself, attribute by attribute (accept_channel makes
+    # it without ServerChannel.__init__)
+    made, generic = one.channels[4], three.channels[4]
+    assert type(made) is type(generic) and made.circuit is one and generic.circuit is three
+    assert ({k: v for k, v in vars(made).items() if k != "circuit"}
+            == {k: v for k, v in vars(generic).items() if k != "circuit"})
     # refused where the messages would be: the same cid, the same sid, a full circuit
     assert one.accept_channel("y", 4, 13, 6, 1, 10, 3) is None
     assert one.accept_channel("y", 5, 13, 6, 1, 9, 3) is None
@@ -369,6 +376,7 @@ def test_large_answers_and_updates_in_order_as_the_generic_path():
             real = p.circuit._fast_read
             p.circuit._fast_read = lambda frame: taken.append(real(frame)) or taken[-1]
         else:
+            p.circuit.fast_updates = False
             p.circuit._fast_read = p.circuit._fast_write = p.circuit._fast_create = \
                 lambda frame: False
         p.handshake()
