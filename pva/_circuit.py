@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._channel import Channel, ClientChannel, Request, ServerChannel
 from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -124,6 +124,12 @@ class VirtualCircuit(CircuitRules):
         self.byte_order = normalize_byte_order(byte_order)
         self.max_segment_size = max_segment_size
         self.cache = IntrospectionCache()
+        #: ``hook(nodes)``, called when received messages changed the node
+        #: count of the types the peer made us cache (``cache.nodes``): where a
+        #: memory budget charges them; it may raise to refuse, and the decoding
+        #: call (:meth:`frames_received`, :meth:`recv`) raises it
+        self.type_nodes_hook: Optional[Callable[[int], None]] = None
+        self._type_nodes = 0            # cache.nodes when the hook last ran
         self._ctx = MessageContext(self.cache, limits, send_cache=send_type_cache)
         self._new_framing(max_message_size)
         self._classes = classes_sent_by(self.their_role)
@@ -314,7 +320,15 @@ class VirtualCircuit(CircuitRules):
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
+        if self.cache.nodes != self._type_nodes:
+            self._types_changed()
         return out
+
+    def _types_changed(self) -> None:
+        nodes = self.cache.nodes
+        if self.type_nodes_hook is not None:
+            self.type_nodes_hook(nodes)
+        self._type_nodes = nodes
 
     def _receive(self, source, arg, out: list) -> None:
         try:
@@ -331,6 +345,8 @@ class VirtualCircuit(CircuitRules):
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
+        if self.cache.nodes != self._type_nodes:
+            self._types_changed()
 
     def _decode_views(self, views, out: list) -> None:
         ctx = self._ctx

@@ -174,20 +174,25 @@ class MemoryBudget(Accounting):
     def charge(self, conn: Any, nbytes: int) -> bool:
         """Count ``nbytes`` more held for ``conn`` (None: for no connection);
         False (nothing counted) if that goes past a limit."""
+        # the test of _over_total written out: this runs for every operation
+        # and queued update
+        in_use = self.in_use + nbytes
         if conn is None:
-            if self.in_use + nbytes > self._total:
+            if in_use > self._total:
                 self.refused += 1
                 return False
         else:
             if conn.closing:
                 return False
             held = conn.held + nbytes
-            if held > self._per_connection or self._over_total(conn, nbytes,
-                                                               held + conn.reserved):
+            total = self._total
+            if held > self._per_connection or (
+                    in_use > total
+                    and held + conn.reserved > total // max(1, self.connections)):
                 self.refused += 1
                 return False
             conn.held = held
-        self.in_use += nbytes
+        self.in_use = in_use
         return True
 
     def credit(self, conn: Any, nbytes: int) -> None:
@@ -214,18 +219,13 @@ class Charged:
         self.unit = unit
         self.count = 0
 
-    def decoder(self, decode: Callable[[Any], list], source: Any, attr: str,
-                conn_of: Callable[[], Any], what: str) -> Callable[[Any], list]:
-        """``decode`` (a protocol's ``frames_received``) followed by an
-        :meth:`update` to ``source.<attr>`` when that changed (``what``: the
-        reason, formatted with the count)."""
-        def frames_received(frames) -> list:
-            msgs = decode(frames)
-            count = getattr(source, attr)
-            if count != self.count:
-                self.update(conn_of(), count, what.format(count))
-            return msgs
-        return frames_received
+    def hook(self, conn_of: Callable[[], Any], what: str) -> Callable[[int], None]:
+        """``hook(count)``: :meth:`update` of ``conn_of()``'s charge to
+        ``count`` (``what``: the reason, formatted with the count); a
+        circuit's ``type_nodes_hook`` (:class:`pva.VirtualCircuit`)."""
+        def hook(count: int) -> None:
+            self.update(conn_of(), count, what.format(count))
+        return hook
 
     def update(self, conn: Any, count: int, what: str) -> None:
         delta = (count - self.count) * self.unit

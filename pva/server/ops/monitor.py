@@ -34,7 +34,7 @@ from ..._fastpath import encode_update_body
 from ..._messages import ChannelMonitorResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
-from .base import ServedChannel, ServerOp, open_op, request_cost
+from .base import ServedChannel, ServerOp, open_op
 
 __all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH", "snapshot_size"]
 
@@ -321,7 +321,7 @@ async def on_monitor(circuit, msg) -> None:
         res = await open_op(circuit, msg, AuthOperation.read, err, cost=Monitor.COST)
         if res is None:
             return
-        served, request, desc, mask = res
+        served, request, desc, mask, cost = res
         lim = circuit.limits
         pipeline = bool(sub & _PIPELINE)
         try:
@@ -334,10 +334,10 @@ async def on_monitor(circuit, msg) -> None:
         try:
             data = await served.entry.subscribe(None, mon)
         except Exception as ex:
-            circuit.credit(Monitor.COST + request_cost(request))
+            circuit.credit(cost)
             circuit.reply(err(error_status(ex)), err)
             return
-        circuit.register(mon)
+        circuit.register(mon, cost)
         circuit.reply(ChannelMonitorResponse(ioid, _OK, _INIT, pv_structure_if=desc), err)
         # the first update is the complete (selected) value
         mon.queue.append([snapshot(desc, data), mon.mask_full, 0, 0])
