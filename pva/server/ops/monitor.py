@@ -16,8 +16,8 @@ gathered with the next ones for that moment: one write instead of one per
 update; while such a write is pending, an update is queued for it at once
 (no callback of its own: the bytes and their order are those the next
 iteration would send).  An update is encoded once for every subscriber that
-sends it (the last one encoded is kept in the type's plans,
-:mod:`pva._typecache`).
+sends it (the last ones encoded are kept in the type's plans,
+:mod:`pva._typecache`: see :func:`_encoded`).
 
 Memory: a monitor is charged ``Monitor.COST`` (its objects and its first
 queued update, which is the value the data wrapper holds anyway); every
@@ -187,16 +187,34 @@ def _compact(plans, mask: int) -> int:
 
 def _encoded(plans, snap, cmask: int, cover: int, order: str):
     """The body of an update (``encode_monitor_update``), encoded once for every
-    subscriber that sends it: the last one is kept in the type's plans."""
+    subscriber that sends it.
+
+    The last one encoded is kept in the type's plans (``last_update``: the
+    subscribers of a post send it one after the other); when the next
+    replaces it, it goes to the plans' ``updates`` (the last few, for
+    subscribers behind the others) if a second subscriber sent it -- a PV
+    with one subscriber stores nothing but the last.
+    """
     last = plans.last_update
     if (last is not None and last[0] is snap and last[1] == cmask and last[2] == cover
             and last[3] == order):
+        last[5] = True                  # shared
         return last[4]
+    updates = plans.updates
+    if updates:
+        key = (id(snap), cmask, cover, order)
+        hit = updates.get(key)
+        if hit is not None and hit[0] is snap:
+            updates.move_to_end(key)
+            return hit[1]
     try:
         raw = encode_update_body(plans, snap, cmask, cover, order)
     except LocalProtocolError:
         raw = None          # the circuit's own encoding reports it
-    plans.last_update = (snap, cmask, cover, order, raw)
+    if last is not None and last[5]:
+        # holds its snapshot: the id in the key stays unique meanwhile
+        updates[(id(last[0]), last[1], last[2], last[3])] = (last[0], last[4])
+    plans.last_update = [snap, cmask, cover, order, raw, False]
     return raw
 
 
