@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Optional
 
-from .._circuit import ServerVirtualCircuit
+from .._server_circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import HEADER_SIZE, EchoRequest

@@ -34,7 +34,7 @@ from server_helpers import LOOPBACK, RawClient, free_udp_port
 import pva
 from pva import FieldDesc, FieldType, IntrospectionCache
 from pva._broadcaster import Broadcaster
-from pva._circuit import ServerVirtualCircuit
+from pva._server_circuit import ServerVirtualCircuit
 from pva._messages import (ChannelGetRequest, ChannelGetResponse, ConnectionValidationResponse,
                            CreateChannelRequest, SearchRequest)
 from pva._typecodec import NODE_BYTES
