@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A :class:`MemoryBudget` is the :class:`~pva.io.driver.Accounting` of a
+A :class:`MemoryBudget` is the :class:`Accounting` of a
 server (one object shared by all its connections) or of a client context.
 It counts bytes -- estimates of what a peer makes us hold, not a measure of
 the heap -- and refuses what would go past a limit (:class:`MemoryLimits`):
@@ -49,12 +49,44 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Optional
 
-from .driver import Accounting, OverBudget
-
-__all__ = ["MemoryLimits", "MemoryBudget", "OverBudget", "Charged"]
+__all__ = ["Accounting", "NO_ACCOUNTING", "MemoryLimits", "MemoryBudget", "OverBudget",
+           "Charged"]
 
 KiB = 1024
 MiB = 1024 * KiB
+
+
+class OverBudget(Exception):
+    """An :class:`Accounting` refuses a connection or a receive buffer."""
+
+
+class Accounting:
+    """The memory accounting hooks of :class:`~pva.io.driver.Connection`
+    (see :mod:`pva.io.driver`); this one counts nothing and sets no limit
+    (:class:`MemoryBudget` does)."""
+
+    def opened(self, conn: Any) -> None:
+        """``conn`` was made; raise :class:`OverBudget` to refuse it (closed at once)."""
+
+    def reserve(self, conn: Any, nbytes: int) -> None:
+        """``conn``'s buffer for an incoming message will be ``nbytes`` (0:
+        none); raise :class:`OverBudget` to refuse: the connection is closed."""
+
+    def validated(self, conn: Any) -> None:
+        """``conn``'s peer completed the protocol's handshake."""
+
+    def charge(self, conn: Any, nbytes: int) -> bool:
+        """Count ``nbytes`` more held for ``conn``; False: refused (nothing counted)."""
+        return True
+
+    def credit(self, conn: Any, nbytes: int) -> None:
+        """Give back ``nbytes`` charged for ``conn``."""
+
+    def released(self, conn: Any) -> None:
+        """``conn`` is gone: everything charged to it is free again."""
+
+
+NO_ACCOUNTING = Accounting()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,8 +62,9 @@ peer completed the handshake (pvAccess: the connection validation).  With
 little it sends meanwhile.
 
 Accounting: every connection has an :attr:`Connection.accounting`
-(:class:`Accounting`; one object may be shared by all the connections of a
-server, :class:`pva.io.budget.MemoryBudget`).  The driver calls
+(:class:`pva.io.budget.Accounting`, also importable from here; one object
+may be shared by all the connections of a server,
+:class:`pva.io.budget.MemoryBudget`).  The driver calls
 ``opened(conn)`` when the connection is made (raising :class:`OverBudget`
 refuses it: closed at once), ``reserve(conn, nbytes)`` before a receive
 buffer for an incomplete message is allocated (``nbytes``: its size, which
@@ -94,6 +95,7 @@ import logging
 from typing import Any, Callable, List, Optional, Tuple
 
 from .._stream import ReceiveBuffer
+from .budget import NO_ACCOUNTING, Accounting, OverBudget
 
 __all__ = ["Connection", "Accounting", "NO_ACCOUNTING", "OverBudget"]
 
@@ -105,38 +107,6 @@ _DISCARD = memoryview(bytearray(0x10000))
 #: seconds one connection's dispatch loop runs before the messages left wait
 #: for the next round of the event loop (the other connections' turn)
 DISPATCH_SLICE = 0.002
-
-
-class OverBudget(Exception):
-    """An :class:`Accounting` refuses a connection or a receive buffer."""
-
-
-class Accounting:
-    """Memory accounting of connections (no limits: :class:`pva.io.budget.MemoryBudget`
-    has them)."""
-
-    def opened(self, conn: "Connection") -> None:
-        """``conn`` was made; raise :class:`OverBudget` to refuse it (closed at once)."""
-
-    def reserve(self, conn: "Connection", nbytes: int) -> None:
-        """``conn``'s buffer for an incoming message will be ``nbytes`` (0:
-        none); raise :class:`OverBudget` to refuse: the connection is closed."""
-
-    def validated(self, conn: "Connection") -> None:
-        """``conn``'s peer completed the protocol's handshake."""
-
-    def charge(self, conn: Optional["Connection"], nbytes: int) -> bool:
-        """Count ``nbytes`` more held for ``conn``; False: refused (nothing counted)."""
-        return True
-
-    def credit(self, conn: Optional["Connection"], nbytes: int) -> None:
-        """Give back ``nbytes`` charged for ``conn``."""
-
-    def released(self, conn: "Connection") -> None:
-        """``conn`` is gone: everything charged to it is free again."""
-
-
-NO_ACCOUNTING = Accounting()
 
 
 class Connection:
