@@ -58,8 +58,8 @@ from ._stream import ReceiveBuffer
 from ._values import FieldDescAndData
 from ._wire import DEFAULT_LIMITS, SYS_ENDIAN, Limits
 
-__all__ = ["VirtualCircuit", "ClientVirtualCircuit", "ClientChannel", "ServerChannel",
-           "Channel", "Request", "NEED_DATA"]
+__all__ = ["VirtualCircuit", "ClientVirtualCircuit", "ServerVirtualCircuit",
+           "ClientChannel", "ServerChannel", "Channel", "Request", "NEED_DATA"]
 
 CLIENT = Direction.CLIENT
 SERVER = Direction.SERVER
@@ -566,3 +566,12 @@ _CHANNEL_CIRCUIT_KEEPS = frozenset(state for (state, event), nxt in CIRCUIT_TRAN
                                    if event == (SERVER, "CHANNEL") and nxt is state)
 _UPDATE_KEEPS = frozenset(state for (state, event), nxt in MONITOR_TRANSITIONS.items()
                           if event == (SERVER, "UPDATE") and nxt is state)
+
+
+def __getattr__(name: str) -> Any:
+    # caproto.pva's users find ServerVirtualCircuit in this module; it lives
+    # in pva._server_circuit, which imports this one (so: on first use)
+    if name == "ServerVirtualCircuit":
+        from ._server_circuit import ServerVirtualCircuit
+        return ServerVirtualCircuit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

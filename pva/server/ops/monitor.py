@@ -106,7 +106,14 @@ class Monitor(ServerOp):
         """Queue an update (called by the data wrapper); squash if the queue is full."""
         if not self.alive:
             return
-        bits = _expand(self.plans, changed.to_int()) & self.mask_full
+        mask = changed.to_int()
+        expands = self.plans.expands
+        bits = expands.get(mask)            # _expand's hit, written out
+        if bits is None:
+            bits = _expand(self.plans, mask)
+        else:
+            expands.move_to_end(mask)
+        bits &= self.mask_full
         if not bits:
             return
         q = self.queue
