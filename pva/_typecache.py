@@ -28,8 +28,8 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - ``TypePlans.last_update``: the monitor update of this type a server
   encoded last, for the other subscribers that send it (one after the
   other); per type; 1, replaced by the next
-- ``TypePlans.updates``: the monitor updates replaced there that a second
-  subscriber sent, for subscribers behind the others; per type; 16
+- ``TypePlans.updates``: the monitor updates replaced there once a second
+  subscriber sent one, for subscribers behind the others; per type; 16
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
   of a server's operation; per type; 64
 - :data:`wire_types`: (byte order, limits, bytes) -> a type description
@@ -119,7 +119,7 @@ class TypePlans:
         #: of the last monitor update encoded, for the other subscribers (server)
         self.last_update: Optional[list] = None
         #: (id(snapshot), mask, overrun mask, byte order) -> (snapshot, encoded
-        #: body): updates replaced in last_update that were shared (server)
+        #: body): updates replaced in last_update once one was shared (server)
         self.updates = LRU(16)
         #: per bit: the mask of its field and every member of it
         self.expand_masks: Optional[tuple] = None

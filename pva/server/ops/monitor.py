@@ -199,8 +199,8 @@ def _encoded(plans, snap, cmask: int, cover: int, order: str):
     The last one encoded is kept in the type's plans (``last_update``: the
     subscribers of a post send it one after the other); when the next
     replaces it, it goes to the plans' ``updates`` (the last few, for
-    subscribers behind the others) if a second subscriber sent it -- a PV
-    with one subscriber stores nothing but the last.
+    subscribers behind the others) once a second subscriber sent one -- a
+    PV with one subscriber stores nothing but the last.
     """
     last = plans.last_update
     if (last is not None and last[0] is snap and last[1] == cmask and last[2] == cover
@@ -218,7 +218,9 @@ def _encoded(plans, snap, cmask: int, cover: int, order: str):
         raw = encode_update_body(plans, snap, cmask, cover, order)
     except LocalProtocolError:
         raw = None          # the circuit's own encoding reports it
-    if last is not None and last[5]:
+    if last is not None and (last[5] or updates):
+        # shared, or of a PV whose subscribers shared before (one behind the
+        # others must not push out what the others are about to send);
         # holds its snapshot: the id in the key stays unique meanwhile
         updates[(id(last[0]), last[1], last[2], last[3])] = (last[0], last[4])
     plans.last_update = [snap, cmask, cover, order, raw, False]
