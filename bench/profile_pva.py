@@ -12,7 +12,8 @@ measured loop has no sockets and no other process in it:
   replies are encoded and dropped.
 - ``server-post``: one ``commit`` of a new value and time stamp to a PV with
   one running monitor, through the update's encoding (one event-loop
-  iteration per post, as the flood of bench/run.py).
+  iteration per post, as the flood of bench/run.py); ``server-post-10``: the
+  same with 10 connections, each with a monitor of that PV.
 - ``client-monitor``: a p4p server's monitor flood, recorded first from a real
   p4p server (bench/workers/pva_p4p.py, started on private ports), replayed
   into our asyncio client (connection driver, circuit, codec, monitor
@@ -99,16 +100,18 @@ def _joined(bufs):
     return b"".join(bytes(b) for b in bufs)
 
 
-async def _server_connection(pvdb):
-    """A server connection past validation, and a client circuit to talk to it."""
+async def _server_connection(pvdb, core=None):
+    """A server connection past validation (of a new server core, or of
+    ``core``), and a client circuit to talk to it."""
     from pva._circuit import ClientVirtualCircuit
     from pva.io.aio import AsyncioReactor
     from pva.server.config import ServerConfig
     from pva.server.core import ServerCore
 
     transport = _Transport()
-    core = ServerCore(pvdb, ServerConfig.from_env(useenv=False),
-                      AsyncioReactor(asyncio.get_running_loop()))
+    if core is None:
+        core = ServerCore(pvdb, ServerConfig.from_env(useenv=False),
+                          AsyncioReactor(asyncio.get_running_loop()))
     conn = core.connection()
     conn.connection_made(transport)
     # pvxs sends pvRequests inline, never through the type cache
@@ -165,15 +168,19 @@ async def server_get(count, report):
         report("server-get", "INIT + GET + DESTROY_REQUEST of one get", _best(run, 2000))
 
 
-async def server_post(count, report):
+async def server_post(count, report, subscribers=1):
     from pva import nt
     from pva._messages import ChannelMonitorRequest
 
-    (core, conn), transport, client, channel, exchange = await _server_connection(
-        {"P:flood": nt.NTScalarFloat64Base(value=0.0)})
-    mon = channel.subscribe("record[queueSize=10000]")
-    await exchange(mon)
-    await exchange(ChannelMonitorRequest(channel.sid, mon.ioid).to_start())
+    core = None
+    transports = []
+    for _ in range(subscribers):
+        (core, conn), transport, client, channel, exchange = await _server_connection(
+            {"P:flood": nt.NTScalarFloat64Base(value=0.0)}, core)
+        mon = channel.subscribe("record[queueSize=10000]")
+        await exchange(mon)
+        await exchange(ChannelMonitorRequest(channel.sid, mon.ioid).to_start())
+        transports.append(transport)
     commit = core.pvdb["P:flood"].commit
     state = {"value": 0.0}
 
@@ -187,8 +194,9 @@ async def server_post(count, report):
                                         "nanoseconds": int((now - sec) * 1e9)}})
             await asyncio.sleep(0)
         await asyncio.sleep(0.005)          # the last batch is written
-        assert transport.out, "no update was sent"
-        transport.out.clear()
+        for transport in transports:
+            assert transport.out, "no update was sent"
+            transport.out.clear()
     await run(count if count is not None else 200)
     if count is None:
         times = []
@@ -196,7 +204,13 @@ async def server_post(count, report):
             t0 = time.process_time()
             await run(5000)
             times.append((time.process_time() - t0) / 5000)
-        report("server-post", "commit + encode + write of one update", min(times))
+        report("server-post" if subscribers == 1 else "server-post-%d" % subscribers,
+               "commit + encode + write of one update (%d subscriber%s)"
+               % (subscribers, "s" if subscribers > 1 else ""), min(times))
+
+
+async def server_post_10(count, report):
+    await server_post(count, report, 10)
 
 
 async def _record_p4p_flood(n):
@@ -343,7 +357,7 @@ def _best(run, n, repeat=5):
 
 
 WORKLOADS = {"server-get": server_get, "server-post": server_post,
-             "client-monitor": client_monitor}
+             "server-post-10": server_post_10, "client-monitor": client_monitor}
 
 
 def main():

@@ -1,4 +1,6 @@
-"""Sans-I/O pvAccess TCP connection: :class:`VirtualCircuit` (client or server role).
+"""Sans-I/O pvAccess TCP connection: :class:`VirtualCircuit` (client or server
+role) and :class:`ClientVirtualCircuit`; the server role, with the server's
+fast paths, is :class:`pva._server_circuit.ServerVirtualCircuit`.
 
 Theory of operation
 -------------------
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._channel import Channel, ClientChannel, Request, ServerChannel
 from ._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -46,16 +48,14 @@ from ._header import (DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, AcknowledgeMarker,
                       normalize_byte_order)
 from ._typecodec import IntrospectionCache
 from ._messages import (DECODE_ERRORS, ChannelArrayResponse, ChannelMonitorResponse,
-                        ChannelPutGetResponse, ChannelPutResponse, ConnectionValidatedResponse,
-                        ConnectionValidationRequest, ConnectionValidationResponse, Message,
-                        MessageContext, RequestTypes, Subcommand, classes_sent_by,
+                        ChannelPutGetResponse, ChannelPutResponse, ConnectionValidationResponse,
+                        Message, MessageContext, RequestTypes, Subcommand, classes_sent_by,
                         encode_message)
-from ._fastpath import encode_monitor_raw, encode_reply_ok
-from ._rules import KIND_BITS, CircuitRules, _Violation
-from ._state import (CIRCUIT_TRANSITIONS, GPR_TRANSITIONS, MONITOR_TRANSITIONS, ChannelState,
-                     CircuitState, RequestState)
+from ._rules import CircuitRules, _Violation
+from ._state import (CIRCUIT_TRANSITIONS, MONITOR_TRANSITIONS, ChannelState, CircuitState,
+                     RequestState)
 from ._stream import ReceiveBuffer
-from ._values import FieldDescAndData, Status
+from ._values import FieldDescAndData
 from ._wire import DEFAULT_LIMITS, SYS_ENDIAN, Limits
 
 __all__ = ["VirtualCircuit", "ClientVirtualCircuit", "ServerVirtualCircuit",
@@ -124,6 +124,12 @@ class VirtualCircuit(CircuitRules):
         self.byte_order = normalize_byte_order(byte_order)
         self.max_segment_size = max_segment_size
         self.cache = IntrospectionCache()
+        #: ``hook(nodes)``, called when received messages changed the node
+        #: count of the types the peer made us cache (``cache.nodes``): where a
+        #: memory budget charges them; it may raise to refuse, and the decoding
+        #: call (:meth:`frames_received`, :meth:`recv`) raises it
+        self.type_nodes_hook: Optional[Callable[[int], None]] = None
+        self._type_nodes = 0            # cache.nodes when the hook last ran
         self._ctx = MessageContext(self.cache, limits, send_cache=send_type_cache)
         self._new_framing(max_message_size)
         self._classes = classes_sent_by(self.their_role)
@@ -314,7 +320,15 @@ class VirtualCircuit(CircuitRules):
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
+        if self.cache.nodes != self._type_nodes:
+            self._types_changed()
         return out
+
+    def _types_changed(self) -> None:
+        nodes = self.cache.nodes
+        if self.type_nodes_hook is not None:
+            self.type_nodes_hook(nodes)
+        self._type_nodes = nodes
 
     def _receive(self, source, arg, out: list) -> None:
         try:
@@ -331,6 +345,8 @@ class VirtualCircuit(CircuitRules):
             ex.messages = out  # type: ignore[attr-defined]
             self._fail(ex)
             raise
+        if self.cache.nodes != self._type_nodes:
+            self._types_changed()
 
     def _decode_views(self, views, out: list) -> None:
         ctx = self._ctx
@@ -541,8 +557,8 @@ class ClientVirtualCircuit(VirtualCircuit):
         return None
 
 
-#: what accept_update() and send_update() rely on: the states an UPDATE
-#: leaves as they are
+#: what accept_update() and the server's send_update() (pva._server_circuit)
+#: rely on: the states an UPDATE leaves as they are
 _MONITOR = ApplicationCommand.MONITOR
 _INIT_OR_DESTROY = _INIT | _DESTROY
 #: circuit states where channel traffic from the server leaves the circuit as it is
@@ -552,124 +568,10 @@ _UPDATE_KEEPS = frozenset(state for (state, event), nxt in MONITOR_TRANSITIONS.i
                           if event == (SERVER, "UPDATE") and nxt is state)
 
 
-class ServerVirtualCircuit(VirtualCircuit):
-    """A :class:`VirtualCircuit` in the server role."""
-
-    def __init__(self, *args, **kwargs):
-        # caproto.pva spelling: (ServerVirtualCircuit(our_role, address, priority))
-        args = _strip_role(args, kwargs, SERVER)
-        super().__init__(SERVER, *args, **kwargs)
-
-    def validate_connection(self, buffer_size: int = 0x10000, registry_size: int = 0x7FFF,
-                            authorization_options: Iterable[str] = ("anonymous", "ca")
-                            ) -> ConnectionValidationRequest:
-        return ConnectionValidationRequest(buffer_size, registry_size, list(authorization_options))
-
-    def validated_connection(self, status: Status = Status()) -> ConnectionValidatedResponse:
-        return ConnectionValidatedResponse(status)
-
-    # --- the hot path of a server: executing an open GET / PUT / PROCESS.
-    # Each checks and commits in one step what process_command / send would
-    # for the common case; the states they accept and the states they move
-    # to are read from the tables (_EXEC_NEXT, _REPLY_NEXT, ... below).
-    def begin_exec(self, msg: Message) -> Optional[Request]:
-        """Accept a client's execution of an open GET/PUT/PROCESS request.
-
-        The rule :meth:`process_command` applies (``EXEC``, or ``EXEC_LAST``
-        with the destroy bit, from a state the table allows it in), checked
-        and committed in one step for the common case only.  Returns the
-        request, or ``None`` without changing anything when anything else
-        applies: then :meth:`process_command` validates the message fully.
-        """
-        sub = msg.subcommand
-        req = self.requests.get(msg.ioid)
-        if (req is None or sub & _INIT or self.state not in _CHANNEL_CIRCUIT_KEEPS
-                or req.command != msg.ID or req.command not in _REPLY_OK_CMDS
-                or req.channel.sid != msg.server_chid or getattr(msg, "raw", None) is not None):
-            return None
-        nxt = (_EXEC_LAST_NEXT if sub & _DESTROY else _EXEC_NEXT).get(req.state)
-        if nxt is None:
-            return None
-        req.pending = sub
-        req.state = nxt
-        return req
-
-    def reply_ok(self, req: Request, subcommand: int, desc=None, data=None,
-                 plans=None) -> List[Any]:
-        """Buffers of the successful reply to a GET/PUT/PROCESS request.
-
-        What :meth:`send` does with a ``ChannelGetResponse`` (or PUT or
-        PROCESS response) with an OK status, without building it.  An INIT
-        reply announces ``desc``; an execution reply carries ``data`` (a
-        DataWithBitSet of type ``desc``, or None); the request moves as the
-        table says (``INIT_OK``, ``REPLY``: idle again, or gone after a
-        destroy-bit execution).  ``plans``: ``desc``'s TypePlans if the caller
-        holds them.
-
-        Raises
-        ------
-        LocalProtocolError
-            The request is not waiting for this reply, the subcommand does
-            not match, or the data cannot be encoded; nothing is changed.
-        """
-        if self.state not in _CHANNEL_CIRCUIT_KEEPS:
-            raise LocalProtocolError(f"reply while the circuit is {self.state.name}")
-        state, cmd = req.state, req.command
-        init = subcommand & _INIT
-        nxt = (_INIT_OK_NEXT if init else _REPLY_NEXT).get(state)
-        if (nxt is not None and not init and cmd in _CHECK_REPLY_KIND
-                and (subcommand & KIND_BITS) != (req.pending & KIND_BITS)):
-            raise LocalProtocolError(f"reply subcommand 0x{subcommand:02x} does not match "
-                                     f"request subcommand 0x{req.pending:02x}")
-        if nxt is None or self.requests.get(req.ioid) is not req or cmd not in _REPLY_OK_CMDS:
-            raise LocalProtocolError(f"reply 0x{subcommand:02x} to request {req.ioid} "
-                                     f"in state {state.name}")
-        bufs = encode_reply_ok(cmd, req.ioid, subcommand, self.byte_order, self._ctx,
-                               desc, data, self.max_segment_size, plans)
-        if nxt is RequestState.DEAD:
-            self._kill(req.ioid)
-        else:
-            req.state = nxt
-            if init and cmd in _INIT_TYPES_CMDS:
-                # the type of the request's later data messages
-                self._ctx.types[req.ioid] = RequestTypes.of(cmd, desc) if plans is None \
-                    else RequestTypes(cmd, desc, None, plans)
-        return bufs
-
-    def send_update(self, ioid: int, raw: tuple) -> List[Any]:
-        """Buffers of a monitor update whose body is ``raw`` (from
-        :func:`~pva._messages.encode_monitor_update`).
-
-        What :meth:`send` does with a ``ChannelMonitorResponse`` (subcommand
-        0) carrying ``raw``, without building it: an update is allowed in the
-        monitor states the table keeps on an ``UPDATE``, and changes nothing.
-
-        Raises
-        ------
-        LocalProtocolError
-            No such monitor, or not in a state that takes updates.
-        """
-        req = self.requests.get(ioid)
-        if (req is None or req.command != _MONITOR or self.state not in _CHANNEL_CIRCUIT_KEEPS
-                or req.state not in _UPDATE_KEEPS):
-            what = "no monitor" if req is None or req.command != _MONITOR \
-                else f"the monitor is {req.state.name}"
-            raise LocalProtocolError(f"update for request {ioid}: {what}")
-        return encode_monitor_raw(ioid, raw, self.byte_order, self.max_segment_size)
-
-
-
-def _next_states(table: dict, event: Tuple[Direction, str]) -> Dict[RequestState, RequestState]:
-    """``state -> next state`` of ``event`` in ``table`` (the fast paths' guards)."""
-    return {state: nxt for (state, ev), nxt in table.items() if ev == event}
-
-
-#: what the server fast paths rely on, read from pva._state's tables
-_EXEC_NEXT = _next_states(GPR_TRANSITIONS, (CLIENT, "EXEC"))
-_EXEC_LAST_NEXT = _next_states(GPR_TRANSITIONS, (CLIENT, "EXEC_LAST"))
-_INIT_OK_NEXT = _next_states(GPR_TRANSITIONS, (SERVER, "INIT_OK"))
-_REPLY_NEXT = _next_states(GPR_TRANSITIONS, (SERVER, "REPLY"))
-_CHECK_REPLY_KIND = frozenset({ApplicationCommand.PUT, ApplicationCommand.PUT_GET,
-                               ApplicationCommand.ARRAY})
-_REPLY_OK_CMDS = frozenset({ApplicationCommand.GET, ApplicationCommand.PUT,
-                            ApplicationCommand.PROCESS})
+def __getattr__(name: str) -> Any:
+    # caproto.pva's users find ServerVirtualCircuit in this module; it lives
+    # in pva._server_circuit, which imports this one (so: on first use)
+    if name == "ServerVirtualCircuit":
+        from ._server_circuit import ServerVirtualCircuit
+        return ServerVirtualCircuit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

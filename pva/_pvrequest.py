@@ -38,6 +38,7 @@ request onto a structure's BitSet the way pvxs's ``request2mask`` does.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ._bitset import BitSet
@@ -274,6 +275,26 @@ class PVRequest:
             node = node.setdefault(part, {})
 
     # ---- queries ----------------------------------------------------
+    @functools.cached_property
+    def nodes(self) -> int:
+        """How many field names and options this request holds, its
+        ``getField``/``putField`` selections included (what a server's memory
+        budget charges for it).  Counted once: a request is not changed once
+        it is in use (a decoded one is shared by every INIT that sent the
+        same bytes)."""
+        nodes = len(self.record_options)
+        for part in (self, self.get_field, self.put_field):
+            if part is None:
+                continue
+            for opts in part.field_options.values():
+                nodes += len(opts)
+            stack = [part.tree]
+            while stack:
+                tree = stack.pop()
+                nodes += len(tree)
+                stack.extend(tree.values())
+        return nodes
+
     @property
     def fields(self) -> List[str]:
         """Selected leaf paths (dotted), in request order."""

@@ -46,7 +46,8 @@ from . import _state as states
 from ._bitset import BitSet, decode_bitset, encode_bitset
 from ._broadcaster import Broadcaster
 from ._channel import Channel, ClientChannel, Request, ServerChannel
-from ._circuit import ClientVirtualCircuit, ServerVirtualCircuit, VirtualCircuit
+from ._circuit import ClientVirtualCircuit, VirtualCircuit
+from ._server_circuit import ServerVirtualCircuit
 from ._dataclass import (Any, Boolean, Float32, Float64, Int8, Int16, Int32, Int64, String,
                          UInt8, UInt16, UInt32, UInt64, annotation_type_map,
                          dataclass_from_field_desc, fields_to_bitset, fill_dataclass,

@@ -56,11 +56,11 @@ class ClientCircuit:
         self.vc = vc = ClientVirtualCircuit(address, identity=core.identity,
                                              limits=core.config.limits)
         self.message_length = vc.message_length
-        #: decoding, and the types the peer made the cache keep charged to the
-        #: connection's memory budget (over it: the connection closes)
-        self.frames_received = Charged(NODE_BYTES).decoder(
-            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
-            "a type cache of {} nodes")
+        self.frames_received = vc.frames_received
+        # the types the peer made the cache keep are charged to the
+        # connection's memory budget (over it: the connection closes)
+        vc.type_nodes_hook = Charged(NODE_BYTES).hook(lambda: self.conn,
+                                                      "a type cache of {} nodes")
         self._accept_update = vc.accept_update
         self.conn: Any = None               # the Connection, set by the core
         self.channels: Dict[int, Any] = {}  # by cid

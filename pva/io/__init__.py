@@ -14,6 +14,9 @@ Modules:
   batching, flow control, keep-alive, teardown.  The protocol object
   supplies framing, decoding and dispatch (the contract is in the module
   doc).  Loop-free: it runs on any :class:`~pva.io.driver.Reactor`.
+- :mod:`pva.io.budget` -- memory accounting of connections: the hooks the
+  driver calls (:class:`~pva.io.budget.Accounting`) and the byte budgets of
+  a server or a client (:class:`~pva.io.budget.MemoryBudget`).
 - :mod:`pva.io.aio` -- the asyncio adapter: :class:`~pva.io.aio.AsyncioReactor`
   (clock, timers, eager coroutines, TCP connect and listen) and the
   ``asyncio.BufferedProtocol`` face of a connection.

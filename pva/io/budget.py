@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A :class:`MemoryBudget` is the :class:`~pva.io.driver.Accounting` of a
+A :class:`MemoryBudget` is the :class:`Accounting` of a
 server (one object shared by all its connections) or of a client context.
 It counts bytes -- estimates of what a peer makes us hold, not a measure of
 the heap -- and refuses what would go past a limit (:class:`MemoryLimits`):
@@ -49,12 +49,44 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Optional
 
-from .driver import Accounting, OverBudget
-
-__all__ = ["MemoryLimits", "MemoryBudget", "OverBudget", "Charged"]
+__all__ = ["Accounting", "NO_ACCOUNTING", "MemoryLimits", "MemoryBudget", "OverBudget",
+           "Charged"]
 
 KiB = 1024
 MiB = 1024 * KiB
+
+
+class OverBudget(Exception):
+    """An :class:`Accounting` refuses a connection or a receive buffer."""
+
+
+class Accounting:
+    """The memory accounting hooks of :class:`~pva.io.driver.Connection`
+    (see :mod:`pva.io.driver`); this one counts nothing and sets no limit
+    (:class:`MemoryBudget` does)."""
+
+    def opened(self, conn: Any) -> None:
+        """``conn`` was made; raise :class:`OverBudget` to refuse it (closed at once)."""
+
+    def reserve(self, conn: Any, nbytes: int) -> None:
+        """``conn``'s buffer for an incoming message will be ``nbytes`` (0:
+        none); raise :class:`OverBudget` to refuse: the connection is closed."""
+
+    def validated(self, conn: Any) -> None:
+        """``conn``'s peer completed the protocol's handshake."""
+
+    def charge(self, conn: Any, nbytes: int) -> bool:
+        """Count ``nbytes`` more held for ``conn``; False: refused (nothing counted)."""
+        return True
+
+    def credit(self, conn: Any, nbytes: int) -> None:
+        """Give back ``nbytes`` charged for ``conn``."""
+
+    def released(self, conn: Any) -> None:
+        """``conn`` is gone: everything charged to it is free again."""
+
+
+NO_ACCOUNTING = Accounting()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,20 +206,25 @@ class MemoryBudget(Accounting):
     def charge(self, conn: Any, nbytes: int) -> bool:
         """Count ``nbytes`` more held for ``conn`` (None: for no connection);
         False (nothing counted) if that goes past a limit."""
+        # the test of _over_total written out: this runs for every operation
+        # and queued update
+        in_use = self.in_use + nbytes
         if conn is None:
-            if self.in_use + nbytes > self._total:
+            if in_use > self._total:
                 self.refused += 1
                 return False
         else:
             if conn.closing:
                 return False
             held = conn.held + nbytes
-            if held > self._per_connection or self._over_total(conn, nbytes,
-                                                               held + conn.reserved):
+            total = self._total
+            if held > self._per_connection or (
+                    in_use > total
+                    and held + conn.reserved > total // max(1, self.connections)):
                 self.refused += 1
                 return False
             conn.held = held
-        self.in_use += nbytes
+        self.in_use = in_use
         return True
 
     def credit(self, conn: Any, nbytes: int) -> None:
@@ -214,18 +251,13 @@ class Charged:
         self.unit = unit
         self.count = 0
 
-    def decoder(self, decode: Callable[[Any], list], source: Any, attr: str,
-                conn_of: Callable[[], Any], what: str) -> Callable[[Any], list]:
-        """``decode`` (a protocol's ``frames_received``) followed by an
-        :meth:`update` to ``source.<attr>`` when that changed (``what``: the
-        reason, formatted with the count)."""
-        def frames_received(frames) -> list:
-            msgs = decode(frames)
-            count = getattr(source, attr)
-            if count != self.count:
-                self.update(conn_of(), count, what.format(count))
-            return msgs
-        return frames_received
+    def hook(self, conn_of: Callable[[], Any], what: str) -> Callable[[int], None]:
+        """``hook(count)``: :meth:`update` of ``conn_of()``'s charge to
+        ``count`` (``what``: the reason, formatted with the count); a
+        circuit's ``type_nodes_hook`` (:class:`pva.VirtualCircuit`)."""
+        def hook(count: int) -> None:
+            self.update(conn_of(), count, what.format(count))
+        return hook
 
     def update(self, conn: Any, count: int, what: str) -> None:
         delta = (count - self.count) * self.unit

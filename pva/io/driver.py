@@ -44,7 +44,7 @@ The protocol object provides::
     header_size                        bytes needed to frame a message
     message_length(buf, pos, avail)    the framing function (pva._stream)
     connection_made(conn)              greet the peer (conn.send(...))
-    frames_received(frames) -> items   decode complete messages
+    frames_received(frames) -> items   decode complete messages (a list or tuple)
     dispatch(item) -> waiter or None   handle one (a waiter: add_done_callback,
                                        cancel, cancelled, exception)
     keepalive()                        (only with echo_interval)
@@ -62,8 +62,9 @@ peer completed the handshake (pvAccess: the connection validation).  With
 little it sends meanwhile.
 
 Accounting: every connection has an :attr:`Connection.accounting`
-(:class:`Accounting`; one object may be shared by all the connections of a
-server, :class:`pva.io.budget.MemoryBudget`).  The driver calls
+(:class:`pva.io.budget.Accounting`, also importable from here; one object
+may be shared by all the connections of a server,
+:class:`pva.io.budget.MemoryBudget`).  The driver calls
 ``opened(conn)`` when the connection is made (raising :class:`OverBudget`
 refuses it: closed at once), ``reserve(conn, nbytes)`` before a receive
 buffer for an incomplete message is allocated (``nbytes``: its size, which
@@ -75,8 +76,9 @@ what they hold for a peer (channels, operations, queued updates) with
 figures live on the connection: ``held`` (bytes charged), ``reserved``
 (bytes of its receive buffer), ``validated``.  The default accounts nothing.
 
-Fairness: a dispatch loop runs at most :data:`DISPATCH_SLICE` seconds; the
-messages left wait, with reading paused, until the reactor has run what else
+Fairness: a dispatch loop runs at most :data:`DISPATCH_SLICE` seconds
+(counted from the read that brought its messages, the time already taken
+for the idle timeout); the messages left wait, with reading paused, until the reactor has run what else
 was ready (``call_soon``) -- a burst of thousands of requests in one read
 does not hold up the other connections.
 
@@ -93,6 +95,7 @@ import logging
 from typing import Any, Callable, List, Optional, Tuple
 
 from .._stream import ReceiveBuffer
+from .budget import NO_ACCOUNTING, Accounting, OverBudget
 
 __all__ = ["Connection", "Accounting", "NO_ACCOUNTING", "OverBudget"]
 
@@ -104,38 +107,6 @@ _DISCARD = memoryview(bytearray(0x10000))
 #: seconds one connection's dispatch loop runs before the messages left wait
 #: for the next round of the event loop (the other connections' turn)
 DISPATCH_SLICE = 0.002
-
-
-class OverBudget(Exception):
-    """An :class:`Accounting` refuses a connection or a receive buffer."""
-
-
-class Accounting:
-    """Memory accounting of connections (no limits: :class:`pva.io.budget.MemoryBudget`
-    has them)."""
-
-    def opened(self, conn: "Connection") -> None:
-        """``conn`` was made; raise :class:`OverBudget` to refuse it (closed at once)."""
-
-    def reserve(self, conn: "Connection", nbytes: int) -> None:
-        """``conn``'s buffer for an incoming message will be ``nbytes`` (0:
-        none); raise :class:`OverBudget` to refuse: the connection is closed."""
-
-    def validated(self, conn: "Connection") -> None:
-        """``conn``'s peer completed the protocol's handshake."""
-
-    def charge(self, conn: Optional["Connection"], nbytes: int) -> bool:
-        """Count ``nbytes`` more held for ``conn``; False: refused (nothing counted)."""
-        return True
-
-    def credit(self, conn: Optional["Connection"], nbytes: int) -> None:
-        """Give back ``nbytes`` charged for ``conn``."""
-
-    def released(self, conn: "Connection") -> None:
-        """``conn`` is gone: everything charged to it is free again."""
-
-
-NO_ACCOUNTING = Accounting()
 
 
 class Connection:
@@ -221,24 +192,17 @@ class Connection:
         self._accounted = False     # opened() accepted it: released() at teardown
         self._started = False       # the protocol's connection_made was called
         self._close_callbacks: List[Callable[["Connection"], None]] = []
-        self._closing = False       # close() called or connection lost: no more I/O
-        self._lost = False          # torn down
+        #: True once :meth:`close` was called or the connection was lost (no
+        #: more I/O); plain attributes, read on hot paths: set here only
+        self.closing = False
+        #: True once the connection is torn down
+        self.closed = False
 
     def __repr__(self) -> str:
-        state = "lost" if self._lost else ("closing" if self._closing else "open")
+        state = "lost" if self.closed else ("closing" if self.closing else "open")
         return f"<Connection {self.peer[0]}:{self.peer[1]} {state}>"
 
     # ================================================================ protocol side
-    @property
-    def closing(self) -> bool:
-        """True once :meth:`close` was called or the connection was lost."""
-        return self._closing
-
-    @property
-    def closed(self) -> bool:
-        """True once the connection is torn down."""
-        return self._lost
-
     def mark_validated(self) -> None:
         """The peer completed the protocol's handshake (stops the validation deadline)."""
         if self.validated:
@@ -262,7 +226,7 @@ class Connection:
     def send(self, buffers) -> None:
         """Queue ``buffers`` (bytes-like); written with the others of this
         event-loop iteration in one ``writelines``.  Dropped once closing."""
-        if self._closing:
+        if self.closing:
             return
         out = self._out
         for b in buffers:
@@ -282,7 +246,7 @@ class Connection:
         """Write what is queued now (one ``writelines``)."""
         self._flush_pending = False
         out = self._out
-        if not out or self.transport is None or self._closing:
+        if not out or self.transport is None or self.closing:
             return
         self._out = []
         self._out_size = 0
@@ -296,6 +260,13 @@ class Connection:
         """Bytes queued here and in the transport, not yet sent."""
         t = self.transport
         return self._out_size + (t.get_write_buffer_size() if t is not None else 0)
+
+    def write_room(self) -> int:
+        """Bytes that may still be queued before :attr:`high_water` is passed
+        (negative past it)."""
+        t = self.transport
+        return self._high_water - self._out_size - (t.get_write_buffer_size()
+                                                    if t is not None else 0)
 
     @property
     def high_water(self) -> int:
@@ -311,7 +282,7 @@ class Connection:
 
     def when_writable(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` once the transport takes data again (soon if it does)."""
-        if self._closing:
+        if self.closing:
             return
         if not self._write_paused:
             self._call_soon(callback)
@@ -320,7 +291,7 @@ class Connection:
 
     def add_close_callback(self, callback: Callable[["Connection"], None]) -> None:
         """Call ``callback(conn)`` after teardown (at once if already torn down)."""
-        if self._lost:
+        if self.closed:
             callback(self)
         else:
             self._close_callbacks.append(callback)
@@ -329,10 +300,10 @@ class Connection:
         """Close: what was queued is still delivered (within ``close_grace``)."""
         if self.close_reason is None:
             self.close_reason = reason
-        if self._closing:
+        if self.closing:
             return
         self.flush()
-        self._closing = True
+        self.closing = True
         self._cancel_timers()
         transport = self.transport
         if transport is None:           # never connected: nothing will report the loss
@@ -348,12 +319,12 @@ class Connection:
 
     def _abort(self) -> None:
         self._abort_timer = None
-        if not self._lost and self.transport is not None:
+        if not self.closed and self.transport is not None:
             self.transport.abort()
 
     # ================================================================ transport side
     def connection_made(self, transport: Any) -> None:
-        if self._closing:               # closed while connecting
+        if self.closing:                # closed while connecting
             transport.close()
             return
         self.transport = transport
@@ -385,14 +356,14 @@ class Connection:
             self._call_soon(self.flush)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
-        if self._closing:
+        if self.closing:
             return _DISCARD
         return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._closing:
+        if self.closing:
             return
-        self.last_rx = self._time()
+        self.last_rx = now = self._time()
         try:
             items = self._decode(self._rx_updated(nbytes))
         except Exception as ex:
@@ -401,13 +372,13 @@ class Connection:
         if self.reserved and self._rx.at_boundary():
             self.accounting.reserve(self, 0)
         if items:
-            self._deliver(items)
+            self._deliver(items, now)
 
     def data_received(self, data: bytes) -> None:
         """The non-buffered form of :meth:`buffer_updated`."""
-        if self._closing:
+        if self.closing:
             return
-        self.last_rx = self._time()
+        self.last_rx = now = self._time()
         try:
             items = self._decode(self._rx.feed(data))
         except Exception as ex:
@@ -416,7 +387,7 @@ class Connection:
         if self.reserved and self._rx.at_boundary():
             self.accounting.reserve(self, 0)
         if items:
-            self._deliver(items)
+            self._deliver(items, now)
 
     def eof_received(self) -> bool:
         return False                    # close our side too
@@ -436,11 +407,11 @@ class Connection:
         self._update_reading()
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
-        if self._lost:
+        if self.closed:
             return
         if self.close_reason is None and exc is not None:
             self.close_reason = f"connection lost: {exc}"
-        self._closing = True
+        self.closing = True
         self._teardown()
 
     # ================================================================ internals
@@ -456,21 +427,20 @@ class Connection:
 
     def _validation_expired(self) -> None:
         self._validation_timer = None
-        if not self.validated and not self._closing:
+        if not self.validated and not self.closing:
             self.close(f"not validated within {self.validation_timeout:g} s")
 
-    def _deliver(self, items) -> None:
+    def _deliver(self, items, start: float) -> None:
         """Dispatch ``items`` in order; stop at a handler that waits, or
-        (``pause_reading_when_blocked``) when the replies block the transport."""
+        (``pause_reading_when_blocked``) when the replies block the transport.
+        ``start``: the reactor time the slice began (the read that brought them)."""
         if self._waiter is not None or self._inbox:
             self._inbox.extend(items)
             return
         dispatch = self._dispatch
         self._flush_pending = True      # one write at the end, not one per reply
         it = iter(items)
-        time = self._time
-        until = time() + DISPATCH_SLICE
-        n = 0
+        n, last = 0, len(items)
         try:
             for item in it:
                 waiter = dispatch(item)
@@ -478,16 +448,19 @@ class Connection:
                     self._wait(waiter)
                     self._inbox.extend(it)
                     break
-                if self._closing:
+                if self.closing:
                     break
                 n += 1
-                if not n & 15 and time() > until:
+                if n == last:
+                    break
+                # between two messages (after the last, the flush below and
+                # the transport's pause_writing do the same)
+                if not n & 15 and self._time() > start + DISPATCH_SLICE:
                     # the slice is used up: the rest after the other connections
                     self._inbox.extend(it)
-                    if self._inbox:
-                        self._yielded = True
-                        self._update_reading()
-                        self._call_soon(self._resume_yielded)
+                    self._yielded = True
+                    self._update_reading()
+                    self._call_soon(self._resume_yielded)
                     break
                 if self._out_size > self._high_water and self.pause_reading_when_blocked:
                     self.flush()
@@ -510,13 +483,13 @@ class Connection:
 
     def _resume_inbox(self) -> None:
         """Dispatch what waited (for a handler, or for the transport to drain)."""
-        if self._closing or self._waiter is not None or self._yielded or not self._inbox:
+        if self.closing or self._waiter is not None or self._yielded or not self._inbox:
             return
         if self._write_paused and self.pause_reading_when_blocked:
             return                      # resume_writing calls again
         items = list(self._inbox)
         self._inbox.clear()
-        self._deliver(items)
+        self._deliver(items, self._time())
         if self._waiter is None:
             self._update_reading()
 
@@ -529,7 +502,7 @@ class Connection:
         if waiter is not self._waiter:
             return
         self._waiter = None
-        if self._closing:
+        if self.closing:
             return
         if not waiter.cancelled():
             ex = waiter.exception()
@@ -544,7 +517,7 @@ class Connection:
 
     def _update_reading(self) -> None:
         t = self.transport
-        if t is None or self._closing:
+        if t is None or self.closing:
             return
         pause = self._waiter is not None or self._yielded or (
             self._write_paused and self.pause_reading_when_blocked)
@@ -558,12 +531,12 @@ class Connection:
             t.resume_reading()
 
     def _arm_keepalive(self, delay: Optional[float]) -> None:
-        if delay is not None and not self._closing:
+        if delay is not None and not self.closing:
             self._keepalive_timer = self.reactor.call_later(delay, self._keepalive)
 
     def _keepalive(self) -> None:
         self._keepalive_timer = None
-        if self._closing:
+        if self.closing:
             return
         idle = self._time() - self.last_rx
         tmo = self.idle_timeout
@@ -587,8 +560,8 @@ class Connection:
 
     def _teardown(self) -> None:
         """Release everything at once (the connection is gone)."""
-        self._lost = True
-        self._closing = True
+        self.closed = True
+        self.closing = True
         self._cancel_timers()
         if self._abort_timer is not None:
             self._abort_timer.cancel()

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Optional
 
-from .._circuit import ServerVirtualCircuit
+from .._server_circuit import ServerVirtualCircuit
 from .._dataclass import dataclass_from_field_desc, from_value
 from .._errors import LocalProtocolError, ProtocolError
 from .._header import HEADER_SIZE, EchoRequest
@@ -52,7 +52,7 @@ from ..io.budget import Charged
 from ..io.driver import OverBudget
 from .common import error_status
 from .ops import array, field, get, monitor, process, put, put_get, rpc
-from .ops.base import ServedChannel, ServerOp, maybe_await, request_cost
+from .ops.base import ServedChannel, ServerOp, maybe_await
 
 __all__ = ["ServerCircuit", "CHANNEL_COST"]
 
@@ -79,11 +79,11 @@ class ServerCircuit:
         self.vc = vc = ServerVirtualCircuit(max_message_size=limits.max_message_size,
                                             limits=limits.decode)
         self.message_length = vc.message_length
-        #: decoding, and the types the peer made the cache keep charged to the
-        #: connection's memory budget (over it: the connection closes)
-        self.frames_received = Charged(NODE_BYTES).decoder(
-            vc.frames_received, vc.cache, "nodes", lambda: self.conn,
-            "a type cache of {} nodes")
+        self.frames_received = vc.frames_received
+        # the types the peer made the cache keep are charged to the
+        # connection's memory budget (over it: the connection closes)
+        vc.type_nodes_hook = Charged(NODE_BYTES).hook(lambda: self.conn,
+                                                      "a type cache of {} nodes")
         self.conn: Any = None
         self.reactor = core.reactor
         self.peer = ("", 0)
@@ -162,16 +162,24 @@ class ServerCircuit:
         """Count ``nbytes`` held for ``what``; raise if that is over budget
         (the caller's error reply says so)."""
         conn = self.conn
-        if not conn.charge(nbytes):
-            raise OverBudget(f"{what} refused: over the server's memory budget "
-                             f"({conn.held} bytes held by this connection)")
+        if not conn.accounting.charge(conn, nbytes):
+            raise self.over_budget(what)
+
+    def over_budget(self, what: str) -> OverBudget:
+        """The error of a refused charge for ``what``."""
+        return OverBudget(f"{what} refused: over the server's memory budget "
+                          f"({self.conn.held} bytes held by this connection)")
 
     def credit(self, nbytes: int) -> None:
-        self.conn.credit(nbytes)
+        conn = self.conn
+        conn.accounting.credit(conn, nbytes)
 
     # ------------------------------------------------------------ operations
-    def register(self, op: ServerOp) -> None:
-        """``op`` is the operation of its request from now on."""
+    def register(self, op: ServerOp, cost: int) -> None:
+        """``op`` is the operation of its request from now on; ``cost``: the
+        bytes charged for it (:func:`~pva.server.ops.base.open_op`), given
+        back when it is dropped."""
+        op.cost = cost
         req = self.vc.requests.get(op.ioid)
         if req is not None:
             req.data = op
@@ -186,7 +194,8 @@ class ServerCircuit:
         if op in op.served.ops:
             op.served.ops.discard(op)
             self.nops -= 1
-            self.credit(op.COST + request_cost(op.request))
+            conn = self.conn
+            conn.accounting.credit(conn, op.cost)
         return op.stop()
 
     async def drop_and_wait(self, op: ServerOp) -> None:

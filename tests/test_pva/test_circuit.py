@@ -11,7 +11,8 @@ import pytest
 
 from pva import (BitSet, DecodeError, FieldDesc, FieldType, LocalProtocolError,
                  RemoteProtocolError, Status, nt)
-from pva._circuit import ClientVirtualCircuit, ServerVirtualCircuit
+from pva._circuit import ClientVirtualCircuit
+from pva._server_circuit import ServerVirtualCircuit
 from pva._header import (AcknowledgeMarker, Direction, EchoRequest, EchoResponse,
                          SetByteOrder, SetMarker)
 from pva._messages import (AclChange, AuthNZ, AuthNZReply, ChannelArrayRequest,

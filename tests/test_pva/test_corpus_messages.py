@@ -20,7 +20,8 @@ import pytest
 
 import recorder
 from pva._broadcaster import Broadcaster
-from pva._circuit import ClientVirtualCircuit, ServerVirtualCircuit
+from pva._circuit import ClientVirtualCircuit
+from pva._server_circuit import ServerVirtualCircuit
 from pva._framing import Deframer
 from pva._header import ControlMessage, Direction, Frame
 from pva._messages import (Beacon, ChannelGetResponse, ChannelMonitorResponse,

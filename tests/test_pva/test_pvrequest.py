@@ -191,3 +191,12 @@ def test_empty_field_options_survive_the_wire(text):
     # found by fuzzing: "a[]" kept an empty options entry that encoding drops
     req = PVRequest.parse(text)
     assert PVRequest.decode(req.encode())[0] == req
+
+
+def test_nodes_counts_names_and_options_of_every_part():
+    # what a server's memory budget charges a request for (NODE_BYTES each)
+    req = PVRequest.parse("field(a[x=1],b.c)record[q=1,block=false]")
+    assert req.nodes == 3 + 1 + 2          # a, b, c; x; q, block
+    req = PVRequest.parse("putField(value)getField(alarm.severity[y=2],value)")
+    assert req.nodes == 1 + 3 + 1           # value; alarm, severity, value; y
+    assert PVRequest.parse("").nodes == 0

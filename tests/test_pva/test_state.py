@@ -19,7 +19,8 @@ import itertools
 import pytest
 
 from pva import BitSet, LocalProtocolError, RemoteProtocolError, Status, nt
-from pva._circuit import ClientVirtualCircuit, ServerVirtualCircuit
+from pva._circuit import ClientVirtualCircuit
+from pva._server_circuit import ServerVirtualCircuit
 from pva._header import Direction, SetByteOrder, SetMarker
 from pva._messages import (AclChange, AuthNZ, AuthNZReply, ChannelDestroyRequest,
                            ChannelDestroyResponse, ChannelFieldInfoRequest,

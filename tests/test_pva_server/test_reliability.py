@@ -34,9 +34,10 @@ from server_helpers import LOOPBACK, RawClient, free_udp_port
 import pva
 from pva import FieldDesc, FieldType, IntrospectionCache
 from pva._broadcaster import Broadcaster
-from pva._circuit import ServerVirtualCircuit
+from pva._server_circuit import ServerVirtualCircuit
 from pva._messages import (ChannelGetRequest, ChannelGetResponse, ConnectionValidationResponse,
                            CreateChannelRequest, SearchRequest)
+from pva._typecodec import NODE_BYTES
 from pva.io.budget import MemoryLimits
 from pva.server.core import ServerCore
 
@@ -349,37 +350,75 @@ def test_server_wide_budget_bounds_all_connections():
     bystander.check("4 connections filling the server's budget")
 
 
-def test_monitor_memory_is_given_back_at_close():
-    # a budget of 8 MiB per connection; the heap is measured with
-    # tracemalloc, in this process (fake clock and transport)
-    import gc
-    import tracemalloc
-
+def _fake_server(limits: MemoryLimits, send_type_cache: bool = True):
+    """A server core on a fake clock and transport, in this process, with a
+    validated client connection and a channel ``x``: ``(reactor, core, conn,
+    transport, client, channel, exchange)``, ``exchange(*msgs)`` sends and
+    runs until the replies are processed."""
     from pva import nt
     from pva.io.testing import FakeReactor, FakeTransport
     from pva.server.config import ServerConfig, ServerLimits
-    limits = MemoryLimits(per_connection=8 << 20)
     reactor = FakeReactor()
     config = ServerConfig(limits=ServerLimits(memory=limits))
     core = ServerCore({"x": nt.NTScalarFloat64Base(value=1.0)}, config, reactor)
     conn = core.connection()
     transport = FakeTransport(reactor, conn, ("127.0.0.1", 40000), ("127.0.0.1", 5075))
-    client = pva.ClientVirtualCircuit(address=("127.0.0.1", 5075))
+    client = pva.ClientVirtualCircuit(address=("127.0.0.1", 5075),
+                                      send_type_cache=send_type_cache)
 
     def exchange(*msgs):
         if msgs:
             transport._deliver(b"".join(bytes(b) for b in client.send(*msgs)))
         reactor.run()
         data, transport.written[:] = b"".join(transport.written), []
-        for msg, _ in client.recv(data):
+        replies = [msg for msg, _ in client.recv(data)]
+        for msg in replies:
             client.process_command(msg)
+        return replies
 
     conn.connection_made(transport)
     exchange()
     exchange(client.validate_connection(auth_nz="ca"))
     ch = client.create_channel("x")
     exchange(ch.create())
-    sid = client.channel_by_cid(ch.cid).sid
+    return reactor, core, conn, transport, client, client.channel_by_cid(ch.cid), exchange
+
+
+def test_operations_give_back_their_memory_when_destroyed():
+    # 64 KiB per connection hold about 30 operations at a time; 300 made one
+    # after the other (each destroyed before the next) all fit, and what an
+    # open one holds is its COST and its pvRequest's nodes (sent inline, as
+    # pvxs does: no type cache charged)
+    from pva._messages import (ChannelGetResponse, ChannelMonitorResponse,
+                               ChannelRequestDestroy)
+    from pva.server.circuit import CHANNEL_COST
+    from pva.server.ops.base import ServerOp
+    from pva.server.ops.monitor import Monitor
+    limits = MemoryLimits(per_connection=64 << 10)
+    _, core, conn, _, _, ch, exchange = _fake_server(limits, send_type_cache=False)
+    at_rest = limits.connection_cost + CHANNEL_COST
+    assert conn.held == at_rest and core.accounting.in_use == at_rest
+    request = "field(value,alarm.severity)"         # 3 nodes: value, alarm, severity
+    for i in range(300):
+        get, mon = ch.read(request), ch.subscribe(request)
+        replies = exchange(get, mon)
+        assert [type(r) for r in replies] == [ChannelGetResponse, ChannelMonitorResponse]
+        assert all(r.status.is_successful for r in replies), (i, replies)
+        assert conn.held == at_rest + ServerOp.COST + Monitor.COST + 2 * 3 * NODE_BYTES
+        exchange(ChannelRequestDestroy(ch.sid, get.ioid),
+                 ChannelRequestDestroy(ch.sid, mon.ioid))
+        assert conn.held == at_rest and core.accounting.in_use == at_rest
+
+
+def test_monitor_memory_is_given_back_at_close():
+    # a budget of 8 MiB per connection; the heap is measured with
+    # tracemalloc, in this process (fake clock and transport)
+    import gc
+    import tracemalloc
+    limits = MemoryLimits(per_connection=8 << 20)
+    reactor, core, conn, transport, client, ch, exchange = _fake_server(limits)
+    del exchange, client                # what the heap holds is the server's
+    sid = ch.sid
     gc.collect()
     tracemalloc.start()
     try:

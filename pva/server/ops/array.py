@@ -166,9 +166,9 @@ async def on_array(circuit, msg: ChannelArrayRequest) -> None:
         res = await open_op(circuit, msg, AuthOperation.read, err, select=select_array_field)
         if res is None:
             return
-        served, request, desc, path = res
+        served, request, desc, path, cost = res
         op = ArrayRequest(ioid, served, request, desc, path)
-        circuit.register(op)
+        circuit.register(op, cost)
         circuit.reply(ChannelArrayResponse(ioid, _OK, msg.subcommand,
                                            array_structure_if=op.field), err)
         return

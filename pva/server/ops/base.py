@@ -38,7 +38,8 @@ class ServerOp:
     tracemalloc, rounded up).
     """
 
-    __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task")
+    __slots__ = ("ioid", "served", "entry", "request", "desc", "plans", "mask", "task",
+                 "cost")
     COST = 1536
 
     def __init__(self, ioid: int, served: ServedChannel, request: PVRequest, desc, mask):
@@ -50,6 +51,7 @@ class ServerOp:
         self.plans = type_cache.plans(desc)     # held while the request lives
         self.mask = mask          # BitSet to send (compacted)
         self.task: Any = None
+        self.cost = 0             # bytes charged for it (given back when it is dropped)
 
     def stop(self):
         """The request is gone: stop what runs for it (None, or a coroutine to
@@ -66,32 +68,18 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
-def request_cost(request: PVRequest) -> int:
-    """What an operation's parsed pvRequest adds to its ``COST``:
-    :data:`~pva._typecodec.NODE_BYTES` per field named and option."""
-    nodes = len(request.record_options)
-    for part in (request, request.get_field, request.put_field):
-        if part is None:
-            continue
-        nodes += sum(len(o) for o in part.field_options.values())
-        stack = [part.tree]
-        while stack:
-            tree = stack.pop()
-            nodes += len(tree)
-            stack.extend(tree.values())
-    return nodes * NODE_BYTES
-
-
 async def open_op(circuit, msg, operation: AuthOperation, error_reply,
                   select: Optional[Callable] = None, cost: int = ServerOp.COST):
-    """The checks of an INIT; returns ``(served, request, desc, mask)`` or None
-    (refused: the error reply was sent).
+    """The checks of an INIT; returns ``(served, request, desc, mask, cost)``
+    or None (refused: the error reply was sent).
 
     ``select(request, desc)``, if given, replaces the field selection; its
     result is returned in place of the mask.  ``cost`` bytes and the
-    pvRequest's (:func:`request_cost`) are charged to the connection's memory
-    budget (refused past it): the caller registers the operation (credited
-    when it is dropped) or credits them."""
+    pvRequest's (:data:`~pva._typecodec.NODE_BYTES` per field named and
+    option, :attr:`PVRequest.nodes <pva.PVRequest.nodes>`) are charged to
+    the connection's memory budget (refused past it); the total is returned:
+    the caller registers the operation with it (credited when it is dropped)
+    or credits it."""
     served = circuit.served(msg.server_chid)
     charged = False
     try:
@@ -101,8 +89,10 @@ async def open_op(circuit, msg, operation: AuthOperation, error_reply,
             raise RuntimeError(f"too many operations on this connection "
                                f"(limit {circuit.limits.max_operations})")
         request = msg.request
-        cost += request_cost(request)
-        circuit.charge(cost, "operation")
+        cost += request.nodes * NODE_BYTES
+        conn = circuit.conn             # circuit.charge(), written out: once per INIT
+        if not conn.accounting.charge(conn, cost):
+            raise circuit.over_budget("operation")
         charged = True
         entry = served.entry
         await entry.authorize(operation, authorization=dict(circuit.authorization),
@@ -114,7 +104,7 @@ async def open_op(circuit, msg, operation: AuthOperation, error_reply,
             circuit.credit(cost)
         circuit.reply(error_reply(error_status(ex)), error_reply)
         return None
-    return served, request, desc, mask
+    return served, request, desc, mask, cost
 
 
 async def open_request(circuit, msg, operation: AuthOperation,
@@ -125,9 +115,9 @@ async def open_request(circuit, msg, operation: AuthOperation,
     res = await open_op(circuit, msg, operation, error_reply)
     if res is None:
         return None
-    served, request, desc, mask = res
+    served, request, desc, mask, cost = res
     op = ServerOp(msg.ioid, served, request, desc, mask)
-    circuit.register(op)
+    circuit.register(op, cost)
     return op
 
 

@@ -13,8 +13,11 @@ runs once per event-loop iteration with pending updates, and stops and
 waits while the connection's write backlog is above its high water mark.
 A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
 gathered with the next ones for that moment: one write instead of one per
-update.  An update is encoded once for every subscriber that sends it (the
-last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
+update; while such a write is pending, an update is queued for it at once
+(no callback of its own: the bytes and their order are those the next
+iteration would send).  An update is encoded once for every subscriber that
+sends it (the last ones encoded are kept in the type's plans,
+:mod:`pva._typecache`: see :func:`_encoded`).
 
 Memory: a monitor is charged ``Monitor.COST`` (its objects and its first
 queued update, which is the value the data wrapper holds anyway); every
@@ -34,7 +37,7 @@ from ..._fastpath import encode_update_body
 from ..._messages import ChannelMonitorResponse, Subcommand
 from ..._values import DataWithBitSet, Status
 from ..common import AuthOperation, error_status, snapshot
-from .base import ServedChannel, ServerOp, open_op, request_cost
+from .base import ServedChannel, ServerOp, open_op
 
 __all__ = ["Monitor", "MonitorSender", "on_monitor", "MONITOR_BATCH", "snapshot_size"]
 
@@ -103,7 +106,14 @@ class Monitor(ServerOp):
         """Queue an update (called by the data wrapper); squash if the queue is full."""
         if not self.alive:
             return
-        bits = _expand(self.plans, changed.to_int()) & self.mask_full
+        mask = changed.to_int()
+        expands = self.plans.expands
+        bits = expands.get(mask)            # _expand's hit, written out
+        if bits is None:
+            bits = _expand(self.plans, mask)
+        else:
+            expands.move_to_end(mask)
+        bits &= self.mask_full
         if not bits:
             return
         q = self.queue
@@ -184,18 +194,36 @@ def _compact(plans, mask: int) -> int:
 
 def _encoded(plans, snap, cmask: int, cover: int, order: str):
     """The body of an update (``encode_monitor_update``), encoded once for every
-    subscriber that sends it: the last ones are kept in the type's plans."""
+    subscriber that sends it.
+
+    The last one encoded is kept in the type's plans (``last_update``: the
+    subscribers of a post send it one after the other); when the next
+    replaces it, it goes to the plans' ``updates`` (the last few, for
+    subscribers behind the others) once a second subscriber sent one -- a
+    PV with one subscriber stores nothing but the last.
+    """
+    last = plans.last_update
+    if (last is not None and last[0] is snap and last[1] == cmask and last[2] == cover
+            and last[3] == order):
+        last[5] = True                  # shared
+        return last[4]
     updates = plans.updates
-    key = (id(snap), cmask, cover, order)
-    hit = updates.get(key)
-    if hit is not None and hit[0] is snap:
-        updates.move_to_end(key)
-        return hit[1]
+    if updates:
+        key = (id(snap), cmask, cover, order)
+        hit = updates.get(key)
+        if hit is not None and hit[0] is snap:
+            updates.move_to_end(key)
+            return hit[1]
     try:
         raw = encode_update_body(plans, snap, cmask, cover, order)
     except LocalProtocolError:
         raw = None          # the circuit's own encoding reports it
-    updates[key] = (snap, raw)          # holds snap: the id stays unique meanwhile
+    if last is not None and (last[5] or updates):
+        # shared, or of a PV whose subscribers shared before (one behind the
+        # others must not push out what the others are about to send);
+        # holds its snapshot: the id in the key stays unique meanwhile
+        updates[(id(last[0]), last[1], last[2], last[3])] = (last[0], last[4])
+    plans.last_update = [snap, cmask, cover, order, raw, False]
     return raw
 
 
@@ -215,8 +243,13 @@ class MonitorSender:
         """``mon`` may have something to send."""
         self.dirty[mon] = None
         if not self.scheduled and not self.blocked and not self.closed:
-            self.scheduled = True
-            self.circuit.reactor.call_soon(self.run)
+            if self.batch_timer is not None:
+                # in a burst: what is sent now is written with the burst
+                # (_batch_flush), as it would be from the next iteration
+                self.run()
+            else:
+                self.scheduled = True
+                self.circuit.reactor.call_soon(self.run)
 
     def close(self) -> None:
         self.closed = True
@@ -241,12 +274,16 @@ class MonitorSender:
             return
         dirty = self.dirty
         # TCP back-pressure: what may still be queued before the high water mark
-        room = conn.high_water - conn.write_backlog()
-        now = circuit.reactor.time()
+        room = conn.write_room()
         # a burst (updates again within MONITOR_BATCH of the last write):
         # gather this iteration's updates with the next ones for a moment,
-        # one write instead of one per update
-        burst = now - self.last_write < MONITOR_BATCH
+        # one write instead of one per update (with a batch write pending:
+        # written with it)
+        if self.batch_timer is None:
+            now = circuit.reactor.time()
+            burst = now - self.last_write < MONITOR_BATCH
+        else:
+            burst = True
         conn.hold()
         vc = circuit.vc
         order = vc.byte_order
@@ -263,7 +300,11 @@ class MonitorSender:
             if mon.pipeline:
                 mon.window -= 1
             plans = mon.plans
-            cmask = _compact(plans, bits)
+            cmask = plans.compacts.get(bits)    # _compact's hit, written out
+            if cmask is None:
+                cmask = _compact(plans, bits)
+            else:
+                plans.compacts.move_to_end(bits)
             cover = _compact(plans, overrun) if overrun else 0
             raw = _encoded(plans, snap, cmask, cover, order)
             try:
@@ -277,7 +318,7 @@ class MonitorSender:
                         mon.ioid, _OK, 0, pv_structure_if=plans.desc,
                         pv_data=DataWithBitSet(snap, cmask),
                         overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
-                    room = conn.high_water - conn.write_backlog()
+                    room = conn.write_room()
             except LocalProtocolError as ex:
                 if mon.alive and circuit.request_alive(mon.ioid):
                     log.warning("%s: monitor update of %s not sent: %s", circuit,
@@ -287,7 +328,7 @@ class MonitorSender:
             if room < 0:
                 # write what we have, go on once drained
                 conn.flush()
-                room = conn.high_water - conn.write_backlog()
+                room = conn.write_room()
                 if room < 0 and not conn.closing:
                     self.blocked = True
                     conn.when_writable(self._writable)
@@ -321,7 +362,7 @@ async def on_monitor(circuit, msg) -> None:
         res = await open_op(circuit, msg, AuthOperation.read, err, cost=Monitor.COST)
         if res is None:
             return
-        served, request, desc, mask = res
+        served, request, desc, mask, cost = res
         lim = circuit.limits
         pipeline = bool(sub & _PIPELINE)
         try:
@@ -334,10 +375,10 @@ async def on_monitor(circuit, msg) -> None:
         try:
             data = await served.entry.subscribe(None, mon)
         except Exception as ex:
-            circuit.credit(Monitor.COST + request_cost(request))
+            circuit.credit(cost)
             circuit.reply(err(error_status(ex)), err)
             return
-        circuit.register(mon)
+        circuit.register(mon, cost)
         circuit.reply(ChannelMonitorResponse(ioid, _OK, _INIT, pv_structure_if=desc), err)
         # the first update is the complete (selected) value
         mon.queue.append([snapshot(desc, data), mon.mask_full, 0, 0])

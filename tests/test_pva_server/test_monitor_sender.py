@@ -1,0 +1,88 @@
+"""The monitor sender of a server connection, on a fake clock: a flood of
+posts reaches every subscriber in order, in few writes, encoded once."""
+from __future__ import annotations
+
+import pva
+from pva import nt
+from pva._messages import ChannelMonitorRequest, ChannelMonitorResponse
+from pva.io.testing import FakeReactor, FakeTransport
+from pva.server.config import ServerConfig
+from pva.server.core import ServerCore
+from pva.server.ops import monitor as monitor_module
+
+
+class _Subscriber:
+    """A client connection with one running monitor of ``x``."""
+
+    def __init__(self, reactor, core, port):
+        self.reactor = reactor
+        self.conn = core.connection()
+        self.transport = FakeTransport(reactor, self.conn, ("127.0.0.1", port),
+                                       ("127.0.0.1", 5075))
+        self.client = pva.ClientVirtualCircuit(address=("127.0.0.1", 5075))
+        self.writes = 0
+        self.values = []
+        self.conn.connection_made(self.transport)
+        self.exchange()
+        self.exchange(self.client.validate_connection(auth_nz="ca"))
+        ch = self.client.create_channel("x")
+        self.exchange(ch.create())
+        ch = self.client.channel_by_cid(ch.cid)
+        mon = ch.subscribe("record[queueSize=1000]")
+        self.exchange(mon)
+        self.exchange(ChannelMonitorRequest(ch.sid, mon.ioid).to_start())
+        self.writes = 0
+        self.values.clear()
+
+    def exchange(self, *msgs):
+        if msgs:
+            self.transport._deliver(b"".join(bytes(b) for b in self.client.send(*msgs)))
+        self.reactor.run()
+        self.receive()
+
+    def receive(self):
+        written, self.transport.written[:] = list(self.transport.written), []
+        self.writes += len(written)
+        for msg, _ in self.client.recv(b"".join(bytes(b) for b in written)):
+            self.client.process_command(msg)
+            if type(msg) is ChannelMonitorResponse and msg.pv_data is not None:
+                self.values.append(msg.pv_data.data["value"])
+
+
+def _commit(entry, value):
+    coro = entry.commit({"value": value, "timeStamp": {"secondsPastEpoch": 1,
+                                                       "nanoseconds": 0}})
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    raise AssertionError("commit waited")
+
+
+def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch):
+    reactor = FakeReactor()
+    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
+                      ServerConfig.from_env(useenv=False), reactor)
+    subs = [_Subscriber(reactor, core, 40000 + i) for i in range(3)]
+    encodes = []
+    encode = monitor_module.encode_update_body
+
+    def counting(*args):
+        encodes.append(args[1]["value"])
+        return encode(*args)
+    monkeypatch.setattr(monitor_module, "encode_update_body", counting)
+    entry = core.pvdb["x"]
+    n = 200
+    for i in range(1, n + 1):
+        _commit(entry, float(i))
+        reactor.run()                           # one iteration of the loop
+        reactor.advance(monitor_module.MONITOR_BATCH / 10)
+    reactor.advance(1.0)
+    for sub in subs:
+        sub.receive()
+    expected = [float(i) for i in range(1, n + 1)]
+    for sub in subs:
+        assert sub.values == expected
+        # posts 10 to the millisecond: written together, about 1 write per ms
+        assert sub.writes <= n // 5, sub.writes
+    assert encodes == expected                  # once for the 3 subscribers
