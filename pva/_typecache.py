@@ -25,11 +25,8 @@ its next use; whoever holds a plan (an open request) keeps using it.
   server's monitor sends; per type; 256
 - ``TypePlans.bit_lists``: changed bits (mask) -> the bit numbers of the
   BitSet :func:`~pva.fill_dataclass` returns; per type; 256
-- ``TypePlans.last_update``: the monitor update of this type a server
-  encoded last, for the other subscribers that send it (one after the
-  other); per type; 1, replaced by the next
-- ``TypePlans.updates``: the monitor updates replaced there once a second
-  subscriber sent one, for subscribers behind the others; per type; 16
+- ``TypePlans.updates``: the monitor updates of this type a server encoded
+  last, shared by the subscribers that send the same one; per type; 16
 - ``TypePlans.request_masks``: id(PVRequest) -> (request, selected fields)
   of a server's operation; per type; 64
 - :data:`wire_types`: (byte order, limits, bytes) -> a type description
@@ -94,7 +91,7 @@ class TypePlans:
     """
 
     __slots__ = ("desc", "decoders", "encoders", "rows", "readers", "writers", "compacts",
-                 "updates", "last_update", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
+                 "updates", "request_masks", "snapshot", "cache_free", "nbits", "expand_masks",
                  "time_stamp", "fill", "post", "bit_lists", "expands")
 
     def __reduce__(self):
@@ -115,11 +112,8 @@ class TypePlans:
         self.writers = {"<": LRU(256), ">": LRU(256)}
         #: changed bits (mask) -> the compacted mask a monitor sends (server)
         self.compacts = LRU(256)
-        #: [snapshot, mask, overrun mask, byte order, encoded body, shared]
-        #: of the last monitor update encoded, for the other subscribers (server)
-        self.last_update: Optional[list] = None
         #: (id(snapshot), mask, overrun mask, byte order) -> (snapshot, encoded
-        #: body): updates replaced in last_update once one was shared (server)
+        #: body): the last updates encoded, for the other subscribers (server)
         self.updates = LRU(16)
         #: per bit: the mask of its field and every member of it
         self.expand_masks: Optional[tuple] = None

@@ -261,13 +261,6 @@ class Connection:
         t = self.transport
         return self._out_size + (t.get_write_buffer_size() if t is not None else 0)
 
-    def write_room(self) -> int:
-        """Bytes that may still be queued before :attr:`high_water` is passed
-        (negative past it)."""
-        t = self.transport
-        return self._high_water - self._out_size - (t.get_write_buffer_size()
-                                                    if t is not None else 0)
-
     @property
     def high_water(self) -> int:
         """The transport's high water mark (``write_backlog`` above it: stop sending)."""

@@ -13,11 +13,8 @@ runs once per event-loop iteration with pending updates, and stops and
 waits while the connection's write backlog is above its high water mark.
 A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
 gathered with the next ones for that moment: one write instead of one per
-update; while such a write is pending, an update is queued for it at once
-(no callback of its own: the bytes and their order are those the next
-iteration would send).  An update is encoded once for every subscriber that
-sends it (the last ones encoded are kept in the type's plans,
-:mod:`pva._typecache`: see :func:`_encoded`).
+update.  An update is encoded once for every subscriber that sends it (the
+last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
 
 Memory: a monitor is charged ``Monitor.COST`` (its objects and its first
 queued update, which is the value the data wrapper holds anyway); every
@@ -106,14 +103,7 @@ class Monitor(ServerOp):
         """Queue an update (called by the data wrapper); squash if the queue is full."""
         if not self.alive:
             return
-        mask = changed.to_int()
-        expands = self.plans.expands
-        bits = expands.get(mask)            # _expand's hit, written out
-        if bits is None:
-            bits = _expand(self.plans, mask)
-        else:
-            expands.move_to_end(mask)
-        bits &= self.mask_full
+        bits = _expand(self.plans, changed.to_int()) & self.mask_full
         if not bits:
             return
         q = self.queue
@@ -194,36 +184,18 @@ def _compact(plans, mask: int) -> int:
 
 def _encoded(plans, snap, cmask: int, cover: int, order: str):
     """The body of an update (``encode_monitor_update``), encoded once for every
-    subscriber that sends it.
-
-    The last one encoded is kept in the type's plans (``last_update``: the
-    subscribers of a post send it one after the other); when the next
-    replaces it, it goes to the plans' ``updates`` (the last few, for
-    subscribers behind the others) once a second subscriber sent one -- a
-    PV with one subscriber stores nothing but the last.
-    """
-    last = plans.last_update
-    if (last is not None and last[0] is snap and last[1] == cmask and last[2] == cover
-            and last[3] == order):
-        last[5] = True                  # shared
-        return last[4]
+    subscriber that sends it: the last ones are kept in the type's plans."""
     updates = plans.updates
-    if updates:
-        key = (id(snap), cmask, cover, order)
-        hit = updates.get(key)
-        if hit is not None and hit[0] is snap:
-            updates.move_to_end(key)
-            return hit[1]
+    key = (id(snap), cmask, cover, order)
+    hit = updates.get(key)
+    if hit is not None and hit[0] is snap:
+        updates.move_to_end(key)
+        return hit[1]
     try:
         raw = encode_update_body(plans, snap, cmask, cover, order)
     except LocalProtocolError:
         raw = None          # the circuit's own encoding reports it
-    if last is not None and (last[5] or updates):
-        # shared, or of a PV whose subscribers shared before (one behind the
-        # others must not push out what the others are about to send);
-        # holds its snapshot: the id in the key stays unique meanwhile
-        updates[(id(last[0]), last[1], last[2], last[3])] = (last[0], last[4])
-    plans.last_update = [snap, cmask, cover, order, raw, False]
+    updates[key] = (snap, raw)          # holds snap: the id stays unique meanwhile
     return raw
 
 
@@ -243,13 +215,8 @@ class MonitorSender:
         """``mon`` may have something to send."""
         self.dirty[mon] = None
         if not self.scheduled and not self.blocked and not self.closed:
-            if self.batch_timer is not None:
-                # in a burst: what is sent now is written with the burst
-                # (_batch_flush), as it would be from the next iteration
-                self.run()
-            else:
-                self.scheduled = True
-                self.circuit.reactor.call_soon(self.run)
+            self.scheduled = True
+            self.circuit.reactor.call_soon(self.run)
 
     def close(self) -> None:
         self.closed = True
@@ -274,16 +241,12 @@ class MonitorSender:
             return
         dirty = self.dirty
         # TCP back-pressure: what may still be queued before the high water mark
-        room = conn.write_room()
+        room = conn.high_water - conn.write_backlog()
+        now = circuit.reactor.time()
         # a burst (updates again within MONITOR_BATCH of the last write):
         # gather this iteration's updates with the next ones for a moment,
-        # one write instead of one per update (with a batch write pending:
-        # written with it)
-        if self.batch_timer is None:
-            now = circuit.reactor.time()
-            burst = now - self.last_write < MONITOR_BATCH
-        else:
-            burst = True
+        # one write instead of one per update
+        burst = now - self.last_write < MONITOR_BATCH
         conn.hold()
         vc = circuit.vc
         order = vc.byte_order
@@ -300,11 +263,7 @@ class MonitorSender:
             if mon.pipeline:
                 mon.window -= 1
             plans = mon.plans
-            cmask = plans.compacts.get(bits)    # _compact's hit, written out
-            if cmask is None:
-                cmask = _compact(plans, bits)
-            else:
-                plans.compacts.move_to_end(bits)
+            cmask = _compact(plans, bits)
             cover = _compact(plans, overrun) if overrun else 0
             raw = _encoded(plans, snap, cmask, cover, order)
             try:
@@ -318,7 +277,7 @@ class MonitorSender:
                         mon.ioid, _OK, 0, pv_structure_if=plans.desc,
                         pv_data=DataWithBitSet(snap, cmask),
                         overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
-                    room = conn.write_room()
+                    room = conn.high_water - conn.write_backlog()
             except LocalProtocolError as ex:
                 if mon.alive and circuit.request_alive(mon.ioid):
                     log.warning("%s: monitor update of %s not sent: %s", circuit,
@@ -328,7 +287,7 @@ class MonitorSender:
             if room < 0:
                 # write what we have, go on once drained
                 conn.flush()
-                room = conn.write_room()
+                room = conn.high_water - conn.write_backlog()
                 if room < 0 and not conn.closing:
                     self.blocked = True
                     conn.when_writable(self._writable)
