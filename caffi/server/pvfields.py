@@ -144,18 +144,15 @@ class FieldWrapper(ChannelDataWrapper):
                                      highAlarmLimit=_NAN)
         return out
 
-    def _stamp(self) -> Dict[str, Any]:
-        return {"alarm": _alarm(self.record), "timeStamp": _time_stamp(self.record)}
+    def _changes(self, flags: int) -> Dict[str, Any]:
+        # an update of a field carries its value and the record's alarm and
+        # time stamp, whatever the event
+        return {"value": self._value(), "alarm": _alarm(self.record),
+                "timeStamp": _time_stamp(self.record)}
 
     def _whole(self) -> Dict[str, Any]:
-        out = {"value": self._value()}
-        out.update(self._stamp())
+        out = self._changes(0)
         out.update(self._metadata())
-        return out
-
-    def _changes(self, flags: int) -> Dict[str, Any]:
-        out = {"value": self._value()}
-        out.update(self._stamp())
         return out
 
 
