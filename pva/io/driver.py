@@ -357,6 +357,8 @@ class Connection:
         if self.closing:
             return
         self.last_rx = now = self._time()
+        pending = self._flush_pending
+        self._flush_pending = True      # what decoding answers: written below
         try:
             items = self._decode(self._rx_updated(nbytes))
         except Exception as ex:
@@ -366,12 +368,18 @@ class Connection:
             self.accounting.reserve(self, 0)
         if items:
             self._deliver(items, now)
+        elif self._out:
+            self.flush()
+        else:
+            self._flush_pending = pending
 
     def data_received(self, data: bytes) -> None:
         """The non-buffered form of :meth:`buffer_updated`."""
         if self.closing:
             return
         self.last_rx = now = self._time()
+        pending = self._flush_pending
+        self._flush_pending = True
         try:
             items = self._decode(self._rx.feed(data))
         except Exception as ex:
@@ -381,6 +389,10 @@ class Connection:
             self.accounting.reserve(self, 0)
         if items:
             self._deliver(items, now)
+        elif self._out:
+            self.flush()
+        else:
+            self._flush_pending = pending
 
     def eof_received(self) -> bool:
         return False                    # close our side too

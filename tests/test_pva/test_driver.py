@@ -106,9 +106,9 @@ class Waiter:
             fn(self)
 
 
-def make(reactor=None, chunk=0x10000, **kw):
+def make(reactor=None, chunk=0x10000, toy=None, **kw):
     reactor = reactor or FakeReactor()
-    toy = Toy()
+    toy = toy or Toy()
     conn = Connection(toy, reactor, **kw)
     transport = FakeTransport(reactor, conn, ("1.2.3.4", 5), ("5.6.7.8", 9), chunk=chunk)
     conn.connection_made(transport)
@@ -139,6 +139,24 @@ def test_replies_of_one_batch_go_out_in_one_write():
     assert transport.written[1:] == []               # at the end of the iteration
     reactor.run()
     assert transport.written[1:] == [b"xy"]
+
+
+def test_answers_sent_while_decoding_are_written_by_the_read_itself():
+    # a protocol may answer in frames_received and hand nothing to dispatch
+    # (the CA server does): the answer leaves with the read, not one event-loop
+    # turn later (a second poll per request, one in flight)
+    class AnswersWhileDecoding(Toy):
+        def frames_received(self, frames):
+            self.conn.send([encode(b"r%d" % len(bytes(f))) for f in frames])
+            return ()
+    reactor, toy, conn, transport = make(toy=AnswersWhileDecoding())
+    transport._deliver(encode(b"q") + encode(b"qq"))
+    assert transport.written == [encode(b"r3") + encode(b"r4")]     # before any turn
+    assert reactor.run() == 0                          # no flush left for later
+    conn.send([b"x"])                                # not in a read: end of the turn
+    assert transport.written[1:] == []
+    reactor.run()
+    assert transport.written[1:] == [b"x"]
 
 
 def test_a_waiting_handler_pauses_reading_and_the_messages_behind_it():
