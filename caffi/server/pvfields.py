@@ -127,8 +127,10 @@ class FieldWrapper(ChannelDataWrapper):
         value_desc = desc.children["value"]
         ft = value_desc.field_type
         record = self.record._data
-        same_type = self.channel.data_type == self.record.data_type or isinstance(
-            self.channel, (ChannelDouble, ChannelFloat))
+        # (NELM and NORD are unsigned integers in the IOC, doubles over CA)
+        same_type = self.field not in _UNSIGNED and (
+            self.channel.data_type == self.record.data_type
+            or isinstance(self.channel, (ChannelDouble, ChannelFloat)))
         units = str(record.get("units", "") or "") if same_type and ft != _T.string else ""
         precision = (int(record.get("precision", 0) or 0)
                      if same_type and ft in (_T.float64, _T.float32) else 0)

@@ -18,9 +18,14 @@ Fields are of two kinds (the ``link`` column of the tables below):
 * **plain** fields (DESC, SCAN, DISA, the severities HHSV/HSV/LSV/LLSV,
   ...) hold their own value; the severities are used by the alarm limits.
 
+Every field is read with the record's alarm and time stamp (as an IOC's
+dbGetField reads any field); what a field cached of them is dropped when
+the record posts.
+
 Field hooks (``@prop.fields.description.putter`` ...) are bound to the
 :class:`RecordFields` (its ``parent`` is the record's data).
 """
+import math
 from typing import Dict, Tuple
 
 from ..protocol import (DBE_LOG, DBE_VALUE, AlarmSeverity, AlarmStatus, CaprotoValueError,
@@ -85,9 +90,9 @@ def _limits(t):
         ("HSV", "high_severity", _E, None, {"enum_strings": SEVERITY_STRINGS, "value": 1}),
         ("LSV", "low_severity", _E, None, {"enum_strings": SEVERITY_STRINGS, "value": 1}),
         ("LLSV", "lolo_severity", _E, None, {"enum_strings": SEVERITY_STRINGS, "value": 2}),
-        ("HYST", "alarm_deadband", _D, None, {}),
-        ("MDEL", "monitor_deadband", _D, "value_atol", {}),
-        ("ADEL", "archive_deadband", _D, "log_atol", {}),
+        ("HYST", "alarm_deadband", t, None, {}),
+        ("MDEL", "monitor_deadband", t, "value_atol", {}),
+        ("ADEL", "archive_deadband", t, "log_atol", {}),
     )
 
 
@@ -99,8 +104,8 @@ _DRIVE_L = (("DRVH", "drive_high", _L, "upper_ctrl_limit", {}),
 _BINARY = (("ZNAM", "zero_name", _S, "enum:0", {}), ("ONAM", "one_name", _S, "enum:1", {}))
 _MULTI = tuple((f, a, _S, "enum:%d" % i, {}) for i, (f, a) in
                enumerate(zip(_ENUM_FIELDS, _ENUM_ATTRS)))
-_ARRAY = (("NELM", "max_elements", _L, "nelm", {"read_only": True}),
-          ("NORD", "number_elements_read", _L, "nord", {"read_only": True}),
+_ARRAY = (("NELM", "max_elements", _D, "nelm", {"read_only": True}),
+          ("NORD", "number_elements_read", _D, "nord", {"read_only": True}),
           ("EGU", "engineering_units", _S, "units", {}),
           ("HOPR", "high_operating_range", _D, "upper_disp_limit", {}),
           ("LOPR", "low_operating_range", _D, "lower_disp_limit", {}),
@@ -191,6 +196,8 @@ class RecordFields:
         self.record_type = parent.record_type
         self.pvdb: Dict[str, object] = {}
         self._links: Dict[object, str] = {}
+        #: fields whose cache holds the record's alarm and time stamp
+        self._cached: set = set()
         self._scan_rate_sec = None
 
     def __getattr__(self, attr):
@@ -258,15 +265,27 @@ class RecordFields:
 
     def parent_posted(self, flags):
         """The record posted ``flags``: refresh the linked fields that changed."""
+        cached = self._cached
+        if cached:
+            for field in cached:
+                field._cache.clear()
+            cached.clear()
         for field, link in self._links.items():
-            field._cache.clear()
-            new = self._linked_value(link)
+            new = _typed(field.data_type, self._linked_value(link))
             if field.value != new:
                 field._data["value"] = field.preprocess_value(new)
                 field._post(DBE_VALUE | DBE_LOG)
 
     async def value_write_hook(self, instance, value):
         """Called before the record stores a new value (NORD follows it)."""
+
+
+def _typed(dtype, value):
+    """A linked value as a field of ``dtype`` holds it (MDEL of a longin:
+    an integer, the record's deadband being a float)."""
+    if dtype in (_L, _SH) and isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return value
 
 
 def make_fields(parent) -> RecordFields:
@@ -281,7 +300,7 @@ def make_fields(parent) -> RecordFields:
         read_only = kwargs.pop("read_only", None)
         value = kwargs.pop("value", None)
         if link is not None:
-            value = fields._linked_value(link)
+            value = _typed(dtype, fields._linked_value(link))
         h = hooks.get(attr, {})
         spec = PVSpec(get=h.get("get"), put=h.get("put"), startup=h.get("startup"),
                       shutdown=h.get("shutdown"), scan=h.get("scan"), attr=attr, name=field,
@@ -289,9 +308,8 @@ def make_fields(parent) -> RecordFields:
                       max_length=1)
         cls, init = spec.get_instantiation_info(None)
         init.update(group=fields, pvname="%s.%s" % (parent.pvname, field), alarm=None)
-        if link is not None:
-            cls = _linked_class(cls)
-        data = cls(**init)
+        data = _field_class(cls, link is not None)(**init)
+        data._record_fields = fields
         if link is not None:
             data._link = (fields, link)
             fields._links[data] = link
@@ -301,24 +319,41 @@ def make_fields(parent) -> RecordFields:
     return fields
 
 
-_LINKED: Dict[type, type] = {}
+_FIELD_CLASSES: Dict[Tuple[type, bool], type] = {}
 
 
-def _linked_class(cls):
-    """``cls`` whose client writes also change the record."""
-    linked = _LINKED.get(cls)
-    if linked is None:
+def _field_class(cls, linked):
+    """``cls`` as a record's field: read with the record's alarm and time
+    stamp (an IOC's dbGetField takes both from the record, whatever the
+    field); with ``linked``, client writes also change the record and
+    floating point fields print with the record's precision."""
+    key = (cls, linked)
+    field_cls = _FIELD_CLASSES.get(key)
+    if field_cls is not None:
+        return field_cls
+
+    def native_metadata(self):
+        md = cls.native_metadata(self)
+        fields = self._record_fields
+        record = fields.parent
+        alarm = record.alarm
+        md.status, md.severity = int(alarm.status), int(alarm.severity)
+        md.ackt = int(alarm.must_acknowledge_transient)
+        md.acks = int(alarm.severity_to_acknowledge)
+        md.timestamp = tuple(record._data["timestamp"])
+        if linked:
+            md.precision = record._data.get("precision", md.precision)
+        # what is cached from this is stale once the record changes
+        fields._cached.add(self)
+        return md
+
+    attrs = {"native_metadata": native_metadata, "__module__": __name__}
+    if linked:
         async def write(self, value, **kwargs):
             await cls.write(self, value, **kwargs)
             fields, link = self._link
             await fields._push(self, link, self.value)
-        def native_metadata(self):
-            # a record's floating point fields print with its precision (get_precision)
-            md = cls.native_metadata(self)
-            md.precision = self._link[0].parent._data.get("precision", md.precision)
-            return md
-        linked = type("Linked" + cls.__name__, (cls,), {
-            "write": write, "native_metadata": native_metadata, "__module__": __name__})
-        _LINKED[cls] = linked
-    return linked
-
+        attrs["write"] = write
+    field_cls = type(("Linked" if linked else "Field") + cls.__name__, (cls,), attrs)
+    _FIELD_CLASSES[key] = field_cls
+    return field_cls

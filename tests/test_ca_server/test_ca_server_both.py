@@ -396,6 +396,7 @@ def test_docs_example_serves_both_protocols(ports, ctx, tmp_path):
 FIELDS = ("ai.EGU", "ai.PREC", "ai.HOPR", "ai.LOPR", "ai.HIHI", "ai.LOLO", "ai.SEVR",
           "ai.STAT", "ai.RTYP", "ai.DESC", "ai.SCAN", "ai.PROC", "ai.UDF", "ai.MDEL",
           "ai.ACKT", "ai.ACKS", "ai.DISA", "ai.NAME", "longin.HOPR", "longin.EGU",
+          "longin.MDEL", "longin.HYST",
           "bo.ZNAM", "bo.ONAM", "mbbi.ONST", "stringin.DESC", "wf:double.NELM",
           "wf:double.NORD", "wf:double.EGU", "wf:double.PREC", "ai.VAL")
 

@@ -187,3 +187,55 @@ def test_write_statuses_and_results_as_rsrv(ours, theirs, channels, record, init
         if answers[0] != answers[1]:
             differences.append((value, chtype, answers))
     assert differences == [], "\n".join(map(repr, differences))
+
+
+#: (our PV, the soft IOC's record of the same type)
+FIELD_RECORDS = [("ai", "ai"), ("ao", "ao"), ("longin", "longin"), ("longout", "longout"),
+                 ("stringin", "stringin"), ("stringout", "stringout"), ("bo", "bo"),
+                 ("bi", "bi"), ("mbbo", "mbbo"), ("wf", "wf:double")]
+
+
+@pytest.mark.parametrize("ours_rec,theirs_rec", FIELD_RECORDS, ids=[r[0] for r in FIELD_RECORDS])
+def test_record_fields_have_rsrv_types(ours, theirs, channels, ours_rec, theirs_rec):
+    # every field our record serves, asked of both: its native DBR type and
+    # element count as libca reports them (what rsrv makes of the IOC's DBF)
+    from caffi.server.records import RECORD_TYPES
+    rtyp = "waveform" if ours_rec == "wf" else ours_rec
+    differences = []
+    for field, *_ in RECORD_TYPES[rtyp]:
+        answers = []
+        for name in (theirs.prefix + theirs_rec, PREFIX + ours_rec):
+            chid = channels("%s.%s" % (name, field))
+            answers.append((ca.field_type(chid), ca.element_count(chid)))
+        channels.clear()
+        if answers[0] != answers[1]:
+            differences.append((field, answers))
+    assert differences == [], "\n".join(map(repr, differences))
+
+
+def _stamped(chid, dbr):
+    status, value = ca.get(chid, chtype=dbr)
+    assert status == ca.ECA.NORMAL and ca.pend_io(5.0) == ca.ECA.NORMAL
+    v = value.get()
+    return v["status"], v["severity"], v["stamp"]
+
+
+@pytest.mark.parametrize("field,dbr", [("EGU", ca.DBR.TIME_STRING), ("DESC", ca.DBR.TIME_STRING),
+                                       ("PREC", ca.DBR.TIME_SHORT), ("HOPR", ca.DBR.TIME_DOUBLE),
+                                       ("HHSV", ca.DBR.TIME_ENUM)])
+def test_record_fields_carry_the_records_alarm_and_time(ours, theirs, channels, field, dbr):
+    # rsrv answers a field with the record's alarm and time stamp (dbGetField
+    # takes both from the record); so does our server
+    got = []
+    for rec, put in ((theirs.prefix + "ai", lambda v: theirs.dbpf(theirs.prefix + "ai", v)),
+                     (PREFIX + "ai", lambda v: _ioc.ca_put(channels(PREFIX + "ai"), float(v)))):
+        put("95")                                        # HIHI: MAJOR
+        record = _stamped(channels(rec), ca.DBR.TIME_DOUBLE)
+        on_field = _stamped(channels(rec + "." + field), dbr)
+        put("1.5")                                       # back to no alarm
+        cleared = _stamped(channels(rec + "." + field), dbr)
+        channels.clear()
+        assert on_field == record, rec
+        got.append((record[:2], cleared[:2]))
+    assert got[0] == got[1]
+    assert got[1] == ((ca.AlarmCondition.HiHi, ca.AlarmSeverity.Major), (0, 0))
