@@ -36,7 +36,8 @@ from ._constants import (CA_REPEATER_PORT, CA_SERVER_PORT, DEFAULT_MAX_ARRAY_BYT
 from ._alarm import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelAlarm
 from ._data import CannotExceedLimits, ChannelData, Forbidden, SkipWrite
 from ._data_types import (ChannelByte, ChannelChar, ChannelDouble, ChannelEnum, ChannelFloat,
-                          ChannelInteger, ChannelNumeric, ChannelShort, ChannelString)
+                          ChannelInt64, ChannelInteger, ChannelNumeric, ChannelShort,
+                          ChannelString)
 from ._convert import (NativeMetadata, convert_values, format_double, format_float,
                        parse_float, parse_integer, read_dbr, write_value)
 from ._dbr import (DBR_LAYOUTS, DBR_TYPES, DbrLayout, TimeStamp, char_types, control_types,
@@ -85,8 +86,8 @@ __all__ = list(_commands.__all__) + [
     "epics_timestamp_to_unix", "timestamp_to_epics",
     # channel data (what a server holds)
     "ChannelData", "ChannelAlarm", "ChannelNumeric", "ChannelDouble", "ChannelFloat",
-    "ChannelInteger", "ChannelShort", "ChannelByte", "ChannelChar", "ChannelEnum",
-    "ChannelString", "Forbidden", "CannotExceedLimits", "SkipWrite",
+    "ChannelInteger", "ChannelInt64", "ChannelShort", "ChannelByte", "ChannelChar",
+    "ChannelEnum", "ChannelString", "Forbidden", "CannotExceedLimits", "SkipWrite",
     "DBE_VALUE", "DBE_LOG", "DBE_ALARM", "DBE_PROPERTY",
     # conversions as the IOC does them
     "NativeMetadata", "read_dbr", "write_value", "convert_values", "format_float",

@@ -49,7 +49,7 @@ import numpy as np
 from pva import FieldDesc, FieldType
 
 from ..protocol import (AlarmSeverity, AlarmStatus, ChannelByte, ChannelChar, ChannelDouble,
-                        ChannelEnum, ChannelFloat, ChannelInteger, ChannelShort,
+                        ChannelEnum, ChannelFloat, ChannelInt64, ChannelInteger, ChannelShort,
                         ChannelString, ChannelType)
 from ..protocol._constants import EPICS2UNIX_EPOCH
 from ..protocol._data import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
@@ -126,6 +126,8 @@ def nt_type(data) -> FieldDesc:
         ft, array = _T.string, False
     elif _is_char_text(data):
         ft, array = _T.int8, data.max_length > 1
+    elif isinstance(data, ChannelInt64):
+        ft, array = _T.int64, data.max_length > 1         # qsrv: an INT64 field
     else:
         try:
             ft = _FIELD_TYPES[ChannelType(data.data_type)]

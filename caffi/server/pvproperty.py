@@ -24,10 +24,12 @@ from collections import namedtuple
 from types import MethodType
 from typing import Any, Callable, Dict, Optional
 
+import numpy as np
+
 from ..protocol import (AccessRights, AlarmSeverity, AlarmStatus, CaprotoValueError,
                         ChannelAlarm, ChannelByte, ChannelChar, ChannelData, ChannelDouble,
-                        ChannelEnum, ChannelFloat, ChannelInteger, ChannelShort,
-                        ChannelString, ChannelType)
+                        ChannelEnum, ChannelFloat, ChannelInt64, ChannelInteger,
+                        ChannelShort, ChannelString, ChannelType)
 
 __all__ = [
     "PVSpec", "pvproperty", "PvpropertyData", "PvpropertyReadOnlyData", "FieldSpec",
@@ -36,7 +38,8 @@ __all__ = [
     "PvpropertyFloat", "PvpropertyDouble", "PvpropertyString", "PvpropertyEnum",
     "PvpropertyBoolEnum", "PvpropertyCharRO", "PvpropertyByteRO", "PvpropertyShortRO",
     "PvpropertyIntegerRO", "PvpropertyFloatRO", "PvpropertyDoubleRO", "PvpropertyStringRO",
-    "PvpropertyEnumRO", "PvpropertyBoolEnumRO", "pvspec_type_map",
+    "PvpropertyEnumRO", "PvpropertyBoolEnumRO", "PvpropertyInt64", "PvpropertyInt64RO",
+    "pvspec_type_map",
     "pvspec_type_map_read_only",
 ]
 
@@ -104,6 +107,8 @@ class PVSpec(namedtuple("PVSpec", "get put startup shutdown attr name dtype valu
                 dtype = enum.IntEnum
             elif issubclass(dtype, ChannelData):
                 return dtype
+        if self.record in INT64_RECORDS and dtype in (int, np.int64):
+            return PvpropertyInt64RO if self.read_only else PvpropertyInt64
         try:
             return (ro_map if self.read_only else type_map)[dtype]
         except KeyError:
@@ -303,6 +308,13 @@ PvpropertyFloatRO = _make("PvpropertyFloatRO", ChannelFloat, True, "Read-only FL
 PvpropertyDoubleRO = _make("PvpropertyDoubleRO", ChannelDouble, True, "Read-only DOUBLE.")
 PvpropertyStringRO = _make("PvpropertyStringRO", ChannelString, True, "Read-only STRING.")
 PvpropertyEnumRO = _make("PvpropertyEnumRO", ChannelEnum, True, "Read-only ENUM.")
+PvpropertyInt64 = _make("PvpropertyInt64", ChannelInt64,
+                        doc="Read-write 64-bit integer (DOUBLE over CA, as an int64in's VAL).")
+PvpropertyInt64RO = _make("PvpropertyInt64RO", ChannelInt64, True,
+                          "Read-only 64-bit integer (DOUBLE over CA).")
+#: record types whose integer value is 64 bits wide (their pvproperty with an
+#: integer value: PvpropertyInt64)
+INT64_RECORDS = ("int64in", "int64out")
 
 
 class _BoolEnum:

@@ -33,6 +33,10 @@ class Records(PVGroup):
                            record="waveform", units="A", precision=5,
                            upper_disp_limit=1000.0, lower_disp_limit=-1000.0,
                            upper_ctrl_limit=1000.0, lower_ctrl_limit=-1000.0)
+    # an int64in as the comparison IOC's (test_ca_server_both.INT64_DB)
+    i64 = pvproperty(value=2 ** 40 + 1, record="int64in", units="cnt",
+                     upper_disp_limit=1000, lower_disp_limit=-1000,
+                     upper_ctrl_limit=1000, lower_ctrl_limit=-1000)
     # CHAR waveforms: text (FTVL=CHAR) and bytes (FTVL=UCHAR)
     wf_char = pvproperty(name="wf:char", value="", dtype=ChannelType.CHAR, max_length=16)
     wf_uchar = pvproperty(name="wf:uchar", value=b"", max_length=16)

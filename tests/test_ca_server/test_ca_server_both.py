@@ -519,6 +519,8 @@ def int64_ioc(ports, tmp_path_factory):
     ioc = _ioc.IOC(dbfile=str(db), macros="P=" + prefix, env=env, ca_port=ports.private[0],
                    name="int64-ioc")
     ioc.prefix = prefix
+    ioc.pva_conf = {"EPICS_PVA_ADDR_LIST": "127.0.0.1:%d" % pva_udp,
+                    "EPICS_PVA_AUTO_ADDR_LIST": "NO", "EPICS_PVA_BROADCAST_PORT": str(pva_udp)}
     ioc.start()
     try:
         yield ioc
@@ -563,3 +565,32 @@ def test_int64_over_ca_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan, c
         chid = chan("pva:big")
         ca_put(chid, 2.0 ** 40 + 1)
         ca_put(chan("pva:table"), [1, 2, 3])
+
+
+def test_int64in_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
+    """``pvproperty(record="int64in")`` and the IOC's int64in: DOUBLE over CA
+    with the same metadata and conversions (reads as other types, a CA put of
+    a double truncated), int64 over pvAccess as qsrv serves it."""
+    theirs = _open(int64_ioc.prefix + "i64")
+    ours = chan("i64")
+    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
+    try:
+        assert ca_put(theirs, 2.0 ** 40 + 1)["status"] == ca.ECA.NORMAL   # as the db has it
+        assert ca.field_type(ours) == ca.field_type(theirs) == ca.DBF.DOUBLE
+        for dbr in (ca.DBR.CTRL_DOUBLE, ca.DBR.STRING, ca.DBR.CTRL_LONG, ca.DBR.LONG):
+            np.testing.assert_equal(ca_get(ours, chtype=dbr), ca_get(theirs, chtype=dbr),
+                                    err_msg=str(dbr))
+        assert ca_get(ours) == 2 ** 40 + 1
+        mine, other = p4p.get(PREFIX + "i64"), their_pva.get(int64_ioc.prefix + "i64")
+        assert mine.type()["value"] == other.type()["value"] == "l"
+        assert mine.value == other.value == 2 ** 40 + 1
+        for value in (-12.75, 3.5e9):
+            for chid in (ours, theirs):
+                assert ca_put(chid, value)["status"] == ca.ECA.NORMAL
+            assert ca_get(ours) == ca_get(theirs)
+            assert p4p.get(PREFIX + "i64").value == their_pva.get(int64_ioc.prefix + "i64").value
+    finally:
+        ca_put(theirs, 2.0 ** 40 + 1)
+        ca.clear_channel(theirs)
+        their_pva.close()
+        ca_put(chan("i64"), 2.0 ** 40 + 1)

@@ -236,3 +236,22 @@ def test_run_freezes_the_objects_made_before_it(tmp_path):
     assert out.returncode == 0, out.stderr
     before, after = [int(line.split()[1]) for line in out.stdout.splitlines()]
     assert before == 0 and after > 10000
+
+
+def test_int64_holds_what_a_64_bit_integer_holds_and_refuses_the_rest():
+    data = ca.ChannelInt64(value=2 ** 62 + 3)
+    assert data.value == 2 ** 62 + 3 and type(data.value) is int
+    # DOUBLE over CA; the other types as the IOC converts an INT64 field
+    assert data.data_type == ChannelType.DOUBLE
+    assert data.read_now(ChannelType.STRING)[0] == [b"4611686018427387907"]
+    assert list(data.read_now(ChannelType.LONG)[0]) == [3]
+    assert list(data.read_now(ChannelType.INT)[0]) == [3]
+    run(data.write(-12.75))                          # truncated, as the IOC converts it
+    assert data.value == -12
+    for bad in (float("nan"), float("inf"), 2 ** 63, -2 ** 63 - 1, "12"):
+        with pytest.raises(ca.CaprotoValueError):
+            run(data.write(bad))
+        assert data.value == -12
+    group = type("G", (PVGroup,), {"x": pvproperty(value=1, record="int64in"),
+                                   "y": pvproperty(value=1, record="longin")})(prefix="p:")
+    assert isinstance(group.x, ca.ChannelInt64) and not isinstance(group.y, ca.ChannelInt64)
