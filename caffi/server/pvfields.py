@@ -26,7 +26,8 @@ against the soft IOC in the tests):
   for a menu field (SCAN, STAT, SEVR, ACKT ...; STAT with the 22 choices of
   menuAlarmStat where CA has 16), an NTScalar of a string
   (NAME, DESC, EGU ...) or a number; a one-byte CHAR field (PROC, UDF) is a
-  ``ubyte``, NELM/NORD a ``uint`` (DBF_UCHAR, DBF_ULONG in the IOC);
+  ``ubyte``, NELM/NORD a ``uint`` (DBF_UCHAR, DBF_ULONG in the IOC), the
+  limits and deadbands of an int64in/int64out a ``long`` (DBF_INT64);
 * ``alarm`` and ``timeStamp`` of the record;
 * ``display.description`` the record's DESC; ``units`` and ``precision``
   the record's for a field of its value's type or of a floating point type
@@ -47,7 +48,7 @@ from typing import Any, Dict, Mapping, Optional
 from pva import FieldDesc, FieldType
 
 from ..protocol import (AlarmStatus, ChannelByte, ChannelChar, ChannelData, ChannelDouble,
-                        ChannelFloat)
+                        ChannelFloat, ChannelInt64)
 from .both import ChannelDataWrapper
 from .core import find_pv
 from .pvdata import (FORM_CHOICES, NTSCALAR, _NO_VALUE_ALARM, _alarm, _description,
@@ -60,12 +61,16 @@ log = logging.getLogger("caffi.server")
 _T = FieldType
 #: fields of an unsigned type in the IOC (CA carries them as signed ones)
 _UNSIGNED = {"NELM": _T.uint32, "NORD": _T.uint32}
+#: the fields of an int64in/int64out that are INT64 in the IOC
+_INT64_FIELDS = frozenset(("HOPR", "LOPR", "HIHI", "HIGH", "LOW", "LOLO", "HYST", "MDEL",
+                           "ADEL", "DRVH", "DRVL"))
 #: the range of a type: the display and control limits of a field of that
 #: type (the IOC's recGblGetGraphicDouble)
 _RANGES = {_T.float64: (-1e300, 1e300), _T.float32: (-1e30, 1e30),
            _T.int8: (-128.0, 127.0), _T.uint8: (0.0, 255.0),
            _T.int16: (-32768.0, 32767.0), _T.uint16: (0.0, 65535.0),
-           _T.int32: (-2147483648.0, 2147483647.0), _T.uint32: (0.0, 4294967295.0)}
+           _T.int32: (-2147483648.0, 2147483647.0), _T.uint32: (0.0, 4294967295.0),
+           _T.int64: (-9223372036854775808.0, 9223372036854775807.0)}
 #: fields whose limits are the record's display limits
 _ALARM_LIMITS = frozenset(("HIHI", "HIGH", "LOW", "LOLO"))
 _NAN = float("nan")
@@ -74,11 +79,13 @@ _NAN = float("nan")
 _STAT_CHOICES = [s.name for s in AlarmStatus]
 
 
-def _value_type(field: str, data: ChannelData) -> Optional[FieldType]:
+def _value_type(field: str, data: ChannelData, record: ChannelData) -> Optional[FieldType]:
     """The pvData type of a scalar field's value where it is not the one of
     :func:`~caffi.server.pvdata.nt_type`, else None."""
     if field in _UNSIGNED:
         return _UNSIGNED[field]
+    if field in _INT64_FIELDS and isinstance(record, ChannelInt64):
+        return _T.int64          # DBF_INT64 (DOUBLE over CA)
     if isinstance(data, (ChannelChar, ChannelByte)) and data.max_length == 1:
         return _T.uint8          # DBF_UCHAR (PROC, UDF, TPRO)
     return None
@@ -96,7 +103,7 @@ class FieldWrapper(ChannelDataWrapper):
 
     def _type(self) -> FieldDesc:
         desc = nt_type(self.channel)
-        ft = _value_type(self.field, self.channel)
+        ft = _value_type(self.field, self.channel, self.record)
         if ft is None:
             return desc
         members = [(name, FieldDesc(ft) if name == "value" else child)
@@ -107,7 +114,10 @@ class FieldWrapper(ChannelDataWrapper):
         value = _value(self.channel)
         if self.field == "STAT":
             return {"index": int(self.record.alarm.status), "choices": _STAT_CHOICES}
-        if _value_type(self.field, self.channel) is not None:
+        ft = _value_type(self.field, self.channel, self.record)
+        if ft == _T.int64:
+            return int(value)
+        if ft is not None:
             return int(value) & (0xFF if self.field not in _UNSIGNED else 0xFFFFFFFF)
         return value
 

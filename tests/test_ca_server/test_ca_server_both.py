@@ -594,3 +594,17 @@ def test_int64in_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
         ca.clear_channel(theirs)
         their_pva.close()
         ca_put(chan("i64"), 2.0 ** 40 + 1)
+
+
+@pytest.mark.parametrize("field", ["HOPR", "LOPR", "HIHI", "LOLO", "MDEL", "ADEL", "HYST", "EGU"])
+def test_int64in_fields_as_qsrv_serves_them(server, int64_ioc, p4p, field):
+    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
+    try:
+        ours = p4p.get(PREFIX + "i64." + field)
+        theirs = their_pva.get(int64_ioc.prefix + "i64." + field)
+    finally:
+        their_pva.close()
+    assert ours.type().aspy() == theirs.type().aspy()
+    mine, other = _meta(ours), _meta(theirs)
+    mine.pop("alarm"), other.pop("alarm")       # the record's (ours: put in other tests)
+    np.testing.assert_equal(mine, other)
