@@ -164,6 +164,10 @@ def expand_macros(pv: str, macros: Dict[str, str]) -> str:
 class PvpropertyData:
     """Mixed into a ChannelData class: the data of a pvproperty, bound to its group."""
 
+    #: the control limits follow the display limits (an input record's: see
+    #: caffi.server.records.RECORD_BEHAVIOUR)
+    control_is_display = False
+
     def __init__(self, *, pvname, group, pvspec, doc=None, record=None, logger=None,
                  **kwargs):
         import logging
@@ -199,6 +203,14 @@ class PvpropertyData:
         if record is not None:
             from .records import apply_behaviour
             apply_behaviour(self, _record_name(record))
+
+    def _apply_metadata(self, metadata) -> int:
+        if self.control_is_display:
+            for disp, ctrl in (("upper_disp_limit", "upper_ctrl_limit"),
+                               ("lower_disp_limit", "lower_ctrl_limit")):
+                if metadata.get(disp) is not None:
+                    metadata[ctrl] = metadata[disp]
+        return super()._apply_metadata(metadata)
 
     @property
     def has_read_hook(self) -> bool:

@@ -139,8 +139,11 @@ RECORD_TYPES: Dict[str, Tuple] = {
 #: ChannelData): output records clamp writes to DRVH/DRVL, input records take
 #: any value, analog records raise UDF/INVALID for NaN, a bi/bo has two
 #: states ("Illegal_Value" beyond), an mbbi/mbbo raises SOFT/INVALID for a
-#: state beyond its 16; of the ENUM records only a bo reports control limits
-_ANALOG_IN = {"write_limits": "none", "nan_is_undefined": True}
+#: state beyond its 16; of the ENUM records only a bo reports control limits;
+#: the control limits of an input record and a waveform are its display
+#: limits (HOPR/LOPR: the IOC's get_control_double), whatever was given
+_ANALOG_IN = {"write_limits": "none", "nan_is_undefined": True, "control_is_display": True}
+_INPUT = {"write_limits": "none", "control_is_display": True}
 _BINARY_STATES = {"enum_states": 2, "illegal_string": "Illegal_Value"}
 _NO_CONTROL = (0.0, 0.0)
 _MULTI_STATES = {"illegal_state_alarm": (AlarmStatus.SOFT, AlarmSeverity.INVALID_ALARM),
@@ -149,8 +152,9 @@ RECORD_BEHAVIOUR: Dict[str, Dict[str, object]] = {
     "ai": _ANALOG_IN,
     "calc": _ANALOG_IN,
     "ao": {"write_limits": "clamp", "nan_is_undefined": True},
-    "longin": {"write_limits": "none"},
-    "int64in": {"write_limits": "none"},
+    "longin": _INPUT,
+    "int64in": _INPUT,
+    "waveform": _INPUT,
     "longout": {"write_limits": "clamp"},
     "int64out": {"write_limits": "clamp"},
     "bi": dict(_BINARY_STATES, control_range=_NO_CONTROL),
@@ -165,6 +169,16 @@ def apply_behaviour(data, record_type) -> None:
     for attr, value in RECORD_BEHAVIOUR.get(record_type, {}).items():
         if hasattr(data, attr):
             setattr(data, attr, value)
+    if getattr(data, "control_is_display", False):
+        values = data._data
+        for disp, ctrl in _CONTROL_OF_DISPLAY:
+            if disp in values:
+                values[ctrl] = values[disp]
+
+
+#: (display limit, the control limit that follows it with control_is_display)
+_CONTROL_OF_DISPLAY = (("upper_disp_limit", "upper_ctrl_limit"),
+                       ("lower_disp_limit", "lower_ctrl_limit"))
 
 
 def _table(record_type: str):

@@ -16,12 +16,10 @@ class Records(PVGroup):
     # an ai: its control limits are its display limits (HOPR/LOPR)
     ai = pvproperty(value=1.5, record="ai", units="mm", precision=3,
                     upper_disp_limit=100.0, lower_disp_limit=-100.0,
-                    upper_ctrl_limit=100.0, lower_ctrl_limit=-100.0,
                     upper_alarm_limit=90.0, upper_warning_limit=80.0,
                     lower_warning_limit=-80.0, lower_alarm_limit=-90.0)
     longin = pvproperty(value=42, record="longin", units="cnt",
                         upper_disp_limit=1000, lower_disp_limit=-1000,
-                        upper_ctrl_limit=1000, lower_ctrl_limit=-1000,
                         upper_alarm_limit=900, upper_warning_limit=800,
                         lower_warning_limit=-800, lower_alarm_limit=-900)
     stringin = pvproperty(value="hello", dtype=ChannelType.STRING, record="stringin")
@@ -31,12 +29,10 @@ class Records(PVGroup):
                       enum_strings=("zero", "one", "two"), record="mbbi")
     wf_double = pvproperty(name="wf:double", value=np.zeros(0), max_length=16,
                            record="waveform", units="A", precision=5,
-                           upper_disp_limit=1000.0, lower_disp_limit=-1000.0,
-                           upper_ctrl_limit=1000.0, lower_ctrl_limit=-1000.0)
+                           upper_disp_limit=1000.0, lower_disp_limit=-1000.0)
     # an int64in as the comparison IOC's (test_ca_server_both.INT64_DB)
     i64 = pvproperty(value=2 ** 40 + 1, record="int64in", units="cnt",
-                     upper_disp_limit=1000, lower_disp_limit=-1000,
-                     upper_ctrl_limit=1000, lower_ctrl_limit=-1000)
+                     upper_disp_limit=1000, lower_disp_limit=-1000)
     # CHAR waveforms: text (FTVL=CHAR) and bytes (FTVL=UCHAR)
     wf_char = pvproperty(name="wf:char", value="", dtype=ChannelType.CHAR, max_length=16)
     wf_uchar = pvproperty(name="wf:uchar", value=b"", max_length=16)

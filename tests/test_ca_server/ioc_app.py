@@ -21,7 +21,7 @@ class TestIOC(PVGroup):
     # the records have alarms of their own (a group shares one by default)
     # ai: an input record's control limits are its display limits
     ai = pvproperty(alarm_group="ai", value=1.5, record="ai", units="mm", precision=3,
-                    upper_ctrl_limit=100.0, lower_ctrl_limit=-100.0, **LIMITS)
+                    **LIMITS)
     ao = pvproperty(alarm_group="ao", value=2.25, record="ao", units="V", precision=2,
                     upper_disp_limit=100.0, lower_disp_limit=-100.0,
                     upper_alarm_limit=45.0, upper_warning_limit=40.0,
@@ -30,7 +30,7 @@ class TestIOC(PVGroup):
     longin = pvproperty(alarm_group="longin", value=42, record="longin", units="cnt",
                         upper_disp_limit=1000, lower_disp_limit=-1000, upper_alarm_limit=900,
                         upper_warning_limit=800, lower_warning_limit=-800,
-                        lower_alarm_limit=-900, upper_ctrl_limit=1000, lower_ctrl_limit=-1000)
+                        lower_alarm_limit=-900)
     longout = pvproperty(alarm_group="longout", value=7, record="longout", units="cnt",
                          upper_disp_limit=1000, lower_disp_limit=-1000,
                          upper_alarm_limit=450, upper_warning_limit=400,

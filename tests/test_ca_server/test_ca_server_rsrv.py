@@ -239,3 +239,29 @@ def test_record_fields_carry_the_records_alarm_and_time(ours, theirs, channels, 
         got.append((record[:2], cleared[:2]))
     assert got[0] == got[1]
     assert got[1] == ((ca.AlarmCondition.HiHi, ca.AlarmSeverity.Major), (0, 0))
+
+
+_LIMIT_KEYS = ("upper_disp_limit", "lower_disp_limit", "upper_ctrl_limit", "lower_ctrl_limit")
+
+
+def _limits(chid):
+    status, value = ca.get(chid, chtype=ca.DBR.CTRL_DOUBLE)
+    assert status == ca.ECA.NORMAL and ca.pend_io(5.0) == ca.ECA.NORMAL
+    v = value.get()
+    return tuple(v[k] for k in _LIMIT_KEYS)
+
+
+@pytest.mark.parametrize("record,hopr", [("ai", "100"), ("longin", "1000"), ("ao", "100")])
+def test_control_limits_as_rsrv_reports_them(ours, theirs, channels, record, hopr):
+    # an input record's control limits are its display limits (HOPR/LOPR),
+    # also after a write to HOPR; an ao's are its DRVH/DRVL
+    theirs_chid, ours_chid = channels(theirs.prefix + record), channels(PREFIX + record)
+    assert _limits(ours_chid) == _limits(theirs_chid)
+    try:
+        theirs.dbpf(theirs.prefix + record + ".HOPR", "50")
+        assert _ioc.ca_put(channels(PREFIX + record + ".HOPR"), 50.0)["status"] == \
+            ca.ECA.NORMAL
+        assert _limits(ours_chid) == _limits(theirs_chid)
+    finally:
+        theirs.dbpf(theirs.prefix + record + ".HOPR", hopr)
+        _ioc.ca_put(channels(PREFIX + record + ".HOPR"), float(hopr))
