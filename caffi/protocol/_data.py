@@ -238,6 +238,12 @@ class ChannelData:
             return self.data_type, [value]
         return self.data_type, value
 
+    def _native_for(self, data_type):
+        """``(native DBR type, values)`` from which :meth:`read_now` makes
+        ``data_type``: :meth:`native` (a type the IOC converts from its
+        field differently, as an INT64 one, gives another source)."""
+        return self.native()
+
     def native_metadata(self) -> NativeMetadata:
         """The metadata in the form :func:`read_dbr` takes."""
         alarm = self._alarm
@@ -257,7 +263,7 @@ class ChannelData:
         hit = cache.get(key)
         if hit is not None:
             return hit
-        native_type, values = self.native()
+        native_type, values = self._native_for(data_type)
         result = read_dbr(native_type, values, self.native_metadata(), data_type, data_count)
         if len(cache) >= _MAX_CACHED:
             cache.clear()

@@ -16,9 +16,9 @@ from typing import Iterable
 import numpy as np
 
 from ._constants import AlarmSeverity, AlarmStatus, ChannelType
-from ._convert import NativeMetadata, read_dbr
-from ._data import (_MAX_CACHED, DBE_LOG, DBE_VALUE, STANDARD_NATIVE_METADATA,
-                    CannotExceedLimits, ChannelData, _validate_enum_strings)
+from ._convert import NativeMetadata
+from ._data import (DBE_LOG, DBE_VALUE, STANDARD_NATIVE_METADATA, CannotExceedLimits,
+                    ChannelData, _validate_enum_strings)
 from ._dbr import DBR_LAYOUTS
 from ._errors import CaprotoValueError
 
@@ -217,29 +217,18 @@ class ChannelInt64(ChannelDouble):
             return _int64(value)
         return [_int64(v) for v in value]
 
-    def read_now(self, data_type, data_count=None):
+    def _native_for(self, data_type):
         # as the IOC reads an INT64 field as another type: the integer types
         # take its low bits (a C cast), STRING its decimal digits; floating
         # point types go through the double as for any DOUBLE channel
         data_type = int(data_type)
         native = DBR_LAYOUTS[data_type].native if 0 <= data_type < 35 else _T.DOUBLE
         if native in (_T.DOUBLE, _T.FLOAT) or self._max_length != 1:
-            return super().read_now(data_type, data_count)
-        key = (data_type, data_count)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+            return self.native()
         value = self._data["value"]
         if native is _T.STRING:
-            source, values = _T.STRING, [b"%d" % value]
-        else:
-            source, values = _T.LONG, [(value + (1 << 31)) % (1 << 32) - (1 << 31)]
-        result = read_dbr(source, values, self.native_metadata(), data_type, data_count)
-        if len(self._cache) >= _MAX_CACHED:
-            self._cache.clear()
-        self._cache[key] = result
-        return result
-
+            return _T.STRING, [b"%d" % value]
+        return _T.LONG, [(value + (1 << 31)) % (1 << 32) - (1 << 31)]
 
 def _int64(value) -> int:
     if isinstance(value, (float, np.floating)):
