@@ -161,6 +161,11 @@ def expand_macros(pv: str, macros: Dict[str, str]) -> str:
     return pv.format(**macros)
 
 
+#: (display limit, the control limit that follows it with control_is_display)
+CONTROL_OF_DISPLAY = (("upper_disp_limit", "upper_ctrl_limit"),
+                      ("lower_disp_limit", "lower_ctrl_limit"))
+
+
 class PvpropertyData:
     """Mixed into a ChannelData class: the data of a pvproperty, bound to its group."""
 
@@ -206,8 +211,7 @@ class PvpropertyData:
 
     def _apply_metadata(self, metadata) -> int:
         if self.control_is_display:
-            for disp, ctrl in (("upper_disp_limit", "upper_ctrl_limit"),
-                               ("lower_disp_limit", "lower_ctrl_limit")):
+            for disp, ctrl in CONTROL_OF_DISPLAY:
                 if metadata.get(disp) is not None:
                     metadata[ctrl] = metadata[disp]
         return super()._apply_metadata(metadata)
@@ -354,10 +358,9 @@ _RO = {PvpropertyChar: PvpropertyCharRO, PvpropertyByte: PvpropertyByteRO,
        PvpropertyBoolEnum: PvpropertyBoolEnumRO}
 pvspec_type_map_read_only = {k: _RO[v] for k, v in pvspec_type_map.items()}
 for _np_type in ("float64", "float32", "int32", "int16", "int64", "uint8"):
-    import numpy as _np
-    _t = getattr(_np, _np_type)
+    _t = getattr(np, _np_type)
     _cls = {"f": PvpropertyDouble, "i": PvpropertyInteger, "u": PvpropertyByte}[
-        _np.dtype(_t).kind]
+        np.dtype(_t).kind]
     if _np_type == "float32":
         _cls = PvpropertyFloat
     elif _np_type == "int16":

@@ -30,7 +30,7 @@ from typing import Dict, Tuple
 
 from ..protocol import (DBE_LOG, DBE_VALUE, AlarmSeverity, AlarmStatus, CaprotoValueError,
                         ChannelType)
-from .pvproperty import PVSpec, _default_group_read, _default_group_write
+from .pvproperty import CONTROL_OF_DISPLAY, PVSpec, _default_group_read, _default_group_write
 
 __all__ = ["RecordFields", "make_fields", "field_attr", "RECORD_TYPES", "RECORD_BEHAVIOUR",
            "apply_behaviour", "SEVERITY_STRINGS", "STATUS_STRINGS", "SCAN_STRINGS"]
@@ -171,14 +171,9 @@ def apply_behaviour(data, record_type) -> None:
             setattr(data, attr, value)
     if getattr(data, "control_is_display", False):
         values = data._data
-        for disp, ctrl in _CONTROL_OF_DISPLAY:
+        for disp, ctrl in CONTROL_OF_DISPLAY:
             if disp in values:
                 values[ctrl] = values[disp]
-
-
-#: (display limit, the control limit that follows it with control_is_display)
-_CONTROL_OF_DISPLAY = (("upper_disp_limit", "upper_ctrl_limit"),
-                       ("lower_disp_limit", "lower_ctrl_limit"))
 
 
 def _table(record_type: str):
