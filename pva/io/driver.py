@@ -354,34 +354,23 @@ class Connection:
         return self._rx.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.closing:
-            return
-        self.last_rx = now = self._time()
-        pending = self._flush_pending
-        self._flush_pending = True      # what decoding answers: written below
-        try:
-            items = self._decode(self._rx_updated(nbytes))
-        except Exception as ex:
-            self._malformed(ex)
-            return
-        if self.reserved and self._rx.at_boundary():
-            self.accounting.reserve(self, 0)
-        if items:
-            self._deliver(items, now)
-        elif self._out:
-            self.flush()
-        else:
-            self._flush_pending = pending
+        if not self.closing:
+            self._received(self._rx_updated, nbytes)
 
     def data_received(self, data: bytes) -> None:
         """The non-buffered form of :meth:`buffer_updated`."""
-        if self.closing:
-            return
+        if not self.closing:
+            self._received(self._rx.feed, data)
+
+    def _received(self, frame, arg) -> None:
+        """Frame (``frame(arg)``: the complete messages), decode and
+        deliver what one read brought; what decoding answers is written
+        before returning."""
         self.last_rx = now = self._time()
         pending = self._flush_pending
         self._flush_pending = True
         try:
-            items = self._decode(self._rx.feed(data))
+            items = self._decode(frame(arg))
         except Exception as ex:
             self._malformed(ex)
             return
