@@ -110,40 +110,25 @@ def _compile_encoder(desc: FieldDesc, order: str) -> Encoder:
 
     elem = desc.element
     if ft == FieldType.struct:
-        eenc = get_encoder(elem, order)
-
-        def enc_structarray(value, w, ctx):
-            write_count(len(value), w)
-            for v in value:
-                if v is None:
-                    w.buf.append(0)
-                else:
-                    w.buf.append(1)
-                    eenc(v, w, ctx)
-        return enc_structarray
+        return _optional_elements(get_encoder(elem, order), write_count)
     if ft == FieldType.union:
-        uenc = _union_encoder(elem, order)
+        return _optional_elements(_union_encoder(elem, order), write_count)
+    return _optional_elements(_any_encoder(order), write_count)
 
-        def enc_unionarray(value, w, ctx):
-            write_count(len(value), w)
-            for v in value:
-                if v is None:
-                    w.buf.append(0)
-                else:
-                    w.buf.append(1)
-                    uenc(v, w, ctx)
-        return enc_unionarray
-    aenc = _any_encoder(order)
 
-    def enc_anyarray(value, w, ctx):
+def _optional_elements(eenc: Encoder, write_count) -> Encoder:
+    """The encoder of an array of structures, unions or anys (``eenc`` the
+    element's, ``write_count`` the array's count): the count, then per
+    element 0 for None, else 1 and it."""
+    def enc_elements(value, w, ctx):
         write_count(len(value), w)
         for v in value:
             if v is None:
                 w.buf.append(0)
             else:
                 w.buf.append(1)
-                aenc(v, w, ctx)
-    return enc_anyarray
+                eenc(v, w, ctx)
+    return enc_elements
 
 
 def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
