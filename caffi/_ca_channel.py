@@ -82,17 +82,8 @@ def clear_channel(chid):
 
 def change_connection_event(chid, callback=None):
     """Replace the connection callback of a channel (``ca_change_connection_event``)."""
-    try:
-        channel = _live(chid)
-    except _Refused as exc:
-        return exc.status
-    if callable(callback):
-        channel.connection_callback = callback
-        status = lib.ca_change_connection_event(channel.ptr, lib._caffi_connection_cb)
-    else:
-        channel.connection_callback = None
-        status = lib.ca_change_connection_event(channel.ptr, ffi.NULL)
-    return eca_enum(status)
+    return _replace_callback(chid, callback, "connection_callback",
+                             lib.ca_change_connection_event, lib._caffi_connection_cb)
 
 
 def replace_access_rights_event(chid, callback=None):
@@ -101,17 +92,20 @@ def replace_access_rights_event(chid, callback=None):
     The callback receives ``{'chid', 'read_access', 'write_access'}``; it is
     called once at once if the channel is connected.
     """
+    return _replace_callback(chid, callback, "access_rights_callback",
+                             lib.ca_replace_access_rights_event, lib._caffi_access_rights_cb)
+
+
+def _replace_callback(chid, callback, attr, install, trampoline):
+    """Keep ``callback`` (None unless callable) as the channel's ``attr`` and
+    install libca's ``trampoline`` for it, or none, with ``install``."""
     try:
         channel = _live(chid)
     except _Refused as exc:
         return exc.status
-    if callable(callback):
-        channel.access_rights_callback = callback
-        status = lib.ca_replace_access_rights_event(channel.ptr, lib._caffi_access_rights_cb)
-    else:
-        channel.access_rights_callback = None
-        status = lib.ca_replace_access_rights_event(channel.ptr, ffi.NULL)
-    return eca_enum(status)
+    callback = callback if callable(callback) else None
+    setattr(channel, attr, callback)
+    return eca_enum(install(channel.ptr, trampoline if callback is not None else ffi.NULL))
 
 
 # Information -------------------------------------------------------------------
