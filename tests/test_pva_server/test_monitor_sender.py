@@ -14,7 +14,7 @@ from pva.server.ops import monitor as monitor_module
 class _Subscriber:
     """A client connection with one running monitor of ``x``."""
 
-    def __init__(self, reactor, core, port):
+    def __init__(self, reactor, core, port, queue_size=1000):
         self.reactor = reactor
         self.conn = core.connection()
         self.transport = FakeTransport(reactor, self.conn, ("127.0.0.1", port),
@@ -28,7 +28,7 @@ class _Subscriber:
         ch = self.client.create_channel("x")
         self.exchange(ch.create())
         ch = self.client.channel_by_cid(ch.cid)
-        mon = ch.subscribe("record[queueSize=1000]")
+        mon = ch.subscribe("record[queueSize=%d]" % queue_size)
         self.exchange(mon)
         self.exchange(ChannelMonitorRequest(ch.sid, mon.ioid).to_start())
         self.writes = 0
@@ -86,3 +86,48 @@ def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch
         # posts 10 to the millisecond: written together, about 1 write per ms
         assert sub.writes <= n // 5, sub.writes
     assert encodes == expected                  # once for the 3 subscribers
+
+
+def test_a_flood_faster_than_a_batch_squashes_into_the_queue_and_sends_the_last_value(
+        monkeypatch):
+    reactor = FakeReactor()
+    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
+                      ServerConfig.from_env(useenv=False), reactor)
+    sub = _Subscriber(reactor, core, 40000, queue_size=4)
+    encodes = []
+    encode = monitor_module.encode_update_body
+
+    def counting(*args):
+        encodes.append(args[1]["value"])
+        return encode(*args)
+    monkeypatch.setattr(monitor_module, "encode_update_body", counting)
+    entry = core.pvdb["x"]
+    n = 200                                     # 10 posts to the millisecond
+    for i in range(1, n + 1):
+        _commit(entry, float(i))
+        reactor.run()
+        reactor.advance(monitor_module.MONITOR_BATCH / 10)
+    reactor.advance(1.0)
+    sub.receive()
+    values = sub.values
+    assert values[-1] == float(n)               # the last value always arrives
+    assert values == sorted(set(values))        # in order, none twice
+    # per batch (10 posts): the update that started it, then what the queue
+    # of 4 kept; without the waiting every post would be encoded and sent
+    assert len(values) <= n // 10 * 5 + 5, len(values)
+    assert len(values) >= n // 10 * 2, len(values)
+    assert encodes == values
+
+
+def test_posts_further_apart_than_a_batch_are_each_sent():
+    reactor = FakeReactor()
+    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
+                      ServerConfig.from_env(useenv=False), reactor)
+    sub = _Subscriber(reactor, core, 40000, queue_size=1)
+    entry = core.pvdb["x"]
+    for i in range(1, 21):
+        _commit(entry, float(i))
+        reactor.run()
+        reactor.advance(monitor_module.MONITOR_BATCH * 1.5)
+    sub.receive()
+    assert sub.values == [float(i) for i in range(1, 21)]

@@ -13,8 +13,13 @@ runs once per event-loop iteration with pending updates, and stops and
 waits while the connection's write backlog is above its high water mark.
 A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
 gathered with the next ones for that moment: one write instead of one per
-update.  An update is encoded once for every subscriber that sends it (the
-last ones encoded are kept in the type's plans, :mod:`pva._typecache`).
+update.  While that write is pending, new updates wait in their monitors'
+queues and are encoded when it is due, so a PV posted faster than that
+costs at most ``queueSize`` encodings per subscriber and batch (the queue
+squashes the rest, as it does for a slow client; the last value is always
+sent), as a pvxs server squashes what its sender has not taken yet.  An
+update is encoded once for every subscriber that sends it (the last ones
+encoded are kept in the type's plans, :mod:`pva._typecache`).
 
 Memory: a monitor is charged ``Monitor.COST`` (its objects and its first
 queued update, which is the value the data wrapper holds anyway); every
@@ -214,7 +219,8 @@ class MonitorSender:
     def kick(self, mon: Monitor) -> None:
         """``mon`` may have something to send."""
         self.dirty[mon] = None
-        if not self.scheduled and not self.blocked and not self.closed:
+        # a pending batch write takes the update from the queue when it is due
+        if not (self.scheduled or self.blocked or self.closed) and self.batch_timer is None:
             self.scheduled = True
             self.circuit.reactor.call_soon(self.run)
 
@@ -225,16 +231,17 @@ class MonitorSender:
             self.batch_timer.cancel()
             self.batch_timer = None
 
-    def run(self) -> None:
-        """Send the queued monitor updates (a callback, once per loop iteration)."""
+    def run(self, due: bool = False) -> None:
+        """Send the queued monitor updates (a callback, once per loop iteration;
+        ``due``: the pending batch write is due, see the module doc)."""
         self.scheduled = False
         try:
-            self._send()
+            self._send(due)
         except Exception as ex:  # never let a sender error escape into the loop
             log.exception("%s: monitor sender failed", self.circuit)
             self.circuit.close(f"monitor sender failed: {ex}")
 
-    def _send(self) -> None:
+    def _send(self, due: bool) -> None:
         circuit = self.circuit
         conn = circuit.conn
         if self.closed or conn.closing:
@@ -246,7 +253,7 @@ class MonitorSender:
         # a burst (updates again within MONITOR_BATCH of the last write):
         # gather this iteration's updates with the next ones for a moment,
         # one write instead of one per update
-        burst = now - self.last_write < MONITOR_BATCH
+        burst = not due and now - self.last_write < MONITOR_BATCH
         conn.hold()
         vc = circuit.vc
         order = vc.byte_order
@@ -302,8 +309,13 @@ class MonitorSender:
 
     def _batch_flush(self) -> None:
         self.batch_timer = None
-        self.last_write = self.circuit.reactor.time()
-        self.circuit.conn.flush()
+        if self.closed:
+            return
+        if self.dirty and not self.blocked:
+            self.run(due=True)          # the updates that waited, then the write
+        else:
+            self.last_write = self.circuit.reactor.time()
+            self.circuit.conn.flush()
 
     def _writable(self) -> None:
         self.blocked = False
