@@ -26,14 +26,16 @@ against the soft IOC in the tests):
   for a menu field (SCAN, STAT, SEVR, ACKT ...; STAT with the 22 choices of
   menuAlarmStat where CA has 16), an NTScalar of a string
   (NAME, DESC, EGU ...) or a number; a one-byte CHAR field (PROC, UDF) is a
-  ``ubyte``, NELM/NORD a ``uint`` (DBF_UCHAR, DBF_ULONG in the IOC), the
+  ``ubyte``, NELM/NORD a ``uint`` (DBF_UCHAR, DBF_ULONG in the IOC; a
+  subArray's NORD an ``int``), the
   limits and deadbands of an int64in/int64out a ``long`` (DBF_INT64);
 * ``alarm`` and ``timeStamp`` of the record;
 * ``display.description`` the record's DESC; ``units`` and ``precision``
   the record's for a field of its value's type or of a floating point type
   (HOPR, MDEL ... of an ai), none otherwise (PREC itself);
 * display and control limits: the record's display limits for its alarm
-  limit fields (HIHI, HIGH, LOW, LOLO), 0 to NELM for NORD, otherwise the
+  limit fields (HIHI, HIGH, LOW, LOLO), 0 to NELM for NORD (0 to MALM for
+  a subArray's NORD and NELM, whose control limits are 1 to MALM), otherwise the
   range of the field's type (+-1e300 for a double, the integer bounds);
   ``valueAlarm`` limits NaN.
 
@@ -82,8 +84,8 @@ _STAT_CHOICES = [s.name for s in AlarmStatus]
 def _value_type(field: str, data: ChannelData, record: ChannelData) -> Optional[FieldType]:
     """The pvData type of a scalar field's value where it is not the one of
     :func:`~caffi.server.pvdata.nt_type`, else None."""
-    if field in _UNSIGNED:
-        return _UNSIGNED[field]
+    if field in _UNSIGNED and isinstance(data, ChannelDouble):
+        return _UNSIGNED[field]  # DBF_ULONG (DOUBLE over CA); a subArray's NORD is LONG
     if field in _INT64_FIELDS and isinstance(record, ChannelInt64):
         return _T.int64          # DBF_INT64 (DOUBLE over CA)
     if isinstance(data, (ChannelChar, ChannelByte)) and data.max_length == 1:
@@ -122,13 +124,19 @@ class FieldWrapper(ChannelDataWrapper):
         return value
 
     def _limits(self, ft: FieldType):
+        """``(display limits, control limits)`` of the field."""
         record = self.record._data
         if self.field in _ALARM_LIMITS:
-            return (float(record.get("lower_disp_limit", 0) or 0),
-                    float(record.get("upper_disp_limit", 0) or 0))
-        if self.field == "NORD":
-            return 0.0, float(self.record.max_length)
-        return _RANGES.get(ft, (0.0, 0.0))
+            limits = (float(record.get("lower_disp_limit", 0) or 0),
+                      float(record.get("upper_disp_limit", 0) or 0))
+        elif self.field == "NORD":
+            limits = 0.0, float(self.record.max_length)     # NELM (subArray: MALM)
+        elif self.field == "NELM" and self.record.reported_record_type == "subArray":
+            top = float(self.record.max_length)             # MALM; NELM is at least 1
+            return (0.0, top), (1.0, top)
+        else:
+            limits = _RANGES.get(ft, (0.0, 0.0))
+        return limits, limits
 
     def _metadata(self) -> Dict[str, Any]:
         desc = self.structure if "data" in self.__dict__ else self._type()
@@ -144,12 +152,13 @@ class FieldWrapper(ChannelDataWrapper):
         units = str(record.get("units", "") or "") if same_type and ft != _T.string else ""
         precision = (int(record.get("precision", 0) or 0)
                      if same_type and ft in (_T.float64, _T.float32) else 0)
-        low, high = self._limits(ft) if ft != _T.string else (0.0, 0.0)
+        (low, high), (c_low, c_high) = (self._limits(ft) if ft != _T.string
+                                        else ((0.0, 0.0), (0.0, 0.0)))
         out = {"display": {"limitLow": low, "limitHigh": high,
                            "description": _description(self.record), "units": units,
                            "precision": precision,
                            "form": {"index": 0, "choices": list(FORM_CHOICES)}},
-               "control": {"limitLow": low, "limitHigh": high, "minStep": 0.0}}
+               "control": {"limitLow": c_low, "limitHigh": c_high, "minStep": 0.0}}
         if "valueAlarm" in desc.children:
             out["valueAlarm"] = dict(_NO_VALUE_ALARM, lowAlarmLimit=_NAN,
                                      lowWarningLimit=_NAN, highWarningLimit=_NAN,

@@ -111,6 +111,11 @@ _ARRAY = (("NELM", "max_elements", _D, "nelm", {"read_only": True}),
           ("LOPR", "low_operating_range", _D, "lower_disp_limit", {}),
           ("PREC", "display_precision", _SH, "precision", {}))
 
+#: a subArray's NORD is a LONG (a waveform's, an aai's and an aao's a ULONG,
+#: DOUBLE over CA)
+_SUB_ARRAY = tuple(("NORD", a, _L, link, opts) if f == "NORD" else (f, a, t, link, opts)
+                   for f, a, t, link, opts in _ARRAY)
+
 #: record type -> its fields besides VAL
 RECORD_TYPES: Dict[str, Tuple] = {
     "ai": _COMMON + _limits(_D) + _PREC,
@@ -131,7 +136,7 @@ RECORD_TYPES: Dict[str, Tuple] = {
     "waveform": _COMMON + _ARRAY,
     "aai": _COMMON + _ARRAY,
     "aao": _COMMON + _ARRAY,
-    "subArray": _COMMON + _ARRAY,
+    "subArray": _COMMON + _SUB_ARRAY,
 }
 
 
@@ -140,8 +145,9 @@ RECORD_TYPES: Dict[str, Tuple] = {
 #: any value, analog records raise UDF/INVALID for NaN, a bi/bo has two
 #: states ("Illegal_Value" beyond), an mbbi/mbbo raises SOFT/INVALID for a
 #: state beyond its 16; of the ENUM records only a bo reports control limits;
-#: the control limits of an input record and a waveform are its display
-#: limits (HOPR/LOPR: the IOC's get_control_double), whatever was given
+#: the control limits of an input record and of an array record (waveform,
+#: aai, aao, subArray) are its display limits (HOPR/LOPR: the IOC's
+#: get_control_double), whatever was given; an array record takes any value
 _ANALOG_IN = {"write_limits": "none", "nan_is_undefined": True, "control_is_display": True}
 _INPUT = {"write_limits": "none", "control_is_display": True}
 _BINARY_STATES = {"enum_states": 2, "illegal_string": "Illegal_Value"}
@@ -155,6 +161,9 @@ RECORD_BEHAVIOUR: Dict[str, Dict[str, object]] = {
     "longin": _INPUT,
     "int64in": _INPUT,
     "waveform": _INPUT,
+    "aai": _INPUT,
+    "aao": _INPUT,
+    "subArray": _INPUT,
     "longout": {"write_limits": "clamp"},
     "int64out": {"write_limits": "clamp"},
     "bi": dict(_BINARY_STATES, control_range=_NO_CONTROL),

@@ -2,7 +2,7 @@
 (run as a child process by test_ca_server_both.py).
 
 The PVGroup's records mirror tests/ioc/test.db (ai, longin, stringin, bo,
-mbbi, wf:double) so that what qsrv serves for them can be compared.
+mbbi, wf:double, subArray) so that what qsrv serves for them can be compared.
 """
 import numpy as np
 
@@ -30,6 +30,8 @@ class Records(PVGroup):
     wf_double = pvproperty(name="wf:double", value=np.zeros(0), max_length=16,
                            record="waveform", units="A", precision=5,
                            upper_disp_limit=1000.0, lower_disp_limit=-1000.0)
+    subArray = pvproperty(value=np.zeros(0), max_length=10, record="subArray", units="mm",
+                          precision=2, upper_disp_limit=100.0, lower_disp_limit=-100.0)
     # an int64in as the comparison IOC's (test_ca_server_both.INT64_DB)
     i64 = pvproperty(value=2 ** 40 + 1, record="int64in", units="cnt",
                      upper_disp_limit=1000, lower_disp_limit=-1000)

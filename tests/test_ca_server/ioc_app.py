@@ -55,6 +55,13 @@ class TestIOC(PVGroup):
     acc_HERE = pvproperty(value=0.0)
     acc_FAR = pvproperty(value=0.0)
     wf = pvproperty(value=np.arange(10, dtype=float), max_length=1000, record="waveform")
+    # array records: control limits are the display limits, as for an ai
+    aai = pvproperty(value=np.zeros(10), max_length=10, record="aai", units="mm", precision=2,
+                     upper_disp_limit=100.0, lower_disp_limit=-100.0)
+    aao = pvproperty(value=np.zeros(10), max_length=10, record="aao", units="mm", precision=2,
+                     upper_disp_limit=100.0, lower_disp_limit=-100.0)
+    subArray = pvproperty(value=np.zeros(10), max_length=10, record="subArray", units="mm",
+                          precision=2, upper_disp_limit=100.0, lower_disp_limit=-100.0)
     big = pvproperty(value=np.zeros(200_000), read_only=True)
     ro = pvproperty(value=5, read_only=True)
     fails = pvproperty(value=0)

@@ -398,7 +398,8 @@ FIELDS = ("ai.EGU", "ai.PREC", "ai.HOPR", "ai.LOPR", "ai.HIHI", "ai.LOLO", "ai.S
           "ai.ACKT", "ai.ACKS", "ai.DISA", "ai.NAME", "longin.HOPR", "longin.EGU",
           "longin.MDEL", "longin.HYST",
           "bo.ZNAM", "bo.ONAM", "mbbi.ONST", "stringin.DESC", "wf:double.NELM",
-          "wf:double.NORD", "wf:double.EGU", "wf:double.PREC", "ai.VAL")
+          "wf:double.NORD", "wf:double.EGU", "wf:double.PREC", "subArray.NORD",
+          "subArray.NELM", "subArray.EGU", "ai.VAL")
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -413,12 +414,13 @@ def test_record_fields_as_qsrv_serves_them(server, p4p, qsrv, ioc, field):
     if field.endswith(".ACKS"):
         # the highest severity not acknowledged: ours has been in alarm (another test)
         mine["value"].pop("index"), other["value"].pop("index")
-    if field.startswith("wf:"):
-        # the IOC's waveform is UDF (INVALID) until a test writes it
+    if field.startswith(("wf:", "subArray.")):
+        # the IOC's array records are UDF (INVALID) until a test writes them
         other.pop("alarm"), mine.pop("alarm")
         if field.endswith("NORD"):
-            assert other.pop("value") == len(qsrv.get(ioc.prefix + "wf:double").value)
-            assert mine.pop("value") == len(p4p.get(PREFIX + "wf:double").value)
+            record = field[:-len(".NORD")]
+            assert other.pop("value") == len(qsrv.get(ioc.prefix + record).value)
+            assert mine.pop("value") == len(p4p.get(PREFIX + record).value)
     np.testing.assert_equal(mine, other)
 
 

@@ -192,7 +192,8 @@ def test_write_statuses_and_results_as_rsrv(ours, theirs, channels, record, init
 #: (our PV, the soft IOC's record of the same type)
 FIELD_RECORDS = [("ai", "ai"), ("ao", "ao"), ("longin", "longin"), ("longout", "longout"),
                  ("stringin", "stringin"), ("stringout", "stringout"), ("bo", "bo"),
-                 ("bi", "bi"), ("mbbo", "mbbo"), ("wf", "wf:double")]
+                 ("bi", "bi"), ("mbbo", "mbbo"), ("wf", "wf:double"), ("aai", "aai"),
+                 ("aao", "aao"), ("subArray", "subArray")]
 
 
 @pytest.mark.parametrize("ours_rec,theirs_rec", FIELD_RECORDS, ids=[r[0] for r in FIELD_RECORDS])
@@ -251,10 +252,12 @@ def _limits(chid):
     return tuple(v[k] for k in _LIMIT_KEYS)
 
 
-@pytest.mark.parametrize("record,hopr", [("ai", "100"), ("longin", "1000"), ("ao", "100")])
+@pytest.mark.parametrize("record,hopr", [("ai", "100"), ("longin", "1000"), ("ao", "100"),
+                                         ("aai", "100"), ("aao", "100"), ("subArray", "100")])
 def test_control_limits_as_rsrv_reports_them(ours, theirs, channels, record, hopr):
     # an input record's control limits are its display limits (HOPR/LOPR),
-    # also after a write to HOPR; an ao's are its DRVH/DRVL
+    # also after a write to HOPR; an ao's are its DRVH/DRVL; the array
+    # records' (aai, aao, subArray) are HOPR/LOPR too
     theirs_chid, ours_chid = channels(theirs.prefix + record), channels(PREFIX + record)
     assert _limits(ours_chid) == _limits(theirs_chid)
     try:
