@@ -35,6 +35,8 @@ class Records(PVGroup):
     # an int64in as the comparison IOC's (test_ca_server_both.INT64_DB)
     i64 = pvproperty(value=2 ** 40 + 1, record="int64in", units="cnt",
                      upper_disp_limit=1000, lower_disp_limit=-1000)
+    i64o = pvproperty(value=7, record="int64out", units="cnt", upper_disp_limit=1000,
+                      lower_disp_limit=-1000, upper_ctrl_limit=500, lower_ctrl_limit=-500)
     # CHAR waveforms: text (FTVL=CHAR) and bytes (FTVL=UCHAR)
     wf_char = pvproperty(name="wf:char", value="", dtype=ChannelType.CHAR, max_length=16)
     wf_uchar = pvproperty(name="wf:uchar", value=b"", max_length=16)

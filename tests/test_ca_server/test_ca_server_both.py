@@ -500,6 +500,15 @@ record(int64in, "$(P)i64") {
     field(VAL,  "1099511627777")
     field(PINI, "YES")
 }
+record(int64out, "$(P)i64o") {
+    field(EGU,  "cnt")
+    field(HOPR, "1000")
+    field(LOPR, "-1000")
+    field(DRVH, "500")
+    field(DRVL, "-500")
+    field(VAL,  "7")
+    field(PINI, "YES")
+}
 record(waveform, "$(P)wf:i64") {
     field(FTVL, "INT64")
     field(NELM, "3")
@@ -509,7 +518,7 @@ record(waveform, "$(P)wf:i64") {
 
 @pytest.fixture(scope="module")
 def int64_ioc(ports, tmp_path_factory):
-    """A soft IOC with an int64in and an INT64 waveform (CA only is used)."""
+    """A soft IOC with an int64in, an int64out and an INT64 waveform."""
     db = tmp_path_factory.mktemp("int64") / "int64.db"
     db.write_text(INT64_DB)
     pva_port, pva_udp = _ioc.pick_free_ports(2, exclude=(ports.server, ports.repeater)
@@ -610,3 +619,33 @@ def test_int64in_fields_as_qsrv_serves_them(server, int64_ioc, p4p, field):
     mine, other = _meta(ours), _meta(theirs)
     mine.pop("alarm"), other.pop("alarm")       # the record's (ours: put in other tests)
     np.testing.assert_equal(mine, other)
+
+
+def test_int64out_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
+    """``pvproperty(record="int64out")`` and the IOC's int64out: the control
+    limits are DRVH/DRVL over CA, a write beyond them is clamped to them,
+    DRVH/DRVL/HOPR are int64 over pvAccess with qsrv's metadata."""
+    theirs = _open(int64_ioc.prefix + "i64o")
+    ours = chan("i64o")
+    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
+    try:
+        np.testing.assert_equal(ca_get(ours, chtype=ca.DBR.CTRL_DOUBLE),
+                                ca_get(theirs, chtype=ca.DBR.CTRL_DOUBLE))
+        for value in (2000.0, -2000.0, 123.0):
+            for chid in (ours, theirs):
+                assert ca_put(chid, value)["status"] == ca.ECA.NORMAL
+            assert ca_get(ours) == ca_get(theirs) == max(-500, min(500, value))
+            assert p4p.get(PREFIX + "i64o").value == \
+                their_pva.get(int64_ioc.prefix + "i64o").value
+        for field in ("DRVH", "DRVL", "HOPR"):
+            mine = p4p.get(PREFIX + "i64o." + field)
+            other = their_pva.get(int64_ioc.prefix + "i64o." + field)
+            assert mine.type().aspy() == other.type().aspy(), field
+            mine, other = _meta(mine), _meta(other)
+            mine.pop("alarm"), other.pop("alarm")
+            np.testing.assert_equal(mine, other, err_msg=field)
+    finally:
+        for chid in (ours, theirs):
+            ca_put(chid, 7.0)
+        ca.clear_channel(theirs)
+        their_pva.close()
