@@ -59,11 +59,15 @@ def _commit(entry, value):
     raise AssertionError("commit waited")
 
 
-def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch):
+def _server():
+    """A fake clock and a server core with one NTScalar double, ``x``."""
     reactor = FakeReactor()
-    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
-                      ServerConfig.from_env(useenv=False), reactor)
-    subs = [_Subscriber(reactor, core, 40000 + i) for i in range(3)]
+    return reactor, ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
+                               ServerConfig.from_env(useenv=False), reactor)
+
+
+def _count_encodes(monkeypatch) -> list:
+    """The values of the monitor updates encoded from now on, in order."""
     encodes = []
     encode = monitor_module.encode_update_body
 
@@ -71,6 +75,13 @@ def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch
         encodes.append(args[1]["value"])
         return encode(*args)
     monkeypatch.setattr(monitor_module, "encode_update_body", counting)
+    return encodes
+
+
+def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch):
+    reactor, core = _server()
+    subs = [_Subscriber(reactor, core, 40000 + i) for i in range(3)]
+    encodes = _count_encodes(monkeypatch)
     entry = core.pvdb["x"]
     n = 200
     for i in range(1, n + 1):
@@ -90,17 +101,9 @@ def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch
 
 def test_a_flood_faster_than_a_batch_squashes_into_the_queue_and_sends_the_last_value(
         monkeypatch):
-    reactor = FakeReactor()
-    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
-                      ServerConfig.from_env(useenv=False), reactor)
+    reactor, core = _server()
     sub = _Subscriber(reactor, core, 40000, queue_size=4)
-    encodes = []
-    encode = monitor_module.encode_update_body
-
-    def counting(*args):
-        encodes.append(args[1]["value"])
-        return encode(*args)
-    monkeypatch.setattr(monitor_module, "encode_update_body", counting)
+    encodes = _count_encodes(monkeypatch)
     entry = core.pvdb["x"]
     n = 200                                     # 10 posts to the millisecond
     for i in range(1, n + 1):
@@ -120,9 +123,7 @@ def test_a_flood_faster_than_a_batch_squashes_into_the_queue_and_sends_the_last_
 
 
 def test_posts_further_apart_than_a_batch_are_each_sent():
-    reactor = FakeReactor()
-    core = ServerCore({"x": nt.NTScalarFloat64Base(value=0.0)},
-                      ServerConfig.from_env(useenv=False), reactor)
+    reactor, core = _server()
     sub = _Subscriber(reactor, core, 40000, queue_size=1)
     entry = core.pvdb["x"]
     for i in range(1, 21):
