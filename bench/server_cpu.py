@@ -7,8 +7,11 @@ rest of the run (the machine may be shared): each round starts each server
 (in a shuffled order) with the serve protocol of bench/workers, floods ``n``
 updates to 1 and to 10 p4p client processes, and reads the server's CPU
 from ``/proc`` around each flood (bench/_pva.py's ``_server_cpu``).  Prints
-per round the milliseconds per 10,000 updates (and per client with 10), and
-the median ratio ours / p4p of the rounds.
+per round the milliseconds per 10,000 updates posted (and per client with
+10) and the share of the posted updates the clients received (their default
+pvRequest has a queueSize of 4: a server squashes what it has not sent yet,
+so the share depends on how often it sends), and the median ratio ours /
+p4p of the rounds, per update posted and per update delivered.
 
 ``--pythonpath DIR`` puts DIR in the workers' ``PYTHONPATH`` (to measure the
 ``pva`` of another checkout with this venv).
@@ -65,19 +68,29 @@ def main(argv=None):
                     raise SystemExit("%s: %s" % (impl.label, res["error"]))
                 one = res["cpu1"] / res["n"] * 1e4 * 1e3
                 ten = res["cpu10"] / res["n"] * 1e4 * 1e3 / 10
-                rows[impl.label].append((one, ten))
-                print("round %d  %-5s  1 client %7.1f ms   10 clients %7.1f ms per client"
-                      % (rnd + 1, impl.label, one, ten), file=sys.stderr)
+                # updates the clients saw (the default queueSize of 4 lets
+                # a server squash what it has not sent yet)
+                got1 = 100.0 * res["delivered1"] / res["n"]
+                got10 = 100.0 * res["delivered10"] / (10 * res["n"])
+                rows[impl.label].append((one, ten, got1, got10))
+                print("round %d  %-5s  1 client %7.1f ms (%4.1f%% delivered)   10 clients "
+                      "%7.1f ms per client (%4.1f%% delivered)"
+                      % (rnd + 1, impl.label, one, got1, ten, got10), file=sys.stderr)
     print("| server | 1 client [ms / 10,000 updates] | 10 clients [ms / 10,000 updates "
-          "/ client] |")
-    print("|---|---|---|")
+          "/ client] | delivered, 1 client [%] | delivered, 10 clients [%] |")
+    print("|---|---|---|---|---|")
     for label, vals in rows.items():
-        print("| %s | %.0f | %.0f |" % (label, statistics.median(v[0] for v in vals),
-                                        statistics.median(v[1] for v in vals)))
+        print("| %s | %.0f | %.0f | %.1f | %.1f |"
+              % ((label,) + tuple(statistics.median(v[k] for v in vals) for k in range(4))))
     for k, what in ((0, "1 client"), (1, "10 clients")):
         ratios = [o[k] / p[k] for o, p in zip(rows[OURS], rows["p4p"])]
         print("ours / p4p, %s: %.2f (rounds: %s)" % (what, statistics.median(ratios),
                                                     ", ".join("%.2f" % r for r in ratios)))
+        # the same per update received: a server that sends less costs less
+        ratios = [(o[k] / o[k + 2]) / (p[k] / p[k + 2]) if o[k + 2] and p[k + 2] else
+                  float("nan") for o, p in zip(rows[OURS], rows["p4p"])]
+        print("ours / p4p per update delivered, %s: %.2f (rounds: %s)"
+              % (what, statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
 
 
 if __name__ == "__main__":
