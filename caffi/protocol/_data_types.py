@@ -230,6 +230,7 @@ class ChannelInt64(ChannelDouble):
             return _T.STRING, [b"%d" % value]
         return _T.LONG, [(value + (1 << 31)) % (1 << 32) - (1 << 31)]
 
+
 def _int64(value) -> int:
     if isinstance(value, (float, np.floating)):
         if not math.isfinite(value):

@@ -166,6 +166,14 @@ CONTROL_OF_DISPLAY = (("upper_disp_limit", "upper_ctrl_limit"),
                       ("lower_disp_limit", "lower_ctrl_limit"))
 
 
+def control_follows_display(values: dict) -> None:
+    """Set the control limits in ``values`` (a ChannelData's data, or
+    metadata being written) to the display limits it holds."""
+    for disp, ctrl in CONTROL_OF_DISPLAY:
+        if values.get(disp) is not None:
+            values[ctrl] = values[disp]
+
+
 class PvpropertyData:
     """Mixed into a ChannelData class: the data of a pvproperty, bound to its group."""
 
@@ -211,9 +219,7 @@ class PvpropertyData:
 
     def _apply_metadata(self, metadata) -> int:
         if self.control_is_display:
-            for disp, ctrl in CONTROL_OF_DISPLAY:
-                if metadata.get(disp) is not None:
-                    metadata[ctrl] = metadata[disp]
+            control_follows_display(metadata)
         return super()._apply_metadata(metadata)
 
     @property

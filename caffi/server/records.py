@@ -30,7 +30,8 @@ from typing import Dict, Tuple
 
 from ..protocol import (DBE_LOG, DBE_VALUE, AlarmSeverity, AlarmStatus, CaprotoValueError,
                         ChannelType)
-from .pvproperty import CONTROL_OF_DISPLAY, PVSpec, _default_group_read, _default_group_write
+from .pvproperty import (PVSpec, _default_group_read, _default_group_write,
+                         control_follows_display)
 
 __all__ = ["RecordFields", "make_fields", "field_attr", "RECORD_TYPES", "RECORD_BEHAVIOUR",
            "apply_behaviour", "SEVERITY_STRINGS", "STATUS_STRINGS", "SCAN_STRINGS"]
@@ -179,10 +180,7 @@ def apply_behaviour(data, record_type) -> None:
         if hasattr(data, attr):
             setattr(data, attr, value)
     if getattr(data, "control_is_display", False):
-        values = data._data
-        for disp, ctrl in CONTROL_OF_DISPLAY:
-            if disp in values:
-                values[ctrl] = values[disp]
+        control_follows_display(data._data)
 
 
 def _table(record_type: str):
