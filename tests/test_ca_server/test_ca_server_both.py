@@ -539,6 +539,16 @@ def int64_ioc(ports, tmp_path_factory):
         ioc.stop()
 
 
+@pytest.fixture(scope="module")
+def int64_qsrv(int64_ioc):
+    """A p4p client of the int64 IOC's qsrv (its own ports)."""
+    ctxt = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
+    try:
+        yield ctxt
+    finally:
+        ctxt.close()
+
+
 def _open(name):
     status, chid = ca.create_channel(name)
     assert status == ca.ECA.NORMAL
@@ -578,13 +588,12 @@ def test_int64_over_ca_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan, c
         ca_put(chan("pva:table"), [1, 2, 3])
 
 
-def test_int64in_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
+def test_int64in_record_as_the_soft_ioc_serves_it(server, int64_ioc, int64_qsrv, p4p, chan):
     """``pvproperty(record="int64in")`` and the IOC's int64in: DOUBLE over CA
     with the same metadata and conversions (reads as other types, a CA put of
     a double truncated), int64 over pvAccess as qsrv serves it."""
     theirs = _open(int64_ioc.prefix + "i64")
     ours = chan("i64")
-    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
     try:
         assert ca_put(theirs, 2.0 ** 40 + 1)["status"] == ca.ECA.NORMAL   # as the db has it
         assert ca.field_type(ours) == ca.field_type(theirs) == ca.DBF.DOUBLE
@@ -592,42 +601,42 @@ def test_int64in_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
             np.testing.assert_equal(ca_get(ours, chtype=dbr), ca_get(theirs, chtype=dbr),
                                     err_msg=str(dbr))
         assert ca_get(ours) == 2 ** 40 + 1
-        mine, other = p4p.get(PREFIX + "i64"), their_pva.get(int64_ioc.prefix + "i64")
+        mine, other = p4p.get(PREFIX + "i64"), int64_qsrv.get(int64_ioc.prefix + "i64")
         assert mine.type()["value"] == other.type()["value"] == "l"
         assert mine.value == other.value == 2 ** 40 + 1
         for value in (-12.75, 3.5e9):
             for chid in (ours, theirs):
                 assert ca_put(chid, value)["status"] == ca.ECA.NORMAL
             assert ca_get(ours) == ca_get(theirs)
-            assert p4p.get(PREFIX + "i64").value == their_pva.get(int64_ioc.prefix + "i64").value
+            assert p4p.get(PREFIX + "i64").value == int64_qsrv.get(int64_ioc.prefix + "i64").value
     finally:
         ca_put(theirs, 2.0 ** 40 + 1)
         ca.clear_channel(theirs)
-        their_pva.close()
         ca_put(chan("i64"), 2.0 ** 40 + 1)
 
 
-@pytest.mark.parametrize("field", ["HOPR", "LOPR", "HIHI", "LOLO", "MDEL", "ADEL", "HYST", "EGU"])
-def test_int64in_fields_as_qsrv_serves_them(server, int64_ioc, p4p, field):
-    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
-    try:
-        ours = p4p.get(PREFIX + "i64." + field)
-        theirs = their_pva.get(int64_ioc.prefix + "i64." + field)
-    finally:
-        their_pva.close()
+#: (record, field): the int64in's and the int64out's fields compared with qsrv
+INT64_FIELDS = [("i64", f) for f in ("HOPR", "LOPR", "HIHI", "LOLO", "MDEL", "ADEL", "HYST",
+                                     "EGU")] + [("i64o", f) for f in ("DRVH", "DRVL", "HOPR")]
+
+
+@pytest.mark.parametrize("record,field", INT64_FIELDS, ids=["%s.%s" % rf for rf in INT64_FIELDS])
+def test_int64_record_fields_as_qsrv_serves_them(server, int64_ioc, int64_qsrv, p4p, record,
+                                                 field):
+    ours = p4p.get(PREFIX + record + "." + field)
+    theirs = int64_qsrv.get(int64_ioc.prefix + record + "." + field)
     assert ours.type().aspy() == theirs.type().aspy()
     mine, other = _meta(ours), _meta(theirs)
     mine.pop("alarm"), other.pop("alarm")       # the record's (ours: put in other tests)
     np.testing.assert_equal(mine, other)
 
 
-def test_int64out_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan):
+def test_int64out_record_as_the_soft_ioc_serves_it(server, int64_ioc, int64_qsrv, p4p, chan):
     """``pvproperty(record="int64out")`` and the IOC's int64out: the control
-    limits are DRVH/DRVL over CA, a write beyond them is clamped to them,
-    DRVH/DRVL/HOPR are int64 over pvAccess with qsrv's metadata."""
+    limits are DRVH/DRVL over CA, a write beyond them is clamped to them (its
+    fields over pvAccess: test_int64_record_fields_as_qsrv_serves_them)."""
     theirs = _open(int64_ioc.prefix + "i64o")
     ours = chan("i64o")
-    their_pva = P4PContext("pva", conf=int64_ioc.pva_conf, useenv=False, nt=False)
     try:
         np.testing.assert_equal(ca_get(ours, chtype=ca.DBR.CTRL_DOUBLE),
                                 ca_get(theirs, chtype=ca.DBR.CTRL_DOUBLE))
@@ -636,16 +645,8 @@ def test_int64out_record_as_the_soft_ioc_serves_it(server, int64_ioc, p4p, chan)
                 assert ca_put(chid, value)["status"] == ca.ECA.NORMAL
             assert ca_get(ours) == ca_get(theirs) == max(-500, min(500, value))
             assert p4p.get(PREFIX + "i64o").value == \
-                their_pva.get(int64_ioc.prefix + "i64o").value
-        for field in ("DRVH", "DRVL", "HOPR"):
-            mine = p4p.get(PREFIX + "i64o." + field)
-            other = their_pva.get(int64_ioc.prefix + "i64o." + field)
-            assert mine.type().aspy() == other.type().aspy(), field
-            mine, other = _meta(mine), _meta(other)
-            mine.pop("alarm"), other.pop("alarm")
-            np.testing.assert_equal(mine, other, err_msg=field)
+                int64_qsrv.get(int64_ioc.prefix + "i64o").value
     finally:
         for chid in (ours, theirs):
             ca_put(chid, 7.0)
         ca.clear_channel(theirs)
-        their_pva.close()
