@@ -196,7 +196,8 @@ class DataWithBitSet:
                  interface: Optional[FieldDesc] = None):
         self.data = data
         self.bitset = BitSet() if bitset is None else bitset
-        self.interface = _structure_of(interface, data)
+        self.interface = (interface if type(interface) is FieldDesc
+                          else _structure_of(interface, data))
 
     def __repr__(self) -> str:
         return f"DataWithBitSet(data={self.data!r}, bitset={self.bitset!r})"

@@ -152,7 +152,10 @@ def _struct_encoder(desc: FieldDesc, order: str) -> Encoder:
     plan = tuple(steps)
 
     def enc_struct(value, w, ctx):
-        if type(value) is dict or isinstance(value, Mapping):
+        # a pva dataclass instance skips the Mapping check (an ABC check is
+        # a Python-level call)
+        if type(value) is dict or (not hasattr(value, "_pva_struct_")
+                                   and isinstance(value, Mapping)):
             get = value.get
             for a, b, c, fused in plan:
                 if fused:

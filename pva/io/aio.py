@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from typing import Any, Callable, Coroutine, Optional
 
 from .._stream import SCRATCH_SIZE
@@ -136,7 +137,10 @@ class AsyncioReactor:
 
     def __init__(self, loop: Optional[asyncio.AbstractEventLoop] = None):
         self.loop = loop = loop or asyncio.get_event_loop()
-        self.time = loop.time
+        # the clock the loop's timers use; BaseEventLoop.time is
+        # time.monotonic() behind a method call, read once per received chunk
+        self.time = (time.monotonic if getattr(type(loop), "time", None)
+                     is asyncio.BaseEventLoop.time else loop.time)
         self.call_soon = loop.call_soon
         self.call_later = loop.call_later
         self.read_buffer = bytearray(SCRATCH_SIZE)
