@@ -14,7 +14,7 @@ from pva.server.ops import monitor as monitor_module
 class _Subscriber:
     """A client connection with one running monitor of ``x``."""
 
-    def __init__(self, reactor, core, port, queue_size=1000):
+    def __init__(self, reactor, core, port, queue_size=1000, fields=""):
         self.reactor = reactor
         self.conn = core.connection()
         self.transport = FakeTransport(reactor, self.conn, ("127.0.0.1", port),
@@ -22,17 +22,19 @@ class _Subscriber:
         self.client = pva.ClientVirtualCircuit(address=("127.0.0.1", 5075))
         self.writes = 0
         self.values = []
+        self.updates = []               # each update's fields, as received
         self.conn.connection_made(self.transport)
         self.exchange()
         self.exchange(self.client.validate_connection(auth_nz="ca"))
         ch = self.client.create_channel("x")
         self.exchange(ch.create())
         ch = self.client.channel_by_cid(ch.cid)
-        mon = ch.subscribe("record[queueSize=%d]" % queue_size)
+        mon = ch.subscribe("record[queueSize=%d]%s" % (queue_size, fields))
         self.exchange(mon)
         self.exchange(ChannelMonitorRequest(ch.sid, mon.ioid).to_start())
         self.writes = 0
         self.values.clear()
+        self.updates.clear()
 
     def exchange(self, *msgs):
         if msgs:
@@ -46,7 +48,8 @@ class _Subscriber:
         for msg, _ in self.client.recv(b"".join(bytes(b) for b in written)):
             self.client.process_command(msg)
             if type(msg) is ChannelMonitorResponse and msg.pv_data is not None:
-                self.values.append(msg.pv_data.data["value"])
+                self.updates.append(msg.pv_data.data)
+                self.values.append(msg.pv_data.data.get("value"))
 
 
 def _commit(entry, value):
@@ -132,3 +135,32 @@ def test_posts_further_apart_than_a_batch_are_each_sent():
         reactor.advance(monitor_module.MONITOR_BATCH * 1.5)
     sub.receive()
     assert sub.values == [float(i) for i in range(1, 21)]
+
+
+def test_subscribers_selecting_other_fields_each_get_their_own_fields():
+    # the update is encoded once per selection and byte order, not once per PV
+    reactor, core = _server()
+    subs = [_Subscriber(reactor, core, 40000, fields="field(value)"),
+            _Subscriber(reactor, core, 40001),
+            _Subscriber(reactor, core, 40002, fields="field(timeStamp)"),
+            _Subscriber(reactor, core, 40003, fields="field(value)")]
+    entry = core.pvdb["x"]
+    for i in range(1, 31):
+        coro = entry.commit({"value": float(i), "timeStamp": {"secondsPastEpoch": i,
+                                                              "nanoseconds": 0}})
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        reactor.run()
+        reactor.advance(monitor_module.MONITOR_BATCH / 3)
+    reactor.advance(1.0)
+    for sub in subs:
+        sub.receive()
+    values = [{"value": float(i)} for i in range(1, 31)]
+    assert subs[0].updates == values and subs[3].updates == values
+    assert [(u["value"], u["timeStamp"]["secondsPastEpoch"]) for u in subs[1].updates] == \
+        [(float(i), i) for i in range(1, 31)]
+    assert [set(u) for u in subs[1].updates] == [{"value", "timeStamp"}] * 30
+    assert [set(u) for u in subs[2].updates] == [{"timeStamp"}] * 30
+    assert [u["timeStamp"]["secondsPastEpoch"] for u in subs[2].updates] == list(range(1, 31))

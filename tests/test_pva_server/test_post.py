@@ -89,3 +89,29 @@ def test_post_of_one_member_keeps_the_others_of_the_last_post():
     for i in range(5):
         snap = posts[2 * i + 1][0]
         assert snap["value"] == i and snap["alarm"]["severity"] == i % 3
+
+
+def test_queued_updates_are_sized_as_the_whole_snapshot_when_members_are_shared():
+    """A monitor sizes a queued snapshot by its members that are not the last
+    sized snapshot's; the sizes are those of sizing each snapshot whole, as
+    strings and arrays of changed and of unchanged members grow and shrink."""
+    from pva.server.ops.monitor import _size_of, snapshot_size
+
+    async def main():
+        wrapper = DataWrapperBase("x", nt.NTScalarArrayFloat64(value=[1.0] * 3))
+        rec = _Recorder(wrapper)
+        await wrapper.subscribe(None, rec)
+        await wrapper.commit({"value": np.arange(1000.0)})
+        await wrapper.commit({"alarm": {"message": "x" * 500}})
+        await wrapper.commit({"value": [2.0]})
+        await wrapper.commit({"display": {"units": "mm" * 300, "description": "d"}})
+        await wrapper.commit({"alarm": {"message": ""}, "value": np.zeros(77)})
+        wrapper.data = nt.NTScalarArrayFloat64(value=[5.0] * 9)   # a new object
+        await wrapper.commit({"display": {"units": "V"}})
+        await wrapper.commit({"value": []})
+        return rec.posts
+
+    posts = asyncio.run(main())
+    sizes = [_size_of(snap) for snap, *_ in posts]
+    assert sizes == [snapshot_size(snap) for snap, *_ in posts]
+    assert len(set(sizes)) == len(sizes)        # every step changed the size

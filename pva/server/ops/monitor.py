@@ -70,14 +70,42 @@ def snapshot_size(value: Any) -> int:
     return 32
 
 
-#: the snapshot last sized (the same one is posted to every subscriber of a PV)
-_sized: list = [None, 0]
+#: the snapshot last sized, its size and the sizes of its members (the same
+#: snapshot is posted to every subscriber of a PV; the next one of that PV
+#: shares the members its post left alone)
+_sized: list = [None, 0, {}]
+_NOTHING: dict = {}
+
+#: the update last encoded: (snapshot, changed mask, overrun mask, plans,
+#: byte order, body) (the sender of each subscriber asks for it in turn)
+_encoded_last: list = [None, 0, 0, None, "", None]
+
+#: the post last expanded: (snapshot, changed BitSet, plans, expanded mask)
+#: (a data wrapper posts the same pair to every subscriber of its PV)
+_expanded_last: list = [None, None, None, 0]
 
 
 def _size_of(snap) -> int:
-    if _sized[0] is not snap:
-        _sized[0], _sized[1] = snap, snapshot_size(snap)
-    return _sized[1]
+    """:func:`snapshot_size` of ``snap``, sizing again only the top-level
+    members that are not those of the snapshot sized last (snapshots are
+    never changed once taken: an unchanged member is the same object)."""
+    last, size, sizes = _sized
+    if last is snap:
+        return size
+    if type(snap) is not dict:
+        _sized[:] = snap, snapshot_size(snap), {}
+        return _sized[1]
+    new = {}
+    size = 64
+    get = last.get if type(last) is dict else _NOTHING.get
+    for name, v in snap.items():
+        n = sizes.get(name) if get(name, _NOTHING) is v else None
+        if n is None:
+            n = snapshot_size(v)
+        new[name] = n
+        size += 32 + n
+    _sized[:] = snap, size, new
+    return size
 
 
 class Monitor(ServerOp):
@@ -108,7 +136,14 @@ class Monitor(ServerOp):
         """Queue an update (called by the data wrapper); squash if the queue is full."""
         if not self.alive:
             return
-        bits = _expand(self.plans, changed.to_int()) & self.mask_full
+        plans = self.plans
+        last = _expanded_last
+        if last[0] is snap and last[1] is changed and last[2] is plans:
+            full = last[3]              # the same post to another subscriber
+        else:
+            full = _expand(plans, changed.to_int())
+            last[:] = snap, changed, plans, full
+        bits = full & self.mask_full
         if not bits:
             return
         q = self.queue
@@ -190,17 +225,23 @@ def _compact(plans, mask: int) -> int:
 def _encoded(plans, snap, cmask: int, cover: int, order: str):
     """The body of an update (``encode_monitor_update``), encoded once for every
     subscriber that sends it: the last ones are kept in the type's plans."""
+    last = _encoded_last
+    if last[0] is snap and last[1] == cmask and last[2] == cover and last[3] is plans \
+            and last[4] == order:
+        return last[5]                  # the same update to another subscriber
     updates = plans.updates
     key = (id(snap), cmask, cover, order)
     hit = updates.get(key)
     if hit is not None and hit[0] is snap:
         updates.move_to_end(key)
-        return hit[1]
-    try:
-        raw = encode_update_body(plans, snap, cmask, cover, order)
-    except LocalProtocolError:
-        raw = None          # the circuit's own encoding reports it
-    updates[key] = (snap, raw)          # holds snap: the id stays unique meanwhile
+        raw = hit[1]
+    else:
+        try:
+            raw = encode_update_body(plans, snap, cmask, cover, order)
+        except LocalProtocolError:
+            raw = None          # the circuit's own encoding reports it
+        updates[key] = (snap, raw)      # holds snap: the id stays unique meanwhile
+    last[:] = snap, cmask, cover, plans, order, raw
     return raw
 
 
@@ -259,53 +300,57 @@ class MonitorSender:
         order = vc.byte_order
         send = conn.send
         send_update = vc.send_update
-        while dirty:
-            mon, _ = dirty.popitem(last=False)
-            q = mon.queue
-            if not (mon.alive and mon.running and q and (not mon.pipeline or mon.window > 0)):
-                continue
-            snap, bits, overrun, charged = q.popleft()
-            if charged:
-                conn.credit(charged)
-            if mon.pipeline:
-                mon.window -= 1
-            plans = mon.plans
-            cmask = _compact(plans, bits)
-            cover = _compact(plans, overrun) if overrun else 0
-            raw = _encoded(plans, snap, cmask, cover, order)
-            try:
-                if raw is not None:     # encoded once for every subscriber
-                    bufs = send_update(mon.ioid, raw)
-                    send(bufs)
-                    for b in bufs:
-                        room -= len(b)
-                else:
-                    circuit.send(ChannelMonitorResponse(
-                        mon.ioid, _OK, 0, pv_structure_if=plans.desc,
-                        pv_data=DataWithBitSet(snap, cmask),
-                        overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
+        credit = 0                  # what the updates sent were charged: given back at the end
+        try:
+            while dirty:
+                mon, _ = dirty.popitem(last=False)
+                q = mon.queue
+                if not (mon.alive and mon.running and q and (not mon.pipeline or mon.window > 0)):
+                    continue
+                snap, bits, overrun, charged = q.popleft()
+                credit += charged
+                if mon.pipeline:
+                    mon.window -= 1
+                plans = mon.plans
+                cmask = _compact(plans, bits)
+                cover = _compact(plans, overrun) if overrun else 0
+                raw = _encoded(plans, snap, cmask, cover, order)
+                try:
+                    if raw is not None:     # encoded once for every subscriber
+                        bufs = send_update(mon.ioid, raw)
+                        send(bufs)
+                        for b in bufs:
+                            room -= len(b)
+                    else:
+                        circuit.send(ChannelMonitorResponse(
+                            mon.ioid, _OK, 0, pv_structure_if=plans.desc,
+                            pv_data=DataWithBitSet(snap, cmask),
+                            overrun_bitset=BitSet(_bits_of(cover)) if cover else None))
+                        room = conn.high_water - conn.write_backlog()
+                except LocalProtocolError as ex:
+                    if mon.alive and circuit.request_alive(mon.ioid):
+                        log.warning("%s: monitor update of %s not sent: %s", circuit,
+                                    mon.entry.name, ex)
+                if q and mon.running and (not mon.pipeline or mon.window > 0):
+                    dirty[mon] = None
+                if room < 0:
+                    # write what we have, go on once drained
+                    conn.flush()
                     room = conn.high_water - conn.write_backlog()
-            except LocalProtocolError as ex:
-                if mon.alive and circuit.request_alive(mon.ioid):
-                    log.warning("%s: monitor update of %s not sent: %s", circuit,
-                                mon.entry.name, ex)
-            if q and mon.running and (not mon.pipeline or mon.window > 0):
-                dirty[mon] = None
-            if room < 0:
-                # write what we have, go on once drained
-                conn.flush()
-                room = conn.high_water - conn.write_backlog()
-                if room < 0 and not conn.closing:
-                    self.blocked = True
-                    conn.when_writable(self._writable)
+                    if room < 0 and not conn.closing:
+                        self.blocked = True
+                        conn.when_writable(self._writable)
+                        return
+                if conn.closing:
                     return
-            if conn.closing:
-                return
-        if not burst:
-            self.last_write = now
-            conn.flush()
-        elif self.batch_timer is None:
-            self.batch_timer = circuit.reactor.call_later(MONITOR_BATCH, self._batch_flush)
+            if not burst:
+                self.last_write = now
+                conn.flush()
+            elif self.batch_timer is None:
+                self.batch_timer = circuit.reactor.call_later(MONITOR_BATCH, self._batch_flush)
+        finally:
+            if credit:
+                conn.credit(credit)
 
     def _batch_flush(self) -> None:
         self.batch_timer = None
