@@ -202,8 +202,9 @@ def _flood(runner, server, impls, params, limit):
     return results
 
 
-def _server_cpu(runner, server, client, n, op, limit, prefix, counts=(1, 10)):
-    """Server CPU around a flood of n updates to 1 and to 10 client processes."""
+def _server_cpu(runner, server, client, n, op, limit, prefix, counts=(1, 10), queue=0):
+    """Server CPU around a flood of n updates to 1 and to 10 client processes
+    (``queue``: their monitors' queueSize, 0 for the default)."""
     out = {"n": n}
     try:
         for count in counts:
@@ -217,8 +218,10 @@ def _server_cpu(runner, server, client, n, op, limit, prefix, counts=(1, 10)):
                 server.wait_line("FLOODED", limit)
                 return _servers.cpu_seconds(server.pid)
 
-            res, _, after = runner.flood([client] * count, "monitor",
-                                         {"n": n, "prefix": prefix, "timeout": op},
+            params = {"n": n, "prefix": prefix, "timeout": op}
+            if queue:
+                params["queue"] = queue
+            res, _, after = runner.flood([client] * count, "monitor", params,
                                          start, done, timeout=limit)
             out["cpu%d" % count] = after - box["before"]
             out["delivered%d" % count] = sum(r["count"] for r in res)

@@ -1,6 +1,6 @@
 """Server CPU per monitor update, alone: our server and p4p's, p4p's client.
 
-    .venv/bin/python bench/server_cpu.py [--rounds N] [--n N] [--pythonpath DIR]
+    .venv/bin/python bench/server_cpu.py [--rounds N] [--n N] [--queue N] [--pythonpath DIR]
 
 The "server CPU per 10,000 monitor updates" rows of bench/run.py without the
 rest of the run (the machine may be shared): each round starts each server
@@ -39,6 +39,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--n", type=int, default=5000, help="updates per flood")
+    parser.add_argument("--queue", type=int, default=0,
+                        help="the clients' queueSize (default: theirs, 4); a queue "
+                        "as long as the flood delivers every update")
     parser.add_argument("--pythonpath", help="PYTHONPATH of the workers")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
@@ -61,7 +64,8 @@ def main(argv=None):
                 server = _pva._start_server(runner, impl, 10, 10, PREFIX)
                 try:
                     op, limit = _pva._limits(False, client, impl, "server_cpu")
-                    res = _pva._server_cpu(runner, server, client, args.n, op, limit, PREFIX)
+                    res = _pva._server_cpu(runner, server, client, args.n, op, limit, PREFIX,
+                                           queue=args.queue)
                 finally:
                     server.stop()
                 if "error" in res:
