@@ -35,6 +35,13 @@ its next use; whoever holds a plan (an open request) keeps using it.
 - :data:`wire_requests`: (byte order, bytes) -> a decoded pvRequest; this
   module; 512
 
+Beside these, :mod:`pva.server.ops.monitor` remembers one entry each of the
+post it expanded last, the update it encoded last and the snapshot it sized
+last (with its members' sizes): a post reaches every subscriber of a PV in
+turn, so the next subscriber finds it there before looking in the LRUs
+above.  Each entry is replaced by the next post (it holds that snapshot until
+then).
+
 """
 from __future__ import annotations
 
