@@ -85,6 +85,10 @@ def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch
     reactor, core = _server()
     subs = [_Subscriber(reactor, core, 40000 + i) for i in range(3)]
     encodes = _count_encodes(monkeypatch)
+    runs = []
+    run = monitor_module.MonitorSender.run
+    monkeypatch.setattr(monitor_module.MonitorSender, "run",
+                        lambda self, due=False: (runs.append(self), run(self, due)))
     entry = core.pvdb["x"]
     n = 200
     for i in range(1, n + 1):
@@ -100,6 +104,8 @@ def test_a_flood_reaches_every_subscriber_in_few_writes_encoded_once(monkeypatch
         # posts 10 to the millisecond: written together, about 1 write per ms
         assert sub.writes <= n // 5, sub.writes
     assert encodes == expected                  # once for the 3 subscribers
+    # a burst waits for its batch write: one run of a sender per write
+    assert len(runs) <= sum(sub.writes for sub in subs), (len(runs), subs[0].writes)
 
 
 def test_a_flood_faster_than_a_batch_squashes_into_the_queue_and_sends_the_last_value(

@@ -11,10 +11,10 @@ The :class:`MonitorSender` of a circuit sends the queued updates, one per
 monitor in turn, respecting the pipeline window and TCP back-pressure: it
 runs once per event-loop iteration with pending updates, and stops and
 waits while the connection's write backlog is above its high water mark.
-A burst (updates again within :data:`MONITOR_BATCH` of the last write) is
-gathered with the next ones for that moment: one write instead of one per
-update.  While that write is pending, new updates wait in their monitors'
-queues and are encoded when it is due, so a PV posted faster than that
+A burst (updates again within :data:`MONITOR_BATCH` of the last write) waits
+in the monitors' queues for a batch write that moment later: one write (and
+one run of the sender) instead of one per update.  The updates are encoded
+when it is due, so a PV posted faster than that
 costs at most ``queueSize`` encodings per subscriber and batch (the queue
 squashes the rest, as it does for a slow client; the last value is always
 sent), as a pvxs server squashes what its sender has not taken yet.  An
@@ -261,9 +261,15 @@ class MonitorSender:
         """``mon`` may have something to send."""
         self.dirty[mon] = None
         # a pending batch write takes the update from the queue when it is due
-        if not (self.scheduled or self.blocked or self.closed) and self.batch_timer is None:
+        if self.scheduled or self.blocked or self.closed or self.batch_timer is not None:
+            return
+        reactor = self.circuit.reactor
+        if reactor.time() - self.last_write < MONITOR_BATCH:
+            # a burst: the update waits in its queue for the batch write
+            self.batch_timer = reactor.call_later(MONITOR_BATCH, self._batch_flush)
+        else:
             self.scheduled = True
-            self.circuit.reactor.call_soon(self.run)
+            reactor.call_soon(self.run)
 
     def close(self) -> None:
         self.closed = True
