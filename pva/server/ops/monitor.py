@@ -55,11 +55,21 @@ _GET = int(Subcommand.GET)             # with PROCESS: start
 MONITOR_BATCH = 0.001
 
 
+#: leaves sized without looking further (32 bytes, as any other scalar)
+_PLAIN = frozenset({float, int, bool, type(None)})
+
+
 def snapshot_size(value: Any) -> int:
     """An estimate of the bytes a snapshot (:func:`~pva.server.common.snapshot`)
     holds: its arrays' and strings' own size plus a few dozen bytes per field."""
-    if type(value) is dict:
-        return 64 + sum(32 + snapshot_size(v) for v in value.values())
+    t = type(value)
+    if t in _PLAIN:
+        return 32
+    if t is dict:
+        size = 64
+        for v in value.values():
+            size += 64 if type(v) in _PLAIN else 32 + snapshot_size(v)
+        return size
     nbytes = getattr(value, "nbytes", None)         # numpy
     if nbytes is not None:
         return 112 + nbytes
@@ -101,7 +111,7 @@ def _size_of(snap) -> int:
     for name, v in snap.items():
         n = sizes.get(name) if get(name, _NOTHING) is v else None
         if n is None:
-            n = snapshot_size(v)
+            n = 32 if type(v) in _PLAIN else snapshot_size(v)
         new[name] = n
         size += 32 + n
     _sized[:] = snap, size, new
