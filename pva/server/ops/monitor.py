@@ -168,7 +168,11 @@ class Monitor(ServerOp):
             last[1] |= bits
             last[0] = snap
         if self.running and (not self.pipeline or self.window > 0):
-            self.circuit.monitors.kick(self)
+            sender = self.circuit.monitors
+            if sender.batch_timer is not None:
+                sender.dirty[self] = None   # (kick) the pending batch write takes it
+            else:
+                sender.kick(self)
 
     @property
     def sendable(self) -> bool:
