@@ -111,7 +111,7 @@ def _size_of(snap) -> int:
     for name, v in snap.items():
         n = sizes.get(name) if get(name, _NOTHING) is v else None
         if n is None:
-            n = 32 if type(v) in _PLAIN else snapshot_size(v)
+            n = snapshot_size(v)
         new[name] = n
         size += 32 + n
     _sized[:] = snap, size, new
@@ -168,11 +168,7 @@ class Monitor(ServerOp):
             last[1] |= bits
             last[0] = snap
         if self.running and (not self.pipeline or self.window > 0):
-            sender = self.circuit.monitors
-            if sender.batch_timer is not None:
-                sender.dirty[self] = None   # (kick) the pending batch write takes it
-            else:
-                sender.kick(self)
+            self.circuit.monitors.kick(self)
 
     @property
     def sendable(self) -> bool:
